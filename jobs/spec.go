@@ -1,0 +1,129 @@
+// Package jobs defines tierflow's job spec: a YAML file naming the intake,
+// the column schema, the bucketed output table, reject thresholds and the
+// derived tables. Load reads and validates one, reporting every problem at
+// once with file and line.
+package jobs
+
+import "time"
+
+// Kind is a column's base type.
+type Kind int
+
+// Column kinds, each with its Hive/Glue type name.
+const (
+	String    Kind = iota // string
+	Int                   // int (INT32)
+	Bigint                // bigint (INT64)
+	Double                // double
+	Boolean               // boolean
+	Date                  // date (INT32 DATE)
+	Timestamp             // timestamp (INT64 TIMESTAMP(MILLIS))
+	Decimal               // decimal(p,s)
+)
+
+// Type is a column type; Precision and Scale are set for Decimal only.
+type Type struct {
+	Kind      Kind
+	Precision int
+	Scale     int
+}
+
+// Column is one column of the schema.
+type Column struct {
+	Name   string // normalised: lowercase, catalog-safe; used in Parquet and the catalog
+	Source string // the header name as the vendor writes it
+	Type   Type
+	// PII is the column's PII class ("" = not PII), e.g. name, address,
+	// phone, email, dob, id.
+	PII     string
+	Comment string
+}
+
+// Schema is the ordered list of columns of the input and of the tier-2 table.
+type Schema struct {
+	Columns []Column
+}
+
+// Source says where a month's parts arrive and what they look like.
+type Source struct {
+	Intake      string   // key prefix below the lake root; "{month}" is replaced, e.g. intake/consumer/{month}/
+	Pattern     string   // glob on the base name, e.g. *.csv.gz
+	HeaderFile  string   // path of the vendor's agreed header sample (relative to the spec)
+	Header      []string // the sample's header fields, as loaded
+	Delimiter   byte     // default ','
+	NullMarkers []string // field values read as NULL for non-string columns (default: the empty field)
+}
+
+// Output is the tier-2 table.
+type Output struct {
+	Table            string
+	BucketedBy       []string // normalised column names
+	BucketCount      int
+	BucketingVersion int // 1 (default, Hive v1) or 2 (Murmur3)
+	SortedBy         []string
+	RowGroupBytes    int64 // target uncompressed row-group size, default 128 MiB
+	EmptyBuckets     bool  // write zero-row files for empty buckets (legacy readers)
+}
+
+// Rejects are the bad-row thresholds; a part exceeding either fails.
+type Rejects struct {
+	MaxRows     int64   // default 1000
+	MaxFraction float64 // default 0.001
+}
+
+// Derived is one tier-3 table built with CTAS.
+type Derived struct {
+	Table         string
+	SQL           string
+	Format        string // parquet
+	Compression   string // snappy
+	PartitionedBy []string
+	BucketedBy    []string
+	BucketCount   int
+	// PII true allows PII columns in the output; false (default) makes the
+	// job's PII policy apply to it.
+	PII bool
+}
+
+// Convert tunes the converter.
+type Convert struct {
+	Workers     int   // parse workers; 0 = number of CPUs
+	MemoryBytes int64 // memory budget per part, default 1 GiB
+	Parallelism int   // parts converted at once locally; 0 = number of CPUs
+	SpillDir    string
+}
+
+// AWS holds the settings used when the job runs against AWS.
+type AWS struct {
+	Region              string
+	KMSKeyID            string
+	ExpectedBucketOwner string
+	Workgroup           string
+	AthenaOutput        string // s3:// location for Athena query results
+	LineageTable        string // DynamoDB table
+	Cluster             string
+	Subnets             []string
+	SecurityGroups      []string
+	Image               string
+	TaskCPU             int // Fargate CPU units, e.g. 4096
+	TaskMemoryMiB       int
+	MaxConcurrency      int // Map MaxConcurrency over parts
+}
+
+// Spec is a loaded, validated job.
+type Spec struct {
+	Path     string // the file it was loaded from
+	Name     string
+	Lake     string // root URI: file://DIR or s3://bucket/prefix
+	Source   Source
+	Schema   Schema
+	Output   Output
+	Rejects  Rejects
+	Derived  []Derived
+	Database string // catalog database
+	Schedule string // EventBridge cron expression
+	Convert  Convert
+	AWS      AWS
+	// Timeout bounds one run.
+	Timeout time.Duration
+}
