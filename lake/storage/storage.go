@@ -1,0 +1,80 @@
+// Package storage defines the object store tierflow reads and writes: a flat
+// namespace of slash-separated keys below a root URI (file://DIR or
+// s3://bucket/prefix). Implementations live in sub-packages; the conformance
+// suite in storagetest runs against every one of them.
+package storage
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// ErrNotExist is returned (wrapped) when an object does not exist.
+var ErrNotExist = errors.New("object does not exist")
+
+// Object describes a stored object.
+type Object struct {
+	Key     string    // relative to the storage root, slash-separated
+	Size    int64     // bytes
+	ETag    string    // opaque change token (S3 ETag, or a content hash locally)
+	ModTime time.Time // last modification
+}
+
+// Writer streams one object. Nothing is visible under the key until Commit
+// returns nil; Abort discards everything written (and, on S3, the multipart
+// upload), so a failed writer never leaves a partial object behind.
+type Writer interface {
+	io.Writer
+	// Commit finishes the object and makes it visible atomically.
+	Commit() error
+	// Abort discards the object. It is safe to call after Commit (no-op) and
+	// more than once.
+	Abort() error
+}
+
+// PutOptions tune one write.
+type PutOptions struct {
+	ContentType string
+	// SHA256 is the hex digest of the content when the caller knows it; an
+	// implementation may store and verify it.
+	SHA256 string
+}
+
+// Storage is an object store rooted at URI().
+type Storage interface {
+	// URI is the root, e.g. file:///abs/lake or s3://bucket/prefix.
+	URI() string
+	// ObjectURI returns the full URI of key (root + "/" + key).
+	ObjectURI(key string) string
+	// Open reads an object from its beginning.
+	Open(ctx context.Context, key string) (io.ReadCloser, error)
+	// OpenRange reads length bytes from offset (length < 0: to the end).
+	OpenRange(ctx context.Context, key string, offset, length int64) (io.ReadCloser, error)
+	// Stat describes one object.
+	Stat(ctx context.Context, key string) (Object, error)
+	// Create starts a streaming write of key; see Writer.
+	Create(ctx context.Context, key string, opts PutOptions) (Writer, error)
+	// List calls fn for every object whose key starts with prefix, in
+	// lexicographic key order. Returning an error from fn stops the listing
+	// and is returned.
+	List(ctx context.Context, prefix string, fn func(Object) error) error
+	// Copy copies src to dst inside this storage (server-side where possible).
+	Copy(ctx context.Context, src, dst string) error
+	// Delete removes key; deleting a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+}
+
+// Put writes r to key in one call: Create, copy, Commit (Abort on failure).
+func Put(ctx context.Context, s Storage, key string, r io.Reader, opts PutOptions) error {
+	w, err := s.Create(ctx, key, opts)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(w, r); err != nil {
+		_ = w.Abort()
+		return err
+	}
+	return w.Commit()
+}
