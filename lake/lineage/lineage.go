@@ -71,14 +71,17 @@ type Cost struct {
 
 // Run is one execution of a job for one month.
 type Run struct {
-	ID           string    `json:"run_id"`
-	Job          string    `json:"job"`
-	Month        string    `json:"month"`
-	Status       string    `json:"status"`
-	Started      time.Time `json:"started"`
-	Ended        time.Time `json:"ended,omitzero"`
-	Error        string    `json:"error,omitempty"`
-	CodeVersion  string    `json:"code_version,omitempty"`
+	ID          string    `json:"run_id"`
+	Job         string    `json:"job"`
+	Month       string    `json:"month"`
+	Status      string    `json:"status"`
+	Started     time.Time `json:"started"`
+	Ended       time.Time `json:"ended,omitzero"`
+	Error       string    `json:"error,omitempty"`
+	CodeVersion string    `json:"code_version,omitempty"`
+	// Fingerprint identifies the run's inputs (spec, code version, input
+	// object keys, sizes and ETags); equal fingerprints mean equal outputs.
+	Fingerprint  string    `json:"fingerprint,omitempty"`
 	Parent       string    `json:"parent,omitempty"` // e.g. the Step Functions execution ARN
 	Inputs       []Dataset `json:"inputs,omitempty"`
 	Outputs      []Dataset `json:"outputs,omitempty"`

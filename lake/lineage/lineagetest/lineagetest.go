@@ -1,0 +1,534 @@
+// Package lineagetest is the conformance suite every lineage.Store
+// implementation must pass (the embedded bbolt store and DynamoDB). It uses
+// only the lineage interface.
+//
+// Contracts checked beyond the interface comments:
+//   - Runs are keyed by (job, run id): the same id under another job is a
+//     different run. A run round-trips every field; times need only keep
+//     millisecond precision (the suite uses UTC millisecond times).
+//   - ListRuns orders by Started, newest first; an unknown job lists nothing.
+//   - FinishRun of an unknown run fails with ErrNotFound and creates nothing.
+//   - An edge is identified by all of From, To, RunID and Transform: adding
+//     it again (also twice in one batch) stores it once; the same pair under
+//     another run is another edge. Unknown URIs have no edges (no error).
+//     Edge order is not specified; the suite sorts before comparing.
+//   - The run holding a claim may claim again (renewal); another run gets
+//     ErrConflict until the holder releases or the ttl passes; a release by
+//     a run that does not hold the claim changes nothing.
+//   - Of concurrent StartRun (same id), ClaimMonth (same month) and
+//     SetPublished (same prev) calls, exactly one succeeds and every other
+//     one fails with ErrConflict.
+//
+// The suite does not call Close: open should register its own cleanup.
+package lineagetest
+
+import (
+	"cmp"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/tierflow/tierflow/lake/lineage"
+)
+
+// Run runs the lineage conformance suite; open returns a fresh, empty store
+// each call.
+func Run(t *testing.T, open func(t *testing.T) lineage.Store) {
+	t.Run("Runs", func(t *testing.T) { testRuns(t, open) })
+	t.Run("Edges", func(t *testing.T) { testEdges(t, open) })
+	t.Run("Claims", func(t *testing.T) { testClaims(t, open) })
+	t.Run("Published", func(t *testing.T) { testPublished(t, open) })
+}
+
+const job = "consumer-header"
+
+var t0 = time.Date(2020, 4, 2, 6, 0, 0, 123_000_000, time.UTC)
+
+// fullRun returns a run with every field set.
+func fullRun(id, month string, started time.Time) lineage.Run {
+	return lineage.Run{
+		ID: id, Job: job, Month: month, Status: lineage.StatusRunning, Started: started,
+		CodeVersion: "v1.2.3", Fingerprint: "sha256:" + id + "-inputs", Parent: "arn:aws:states:us-east-1:123456789012:execution:tierflow:" + id,
+		Inputs: []lineage.Dataset{{URI: "s3://bucket/intake/" + month + "/part-1.csv.gz", Kind: "object", Tier: 0,
+			Size: 7_500_000_000, SHA256: "ab12", ETag: "\"etag-1\"", Rows: 0}},
+		Outputs: []lineage.Dataset{{URI: "glue://consumer.consumer_header/month=" + month, Kind: "partition", Tier: 2, Rows: 299_999_000}},
+		Stages: []lineage.Stage{{Name: "convert", Wall: 4*time.Minute + 3*time.Millisecond, RowsIn: 300_000_000,
+			RowsOut: 299_999_000, RowsRejected: 1000, BytesIn: 30_850_000_000, BytesOut: 9_000_000_000, Files: 60}},
+		RowsIn: 300_000_000, RowsOut: 299_999_000, RowsRejected: 1000,
+		Cost: lineage.Cost{VCPUSeconds: 1234.5, GBSeconds: 4321.25, AthenaScanned: 1 << 30, S3Requests: 777, USD: 0.15063},
+	}
+}
+
+// canonical renders a run for comparison: times as UTC instants.
+func canonical(t *testing.T, r lineage.Run) string {
+	t.Helper()
+	r.Started = r.Started.UTC()
+	if !r.Ended.IsZero() {
+		r.Ended = r.Ended.UTC()
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func sameRun(t *testing.T, what string, got, want lineage.Run) {
+	t.Helper()
+	if g, w := canonical(t, got), canonical(t, want); g != w {
+		t.Fatalf("%s:\n got  %s\n want %s", what, g, w)
+	}
+}
+
+func wantErr(t *testing.T, what string, err, target error) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Fatalf("%s: got %v, want %v", what, err, target)
+	}
+}
+
+func mustStart(t *testing.T, s lineage.Store, r lineage.Run) {
+	t.Helper()
+	if err := s.StartRun(t.Context(), r); err != nil {
+		t.Fatalf("start run %s: %v", r.ID, err)
+	}
+}
+
+func runIDs(runs []lineage.Run) []string {
+	var ids []string
+	for _, r := range runs {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+// exactlyOne runs n calls at once and checks one succeeds and the others
+// fail with ErrConflict; it returns the winner's index.
+func exactlyOne(t *testing.T, n int, call func(i int) error) int {
+	t.Helper()
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			errs[i] = call(i)
+		})
+	}
+	close(start)
+	wg.Wait()
+	winner := -1
+	for i, err := range errs {
+		switch {
+		case err == nil && winner >= 0:
+			t.Fatalf("calls %d and %d both succeeded", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, lineage.ErrConflict):
+			t.Fatalf("call %d: %v, want success or ErrConflict", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatalf("no call succeeded: %v", errs)
+	}
+	return winner
+}
+
+func testRuns(t *testing.T, open func(t *testing.T) lineage.Store) {
+	t.Run("StartGetRoundTrip", func(t *testing.T) {
+		s := open(t)
+		r := fullRun("r1", "2020-03", t0)
+		mustStart(t, s, r)
+		got, err := s.GetRun(t.Context(), job, "r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameRun(t, "get", got, r)
+	})
+	t.Run("StartTwiceConflicts", func(t *testing.T) {
+		s := open(t)
+		first := fullRun("r1", "2020-03", t0)
+		mustStart(t, s, first)
+		second := fullRun("r1", "2020-04", t0.Add(time.Hour))
+		wantErr(t, "second start", s.StartRun(t.Context(), second), lineage.ErrConflict)
+		got, err := s.GetRun(t.Context(), job, "r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameRun(t, "record after conflicting start", got, first)
+	})
+	t.Run("RunIDsScopedByJob", func(t *testing.T) {
+		s := open(t)
+		mustStart(t, s, fullRun("r1", "2020-03", t0))
+		other := fullRun("r1", "2020-03", t0)
+		other.Job = "other-job"
+		mustStart(t, s, other)
+		got, err := s.GetRun(t.Context(), "other-job", "r1")
+		if err != nil || got.Job != "other-job" {
+			t.Fatalf("get other job's run: %+v, %v", got, err)
+		}
+	})
+	t.Run("FinishReplaces", func(t *testing.T) {
+		s := open(t)
+		r := fullRun("r1", "2020-03", t0)
+		mustStart(t, s, r)
+		r.Status, r.Ended, r.Published = lineage.StatusComplete, t0.Add(81*time.Minute), true
+		r.Outputs = append(r.Outputs, lineage.Dataset{URI: "duckdb://consumer.consumer_ca", Kind: "table", Tier: 3, Rows: 42})
+		r.Error = ""
+		if err := s.FinishRun(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetRun(t.Context(), job, "r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameRun(t, "after finish", got, r)
+	})
+	t.Run("FinishFailedRun", func(t *testing.T) {
+		s := open(t)
+		r := fullRun("r1", "2020-03", t0)
+		mustStart(t, s, r)
+		r.Status, r.Ended, r.Error = lineage.StatusFailed, t0.Add(time.Minute), "part-3.csv.gz line 17: 1001 rejects exceed max_rows"
+		if err := s.FinishRun(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.GetRun(t.Context(), job, "r1")
+		if err != nil || got.Status != lineage.StatusFailed || got.Error != r.Error {
+			t.Fatalf("failed run stored as %+v, %v", got, err)
+		}
+	})
+	t.Run("FinishUnknownNotFound", func(t *testing.T) {
+		s := open(t)
+		wantErr(t, "finish unknown", s.FinishRun(t.Context(), fullRun("ghost", "2020-03", t0)), lineage.ErrNotFound)
+		_, err := s.GetRun(t.Context(), job, "ghost")
+		wantErr(t, "get after finish of unknown", err, lineage.ErrNotFound)
+	})
+	t.Run("GetMissingNotFound", func(t *testing.T) {
+		s := open(t)
+		mustStart(t, s, fullRun("r1", "2020-03", t0))
+		_, err := s.GetRun(t.Context(), job, "r2")
+		wantErr(t, "get missing run", err, lineage.ErrNotFound)
+		_, err = s.GetRun(t.Context(), "no-such-job", "r1")
+		wantErr(t, "get run of missing job", err, lineage.ErrNotFound)
+	})
+	t.Run("ListNewestFirstAndMonthFilter", func(t *testing.T) {
+		s := open(t)
+		starts := map[string]struct {
+			month string
+			at    time.Duration
+		}{
+			"a": {"2020-03", 0}, "b": {"2020-03", 3 * time.Hour}, "c": {"2020-04", 1 * time.Hour},
+			"d": {"2020-04", 5 * time.Hour}, "e": {"2020-03", 2 * time.Hour},
+		}
+		for _, id := range []string{"c", "a", "e", "d", "b"} {
+			mustStart(t, s, fullRun(id, starts[id].month, t0.Add(starts[id].at)))
+		}
+		other := fullRun("z", "2020-03", t0.Add(10*time.Hour))
+		other.Job = "other-job"
+		mustStart(t, s, other)
+		for _, c := range []struct {
+			month string
+			want  []string
+		}{{"", []string{"d", "b", "e", "c", "a"}}, {"2020-03", []string{"b", "e", "a"}}, {"2020-04", []string{"d", "c"}}, {"2021-01", nil}} {
+			runs, err := s.ListRuns(t.Context(), job, c.month)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := runIDs(runs); !slices.Equal(got, c.want) {
+				t.Fatalf("list month %q: %q, want %q", c.month, got, c.want)
+			}
+		}
+		runs, err := s.ListRuns(t.Context(), job, "2020-04")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameRun(t, "listed run", runs[0], fullRun("d", "2020-04", t0.Add(5*time.Hour)))
+		if runs, err := s.ListRuns(t.Context(), "no-such-job", ""); err != nil || len(runs) != 0 {
+			t.Fatalf("list unknown job: %q, %v", runIDs(runs), err)
+		}
+	})
+	t.Run("ListSeesFinishedState", func(t *testing.T) {
+		s := open(t)
+		r := fullRun("r1", "2020-03", t0)
+		mustStart(t, s, r)
+		r.Status = lineage.StatusSkipped
+		if err := s.FinishRun(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+		runs, err := s.ListRuns(t.Context(), job, "2020-03")
+		if err != nil || len(runs) != 1 || runs[0].Status != lineage.StatusSkipped {
+			t.Fatalf("list after finish: %+v, %v", runs, err)
+		}
+	})
+	t.Run("ConcurrentStartSameID", func(t *testing.T) {
+		s := open(t)
+		w := exactlyOne(t, 8, func(i int) error {
+			return s.StartRun(t.Context(), fullRun("same", fmt.Sprintf("2020-%02d", i+1), t0))
+		})
+		got, err := s.GetRun(t.Context(), job, "same")
+		if err != nil || got.Month != fmt.Sprintf("2020-%02d", w+1) {
+			t.Fatalf("stored run is not the winner's: %+v, %v", got.Month, err)
+		}
+	})
+}
+
+func sortEdges(es []lineage.Edge) []lineage.Edge {
+	es = slices.Clone(es)
+	slices.SortFunc(es, func(a, b lineage.Edge) int {
+		return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To), cmp.Compare(a.RunID, b.RunID), cmp.Compare(a.Transform, b.Transform))
+	})
+	return es
+}
+
+func sameEdges(t *testing.T, what string, got, want []lineage.Edge) {
+	t.Helper()
+	if g, w := sortEdges(got), sortEdges(want); !slices.Equal(g, w) {
+		t.Fatalf("%s:\n got  %+v\n want %+v", what, g, w)
+	}
+}
+
+func testEdges(t *testing.T, open func(t *testing.T) lineage.Store) {
+	const (
+		intake = "s3://bucket/intake/2020-03/part-1.csv.gz"
+		tier1  = "s3://bucket/tier1/consumer/month=2020-03/part-1.csv.gz"
+		tier2a = "s3://bucket/tier2/consumer_header/month=2020-03/run=r1/000000_0_part-1.snappy.parquet"
+		tier2b = "s3://bucket/tier2/consumer_header/month=2020-03/run=r1/000001_0_part-1.snappy.parquet"
+		part   = "glue://consumer.consumer_header/month=2020-03"
+	)
+	edges := []lineage.Edge{
+		{From: intake, To: tier1, RunID: "r1", Transform: "pristine"},
+		{From: tier1, To: tier2a, RunID: "r1", Transform: "convert"},
+		{From: tier1, To: tier2b, RunID: "r1", Transform: "convert"},
+		{From: tier2a, To: part, RunID: "r1", Transform: "publish"},
+		{From: tier2b, To: part, RunID: "r1", Transform: "publish"},
+	}
+	t.Run("UpstreamDownstream", func(t *testing.T) {
+		s := open(t)
+		if err := s.AddEdges(t.Context(), edges); err != nil {
+			t.Fatal(err)
+		}
+		down, err := s.Downstream(t.Context(), tier1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameEdges(t, "downstream of tier 1", down, edges[1:3])
+		up, err := s.Upstream(t.Context(), part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameEdges(t, "upstream of partition", up, edges[3:5])
+		up, err = s.Upstream(t.Context(), tier1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameEdges(t, "upstream of tier 1", up, edges[:1])
+		down, err = s.Downstream(t.Context(), part)
+		if err != nil || len(down) != 0 {
+			t.Fatalf("downstream of the last node: %+v, %v", down, err)
+		}
+	})
+	t.Run("PrefixURIsAreDistinct", func(t *testing.T) {
+		s := open(t)
+		// One URI is a prefix of the other; lookups must not mix them.
+		es := []lineage.Edge{
+			{From: "file:///lake/a", To: "file:///lake/x", RunID: "r1", Transform: "derive"},
+			{From: "file:///lake/ab", To: "file:///lake/xy", RunID: "r1", Transform: "derive"},
+		}
+		if err := s.AddEdges(t.Context(), es); err != nil {
+			t.Fatal(err)
+		}
+		down, err := s.Downstream(t.Context(), "file:///lake/a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameEdges(t, "downstream of a", down, es[:1])
+		up, err := s.Upstream(t.Context(), "file:///lake/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameEdges(t, "upstream of x", up, es[:1])
+	})
+	t.Run("Idempotent", func(t *testing.T) {
+		s := open(t)
+		for range 2 {
+			if err := s.AddEdges(t.Context(), edges); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.AddEdges(t.Context(), []lineage.Edge{edges[0], edges[0]}); err != nil {
+			t.Fatal(err)
+		}
+		down, err := s.Downstream(t.Context(), intake)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameEdges(t, "downstream after repeated adds", down, edges[:1])
+		up, err := s.Upstream(t.Context(), part)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameEdges(t, "upstream after repeated adds", up, edges[3:5])
+	})
+	t.Run("SamePairOtherRunKept", func(t *testing.T) {
+		s := open(t)
+		rerun := lineage.Edge{From: intake, To: tier1, RunID: "r2", Transform: "pristine"}
+		if err := s.AddEdges(t.Context(), []lineage.Edge{edges[0], rerun}); err != nil {
+			t.Fatal(err)
+		}
+		up, err := s.Upstream(t.Context(), tier1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sameEdges(t, "upstream with two runs", up, []lineage.Edge{edges[0], rerun})
+	})
+	t.Run("UnknownURIEmpty", func(t *testing.T) {
+		s := open(t)
+		up, err1 := s.Upstream(t.Context(), "s3://bucket/nothing")
+		down, err2 := s.Downstream(t.Context(), "s3://bucket/nothing")
+		if err1 != nil || err2 != nil || len(up)+len(down) != 0 {
+			t.Fatalf("unknown URI: up %+v (%v), down %+v (%v)", up, err1, down, err2)
+		}
+	})
+	t.Run("EmptyBatch", func(t *testing.T) {
+		if err := open(t).AddEdges(t.Context(), nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func testClaims(t *testing.T, open func(t *testing.T) lineage.Store) {
+	const month, ttl = "2020-03", time.Hour
+	t.Run("ClaimConflictReleaseClaim", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		if err := s.ClaimMonth(ctx, job, month, "r1", ttl); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "claim held month", s.ClaimMonth(ctx, job, month, "r2", ttl), lineage.ErrConflict)
+		if err := s.ReleaseMonth(ctx, job, month, "r1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ClaimMonth(ctx, job, month, "r2", ttl); err != nil {
+			t.Fatalf("claim after release: %v", err)
+		}
+		wantErr(t, "old holder reclaims", s.ClaimMonth(ctx, job, month, "r1", ttl), lineage.ErrConflict)
+	})
+	t.Run("SameRunRenews", func(t *testing.T) {
+		s := open(t)
+		for range 2 {
+			if err := s.ClaimMonth(t.Context(), job, month, "r1", ttl); err != nil {
+				t.Fatal(err)
+			}
+		}
+		wantErr(t, "other run after renewal", s.ClaimMonth(t.Context(), job, month, "r2", ttl), lineage.ErrConflict)
+	})
+	t.Run("ReleaseByOtherRunIsNoop", func(t *testing.T) {
+		s := open(t)
+		if err := s.ClaimMonth(t.Context(), job, month, "r1", ttl); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ReleaseMonth(t.Context(), job, month, "r2"); err != nil {
+			t.Fatalf("release by non-holder: %v", err)
+		}
+		wantErr(t, "claim after foreign release", s.ClaimMonth(t.Context(), job, month, "r3", ttl), lineage.ErrConflict)
+		if err := s.ReleaseMonth(t.Context(), job, "2099-01", "r1"); err != nil {
+			t.Fatalf("release of unclaimed month: %v", err)
+		}
+	})
+	t.Run("ExpiredClaimTakenOver", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		if err := s.ClaimMonth(ctx, job, month, "r1", 50*time.Millisecond); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "claim before expiry", s.ClaimMonth(ctx, job, month, "r2", ttl), lineage.ErrConflict)
+		time.Sleep(150 * time.Millisecond)
+		if err := s.ClaimMonth(ctx, job, month, "r2", ttl); err != nil {
+			t.Fatalf("claim after expiry: %v", err)
+		}
+		wantErr(t, "expired holder reclaims", s.ClaimMonth(ctx, job, month, "r1", ttl), lineage.ErrConflict)
+	})
+	t.Run("MonthsAndJobsIndependent", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		for _, c := range [][2]string{{job, month}, {job, "2020-04"}, {"other-job", month}} {
+			if err := s.ClaimMonth(ctx, c[0], c[1], "r-"+c[0]+"-"+c[1], ttl); err != nil {
+				t.Fatalf("claim %v: %v", c, err)
+			}
+		}
+	})
+	t.Run("ConcurrentClaimExactlyOne", func(t *testing.T) {
+		s := open(t)
+		w := exactlyOne(t, 8, func(i int) error {
+			return s.ClaimMonth(t.Context(), job, month, fmt.Sprintf("r%d", i), ttl)
+		})
+		// The winner holds it: it can renew, the others still conflict.
+		if err := s.ClaimMonth(t.Context(), job, month, fmt.Sprintf("r%d", w), ttl); err != nil {
+			t.Fatalf("winner renews: %v", err)
+		}
+		wantErr(t, "loser after race", s.ClaimMonth(t.Context(), job, month, fmt.Sprintf("r%d", (w+1)%8), ttl), lineage.ErrConflict)
+	})
+}
+
+func testPublished(t *testing.T, open func(t *testing.T) lineage.Store) {
+	const month = "2020-03"
+	t.Run("MissingNotFound", func(t *testing.T) {
+		_, err := open(t).Published(t.Context(), job, month)
+		wantErr(t, "published before any publish", err, lineage.ErrNotFound)
+	})
+	t.Run("SetAndMove", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		if err := s.SetPublished(ctx, job, month, "r1", ""); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Published(ctx, job, month); err != nil || got != "r1" {
+			t.Fatalf("published = %q, %v; want r1", got, err)
+		}
+		if err := s.SetPublished(ctx, job, month, "r2", "r1"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Published(ctx, job, month); err != nil || got != "r2" {
+			t.Fatalf("published = %q, %v; want r2", got, err)
+		}
+		// Rollback is just another move.
+		if err := s.SetPublished(ctx, job, month, "r1", "r2"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.Published(ctx, job, month); err != nil || got != "r1" {
+			t.Fatalf("published after rollback = %q, %v; want r1", got, err)
+		}
+		if _, err := s.Published(ctx, job, "2020-04"); !errors.Is(err, lineage.ErrNotFound) {
+			t.Fatalf("other month: %v", err)
+		}
+	})
+	t.Run("CompareAndSetMismatch", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		wantErr(t, "first publish with a prev", s.SetPublished(ctx, job, month, "r1", "r0"), lineage.ErrConflict)
+		if _, err := s.Published(ctx, job, month); !errors.Is(err, lineage.ErrNotFound) {
+			t.Fatalf("failed CAS created the pointer: %v", err)
+		}
+		if err := s.SetPublished(ctx, job, month, "r1", ""); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "publish with prev \"\" when set", s.SetPublished(ctx, job, month, "r2", ""), lineage.ErrConflict)
+		wantErr(t, "publish with wrong prev", s.SetPublished(ctx, job, month, "r2", "r9"), lineage.ErrConflict)
+		if got, err := s.Published(ctx, job, month); err != nil || got != "r1" {
+			t.Fatalf("pointer moved by failed CAS: %q, %v", got, err)
+		}
+	})
+	t.Run("ConcurrentExactlyOne", func(t *testing.T) {
+		s := open(t)
+		w := exactlyOne(t, 8, func(i int) error {
+			return s.SetPublished(t.Context(), job, month, fmt.Sprintf("r%d", i), "")
+		})
+		if got, err := s.Published(t.Context(), job, month); err != nil || got != fmt.Sprintf("r%d", w) {
+			t.Fatalf("published = %q, %v; want the winner r%d", got, err, w)
+		}
+	})
+}
