@@ -22,13 +22,28 @@ type CTAS struct {
 	PartitionedBy []string
 	BucketedBy    []string
 	BucketCount   int
+	// Sources are the catalog tables the SQL reads, "db.table" or "table"
+	// (then in Database). An engine that cannot discover them itself (the
+	// local one has no ListTables to go by) exposes exactly these.
+	Sources []string
+	// Inputs override source tables: the engine exposes a view named like
+	// each Input's table over exactly its partitions (e.g. a run's staged,
+	// not yet published partition), so derived tables are built before
+	// anything is published. An Input shadows a Source of the same name.
+	Inputs []Input
+}
+
+// Input is a source table restricted to the given partitions.
+type Input struct {
+	Table      catalog.Table
+	Partitions []catalog.Partition
 }
 
 // Result describes a finished CTAS.
 type Result struct {
 	QueryID          string           // engine's id for the statement (Athena QueryExecutionId)
 	Rows             int64            // rows written
-	Columns          []catalog.Column // result schema, as registered
+	Columns          []catalog.Column // result schema in SELECT order, partition columns (last) included
 	Files            []string         // object URIs written
 	Bytes            int64            // bytes written
 	DataScannedBytes int64            // bytes the engine read (billing basis on Athena)
@@ -40,8 +55,8 @@ type Result struct {
 
 // Engine runs CTAS statements.
 type Engine interface {
-	// CreateTableAs runs the statement, writes the result under
-	// c.Location and registers the table in the catalog.
+	// CreateTableAs runs the statement and writes the result under
+	// c.Location; registration (table and partitions) is the caller's.
 	CreateTableAs(ctx context.Context, c CTAS) (Result, error)
 	// Close releases the engine's resources.
 	Close() error

@@ -1,0 +1,268 @@
+//go:build cgo && !noduckdb
+
+package duckdb
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/tierflow/tierflow/lake/catalog"
+	"github.com/tierflow/tierflow/lake/engine"
+	"github.com/tierflow/tierflow/lake/storage"
+)
+
+// targetFileBytes is where an unpartitioned result rolls over to the next
+// file (DuckDB checks between row groups). DuckDB cannot combine it with
+// PARTITION_BY, so a partitioned result has one file per partition.
+const targetFileBytes = "512MB"
+
+var errNotEmpty = errors.New("location is not empty")
+
+// CreateTableAs runs c.SQL over views of c.Sources and c.Inputs and writes the result as
+// Parquet under c.Location, which must be below the lake and empty. It
+// registers nothing: the caller registers the table and its partitions.
+// Calls run one at a time.
+func (e *Engine) CreateTableAs(ctx context.Context, c engine.CTAS) (engine.Result, error) {
+	res, err := e.createTableAs(ctx, c)
+	if err != nil {
+		return engine.Result{}, fmt.Errorf("duckdb: CTAS %s.%s (%s): %w", c.Database, c.Table, firstLine(c.SQL), err)
+	}
+	return res, nil
+}
+
+func (e *Engine) createTableAs(ctx context.Context, c engine.CTAS) (engine.Result, error) {
+	query := strings.TrimRight(strings.TrimSpace(c.SQL), "; \t\r\n")
+	if c.Database == "" || c.Table == "" {
+		return engine.Result{}, errors.New("database and table are required")
+	}
+	if query == "" {
+		return engine.Result{}, errors.New("empty SQL")
+	}
+	if f := strings.ToLower(c.Format); f != "" && f != "parquet" {
+		return engine.Result{}, fmt.Errorf("format %q: the local engine writes parquet only", c.Format)
+	}
+	codec, err := compression(c.Compression)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	if len(c.BucketedBy) > 0 || c.BucketCount > 0 {
+		return engine.Result{}, fmt.Errorf("bucketed_by %v / bucket_count %d: not supported by the local DuckDB engine yet (DuckDB has no Hive bucketing); run this table on Athena or drop the bucketing", c.BucketedBy, c.BucketCount)
+	}
+	srcs, err := parseSources(c.Database, c.Sources)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	srcs = withInputs(c.Database, srcs, c.Inputs)
+	outKey, err := e.keyOf(c.Location)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	outDir := filepath.Join(e.lakeDir, filepath.FromSlash(outKey))
+
+	if err := e.acquire(ctx); err != nil {
+		return engine.Result{}, err
+	}
+	defer e.release()
+	start := time.Now()
+
+	err = e.st.List(ctx, outKey+"/", func(o storage.Object) error {
+		return fmt.Errorf("%w: %s holds %s", errNotEmpty, c.Location, o.Key)
+	})
+	if err != nil {
+		return engine.Result{}, err
+	}
+
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return engine.Result{}, fmt.Errorf("connection: %w", err)
+	}
+	defer conn.Close()
+	if err := e.defineViews(ctx, conn, c.Database, srcs); err != nil {
+		return engine.Result{}, err
+	}
+	if _, err := conn.ExecContext(ctx, "USE "+quoteIdent(strings.ToLower(c.Database))); err != nil {
+		return engine.Result{}, fmt.Errorf("use %s: %w", c.Database, err)
+	}
+	// The pooled connection outlives this call; leave it as it was found.
+	defer conn.ExecContext(context.Background(), "USE memory.main") //nolint:errcheck
+
+	// Describing the wrapped query first proves c.SQL is one SELECT (a
+	// second statement cannot hide inside parentheses); describing it bare
+	// gives the names as written (the wrapper renames duplicates).
+	wrapped, err := describe(ctx, conn, "SELECT * FROM (\n"+query+"\n) AS q")
+	if err != nil {
+		return engine.Result{}, bindError(err, srcs)
+	}
+	bare, err := describe(ctx, conn, query)
+	if err != nil {
+		return engine.Result{}, bindError(err, srcs)
+	}
+	if len(bare) != len(wrapped) {
+		return engine.Result{}, fmt.Errorf("query has %d columns bare and %d as a subquery", len(bare), len(wrapped))
+	}
+	cols, proj, err := resultColumns(bare, wrapped, c.PartitionedBy)
+	if err != nil {
+		return engine.Result{}, err
+	}
+
+	opts := []string{"FORMAT parquet", "COMPRESSION " + codec, "FILENAME_PATTERN 'part-{i}'"}
+	if len(c.PartitionedBy) > 0 {
+		keys := make([]string, len(c.PartitionedBy))
+		for i, k := range c.PartitionedBy {
+			keys[i] = quoteIdent(strings.ToLower(k))
+		}
+		opts = append(opts, "PARTITION_BY ("+strings.Join(keys, ", ")+")")
+	} else {
+		opts = append(opts, "FILE_SIZE_BYTES '"+targetFileBytes+"'")
+	}
+	opts = append(opts, "RETURN_STATS")
+	stmt := "COPY (SELECT " + strings.Join(proj, ", ") + " FROM (\n" + query + "\n) AS q)\nTO " +
+		quoteString(outDir) + " (" + strings.Join(opts, ", ") + ")"
+
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return engine.Result{}, fmt.Errorf("location %s: %w", c.Location, err)
+	}
+	res, err := e.runCopy(ctx, conn, stmt)
+	if err != nil {
+		// Nothing may be left for a retry to trip over; the location was
+		// empty before.
+		return engine.Result{}, errors.Join(err, os.RemoveAll(outDir))
+	}
+	res.QueryID = newQueryID()
+	res.Columns = cols
+	res.SQL = stmt
+	res.EngineMillis = time.Since(start).Milliseconds()
+	for _, s := range srcs {
+		res.InputTables = append(res.InputTables, s.String())
+	}
+	e.log.Debug().Str("table", c.Database+"."+c.Table).Str("query_id", res.QueryID).
+		Int64("rows", res.Rows).Int("files", len(res.Files)).Int64("bytes", res.Bytes).
+		Int64("ms", res.EngineMillis).Msg("duckdb: CTAS done")
+	return res, nil
+}
+
+// runCopy runs the COPY and sums its per-file statistics (RETURN_STATS:
+// filename, count, file_size_bytes, ...).
+func (e *Engine) runCopy(ctx context.Context, conn *sql.Conn, stmt string) (engine.Result, error) {
+	rows, err := conn.QueryContext(ctx, stmt)
+	if err != nil {
+		return engine.Result{}, err
+	}
+	defer rows.Close()
+	names, err := rows.Columns()
+	if err != nil {
+		return engine.Result{}, err
+	}
+	if len(names) < 3 || names[0] != "filename" || names[1] != "count" || names[2] != "file_size_bytes" {
+		return engine.Result{}, fmt.Errorf("COPY returned columns %v, want filename, count, file_size_bytes first", names)
+	}
+	var res engine.Result
+	rest := make([]any, len(names)-3)
+	for rows.Next() {
+		var (
+			file        string
+			count, size int64
+		)
+		ptrs := []any{&file, &count, &size}
+		for i := range rest {
+			ptrs = append(ptrs, &rest[i])
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return engine.Result{}, err
+		}
+		rel, err := filepath.Rel(e.lakeDir, file)
+		if err != nil || strings.HasPrefix(rel, "..") {
+			return engine.Result{}, fmt.Errorf("COPY wrote %s outside the lake %s", file, e.lakeDir)
+		}
+		res.Files = append(res.Files, e.st.ObjectURI(filepath.ToSlash(rel)))
+		res.Rows += count
+		res.Bytes += size
+	}
+	if err := rows.Err(); err != nil {
+		return engine.Result{}, err
+	}
+	sort.Strings(res.Files)
+	return res, nil
+}
+
+// resultColumns checks the result's names and types and builds the
+// projection that writes them: lowercase Hive names, Hive-representable
+// types, partition columns last.
+func resultColumns(bare, wrapped []describedColumn, partitionedBy []string) ([]catalog.Column, []string, error) {
+	cols := make([]catalog.Column, len(bare))
+	proj := make([]string, len(bare))
+	seen := map[string]int{}
+	for i, b := range bare {
+		name := strings.ToLower(b.name)
+		if !hiveColumnRex.MatchString(name) {
+			return nil, nil, fmt.Errorf("column %d is named %q, not a valid Hive column name: give it an alias (AS name)", i+1, b.name)
+		}
+		if j, dup := seen[name]; dup {
+			return nil, nil, fmt.Errorf("column name %q is used by columns %d and %d", name, j+1, i+1)
+		}
+		seen[name] = i
+		hive, cast, err := hiveType(wrapped[i].duck)
+		if err != nil {
+			return nil, nil, fmt.Errorf("column %s: %w", name, err)
+		}
+		expr := "q." + quoteIdent(wrapped[i].name)
+		if cast != "" {
+			expr = "CAST(" + expr + " AS " + cast + ")"
+		}
+		cols[i] = catalog.Column{Name: name, Type: hive}
+		proj[i] = expr + " AS " + quoteIdent(name)
+	}
+	n := len(partitionedBy)
+	if n == 0 {
+		return cols, proj, nil
+	}
+	if n >= len(cols) {
+		return nil, nil, fmt.Errorf("partitioned_by %v: the SELECT needs at least one column besides the partition columns", partitionedBy)
+	}
+	for i, k := range partitionedBy {
+		if got := cols[len(cols)-n+i].Name; got != strings.ToLower(k) {
+			return nil, nil, fmt.Errorf("partitioned_by %v: partition columns must be the last columns of the SELECT, in that order (column %d is %q, want %q)", partitionedBy, len(cols)-n+i+1, got, strings.ToLower(k))
+		}
+	}
+	return cols, proj, nil
+}
+
+// bindError adds the view names to a catalog error, the likely cause of an
+// unknown table.
+func bindError(err error, srcs []source) error {
+	if strings.Contains(err.Error(), "does not exist") {
+		names := make([]string, len(srcs))
+		for i, s := range srcs {
+			names[i] = s.String()
+		}
+		return fmt.Errorf("%w (the tables defined are the CTAS sources: %v)", err, names)
+	}
+	return err
+}
+
+func compression(c string) (string, error) {
+	switch strings.ToLower(c) {
+	case "", "snappy":
+		return "snappy", nil
+	case "gzip", "zstd":
+		return strings.ToLower(c), nil
+	case "none", "uncompressed":
+		return "uncompressed", nil
+	}
+	return "", fmt.Errorf("compression %q: want snappy, gzip, zstd or none", c)
+}
+
+func newQueryID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	return "duckdb-" + hex.EncodeToString(b[:])
+}

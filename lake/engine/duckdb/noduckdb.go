@@ -1,0 +1,67 @@
+//go:build !cgo || noduckdb
+
+// Package duckdb is the local query engine for derived tiers. This build
+// has no DuckDB (CGO_ENABLED=0 or the noduckdb tag, as in the converter
+// image): New and OpenMemory return ErrNoDuckDB.
+package duckdb
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tierflow/tierflow/lake/catalog"
+	"github.com/tierflow/tierflow/lake/engine"
+	"github.com/tierflow/tierflow/lake/storage"
+)
+
+// ErrNoDuckDB is returned by New and OpenMemory in a build without DuckDB.
+var ErrNoDuckDB = errors.New("this binary was built without DuckDB (noduckdb tag or CGO_ENABLED=0); derived tiers need the AWS engine (Athena) or a cgo build")
+
+// DefaultMemoryLimit bounds DuckDB when Options.MemoryLimit is empty.
+const DefaultMemoryLimit = "2GB"
+
+// Options configure an Engine (same fields as the cgo build's).
+type Options struct {
+	// Threads DuckDB may use; 0 means one per CPU.
+	Threads int
+	// MemoryLimit is DuckDB's memory_limit, e.g. "2GB".
+	MemoryLimit string
+	// TempDir is where DuckDB spills.
+	TempDir string
+	// Log receives one debug line per statement.
+	Log zerolog.Logger
+}
+
+// Engine is never constructed in this build.
+type Engine struct{}
+
+var _ engine.Engine = (*Engine)(nil)
+
+// New returns ErrNoDuckDB.
+func New(ctx context.Context, cat catalog.Catalog, st storage.Storage, opts Options) (*Engine, error) {
+	return nil, ErrNoDuckDB
+}
+
+// OpenMemory returns ErrNoDuckDB.
+func OpenMemory() (*sql.DB, error) { return nil, ErrNoDuckDB }
+
+// CreateTableAs returns ErrNoDuckDB.
+func (e *Engine) CreateTableAs(ctx context.Context, c engine.CTAS) (engine.Result, error) {
+	return engine.Result{}, ErrNoDuckDB
+}
+
+// DefineViews returns ErrNoDuckDB.
+func (e *Engine) DefineViews(ctx context.Context, database string, sources []string) error {
+	return ErrNoDuckDB
+}
+
+// Query returns ErrNoDuckDB.
+func (e *Engine) Query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return nil, ErrNoDuckDB
+}
+
+// Close does nothing.
+func (e *Engine) Close() error { return nil }
