@@ -126,4 +126,7 @@ type Spec struct {
 	AWS      AWS
 	// Timeout bounds one run.
 	Timeout time.Duration
+	// SchemaFile is the schema file as the spec names it (relative to the
+	// spec); "" when the columns are written inline in the spec.
+	SchemaFile string
 }

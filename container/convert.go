@@ -1,0 +1,403 @@
+// Package container is tierflow's converter: it streams one gzip CSV part
+// into Hive-bucketed Snappy Parquet files (one per bucket), a rejects
+// sidecar and a manifest. The pipeline is read (hash + count) → pgzip →
+// quote-aware chunker → N parse workers (typed columns, bucket per row,
+// rejects) → an accumulator that consumes chunks in input order, keeps
+// rows per bucket under one memory budget and encodes row groups.
+package container
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/klauspost/pgzip"
+	"github.com/rs/zerolog"
+
+	"github.com/tierflow/tierflow/container/csvparse"
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/lake/storage"
+)
+
+// Options configures one part's conversion.
+type Options struct {
+	Spec   *jobs.Spec // schema, Source.Header, Source.NullMarkers, Output, Rejects, Convert
+	Part   string     // part name used in output file names, e.g. "part-0001" ([A-Za-z0-9._-]+)
+	Logger zerolog.Logger
+	// Progress, when set, is called periodically (from a pipeline
+	// goroutine) with the compressed bytes read so far and the input size
+	// (-1 when unknown).
+	Progress func(compressedBytesRead, totalBytes int64)
+
+	chunkSize int // decompressed bytes per parse chunk; 0 = 4 MiB (tests use tiny chunks)
+}
+
+// FileEntry describes one Parquet file written.
+type FileEntry struct {
+	Key    string `json:"key"`
+	URI    string `json:"uri"`
+	Bucket int    `json:"bucket"`
+	Rows   int64  `json:"rows"`
+	Bytes  int64  `json:"bytes"`
+	SHA256 string `json:"sha256"`
+}
+
+// Timings are wall-clock figures of one conversion, in seconds.
+type Timings struct {
+	WallSeconds   float64 `json:"wall_seconds"`
+	ParseSeconds  float64 `json:"parse_cpu_seconds"`  // summed over workers
+	EncodeSeconds float64 `json:"encode_seconds"`     // accumulator: sort + encode + write
+	WaitSeconds   float64 `json:"input_wait_seconds"` // accumulator waiting for parsed chunks
+}
+
+// Manifest records what a part's conversion read and wrote.
+type Manifest struct {
+	Part             string      `json:"part"`
+	InputURI         string      `json:"input_uri"`
+	InputBytes       int64       `json:"input_bytes"`  // compressed
+	InputSHA256      string      `json:"input_sha256"` // of the compressed input
+	DecompressedByte int64       `json:"decompressed_bytes"`
+	SchemaHash       string      `json:"schema_hash"`
+	BucketCount      int         `json:"bucket_count"`
+	BucketingVersion int         `json:"bucketing_version"`
+	RowsRead         int64       `json:"rows_read"`
+	RowsWritten      int64       `json:"rows_written"`
+	RowsRejected     int64       `json:"rows_rejected"`
+	BlankLines       int64       `json:"blank_lines"`
+	RowsPerBucket    []int64     `json:"rows_per_bucket"`
+	Files            []FileEntry `json:"files"`
+	RowGroups        int         `json:"row_groups"`
+	RejectsKey       string      `json:"rejects_key"`
+	RejectsCount     int64       `json:"rejects_count"`
+	Workers          int         `json:"workers"`
+	MemoryBudget     int64       `json:"memory_budget_bytes"`
+	PeakBufferBytes  int64       `json:"peak_buffer_bytes"`
+	Timings          Timings     `json:"timings"`
+	MBPerSecond      float64     `json:"decompressed_mb_per_second"`
+	RowsPerSecond    float64     `json:"rows_per_second"`
+	Started          time.Time   `json:"started"`
+	Error            string      `json:"error,omitempty"`
+}
+
+// ManifestKey and RejectsKey name a part's sidecars under metaPrefix.
+func ManifestKey(metaPrefix, part string) string { return joinKey(metaPrefix, part+".manifest.json") }
+
+// RejectsKey names a part's rejects sidecar under metaPrefix.
+func RejectsKey(metaPrefix, part string) string { return joinKey(metaPrefix, part+".rejects.csv") }
+
+// countingReader counts and hashes the compressed input.
+type countingReader struct {
+	r io.Reader
+	h hash.Hash
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.h.Write(p[:n])
+		c.n.Add(int64(n))
+	}
+	return n, err
+}
+
+// Convert streams the gzip CSV object srcKey of src into Hive-bucketed
+// Snappy Parquet files written to dst under dataPrefix (file names
+// BBBBBB_0_<Part>.snappy.parquet) and writes the rejects sidecar and the
+// manifest under metaPrefix (<Part>.rejects.csv, <Part>.manifest.json).
+// On error nothing it wrote remains under dataPrefix; the manifest records
+// the failure.
+func Convert(ctx context.Context, opts Options, src storage.Storage, srcKey string, dst storage.Storage, dataPrefix, metaPrefix string) (*Manifest, error) {
+	start := time.Now()
+	m := &Manifest{Part: opts.Part, InputURI: src.ObjectURI(srcKey), Started: start.UTC(), RejectsKey: RejectsKey(metaPrefix, opts.Part)}
+	p, err := newPlan(opts)
+	if err != nil {
+		err = fmt.Errorf("part %s: %w", opts.Part, err)
+		m.Error = err.Error()
+		_ = writeManifest(ctx, dst, metaPrefix, m)
+		return m, err
+	}
+	m.SchemaHash = p.spec.Schema.Hash()
+	m.BucketCount = p.bucketCount
+	m.BucketingVersion = p.version
+	m.Workers = p.workers
+	m.MemoryBudget = p.memory
+	m.RowsPerBucket = make([]int64, p.bucketCount)
+
+	runErr := run(ctx, opts, p, src, srcKey, dst, dataPrefix, metaPrefix, m)
+	m.Timings.WallSeconds = time.Since(start).Seconds()
+	if m.Timings.WallSeconds > 0 {
+		m.MBPerSecond = float64(m.DecompressedByte) / 1e6 / m.Timings.WallSeconds
+		m.RowsPerSecond = float64(m.RowsRead) / m.Timings.WallSeconds
+	}
+	if runErr != nil {
+		runErr = fmt.Errorf("part %s: %w", opts.Part, runErr)
+		m.Error = runErr.Error()
+	}
+	if err := writeManifest(ctx, dst, metaPrefix, m); err != nil && runErr == nil {
+		runErr = fmt.Errorf("part %s: manifest: %w", opts.Part, err)
+		m.Error = runErr.Error()
+	}
+	ev := opts.Logger.Info()
+	if runErr != nil {
+		ev = opts.Logger.Error().Str("error", m.Error)
+	}
+	ev.Str("part", m.Part).Str("input", m.InputURI).Int64("input_bytes", m.InputBytes).
+		Int64("rows_read", m.RowsRead).Int64("rows_written", m.RowsWritten).Int64("rows_rejected", m.RowsRejected).
+		Int("files", len(m.Files)).Int("row_groups", m.RowGroups).Int("workers", m.Workers).
+		Float64("wall_s", m.Timings.WallSeconds).Float64("mb_per_s", m.MBPerSecond).
+		Int64("peak_buffer_bytes", m.PeakBufferBytes).Msg("part converted")
+	return m, runErr
+}
+
+func writeManifest(ctx context.Context, dst storage.Storage, metaPrefix string, m *Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	key := ManifestKey(metaPrefix, m.Part)
+	w, err := dst.Create(ctx, key, storage.PutOptions{ContentType: "application/json"})
+	if err != nil {
+		return err
+	}
+	if _, err := w.Write(append(b, '\n')); err != nil {
+		_ = w.Abort()
+		return err
+	}
+	return w.Commit()
+}
+
+// job is one chunk on its way to a worker, with the slot its batch goes to.
+type job struct {
+	ch  *csvparse.Chunk
+	out chan *batch
+}
+
+func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey string, dst storage.Storage, dataPrefix, metaPrefix string, m *Manifest) (err error) {
+	// The sidecar outlives the pipeline: it is committed after the
+	// pipeline's context is cancelled, so it uses the caller's.
+	parent := ctx
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	total := int64(-1)
+	if obj, err := src.Stat(ctx, srcKey); err == nil {
+		total = obj.Size
+	} else if errors.Is(err, storage.ErrNotExist) {
+		return fmt.Errorf("input %s: %w", src.ObjectURI(srcKey), err)
+	}
+	rc, err := src.Open(ctx, srcKey)
+	if err != nil {
+		return fmt.Errorf("open input %s: %w", src.ObjectURI(srcKey), err)
+	}
+	defer rc.Close()
+	cr := &countingReader{r: rc, h: sha256.New()}
+	zr, err := pgzip.NewReader(cr)
+	if err != nil {
+		return fmt.Errorf("input %s is not a gzip file: %w", src.ObjectURI(srcKey), err)
+	}
+	defer zr.Close()
+
+	// Rejects sidecar: written in input order, committed even when the
+	// part fails (it explains the failure).
+	rw, err := dst.Create(parent, m.RejectsKey, storage.PutOptions{ContentType: "text/csv"})
+	if err != nil {
+		return fmt.Errorf("create %s: %w", m.RejectsKey, err)
+	}
+	rejects := csv.NewWriter(rw)
+	_ = rejects.Write([]string{"part", "line", "offset", "column", "reason", "raw"})
+	defer func() {
+		rejects.Flush()
+		if ferr := rejects.Error(); ferr != nil {
+			_ = rw.Abort()
+			if err == nil {
+				err = fmt.Errorf("write %s: %w", m.RejectsKey, ferr)
+			}
+			return
+		}
+		if cerr := rw.Commit(); cerr != nil && err == nil {
+			err = fmt.Errorf("commit %s: %w", m.RejectsKey, cerr)
+		}
+	}()
+
+	acc := newAccumulator(ctx, p, dst, dataPrefix)
+	defer func() {
+		if err != nil {
+			if aerr := acc.abort(context.WithoutCancel(ctx)); aerr != nil {
+				err = fmt.Errorf("%w (cleanup: %v)", err, aerr)
+			}
+			m.Files = nil
+			m.RowsWritten = 0
+		}
+	}()
+
+	size := opts.chunkSize
+	if size <= 0 {
+		size = chunkBytes
+	}
+	chunker := csvparse.NewChunker(zr, p.delim, size)
+	work := make(chan job, p.workers)
+	ordered := make(chan chan *batch, 2*p.workers)
+	free := make(chan *batch, 3*p.workers+2)
+	var readErr error
+	var parseNanos atomic.Int64
+	var wg sync.WaitGroup
+
+	// Reader + chunker.
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(ordered)
+		defer close(work)
+		for {
+			ch, err := chunker.Next()
+			if err == io.EOF {
+				// Hash the rest of the input, if any, so the digest covers
+				// the whole object.
+				if _, err := io.Copy(io.Discard, cr); err != nil {
+					readErr = fmt.Errorf("read input: %w", err)
+				}
+				return
+			}
+			if err != nil {
+				readErr = gzipError(err, cr.n.Load(), total)
+				return
+			}
+			out := make(chan *batch, 1)
+			select {
+			case work <- job{ch: ch, out: out}:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case ordered <- out:
+			case <-ctx.Done():
+				return
+			}
+			if opts.Progress != nil {
+				opts.Progress(cr.n.Load(), total)
+			}
+		}
+	}()
+	// Parse workers.
+	for w := 0; w < p.workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range work {
+				var b *batch
+				select {
+				case b = <-free:
+				default:
+					b = newBatch(p)
+				}
+				t := time.Now()
+				p.parseChunk(j.ch, b)
+				parseNanos.Add(int64(time.Since(t)))
+				chunker.Release(j.ch)
+				j.out <- b
+			}
+		}()
+	}
+	defer func() {
+		cancel()
+		// Drain so every goroutine can exit.
+		for out := range ordered {
+			<-out
+		}
+		wg.Wait()
+	}()
+
+	// Accumulate in chunk order.
+	var decompressed int64
+	waitStart := time.Now()
+	var wait time.Duration
+	for out := range ordered {
+		b := <-out
+		wait += time.Since(waitStart)
+		if b.err != nil {
+			return fmt.Errorf("%s: %w", src.ObjectURI(srcKey), b.err)
+		}
+		if b.seq == 0 {
+			if b.noHead {
+				return fmt.Errorf("%s: no header record (empty part)", src.ObjectURI(srcKey))
+			}
+			if diff := headerDiff(p.header, b.header); diff != "" {
+				return fmt.Errorf("%s: header does not match the agreed header sample: %s", src.ObjectURI(srcKey), diff)
+			}
+		}
+		m.RowsRead += b.rows
+		m.BlankLines += int64(b.blank)
+		for _, r := range b.rejects {
+			m.RejectsCount++
+			_ = rejects.Write([]string{p.part, strconv.FormatInt(r.line, 10), strconv.FormatInt(r.offset, 10), r.column, r.reason, r.raw})
+		}
+		m.RowsRejected = m.RejectsCount
+		if m.RowsRejected > p.maxRejects {
+			return fmt.Errorf("too many rejected rows: %d so far (of %d read), max_rows %d; see %s", m.RowsRejected, m.RowsRead, p.maxRejects, m.RejectsKey)
+		}
+		for bk := 0; bk < p.bucketCount; bk++ {
+			m.RowsPerBucket[bk] += int64(b.starts[bk+1] - b.starts[bk])
+		}
+		if err := acc.add(b); err != nil {
+			return err
+		}
+		select {
+		case free <- b:
+		default:
+		}
+		waitStart = time.Now()
+	}
+	if readErr != nil {
+		return readErr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	decompressed = chunker.Offset()
+	m.DecompressedByte = decompressed
+	m.InputBytes = cr.n.Load()
+	m.InputSHA256 = hex.EncodeToString(cr.h.Sum(nil))
+	if m.RowsRead > 0 && float64(m.RowsRejected) > p.maxRejectFr*float64(m.RowsRead) {
+		return fmt.Errorf("too many rejected rows: %d of %d (%.4f%%) exceeds max_fraction %g; see %s",
+			m.RowsRejected, m.RowsRead, 100*float64(m.RowsRejected)/float64(m.RowsRead), p.maxRejectFr, m.RejectsKey)
+	}
+	files, err := acc.finish()
+	m.Timings.ParseSeconds = time.Duration(parseNanos.Load()).Seconds()
+	m.Timings.EncodeSeconds = acc.encodeTime.Seconds()
+	m.Timings.WaitSeconds = wait.Seconds()
+	m.PeakBufferBytes = acc.peakMem
+	m.RowGroups = acc.rowGroups
+	if err != nil {
+		return err
+	}
+	m.Files = files
+	for _, f := range files {
+		m.RowsWritten += f.Rows
+	}
+	if m.RowsRead != m.RowsWritten+m.RowsRejected {
+		return fmt.Errorf("row count invariant violated: read %d != written %d + rejected %d", m.RowsRead, m.RowsWritten, m.RowsRejected)
+	}
+	return nil
+}
+
+// gzipError words a read failure: truncated or corrupt gzip, with the
+// compressed offset reached (the decompressor reads ahead, so the fault
+// lies at or before it).
+func gzipError(err error, compressedOffset, total int64) error {
+	what := "corrupt gzip data"
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		what = "truncated gzip input"
+	}
+	return fmt.Errorf("%s at or before compressed byte offset %d (of %d): %w", what, compressedOffset, total, err)
+}

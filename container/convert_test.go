@@ -1,0 +1,299 @@
+package container
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"os"
+	"path"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+	"github.com/rs/zerolog"
+
+	"github.com/tierflow/tierflow/container/hive"
+	"github.com/tierflow/tierflow/jobs"
+)
+
+// env is a source and destination storage in temp dirs.
+type env struct {
+	src, dst *dirStorage
+}
+
+func newEnv(t *testing.T) *env {
+	return &env{src: &dirStorage{root: t.TempDir()}, dst: &dirStorage{root: t.TempDir()}}
+}
+
+func (e *env) convert(t *testing.T, spec *jobs.Spec, gzData []byte, mod func(*Options)) (*Manifest, error) {
+	t.Helper()
+	e.src.put("in/part-0001.csv.gz", gzData)
+	opts := Options{Spec: spec, Part: "part-0001", Logger: zerolog.New(zerolog.NewTestWriter(t))}
+	if mod != nil {
+		mod(&opts)
+	}
+	return Convert(context.Background(), opts, e.src, "in/part-0001.csv.gz", e.dst, "data", "meta")
+}
+
+var fileRE = regexp.MustCompile(`^data/(\d{6})_0_part-0001\.snappy\.parquet$`)
+
+func openDuck(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// TestConvertReadBackDuckDB converts a sample covering every type and
+// reads it back with DuckDB, independently of the writer.
+func TestConvertReadBackDuckDB(t *testing.T) {
+	csvData, want := genCSV(1, 3000, false)
+	e := newEnv(t)
+	spec := testSpec()
+	var progressCalls int
+	m, err := e.convert(t, spec, gz(csvData, 1), func(o *Options) {
+		o.chunkSize = 16 << 10
+		o.Progress = func(read, total int64) {
+			progressCalls++
+			if read <= 0 || read > total {
+				t.Errorf("progress %d of %d", read, total)
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if progressCalls == 0 {
+		t.Error("Progress never called")
+	}
+	if m.RowsRead != 3000 || m.RowsWritten != 3000 || m.RowsRejected != 0 {
+		t.Fatalf("manifest rows read %d written %d rejected %d", m.RowsRead, m.RowsWritten, m.RowsRejected)
+	}
+	keys := e.dst.keys("data/")
+	if len(keys) != len(m.Files) || len(keys) == 0 {
+		t.Fatalf("files %v, manifest %d", keys, len(m.Files))
+	}
+	db := openDuck(t)
+	cols := testSchema().Names()
+	got := map[int64][]any{}
+	for _, f := range m.Files {
+		mm := fileRE.FindStringSubmatch(f.Key)
+		if mm == nil {
+			t.Fatalf("bad file name %q", f.Key)
+		}
+		bucket, _ := strconv.Atoi(mm[1])
+		if bucket != f.Bucket {
+			t.Fatalf("file %s in manifest as bucket %d", f.Key, f.Bucket)
+		}
+		p := filepath.Join(e.dst.root, f.Key)
+		checkSchemaDuck(t, db, p)
+		rows, err := db.Query(fmt.Sprintf("SELECT %s FROM read_parquet('%s')", strings.Join(cols, ","), p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := int64(0)
+		prevState := ""
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				t.Fatal(err)
+			}
+			st := vals[1].(string)
+			if b := hive.Bucket(hive.StringV1([]byte(st)), 60); b != bucket {
+				t.Fatalf("file %s holds state %q of bucket %d", f.Key, st, b)
+			}
+			if st < prevState {
+				t.Fatalf("file %s not sorted by state: %q after %q", f.Key, st, prevState)
+			}
+			prevState = st
+			got[vals[0].(int64)] = vals
+			n++
+		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
+		rows.Close()
+		if n != f.Rows {
+			t.Fatalf("file %s has %d rows, manifest says %d", f.Key, n, f.Rows)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("read back %d distinct rows, want %d", len(got), len(want))
+	}
+	for i, w := range want {
+		g, ok := got[w.vals[0].(int64)]
+		if !ok {
+			t.Fatalf("row %d missing", i)
+		}
+		for c := range cols {
+			if !sameValue(g[c], w.vals[c]) {
+				t.Fatalf("row %d column %s: DuckDB read %#v, CSV had %#v", i, cols[c], g[c], w.vals[c])
+			}
+		}
+	}
+	// Manifest on storage matches the returned one.
+	var onDisk Manifest
+	b, err := os.ReadFile(filepath.Join(e.dst.root, "meta/part-0001.manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &onDisk); err != nil {
+		t.Fatal(err)
+	}
+	if onDisk.RowsWritten != 3000 || onDisk.InputSHA256 != m.InputSHA256 || len(onDisk.Files) != len(m.Files) {
+		t.Fatalf("manifest on storage differs: %+v", onDisk)
+	}
+	if m.InputBytes == 0 || len(m.InputSHA256) != 64 || m.SchemaHash != spec.Schema.Hash() {
+		t.Fatalf("manifest input figures: %d %q %q", m.InputBytes, m.InputSHA256, m.SchemaHash)
+	}
+	var sum int64
+	for _, r := range m.RowsPerBucket {
+		sum += r
+	}
+	if sum != 3000 {
+		t.Fatalf("rows per bucket sum %d", sum)
+	}
+}
+
+// sameValue compares a value scanned from DuckDB with the expected one.
+func sameValue(got, want any) bool {
+	if want == nil || got == nil {
+		return want == nil && got == nil
+	}
+	switch w := want.(type) {
+	case *big.Int:
+		d, ok := got.(duckdb.Decimal)
+		return ok && d.Value.Cmp(w) == 0
+	case time.Time:
+		g, ok := got.(time.Time)
+		return ok && g.Equal(w)
+	}
+	return reflect.DeepEqual(got, want)
+}
+
+// checkSchemaDuck checks the declared Parquet types and SNAPPY with
+// DuckDB's parquet_schema / parquet_metadata.
+func checkSchemaDuck(t *testing.T, db *sql.DB, file string) {
+	t.Helper()
+	want := map[string]string{
+		"id":     "INT64||OPTIONAL",
+		"state":  "BYTE_ARRAY|UTF8|OPTIONAL",
+		"name":   "BYTE_ARRAY|UTF8|OPTIONAL",
+		"age":    "INT32||OPTIONAL",
+		"score":  "DOUBLE||OPTIONAL",
+		"active": "BOOLEAN||OPTIONAL",
+		"born":   "INT32|DATE|OPTIONAL",
+		"seen":   "INT64|TIMESTAMP_MILLIS|OPTIONAL",
+		"amount": "INT32|DECIMAL|OPTIONAL",
+		"big":    "INT64|DECIMAL|OPTIONAL",
+		"huge":   "FIXED_LEN_BYTE_ARRAY|DECIMAL|OPTIONAL",
+		"note":   "BYTE_ARRAY|UTF8|OPTIONAL",
+	}
+	rows, err := db.Query(fmt.Sprintf(`SELECT name, coalesce(type,''), coalesce(converted_type,''), coalesce(repetition_type,''), coalesce(logical_type::VARCHAR,'') FROM parquet_schema('%s') WHERE num_children IS NULL`, file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	seen := 0
+	for rows.Next() {
+		var name, typ, conv, rep, logical string
+		if err := rows.Scan(&name, &typ, &conv, &rep, &logical); err != nil {
+			t.Fatal(err)
+		}
+		if got := typ + "|" + conv + "|" + rep; got != want[name] {
+			t.Errorf("%s: column %s is %s, want %s", path.Base(file), name, got, want[name])
+		}
+		if name == "seen" && !strings.Contains(strings.ToLower(logical), "isadjustedtoutc=1") && !strings.Contains(strings.ToLower(logical), "isadjustedtoutc=true") {
+			t.Errorf("seen logical type %q: want UTC-adjusted millis", logical)
+		}
+		seen++
+	}
+	if seen != len(want) {
+		t.Fatalf("parquet_schema listed %d leaf columns, want %d", seen, len(want))
+	}
+	var bad int
+	if err := db.QueryRow(fmt.Sprintf(`SELECT count(*) FROM parquet_metadata('%s') WHERE compression <> 'SNAPPY'`, file)).Scan(&bad); err != nil {
+		t.Fatal(err)
+	}
+	if bad != 0 {
+		t.Fatalf("%d column chunks not SNAPPY", bad)
+	}
+	// (An empty-string min_value is omitted by the thrift encoder: readers
+	// then cannot prune on it, which is safe.)
+	var noStats int
+	if err := db.QueryRow(fmt.Sprintf(`SELECT count(*) FROM parquet_metadata('%s') WHERE (path_in_schema IN ('id','age') AND (stats_min_value IS NULL OR stats_max_value IS NULL)) OR (path_in_schema = 'state' AND stats_max_value IS NULL AND (SELECT max(state) FROM read_parquet('%s')) <> '')`, file, file)).Scan(&noStats); err != nil {
+		t.Fatal(err)
+	}
+	if noStats != 0 {
+		t.Fatalf("%d chunks lack min_value/max_value statistics", noStats)
+	}
+}
+
+// filesOf returns the bytes of every data file, by key.
+func filesOf(t *testing.T, d *dirStorage) map[string][]byte {
+	out := map[string][]byte{}
+	for _, k := range d.keys("data/") {
+		b, err := os.ReadFile(d.path(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[k] = b
+	}
+	return out
+}
+
+// TestDeterministicAcrossWorkers converts the same input with 1 and 3
+// workers, tiny chunks and a tiny memory budget (many budget flushes): the
+// files must be byte-identical.
+func TestDeterministicAcrossWorkers(t *testing.T) {
+	csvData, _ := genCSV(2, 4000, true)
+	in := gz(csvData, 3)
+	var results []map[string][]byte
+	var manifests []*Manifest
+	for _, workers := range []int{1, 3, 2} {
+		e := newEnv(t)
+		spec := testSpec()
+		spec.Convert.Workers = workers
+		spec.Convert.MemoryBytes = 600 << 10
+		spec.Output.RowGroupBytes = 64 << 10
+		m, err := e.convert(t, spec, in, func(o *Options) { o.chunkSize = 8 << 10 })
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.RowGroups <= len(m.Files) {
+			t.Fatalf("expected budget flushes to make several row groups per file: %d groups, %d files", m.RowGroups, len(m.Files))
+		}
+		results = append(results, filesOf(t, e.dst))
+		manifests = append(manifests, m)
+	}
+	for i := 1; i < len(results); i++ {
+		if len(results[i]) != len(results[0]) {
+			t.Fatalf("run %d wrote %d files, run 0 %d", i, len(results[i]), len(results[0]))
+		}
+		for k, b := range results[0] {
+			if !bytes.Equal(results[i][k], b) {
+				t.Fatalf("file %s differs between worker counts", k)
+			}
+		}
+		for j := range manifests[0].Files {
+			if manifests[i].Files[j].SHA256 != manifests[0].Files[j].SHA256 {
+				t.Fatalf("manifest sha256 differs for %s", manifests[0].Files[j].Key)
+			}
+		}
+	}
+}

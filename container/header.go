@@ -1,0 +1,87 @@
+package container
+
+import (
+	"fmt"
+	"strings"
+)
+
+// headerDiff compares a part's header with the agreed sample and returns a
+// readable description of every difference ("" when they are equal):
+// missing, extra, renamed (a different name at the same position) and
+// moved columns. Header names are column names, never data, so they may
+// appear in errors.
+func headerDiff(want, got []string) string {
+	if len(want) == len(got) {
+		same := true
+		for i := range want {
+			if want[i] != got[i] {
+				same = false
+				break
+			}
+		}
+		if same {
+			return ""
+		}
+	}
+	wantPos := map[string]int{}
+	for i, n := range want {
+		wantPos[n] = i
+	}
+	gotPos := map[string]int{}
+	for i, n := range got {
+		if _, dup := gotPos[n]; !dup {
+			gotPos[n] = i
+		}
+	}
+	var missing, extra, renamed, moved, dups []string
+	renamedFrom := map[string]bool{}
+	renamedTo := map[string]bool{}
+	for i := 0; i < len(want) && i < len(got); i++ {
+		_, wInGot := gotPos[want[i]]
+		_, gInWant := wantPos[got[i]]
+		if want[i] != got[i] && !wInGot && !gInWant {
+			renamed = append(renamed, fmt.Sprintf("#%d %q → %q", i+1, want[i], got[i]))
+			renamedFrom[want[i]] = true
+			renamedTo[got[i]] = true
+		}
+	}
+	for i, n := range want {
+		g, ok := gotPos[n]
+		switch {
+		case !ok && !renamedFrom[n]:
+			missing = append(missing, fmt.Sprintf("%q (#%d)", n, i+1))
+		case ok && g != i:
+			moved = append(moved, fmt.Sprintf("%q #%d → #%d", n, i+1, g+1))
+		}
+	}
+	seen := map[string]bool{}
+	for i, n := range got {
+		if seen[n] {
+			dups = append(dups, fmt.Sprintf("%q (#%d)", n, i+1))
+			continue
+		}
+		seen[n] = true
+		if _, ok := wantPos[n]; !ok && !renamedTo[n] {
+			extra = append(extra, fmt.Sprintf("%q (#%d)", n, i+1))
+		}
+	}
+	parts := []string{fmt.Sprintf("%d columns, want %d", len(got), len(want))}
+	add := func(label string, items []string) {
+		if len(items) == 0 {
+			return
+		}
+		const maxItems = 10
+		more := ""
+		if len(items) > maxItems {
+			more = fmt.Sprintf(", … %d more", len(items)-maxItems)
+			items = items[:maxItems]
+		}
+		parts = append(parts, fmt.Sprintf("%s: %s%s", label, strings.Join(items, ", "), more))
+	}
+	add("missing", missing)
+	add("extra", extra)
+	add("renamed", renamed)
+	add("moved", moved)
+	add("duplicated", dups)
+	return strings.Join(parts, "; ")
+}

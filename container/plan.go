@@ -1,0 +1,233 @@
+package container
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"regexp"
+	"runtime"
+
+	"github.com/tierflow/tierflow/container/hive"
+	"github.com/tierflow/tierflow/container/pqwrite"
+	"github.com/tierflow/tierflow/jobs"
+)
+
+// Defaults applied when the spec leaves a setting at zero.
+const (
+	DefaultRowGroupBytes = 128 << 20
+	DefaultMemoryBytes   = 1 << 30
+	DefaultMaxRejectRows = 1000
+	DefaultMaxRejectFrac = 0.001
+	// chunkBytes is the decompressed size of one parse chunk.
+	chunkBytes = 4 << 20
+)
+
+var partName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// colPlan is one schema column resolved for conversion.
+type colPlan struct {
+	name   string
+	kind   jobs.Kind
+	typ    jobs.Type
+	phys   pqwrite.Physical
+	flba   int
+	pii    string
+	source int // index of the field in each record
+}
+
+// plan is a Spec resolved for conversion.
+type plan struct {
+	spec        *jobs.Spec
+	part        string
+	delim       byte
+	cols        []colPlan
+	header      []string // expected header, in field order
+	fieldPII    []string // per field position: PII class ("" = not PII)
+	markers     [][]byte // NULL markers for non-string columns (besides the empty field)
+	markerLens  uint64   // bit n set: some marker has length n (63: ≥ 63)
+	bucketCols  []int    // schema column indices
+	bucketCount int
+	version     int
+	sortCols    []int
+	rowGroup    int64
+	memory      int64
+	workers     int
+	maxRejects  int64
+	maxRejectFr float64
+	schema      *pqwrite.Schema
+	anyPII      bool
+}
+
+// isNullMarker reports whether v is one of the configured NULL markers.
+func (p *plan) isNullMarker(v []byte) bool {
+	for _, m := range p.markers {
+		if bytes.Equal(v, m) {
+			return true
+		}
+	}
+	return false
+}
+
+func newPlan(opts Options) (*plan, error) {
+	s := opts.Spec
+	if s == nil {
+		return nil, errors.New("no job spec")
+	}
+	if !partName.MatchString(opts.Part) {
+		return nil, fmt.Errorf("part name %q: must match [A-Za-z0-9._-]+", opts.Part)
+	}
+	p := &plan{spec: s, part: opts.Part, delim: s.Source.Delimiter}
+	if p.delim == 0 {
+		p.delim = ','
+	}
+	if p.delim == '"' || p.delim == '\n' || p.delim == '\r' {
+		return nil, fmt.Errorf("invalid delimiter %q", p.delim)
+	}
+	cols := s.Schema.Columns
+	if len(cols) == 0 {
+		return nil, errors.New("schema has no columns")
+	}
+	p.header = s.Source.Header
+	if len(p.header) == 0 {
+		for _, c := range cols {
+			p.header = append(p.header, sourceName(c))
+		}
+	}
+	pos := map[string]int{}
+	for i, h := range p.header {
+		if _, dup := pos[h]; dup {
+			return nil, fmt.Errorf("header sample names column %q twice", h)
+		}
+		pos[h] = i
+	}
+	if len(p.header) != len(cols) {
+		return nil, fmt.Errorf("header sample has %d columns, schema %d", len(p.header), len(cols))
+	}
+	p.fieldPII = make([]string, len(p.header))
+	var specs []pqwrite.ColumnSpec
+	for _, c := range cols {
+		src, ok := pos[sourceName(c)]
+		if !ok {
+			return nil, fmt.Errorf("schema column %q (header %q) is not in the header sample", c.Name, sourceName(c))
+		}
+		phys, flba := pqwrite.PhysicalOf(c.Type)
+		p.cols = append(p.cols, colPlan{name: c.Name, kind: c.Type.Kind, typ: c.Type, phys: phys, flba: flba, pii: c.PII, source: src})
+		p.fieldPII[src] = c.PII
+		if c.PII != "" {
+			p.anyPII = true
+		}
+		specs = append(specs, pqwrite.ColumnSpec{Name: c.Name, Type: c.Type})
+	}
+	schema, err := pqwrite.NewSchema(specs)
+	if err != nil {
+		return nil, err
+	}
+	p.schema = schema
+	for _, m := range s.Source.NullMarkers {
+		if m != "" {
+			p.markers = append(p.markers, []byte(m))
+			p.markerLens |= 1 << min(len(m), 63)
+		}
+	}
+	o := s.Output
+	p.bucketCount = o.BucketCount
+	if len(o.BucketedBy) > 0 && p.bucketCount <= 0 {
+		return nil, fmt.Errorf("bucketed_by set but bucket_count %d", p.bucketCount)
+	}
+	if len(o.BucketedBy) == 0 {
+		p.bucketCount = 1 // one unbucketed file: bucket 000000
+	}
+	p.version = o.BucketingVersion
+	if p.version == 0 {
+		p.version = 1
+	}
+	if p.version != 1 && p.version != 2 {
+		return nil, fmt.Errorf("bucketing_version %d: want 1 or 2", p.version)
+	}
+	for _, name := range o.BucketedBy {
+		_, i, ok := s.Schema.Column(name)
+		if !ok {
+			return nil, fmt.Errorf("bucket column %q is not in the schema", name)
+		}
+		switch cols[i].Type.Kind {
+		case jobs.String, jobs.Int, jobs.Bigint, jobs.Boolean, jobs.Date, jobs.Double:
+		default:
+			return nil, fmt.Errorf("bucket column %q: Hive cannot bucket type %v", name, cols[i].Type)
+		}
+		p.bucketCols = append(p.bucketCols, i)
+	}
+	for _, name := range o.SortedBy {
+		_, i, ok := s.Schema.Column(name)
+		if !ok {
+			return nil, fmt.Errorf("sort column %q is not in the schema", name)
+		}
+		p.sortCols = append(p.sortCols, i)
+	}
+	p.rowGroup = o.RowGroupBytes
+	if p.rowGroup <= 0 {
+		p.rowGroup = DefaultRowGroupBytes
+	}
+	p.memory = s.Convert.MemoryBytes
+	if p.memory <= 0 {
+		p.memory = DefaultMemoryBytes
+	}
+	p.workers = s.Convert.Workers
+	if p.workers <= 0 {
+		p.workers = runtime.NumCPU()
+	}
+	p.maxRejects = s.Rejects.MaxRows
+	if p.maxRejects == 0 {
+		p.maxRejects = DefaultMaxRejectRows
+	}
+	p.maxRejectFr = s.Rejects.MaxFraction
+	if p.maxRejectFr == 0 {
+		p.maxRejectFr = DefaultMaxRejectFrac
+	}
+	return p, nil
+}
+
+func sourceName(c jobs.Column) string {
+	if c.Source != "" {
+		return c.Source
+	}
+	return c.Name
+}
+
+// hashV1 and hashV2 are the field hashes of typed values.
+func fieldHash(version int, kind jobs.Kind, col *pqwrite.Column, row int) int32 {
+	if !col.Present(row) {
+		return 0
+	}
+	if version == 2 {
+		switch kind {
+		case jobs.String:
+			return hive.StringV2(col.Bytes(row))
+		case jobs.Int:
+			return hive.IntV2(col.I32[row])
+		case jobs.Date:
+			return hive.DateV2(col.I32[row])
+		case jobs.Bigint:
+			return hive.BigintV2(col.I64[row])
+		case jobs.Boolean:
+			return hive.BooleanV2(col.Bool[row] != 0)
+		case jobs.Double:
+			return hive.DoubleV2(col.F64[row])
+		}
+		return 0
+	}
+	switch kind {
+	case jobs.String:
+		return hive.StringV1(col.Bytes(row))
+	case jobs.Int:
+		return hive.IntV1(col.I32[row])
+	case jobs.Date:
+		return hive.DateV1(col.I32[row])
+	case jobs.Bigint:
+		return hive.BigintV1(col.I64[row])
+	case jobs.Boolean:
+		return hive.BooleanV1(col.Bool[row] != 0)
+	case jobs.Double:
+		return hive.DoubleV1(col.F64[row])
+	}
+	return 0
+}

@@ -1,0 +1,128 @@
+// Package pqwrite writes flat Parquet files of OPTIONAL columns, row group
+// by row group and column by column, straight from typed column vectors:
+// only the column chunk being encoded is buffered, so many files can be open
+// at once within a small memory budget. Metadata (page headers, footer) is
+// encoded with parquet-go's format and thrift packages; pages are PLAIN or
+// RLE_DICTIONARY (data page v1), compressed with Snappy.
+package pqwrite
+
+import (
+	"fmt"
+
+	"github.com/tierflow/tierflow/jobs"
+)
+
+// ColumnSpec declares one column of the file.
+type ColumnSpec struct {
+	Name string    // Parquet field name (lowercase)
+	Type jobs.Type // its Hive type
+}
+
+// Physical is the Parquet physical type used for a Hive type.
+type Physical int
+
+// Physical types.
+const (
+	Boolean Physical = iota
+	Int32
+	Int64
+	Double
+	ByteArray
+	FixedLenByteArray
+)
+
+// PhysicalOf returns the physical type storing t, and for
+// FixedLenByteArray its byte length.
+func PhysicalOf(t jobs.Type) (Physical, int) {
+	switch t.Kind {
+	case jobs.String:
+		return ByteArray, 0
+	case jobs.Int, jobs.Date:
+		return Int32, 0
+	case jobs.Bigint, jobs.Timestamp:
+		return Int64, 0
+	case jobs.Double:
+		return Double, 0
+	case jobs.Boolean:
+		return Boolean, 0
+	case jobs.Decimal:
+		switch {
+		case t.Precision <= 9:
+			return Int32, 0
+		case t.Precision <= 18:
+			return Int64, 0
+		}
+		return FixedLenByteArray, DecimalBytes(t.Precision)
+	}
+	panic(fmt.Sprintf("pqwrite: unknown kind %d", t.Kind))
+}
+
+// DecimalBytes is the minimal two's complement byte length holding every
+// unscaled value of the given precision (as Hive and Spark size FIXED decimals).
+func DecimalBytes(precision int) int {
+	// bits needed: ceil(precision * log2(10)) + 1 sign bit
+	for n := 1; n <= 16; n++ {
+		// largest value of n bytes signed: 2^(8n-1) - 1 >= 10^p - 1 ?
+		if float64(8*n-1) >= float64(precision)*3.321928094887362 {
+			return n
+		}
+	}
+	return 16
+}
+
+// Column holds one column's values for a set of rows. Only the slice for the
+// column's physical type is used. Every row has a value slot, null or not.
+type Column struct {
+	// Def marks present values (1) and NULLs (0), one byte per row; nil
+	// means no NULLs.
+	Def  []byte
+	I32  []int32
+	I64  []int64
+	F64  []float64
+	Bool []byte   // 0 or 1 per row
+	Data []byte   // ByteArray bytes, or FixedLenByteArray rows back to back
+	Ends []uint32 // ByteArray: end offset of row i in Data (start = end of row i-1)
+}
+
+// Len returns the number of rows held.
+func (c *Column) Len(p Physical, flba int) int {
+	switch p {
+	case Boolean:
+		return len(c.Bool)
+	case Int32:
+		return len(c.I32)
+	case Int64:
+		return len(c.I64)
+	case Double:
+		return len(c.F64)
+	case ByteArray:
+		return len(c.Ends)
+	}
+	return len(c.Data) / flba
+}
+
+// Reset empties the column keeping its capacity.
+func (c *Column) Reset() {
+	c.Def = nil // no NULLs yet
+	c.I32, c.I64, c.F64, c.Bool = c.I32[:0], c.I64[:0], c.F64[:0], c.Bool[:0]
+	c.Data, c.Ends = c.Data[:0], c.Ends[:0]
+}
+
+// Bytes returns the bytes of ByteArray row i.
+func (c *Column) Bytes(i int) []byte {
+	var s uint32
+	if i > 0 {
+		s = c.Ends[i-1]
+	}
+	return c.Data[s:c.Ends[i]]
+}
+
+// Present reports whether row i is not NULL.
+func (c *Column) Present(i int) bool {
+	return c.Def == nil || c.Def[i] != 0
+}
+
+// MemSize is the memory held by the column's buffers (capacity, bytes).
+func (c *Column) MemSize() int64 {
+	return int64(cap(c.Def) + 4*cap(c.I32) + 8*cap(c.I64) + 8*cap(c.F64) + cap(c.Bool) + cap(c.Data) + 4*cap(c.Ends))
+}

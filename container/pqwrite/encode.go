@@ -1,0 +1,718 @@
+package pqwrite
+
+import (
+	"bytes"
+	"encoding/binary"
+	"hash/maphash"
+	"math"
+	"math/bits"
+
+	"github.com/klauspost/compress/s2"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
+)
+
+const (
+	// pageBytes is the target uncompressed size of a data page.
+	pageBytes = 1 << 20
+	// dictMaxEntries and dictMaxBytes bound a column chunk's dictionary;
+	// past them the chunk falls back to PLAIN.
+	dictMaxEntries = 1 << 15
+	dictMaxBytes   = 1 << 20
+	// dictProbe values are looked at before deciding whether a dictionary
+	// pays: more than half of them distinct means it does not.
+	dictProbe = 2048
+)
+
+// Encoder holds scratch buffers reused from column chunk to column chunk.
+// It is not safe for concurrent use; give each goroutine its own.
+type Encoder struct {
+	def   []byte
+	i32   []int32
+	i64   []int64
+	f64   []float64
+	bools []byte
+	data  []byte
+	ends  []uint32
+	idx   []int32
+
+	body []byte
+	comp []byte
+	out  []byte
+
+	u64  u64Dict
+	byts bytesDict
+	prot thrift.CompactProtocol
+}
+
+// chunk is one encoded column chunk: its bytes and metadata with offsets
+// relative to the chunk start.
+type chunk struct {
+	bytes      []byte
+	meta       format.ColumnMetaData
+	hasDict    bool
+	dataOffset int64 // relative
+}
+
+// gather copies rows perm (or 0..n-1) of col into the encoder's contiguous
+// scratch: def levels for every row, values for present rows only. It
+// returns the number of NULLs.
+func (e *Encoder) gather(p Physical, flba int, col *Column, perm []int32, n int) int {
+	e.def = grow(e.def[:0], n)
+	nulls := 0
+	row := func(j int) int {
+		if perm == nil {
+			return j
+		}
+		return int(perm[j])
+	}
+	for j := 0; j < n; j++ {
+		d := byte(1)
+		if col.Def != nil {
+			d = col.Def[row(j)]
+			if d == 0 {
+				nulls++
+			}
+		}
+		e.def[j] = d
+	}
+	switch p {
+	case Int32:
+		e.i32 = e.i32[:0]
+		for j := 0; j < n; j++ {
+			if e.def[j] != 0 {
+				e.i32 = append(e.i32, col.I32[row(j)])
+			}
+		}
+	case Int64:
+		e.i64 = e.i64[:0]
+		for j := 0; j < n; j++ {
+			if e.def[j] != 0 {
+				e.i64 = append(e.i64, col.I64[row(j)])
+			}
+		}
+	case Double:
+		e.f64 = e.f64[:0]
+		for j := 0; j < n; j++ {
+			if e.def[j] != 0 {
+				e.f64 = append(e.f64, col.F64[row(j)])
+			}
+		}
+	case Boolean:
+		e.bools = e.bools[:0]
+		for j := 0; j < n; j++ {
+			if e.def[j] != 0 {
+				e.bools = append(e.bools, col.Bool[row(j)])
+			}
+		}
+	case ByteArray:
+		e.data, e.ends = e.data[:0], e.ends[:0]
+		if perm == nil && nulls == 0 && len(col.Ends) == n {
+			e.data = append(e.data, col.Data[:col.Ends[n-1]]...)
+			e.ends = append(e.ends, col.Ends[:n]...)
+			break
+		}
+		for j := 0; j < n; j++ {
+			if e.def[j] != 0 {
+				e.data = append(e.data, col.Bytes(row(j))...)
+				e.ends = append(e.ends, uint32(len(e.data)))
+			}
+		}
+	case FixedLenByteArray:
+		e.data = e.data[:0]
+		for j := 0; j < n; j++ {
+			if e.def[j] != 0 {
+				r := row(j)
+				e.data = append(e.data, col.Data[r*flba:(r+1)*flba]...)
+			}
+		}
+	}
+	return nulls
+}
+
+func grow(b []byte, n int) []byte {
+	if cap(b) < n {
+		return make([]byte, n)
+	}
+	return b[:n]
+}
+
+// encodeChunk encodes rows perm (or 0..n-1) of col as one column chunk.
+func (e *Encoder) encodeChunk(spec *colInfo, col *Column, perm []int32, n int) (*chunk, error) {
+	nulls := e.gather(spec.phys, spec.flba, col, perm, n)
+	nvals := n - nulls
+	e.out = e.out[:0]
+	ch := &chunk{}
+	meta := &ch.meta
+	meta.Type = spec.ftype
+	meta.PathInSchema = thrift.Slice[string]{spec.name}
+	meta.Codec = format.Snappy
+	meta.NumValues = int64(n)
+	meta.Statistics.NullCount = int64(nulls)
+	minV, maxV := e.stats(spec, nvals)
+	meta.Statistics.MinValue, meta.Statistics.MaxValue = minV, maxV
+
+	var uncompressed int64
+	ndict := 0
+	if nvals >= 16 && spec.phys != Boolean {
+		ndict = e.buildDict(spec, nvals)
+	}
+	if ndict > 0 {
+		ch.hasDict = true
+		meta.Encoding = thrift.Slice[format.Encoding]{format.Plain, format.RLE, format.RLEDictionary}
+		e.body = e.appendDictValues(spec, e.body[:0])
+		hdr := format.PageHeader{
+			Type:                 format.DictionaryPage,
+			DictionaryPageHeader: thrift.New(format.DictionaryPageHeader{NumValues: int32(ndict), Encoding: format.Plain}),
+		}
+		u, err := e.writePage(&hdr)
+		if err != nil {
+			return nil, err
+		}
+		uncompressed += u
+		ch.dataOffset = int64(len(e.out))
+		width := bits.Len(uint(ndict - 1))
+		if width == 0 {
+			width = 1
+		}
+		// Pages of at most rowsPerPage rows.
+		rowsPerPage := 8 * pageBytes / width
+		v := 0
+		for r0 := 0; r0 < n; r0 += rowsPerPage {
+			r1 := min(n, r0+rowsPerPage)
+			cnt := countPresent(e.def[r0:r1])
+			e.body = appendDefLevels(e.body[:0], e.def[r0:r1], cnt)
+			e.body = append(e.body, byte(width))
+			e.body = appendHybrid(e.body, e.idx[v:v+cnt], uint(width))
+			v += cnt
+			u, err := e.writeDataPage(r1-r0, r1-r0-cnt, format.RLEDictionary)
+			if err != nil {
+				return nil, err
+			}
+			uncompressed += u
+		}
+	} else {
+		meta.Encoding = thrift.Slice[format.Encoding]{format.Plain, format.RLE}
+		ch.dataOffset = 0
+		v := 0
+		r0 := 0
+		for r0 < n {
+			r1, v1 := e.plainPageEnd(spec, r0, v, n)
+			cnt := v1 - v
+			e.body = appendDefLevels(e.body[:0], e.def[r0:r1], cnt)
+			e.body = e.appendPlain(spec, e.body, v, v1)
+			u, err := e.writeDataPage(r1-r0, r1-r0-cnt, format.Plain)
+			if err != nil {
+				return nil, err
+			}
+			uncompressed += u
+			r0, v = r1, v1
+		}
+	}
+	meta.TotalUncompressedSize = uncompressed
+	meta.TotalCompressedSize = int64(len(e.out))
+	ch.bytes = e.out
+	return ch, nil
+}
+
+func countPresent(def []byte) int {
+	c := 0
+	for _, d := range def {
+		c += int(d)
+	}
+	return c
+}
+
+// plainPageEnd picks the rows [r0, r1) of the next PLAIN page (values
+// [v0, v1)) so that its values take about pageBytes.
+func (e *Encoder) plainPageEnd(spec *colInfo, r0, v0, n int) (r1, v1 int) {
+	r1, v1 = r0, v0
+	size := 0
+	for r1 < n && size < pageBytes {
+		if e.def[r1] != 0 {
+			switch spec.phys {
+			case ByteArray:
+				var s uint32
+				if v1 > 0 {
+					s = e.ends[v1-1]
+				}
+				size += 4 + int(e.ends[v1]-s)
+			case Boolean:
+				size++ // counted generously: 1 bit per value
+			case Int32:
+				size += 4
+			case FixedLenByteArray:
+				size += spec.flba
+			default:
+				size += 8
+			}
+			v1++
+		}
+		r1++
+	}
+	return r1, v1
+}
+
+// appendPlain appends present values [v0, v1) PLAIN-encoded.
+func (e *Encoder) appendPlain(spec *colInfo, dst []byte, v0, v1 int) []byte {
+	switch spec.phys {
+	case Int32:
+		for _, x := range e.i32[v0:v1] {
+			dst = binary.LittleEndian.AppendUint32(dst, uint32(x))
+		}
+	case Int64:
+		for _, x := range e.i64[v0:v1] {
+			dst = binary.LittleEndian.AppendUint64(dst, uint64(x))
+		}
+	case Double:
+		for _, x := range e.f64[v0:v1] {
+			dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(x))
+		}
+	case Boolean:
+		var acc byte
+		k := 0
+		for _, b := range e.bools[v0:v1] {
+			acc |= (b & 1) << k
+			k++
+			if k == 8 {
+				dst = append(dst, acc)
+				acc, k = 0, 0
+			}
+		}
+		if k > 0 {
+			dst = append(dst, acc)
+		}
+	case ByteArray:
+		var s uint32
+		if v0 > 0 {
+			s = e.ends[v0-1]
+		}
+		for _, end := range e.ends[v0:v1] {
+			dst = binary.LittleEndian.AppendUint32(dst, end-s)
+			dst = append(dst, e.data[s:end]...)
+			s = end
+		}
+	case FixedLenByteArray:
+		dst = append(dst, e.data[v0*spec.flba:v1*spec.flba]...)
+	}
+	return dst
+}
+
+// appendDefLevels appends the 4-byte length and the RLE/bit-packed hybrid
+// definition levels (bit width 1).
+func appendDefLevels(dst []byte, def []byte, present int) []byte {
+	at := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	if present == len(def) {
+		dst = binary.AppendUvarint(dst, uint64(len(def))<<1)
+		dst = append(dst, 1)
+	} else {
+		dst = appendHybrid(dst, def, 1)
+	}
+	binary.LittleEndian.PutUint32(dst[at:], uint32(len(dst)-at-4))
+	return dst
+}
+
+// appendHybrid appends v with the RLE/bit-packing hybrid encoding at bit
+// width w (no length prefix): runs of 8 or more equal values become RLE
+// runs, the rest bit-packed groups of 8.
+func appendHybrid[T byte | int32](dst []byte, v []T, w uint) []byte {
+	n := len(v)
+	i := 0
+	vb := int((w + 7) / 8)
+	for i < n {
+		j := i + 1
+		for j < n && v[j] == v[i] {
+			j++
+		}
+		if j-i >= 8 {
+			dst = binary.AppendUvarint(dst, uint64(j-i)<<1)
+			x := uint32(v[i])
+			for k := 0; k < vb; k++ {
+				dst = append(dst, byte(x>>(8*k)))
+			}
+			i = j
+			continue
+		}
+		start := i
+		groups := 0
+		for i < n {
+			i += 8
+			groups++
+			if i >= n {
+				break
+			}
+			k := i + 1
+			for k < n && k-i < 8 && v[k] == v[i] {
+				k++
+			}
+			if k-i >= 8 {
+				break
+			}
+		}
+		if i > n {
+			i = n
+		}
+		dst = binary.AppendUvarint(dst, uint64(groups)<<1|1)
+		var acc uint64
+		var nb uint
+		for k := start; k < start+8*groups; k++ {
+			var x uint64
+			if k < n {
+				x = uint64(uint32(v[k]))
+			}
+			acc |= x << nb
+			nb += w
+			for nb >= 8 {
+				dst = append(dst, byte(acc))
+				acc >>= 8
+				nb -= 8
+			}
+		}
+	}
+	return dst
+}
+
+// writeDataPage compresses e.body as a v1 data page and appends it to e.out.
+func (e *Encoder) writeDataPage(rows, nulls int, enc format.Encoding) (int64, error) {
+	hdr := format.PageHeader{
+		Type: format.DataPage,
+		DataPageHeader: thrift.New(format.DataPageHeader{
+			NumValues:               int32(rows),
+			Encoding:                enc,
+			DefinitionLevelEncoding: format.RLE,
+			RepetitionLevelEncoding: format.RLE,
+			Statistics:              format.Statistics{NullCount: int64(nulls)},
+		}),
+	}
+	return e.writePage(&hdr)
+}
+
+// writePage compresses e.body and appends header and page to e.out. It
+// returns the uncompressed size (header included), as Parquet counts it.
+func (e *Encoder) writePage(hdr *format.PageHeader) (int64, error) {
+	need := s2.MaxEncodedLen(len(e.body))
+	if cap(e.comp) < need {
+		e.comp = make([]byte, need)
+	}
+	e.comp = s2.EncodeSnappy(e.comp[:need], e.body)
+	hdr.UncompressedPageSize = int32(len(e.body))
+	hdr.CompressedPageSize = int32(len(e.comp))
+	h, err := thrift.Marshal(&e.prot, hdr)
+	if err != nil {
+		return 0, err
+	}
+	e.out = append(e.out, h...)
+	e.out = append(e.out, e.comp...)
+	return int64(len(h) + len(e.body)), nil
+}
+
+// stats computes min_value and max_value (PLAIN-encoded) over the present
+// values, nil when there are none (or, for doubles, only NaNs).
+func (e *Encoder) stats(spec *colInfo, nvals int) (minV, maxV []byte) {
+	if nvals == 0 {
+		return nil, nil
+	}
+	switch spec.phys {
+	case Int32:
+		lo, hi := e.i32[0], e.i32[0]
+		for _, x := range e.i32 {
+			lo, hi = min(lo, x), max(hi, x)
+		}
+		return binary.LittleEndian.AppendUint32(nil, uint32(lo)), binary.LittleEndian.AppendUint32(nil, uint32(hi))
+	case Int64:
+		lo, hi := e.i64[0], e.i64[0]
+		for _, x := range e.i64 {
+			lo, hi = min(lo, x), max(hi, x)
+		}
+		return binary.LittleEndian.AppendUint64(nil, uint64(lo)), binary.LittleEndian.AppendUint64(nil, uint64(hi))
+	case Double:
+		lo, hi := math.Inf(1), math.Inf(-1)
+		seen := false
+		for _, x := range e.f64 {
+			if x != x {
+				continue
+			}
+			seen = true
+			if x < lo {
+				lo = x
+			}
+			if x > hi {
+				hi = x
+			}
+		}
+		if !seen {
+			return nil, nil
+		}
+		// Parquet: a zero min is written as -0.0, a zero max as +0.0.
+		if lo == 0 {
+			lo = math.Copysign(0, -1)
+		}
+		if hi == 0 {
+			hi = 0
+		}
+		return binary.LittleEndian.AppendUint64(nil, math.Float64bits(lo)), binary.LittleEndian.AppendUint64(nil, math.Float64bits(hi))
+	case Boolean:
+		lo, hi := byte(1), byte(0)
+		for _, b := range e.bools {
+			lo, hi = min(lo, b), max(hi, b)
+		}
+		return []byte{lo}, []byte{hi}
+	case ByteArray:
+		var s uint32
+		lo, hi := e.data[:e.ends[0]], e.data[:e.ends[0]]
+		for _, end := range e.ends {
+			b := e.data[s:end]
+			if bytes.Compare(b, lo) < 0 {
+				lo = b
+			}
+			if bytes.Compare(b, hi) > 0 {
+				hi = b
+			}
+			s = end
+		}
+		return bytes.Clone(lo), bytes.Clone(hi)
+	case FixedLenByteArray:
+		w := spec.flba
+		lo, hi := e.data[:w], e.data[:w]
+		for i := 0; i < nvals; i++ {
+			b := e.data[i*w : (i+1)*w]
+			if compareSignedBE(b, lo) < 0 {
+				lo = b
+			}
+			if compareSignedBE(b, hi) > 0 {
+				hi = b
+			}
+		}
+		return bytes.Clone(lo), bytes.Clone(hi)
+	}
+	return nil, nil
+}
+
+// compareSignedBE compares big-endian two's complement integers of equal length.
+func compareSignedBE(a, b []byte) int {
+	if a[0] != b[0] {
+		if int8(a[0]) < int8(b[0]) {
+			return -1
+		}
+		return 1
+	}
+	return bytes.Compare(a[1:], b[1:])
+}
+
+// buildDict tries to dictionary-encode the present values into e.idx; it
+// returns the number of dictionary entries, or 0 when PLAIN is better.
+func (e *Encoder) buildDict(spec *colInfo, nvals int) int {
+	e.idx = e.idx[:0]
+	probe := min(nvals, dictProbe)
+	ok := true
+	switch spec.phys {
+	case ByteArray:
+		d := &e.byts
+		d.reset()
+		var s uint32
+		for i, end := range e.ends {
+			if i == probe && d.len() > probe/2 {
+				return 0
+			}
+			k, full := d.index(e.data[s:end])
+			if full {
+				return 0
+			}
+			e.idx = append(e.idx, k)
+			s = end
+		}
+		return d.len()
+	case FixedLenByteArray:
+		// Decimals wider than 18 digits are rare; keep them PLAIN.
+		return 0
+	default:
+		d := &e.u64
+		d.reset()
+		for i := 0; i < nvals && ok; i++ {
+			if i == probe && d.len() > probe/2 {
+				return 0
+			}
+			var key uint64
+			switch spec.phys {
+			case Int32:
+				key = uint64(uint32(e.i32[i]))
+			case Int64:
+				key = uint64(e.i64[i])
+			case Double:
+				key = math.Float64bits(e.f64[i])
+			}
+			k, full := d.index(key)
+			if full {
+				return 0
+			}
+			e.idx = append(e.idx, k)
+		}
+		return d.len()
+	}
+}
+
+// appendDictValues appends the dictionary entries PLAIN-encoded.
+func (e *Encoder) appendDictValues(spec *colInfo, dst []byte) []byte {
+	switch spec.phys {
+	case ByteArray:
+		d := &e.byts
+		var s uint32
+		for _, end := range d.ends {
+			dst = binary.LittleEndian.AppendUint32(dst, end-s)
+			dst = append(dst, d.data[s:end]...)
+			s = end
+		}
+	case Int32:
+		for _, k := range e.u64.vals {
+			dst = binary.LittleEndian.AppendUint32(dst, uint32(k))
+		}
+	default:
+		for _, k := range e.u64.vals {
+			dst = binary.LittleEndian.AppendUint64(dst, k)
+		}
+	}
+	return dst
+}
+
+// u64Dict is an open-addressing hash table from 64-bit keys to dictionary
+// indices in insertion order.
+type u64Dict struct {
+	slots []int32 // -1 = empty, else index into vals
+	vals  []uint64
+}
+
+func (d *u64Dict) reset() {
+	if cap(d.slots) < 256 {
+		d.slots = make([]int32, 256)
+	}
+	d.slots = d.slots[:256]
+	for i := range d.slots {
+		d.slots[i] = -1
+	}
+	d.vals = d.vals[:0]
+}
+
+func (d *u64Dict) len() int { return len(d.vals) }
+
+func hash64(k uint64) uint64 {
+	k ^= k >> 33
+	k *= 0xff51afd7ed558ccd
+	k ^= k >> 33
+	return k
+}
+
+func (d *u64Dict) index(k uint64) (int32, bool) {
+	mask := uint64(len(d.slots) - 1)
+	for i := hash64(k) & mask; ; i = (i + 1) & mask {
+		s := d.slots[i]
+		if s < 0 {
+			if len(d.vals) >= dictMaxEntries || 8*len(d.vals) >= dictMaxBytes {
+				return 0, true
+			}
+			n := int32(len(d.vals))
+			d.vals = append(d.vals, k)
+			d.slots[i] = n
+			if 2*len(d.vals) > len(d.slots) {
+				d.rehash()
+			}
+			return n, false
+		}
+		if d.vals[s] == k {
+			return s, false
+		}
+	}
+}
+
+func (d *u64Dict) rehash() {
+	n := 2 * len(d.slots)
+	d.slots = make([]int32, n)
+	for i := range d.slots {
+		d.slots[i] = -1
+	}
+	mask := uint64(n - 1)
+	for idx, k := range d.vals {
+		i := hash64(k) & mask
+		for d.slots[i] >= 0 {
+			i = (i + 1) & mask
+		}
+		d.slots[i] = int32(idx)
+	}
+}
+
+// bytesDict is an open-addressing hash table from byte strings to
+// dictionary indices in insertion order.
+type bytesDict struct {
+	seed   maphash.Seed
+	seeded bool
+	slots  []int32
+	hashes []uint64
+	data   []byte
+	ends   []uint32
+}
+
+func (d *bytesDict) reset() {
+	if !d.seeded {
+		d.seed = maphash.MakeSeed()
+		d.seeded = true
+	}
+	if cap(d.slots) < 256 {
+		d.slots = make([]int32, 256)
+	}
+	d.slots = d.slots[:256]
+	for i := range d.slots {
+		d.slots[i] = -1
+	}
+	d.hashes, d.data, d.ends = d.hashes[:0], d.data[:0], d.ends[:0]
+}
+
+func (d *bytesDict) len() int { return len(d.ends) }
+
+func (d *bytesDict) entry(i int32) []byte {
+	var s uint32
+	if i > 0 {
+		s = d.ends[i-1]
+	}
+	return d.data[s:d.ends[i]]
+}
+
+func (d *bytesDict) index(b []byte) (int32, bool) {
+	h := maphash.Bytes(d.seed, b)
+	mask := uint64(len(d.slots) - 1)
+	for i := h & mask; ; i = (i + 1) & mask {
+		s := d.slots[i]
+		if s < 0 {
+			if len(d.ends) >= dictMaxEntries || len(d.data)+len(b)+4*len(d.ends) > dictMaxBytes {
+				return 0, true
+			}
+			n := int32(len(d.ends))
+			d.data = append(d.data, b...)
+			d.ends = append(d.ends, uint32(len(d.data)))
+			d.hashes = append(d.hashes, h)
+			d.slots[i] = n
+			if 2*len(d.ends) > len(d.slots) {
+				d.rehash()
+			}
+			return n, false
+		}
+		if d.hashes[s] == h && bytes.Equal(d.entry(s), b) {
+			return s, false
+		}
+	}
+}
+
+func (d *bytesDict) rehash() {
+	n := 2 * len(d.slots)
+	d.slots = make([]int32, n)
+	for i := range d.slots {
+		d.slots[i] = -1
+	}
+	mask := uint64(n - 1)
+	for idx, h := range d.hashes {
+		i := h & mask
+		for d.slots[i] >= 0 {
+			i = (i + 1) & mask
+		}
+		d.slots[i] = int32(idx)
+	}
+}

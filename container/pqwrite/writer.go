@@ -1,0 +1,222 @@
+package pqwrite
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/parquet-go/parquet-go/deprecated"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/tierflow/tierflow/jobs"
+)
+
+// CreatedBy is written into every file footer.
+const CreatedBy = "tierflow converter"
+
+var magic = []byte("PAR1")
+
+// colInfo is a ColumnSpec resolved to Parquet terms.
+type colInfo struct {
+	name  string
+	phys  Physical
+	flba  int
+	ftype format.Type
+	elem  format.SchemaElement
+}
+
+// Schema is a resolved list of columns, shared by every file of a table.
+type Schema struct {
+	cols []colInfo
+}
+
+// NewSchema resolves specs; every column is OPTIONAL.
+func NewSchema(specs []ColumnSpec) (*Schema, error) {
+	s := &Schema{}
+	seen := map[string]bool{}
+	for _, c := range specs {
+		if c.Name == "" {
+			return nil, errors.New("pqwrite: empty column name")
+		}
+		if seen[c.Name] {
+			return nil, fmt.Errorf("pqwrite: duplicate column %q", c.Name)
+		}
+		seen[c.Name] = true
+		if c.Type.Kind == jobs.Decimal && (c.Type.Precision < 1 || c.Type.Precision > 38 || c.Type.Scale < 0 || c.Type.Scale > c.Type.Precision) {
+			return nil, fmt.Errorf("pqwrite: column %q: invalid decimal(%d,%d)", c.Name, c.Type.Precision, c.Type.Scale)
+		}
+		phys, flba := PhysicalOf(c.Type)
+		ci := colInfo{name: c.Name, phys: phys, flba: flba}
+		el := format.SchemaElement{
+			Name:           c.Name,
+			RepetitionType: thrift.New(format.Optional),
+		}
+		switch phys {
+		case Boolean:
+			ci.ftype = format.Boolean
+		case Int32:
+			ci.ftype = format.Int32
+		case Int64:
+			ci.ftype = format.Int64
+		case Double:
+			ci.ftype = format.Double
+		case ByteArray:
+			ci.ftype = format.ByteArray
+		case FixedLenByteArray:
+			ci.ftype = format.FixedLenByteArray
+			el.TypeLength = thrift.New(int32(flba))
+		}
+		el.Type = thrift.New(ci.ftype)
+		switch c.Type.Kind {
+		case jobs.String:
+			el.ConvertedType = thrift.New(deprecated.UTF8)
+			el.LogicalType = format.LogicalType{Value: &format.StringType{}}
+		case jobs.Date:
+			el.ConvertedType = thrift.New(deprecated.Date)
+			el.LogicalType = format.LogicalType{Value: &format.DateType{}}
+		case jobs.Timestamp:
+			el.ConvertedType = thrift.New(deprecated.TimestampMillis)
+			el.LogicalType = format.LogicalType{Value: &format.TimestampType{IsAdjustedToUTC: true, Unit: format.TimeUnit{Value: &format.MilliSeconds{}}}}
+		case jobs.Decimal:
+			el.ConvertedType = thrift.New(deprecated.Decimal)
+			el.Scale = thrift.New(int32(c.Type.Scale))
+			el.Precision = thrift.New(int32(c.Type.Precision))
+			el.LogicalType = format.LogicalType{Value: &format.DecimalType{Scale: int32(c.Type.Scale), Precision: int32(c.Type.Precision)}}
+		}
+		ci.elem = el
+		s.cols = append(s.cols, ci)
+	}
+	if len(s.cols) == 0 {
+		return nil, errors.New("pqwrite: no columns")
+	}
+	return s, nil
+}
+
+// NumColumns returns the number of columns.
+func (s *Schema) NumColumns() int { return len(s.cols) }
+
+// Physical returns column i's physical type and FIXED length.
+func (s *Schema) Physical(i int) (Physical, int) { return s.cols[i].phys, s.cols[i].flba }
+
+// SortingColumn declares that rows of a row group are sorted by a column
+// (ascending, NULLs first).
+type SortingColumn struct {
+	Column int
+}
+
+// Writer writes one Parquet file to an io.Writer.
+type Writer struct {
+	w      io.Writer
+	schema *Schema
+	off    int64
+	groups []format.RowGroup
+	rows   int64
+	err    error
+	closed bool
+}
+
+// NewWriter starts a file on w (writing the magic bytes).
+func NewWriter(w io.Writer, schema *Schema) (*Writer, error) {
+	pw := &Writer{w: w, schema: schema}
+	if err := pw.write(magic); err != nil {
+		return nil, err
+	}
+	return pw, nil
+}
+
+func (w *Writer) write(b []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	n, err := w.w.Write(b)
+	w.off += int64(n)
+	if err == nil && n != len(b) {
+		err = io.ErrShortWrite
+	}
+	w.err = err
+	return err
+}
+
+// Rows returns the number of rows written so far.
+func (w *Writer) Rows() int64 { return w.rows }
+
+// WriteRowGroup encodes n rows of cols (one per schema column) as a row
+// group, taking row perm[j] as the j-th row (perm nil: rows in order). Each
+// column chunk is encoded and written before the next is encoded, so only
+// one column chunk is buffered at a time.
+func (w *Writer) WriteRowGroup(enc *Encoder, cols []*Column, perm []int32, n int, sorting []SortingColumn) error {
+	if w.closed {
+		return errors.New("pqwrite: write after close")
+	}
+	if len(cols) != len(w.schema.cols) {
+		return fmt.Errorf("pqwrite: %d columns, schema has %d", len(cols), len(w.schema.cols))
+	}
+	if n <= 0 {
+		return errors.New("pqwrite: empty row group")
+	}
+	for i, c := range cols {
+		ci := &w.schema.cols[i]
+		if got := c.Len(ci.phys, ci.flba); got < n && perm == nil {
+			return fmt.Errorf("pqwrite: column %q has %d rows, want %d", ci.name, got, n)
+		}
+		if c.Def != nil && len(c.Def) < c.Len(ci.phys, ci.flba) {
+			return fmt.Errorf("pqwrite: column %q has %d definition levels for %d rows", ci.name, len(c.Def), c.Len(ci.phys, ci.flba))
+		}
+	}
+	rg := format.RowGroup{NumRows: int64(n), FileOffset: w.off, Ordinal: int16(len(w.groups))}
+	for i, c := range cols {
+		ci := &w.schema.cols[i]
+		ch, err := enc.encodeChunk(ci, c, perm, n)
+		if err != nil {
+			return fmt.Errorf("pqwrite: column %q: %w", ci.name, err)
+		}
+		start := w.off
+		if err := w.write(ch.bytes); err != nil {
+			return err
+		}
+		ch.meta.DataPageOffset = start + ch.dataOffset
+		if ch.hasDict {
+			ch.meta.DictionaryPageOffset = start
+		}
+		rg.Columns = append(rg.Columns, format.ColumnChunk{FileOffset: start, MetaData: ch.meta})
+		rg.TotalByteSize += ch.meta.TotalUncompressedSize
+		rg.TotalCompressedSize += ch.meta.TotalCompressedSize
+	}
+	for _, s := range sorting {
+		rg.SortingColumns = append(rg.SortingColumns, format.SortingColumn{ColumnIdx: int32(s.Column), NullsFirst: true})
+	}
+	w.groups = append(w.groups, rg)
+	w.rows += int64(n)
+	return w.err
+}
+
+// Close writes the footer. The underlying writer is not closed.
+func (w *Writer) Close() error {
+	if w.closed {
+		return w.err
+	}
+	w.closed = true
+	md := format.FileMetaData{
+		Version:   1,
+		NumRows:   w.rows,
+		RowGroups: w.groups,
+		CreatedBy: CreatedBy,
+	}
+	md.Schema = append(md.Schema, format.SchemaElement{Name: "schema", NumChildren: thrift.New(int32(len(w.schema.cols)))})
+	for _, c := range w.schema.cols {
+		md.Schema = append(md.Schema, c.elem)
+		md.ColumnOrders = append(md.ColumnOrders, format.ColumnOrder{Value: &format.TypeDefinedOrder{}})
+	}
+	footer, err := thrift.Marshal(new(thrift.CompactProtocol), &md)
+	if err != nil {
+		return fmt.Errorf("pqwrite: footer: %w", err)
+	}
+	footer = binary.LittleEndian.AppendUint32(footer, uint32(len(footer)))
+	footer = append(footer, magic...)
+	return w.write(footer)
+}
+
+// Size returns the bytes written so far.
+func (w *Writer) Size() int64 { return w.off }

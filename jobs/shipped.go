@@ -1,0 +1,38 @@
+package jobs
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+	"strings"
+)
+
+// shipped holds the jobs that come with tierflow, so `tierflow demo` and
+// `--job consumer-header` work from any directory.
+//
+//go:embed *.yaml *.csv
+var shipped embed.FS
+
+// Shipped loads a job shipped with tierflow by name (e.g. "consumer-header").
+func Shipped(name string) (*Spec, error) {
+	file := name + ".yaml"
+	if _, err := fs.Stat(shipped, file); err != nil || strings.HasSuffix(name, ".schema") {
+		return nil, fmt.Errorf("no shipped job named %q (shipped: %s)", name, strings.Join(ShippedNames(), ", "))
+	}
+	return LoadFS(shipped, file)
+}
+
+// ShippedNames lists the shipped jobs.
+func ShippedNames() []string {
+	var names []string
+	entries, _ := fs.ReadDir(shipped, ".")
+	for _, e := range entries {
+		n := e.Name()
+		if strings.HasSuffix(n, ".yaml") && !strings.HasSuffix(n, ".schema.yaml") {
+			names = append(names, strings.TrimSuffix(n, ".yaml"))
+		}
+	}
+	sort.Strings(names)
+	return names
+}

@@ -1,0 +1,179 @@
+// Command tierflow runs tierflow jobs: monthly batch ETL from partner gzip
+// CSV drops into tiered, catalogued Parquet with lineage. See README.md.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+	"github.com/urfave/cli/v2"
+
+	"github.com/tierflow/tierflow/runner"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := newApp().RunContext(ctx, os.Args)
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "tierflow:", oneLine(err))
+		os.Exit(1)
+	}
+}
+
+// oneLine folds an error onto one readable line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
+
+func newApp() *cli.App {
+	jobFlag := &cli.StringFlag{Name: "job", Usage: "job spec `FILE` (or the name of a shipped job, e.g. consumer-header)", Required: true}
+	lakeFlag := &cli.StringFlag{Name: "lake", Usage: "lake root `URI` (file://DIR or s3://bucket/prefix); overrides the job's"}
+	monthFlag := &cli.StringFlag{Name: "month", Usage: "data month `YYYY-MM`", Required: true}
+	return &cli.App{
+		Name:  "tierflow",
+		Usage: "monthly batch ETL: partner gzip CSV → tier 1 (pristine) → tier 2 (bucketed Parquet) → tier 3 (CTAS), with lineage",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "log-format", Usage: "json or console (default: console on a terminal, json otherwise)"},
+			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+		},
+		Before: func(c *cli.Context) error {
+			log, err := newLogger(c.String("log-format"), c.String("log-level"), os.Stderr)
+			if err != nil {
+				return err
+			}
+			c.App.Metadata = map[string]any{"log": log}
+			return nil
+		},
+		Commands: []*cli.Command{
+			{
+				Name:  "gen",
+				Usage: "write a synthetic month of the job's input into its intake location",
+				Flags: []cli.Flag{jobFlag, monthFlag, lakeFlag,
+					&cli.Int64Flag{Name: "rows", Value: 100_000, Usage: "rows in the month"},
+					&cli.IntFlag{Name: "parts", Value: 4, Usage: "number of gzip CSV parts"},
+					&cli.Int64Flag{Name: "seed", Value: 1, Usage: "random seed (same seed, same bytes)"},
+				},
+				Action: func(c *cli.Context) error {
+					return runner.Gen(c.Context, runner.GenOptions{
+						Job: c.String("job"), Lake: c.String("lake"), Month: c.String("month"),
+						Rows: c.Int64("rows"), Parts: c.Int("parts"), Seed: c.Int64("seed"),
+						Log: logOf(c), Stdout: c.App.Writer,
+					})
+				},
+			},
+			{
+				Name:  "run",
+				Usage: "run the monthly job: plan, pristine copy, convert, derive, publish, lineage",
+				Flags: []cli.Flag{jobFlag, monthFlag, lakeFlag,
+					&cli.BoolFlag{Name: "force", Usage: "rerun even if the month was published from identical inputs"},
+				},
+				Action: func(c *cli.Context) error {
+					return runner.RunCommand(c.Context, runner.RunCommandOptions{
+						Job: c.String("job"), Lake: c.String("lake"), Month: c.String("month"),
+						Force: c.Bool("force"), Log: logOf(c), Stdout: c.App.Writer, Progress: isTerminal(os.Stderr),
+					})
+				},
+			},
+			{
+				Name:      "convert",
+				Usage:     "convert one gzip CSV part into bucketed Parquet (the container's entrypoint)",
+				ArgsUsage: " ",
+				Flags: []cli.Flag{jobFlag,
+					&cli.StringFlag{Name: "part", Required: true, Usage: "the part's `URI` (file:///… or s3://…)"},
+					&cli.StringFlag{Name: "out", Required: true, Usage: "output folder `URI` for the Parquet files"},
+					&cli.StringFlag{Name: "meta", Usage: "folder `URI` for the manifest and rejects (default: OUT/_tierflow)"},
+				},
+				Action: func(c *cli.Context) error {
+					return runner.ConvertCommand(c.Context, runner.ConvertCommandOptions{
+						Job: c.String("job"), Part: c.String("part"), Out: c.String("out"), Meta: c.String("meta"),
+						Log: logOf(c), Stdout: c.App.Writer, Progress: isTerminal(os.Stderr),
+					})
+				},
+			},
+			{
+				Name:  "runs",
+				Usage: "list the job's runs: id, month, status, start, duration, rows in/out/rejected",
+				Flags: []cli.Flag{jobFlag, lakeFlag,
+					&cli.StringFlag{Name: "month", Usage: "only this month"},
+				},
+				Action: func(c *cli.Context) error {
+					return runner.RunsCommand(c.Context, c.String("job"), c.String("lake"), c.String("month"), logOf(c), c.App.Writer)
+				},
+			},
+			{
+				Name:      "lineage",
+				Usage:     "show upstream and downstream of a table, partition or object",
+				ArgsUsage: "DATASET (table, table/month=YYYY-MM, or an object URI)",
+				Flags:     []cli.Flag{jobFlag, lakeFlag},
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return errors.New("lineage: give exactly one DATASET, e.g. consumer_ca or consumer_ca/month=2020-03")
+					}
+					return runner.LineageCommand(c.Context, c.String("job"), c.String("lake"), c.Args().First(), logOf(c), c.App.Writer)
+				},
+			},
+			{
+				Name:  "demo",
+				Usage: "generate a sample month and run the whole job in a fresh local lake, then summarise",
+				Flags: []cli.Flag{
+					&cli.StringFlag{Name: "dir", Value: "./tierflow-demo", Usage: "lake `DIR` (created fresh; an earlier demo there is replaced)"},
+					&cli.Int64Flag{Name: "rows", Value: 100_000, Usage: "rows in the sample month"},
+					&cli.IntFlag{Name: "parts", Value: 4, Usage: "gzip CSV parts"},
+					&cli.StringFlag{Name: "month", Value: "2020-03", Usage: "data month `YYYY-MM`"},
+				},
+				Action: func(c *cli.Context) error {
+					return runner.Demo(c.Context, runner.DemoOptions{
+						Dir: c.String("dir"), Rows: c.Int64("rows"), Parts: c.Int("parts"), Month: c.String("month"),
+						Log: logOf(c), Stdout: c.App.Writer, Progress: isTerminal(os.Stderr),
+					})
+				},
+			},
+		},
+	}
+}
+
+func logOf(c *cli.Context) zerolog.Logger {
+	if l, ok := c.App.Metadata["log"].(zerolog.Logger); ok {
+		return l
+	}
+	return zerolog.Nop()
+}
+
+func isTerminal(f *os.File) bool {
+	return isatty.IsTerminal(f.Fd())
+}
+
+// newLogger builds the process logger: readable console lines on a
+// terminal, JSON lines (CloudWatch) otherwise.
+func newLogger(format, level string, w *os.File) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Nop(), fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	if format == "" {
+		format = "json"
+		if isTerminal(w) {
+			format = "console"
+		}
+	}
+	var out io.Writer
+	switch format {
+	case "json":
+		out = w
+	case "console":
+		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !isTerminal(w)}
+	default:
+		return zerolog.Nop(), fmt.Errorf("--log-format %q: use json or console", format)
+	}
+	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), nil
+}

@@ -1,0 +1,357 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/synth"
+	"github.com/tierflow/tierflow/lake/lineage"
+)
+
+// LoadJob loads a job spec from a file, or a shipped job by name (e.g.
+// "consumer-header") when no such file exists.
+func LoadJob(name string) (*jobs.Spec, error) {
+	if _, err := os.Stat(name); err == nil || strings.ContainsAny(name, "/\\") || strings.HasSuffix(name, ".yaml") {
+		return jobs.Load(name)
+	}
+	spec, err := jobs.Shipped(name)
+	if err != nil {
+		return nil, fmt.Errorf("job %q: no such file, and %w", name, err)
+	}
+	return spec, nil
+}
+
+// openJob loads the job and opens its lake.
+func openJob(ctx context.Context, job, lake string, log zerolog.Logger) (*jobs.Spec, *Env, error) {
+	spec, err := LoadJob(job)
+	if err != nil {
+		return nil, nil, err
+	}
+	uri, err := LakeURI(spec, lake)
+	if err != nil {
+		return nil, nil, err
+	}
+	env, err := OpenEnv(ctx, spec, uri, log)
+	if err != nil {
+		return nil, nil, err
+	}
+	return spec, env, nil
+}
+
+// GenOptions are the gen command's.
+type GenOptions struct {
+	Job, Lake, Month string
+	Rows             int64
+	Parts            int
+	Seed             int64
+	Log              zerolog.Logger
+	Stdout           io.Writer
+}
+
+// Gen writes a synthetic month into the job's intake location.
+func Gen(ctx context.Context, o GenOptions) error {
+	if _, err := jobs.ParseMonth(o.Month); err != nil {
+		return err
+	}
+	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	t0 := time.Now()
+	objs, err := synth.Generate(ctx, env.Storage, spec, synth.Options{Rows: o.Rows, Parts: o.Parts, Seed: o.Seed, Month: o.Month})
+	if err != nil {
+		return fmt.Errorf("gen: %w", err)
+	}
+	var size int64
+	for _, ob := range objs {
+		size += ob.Size
+		fmt.Fprintln(o.Stdout, env.Storage.ObjectURI(ob.Key))
+	}
+	o.Log.Info().Int64("rows", o.Rows).Int("parts", len(objs)).Int64("bytes", size).Dur("wall", time.Since(t0)).Msg("synthetic month written")
+	return nil
+}
+
+// RunCommandOptions are the run command's.
+type RunCommandOptions struct {
+	Job, Lake, Month string
+	Force            bool
+	Log              zerolog.Logger
+	Stdout           io.Writer
+	Progress         bool
+}
+
+// RunCommand runs a month and prints its summary.
+func RunCommand(ctx context.Context, o RunCommandOptions) error {
+	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	res, err := runWithProgress(ctx, env, spec, Options{Month: o.Month, Force: o.Force}, o.Progress)
+	if res != nil {
+		PrintSummary(o.Stdout, env, spec, res)
+	}
+	return err
+}
+
+// runWithProgress runs and, on a terminal, shows the convert progress.
+func runWithProgress(ctx context.Context, env *Env, spec *jobs.Spec, opts Options, show bool) (*Result, error) {
+	if show {
+		bar := newProgressBar(os.Stderr, "convert")
+		defer bar.Finish()
+		opts.Progress = bar.Update
+	}
+	return Run(ctx, env, spec, opts)
+}
+
+// RunsCommand lists runs.
+func RunsCommand(ctx context.Context, job, lake, month string, log zerolog.Logger, w io.Writer) error {
+	spec, env, err := openJob(ctx, job, lake, log)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	runs, err := env.Lineage.ListRuns(ctx, spec.Name, month)
+	if err != nil {
+		return fmt.Errorf("lineage: list runs: %w", err)
+	}
+	if len(runs) == 0 {
+		fmt.Fprintf(w, "no runs of job %s yet\n", spec.Name)
+		return nil
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tMONTH\tSTATUS\tPUBLISHED\tSTARTED\tDURATION\tROWS IN\tROWS OUT\tREJECTED\tCOST $\tERROR")
+	for _, r := range runs {
+		dur := "-"
+		if !r.Ended.IsZero() {
+			dur = r.Ended.Sub(r.Started).Round(10 * time.Millisecond).String()
+		}
+		pub, _ := env.Lineage.Published(ctx, spec.Name, r.Month)
+		mark := ""
+		if pub == r.ID {
+			mark = "yes"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.5f\t%s\n", r.ID, r.Month, r.Status, mark,
+			r.Started.Local().Format("2006-01-02 15:04:05"), dur, r.RowsIn, r.RowsOut, r.RowsRejected, r.Cost.USD, clip(r.Error, 80))
+	}
+	return tw.Flush()
+}
+
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n-1] + "…"
+}
+
+// LineageCommand prints the upstream and downstream of a dataset.
+func LineageCommand(ctx context.Context, job, lake, dataset string, log zerolog.Logger, w io.Writer) error {
+	spec, env, err := openJob(ctx, job, lake, log)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	uri := datasetURI(spec, dataset)
+	g, err := loadGraph(ctx, env, spec, uri)
+	if err != nil {
+		return err
+	}
+	if len(g.up[uri]) == 0 && len(g.down[uri]) == 0 {
+		return fmt.Errorf("lineage: nothing recorded for %s (try a table such as %s, a partition such as %s/month=YYYY-MM, or an object URI)", uri, spec.Output.Table, spec.Output.Table)
+	}
+	fmt.Fprintf(w, "%s\n\nupstream:\n", g.label(uri))
+	g.print(w, uri, true, "  ", map[string]bool{})
+	fmt.Fprintf(w, "\ndownstream:\n")
+	g.print(w, uri, false, "  ", map[string]bool{})
+	return nil
+}
+
+// datasetURI turns a user's DATASET argument into a lineage URI.
+func datasetURI(spec *jobs.Spec, s string) string {
+	if strings.Contains(s, "://") {
+		return s
+	}
+	table, part, _ := strings.Cut(s, "/")
+	if !strings.Contains(table, ".") {
+		table = spec.Database + "." + table
+	}
+	if part != "" {
+		return "catalog://" + table + "/" + part
+	}
+	return "catalog://" + table
+}
+
+// graph is the lineage around one dataset, restricted to the runs that are
+// published (or, for a dataset no published run touches, to all runs).
+type graph struct {
+	up, down map[string][]lineage.Edge
+	info     map[string]lineage.Dataset
+}
+
+func loadGraph(ctx context.Context, env *Env, spec *jobs.Spec, start string) (*graph, error) {
+	g := &graph{up: map[string][]lineage.Edge{}, down: map[string][]lineage.Edge{}, info: map[string]lineage.Dataset{}}
+	runs, err := env.Lineage.ListRuns(ctx, spec.Name, "")
+	if err != nil {
+		return nil, err
+	}
+	published := map[string]bool{}
+	for _, r := range runs {
+		if id, err := env.Lineage.Published(ctx, spec.Name, r.Month); err == nil && id == r.ID {
+			published[r.ID] = true
+			for _, d := range append(append([]lineage.Dataset{}, r.Inputs...), r.Outputs...) {
+				g.info[d.URI] = d
+			}
+		}
+	}
+	keep := func(es []lineage.Edge) []lineage.Edge {
+		var out []lineage.Edge
+		for _, e := range es {
+			if published[e.RunID] {
+				out = append(out, e)
+			}
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].From+out[i].To < out[j].From+out[j].To })
+		return out
+	}
+	var walk func(uri string, up bool) error
+	seen := map[string]bool{}
+	walk = func(uri string, up bool) error {
+		key := fmt.Sprint(up, uri)
+		if seen[key] {
+			return nil
+		}
+		seen[key] = true
+		var es []lineage.Edge
+		var err error
+		if up {
+			es, err = env.Lineage.Upstream(ctx, uri)
+		} else {
+			es, err = env.Lineage.Downstream(ctx, uri)
+		}
+		if err != nil {
+			return err
+		}
+		es = keep(es)
+		for _, e := range es {
+			next := e.From
+			if up {
+				g.up[uri] = append(g.up[uri], e)
+			} else {
+				g.down[uri] = append(g.down[uri], e)
+				next = e.To
+			}
+			if err := walk(next, up); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := walk(start, true); err != nil {
+		return nil, fmt.Errorf("lineage: upstream of %s: %w", start, err)
+	}
+	if err := walk(start, false); err != nil {
+		return nil, fmt.Errorf("lineage: downstream of %s: %w", start, err)
+	}
+	return g, nil
+}
+
+func (g *graph) label(uri string) string {
+	d, ok := g.info[uri]
+	if !ok {
+		return uri
+	}
+	var extra []string
+	if d.Tier > 0 {
+		extra = append(extra, fmt.Sprintf("tier %d", d.Tier))
+	}
+	if d.Size > 0 {
+		extra = append(extra, fmt.Sprintf("%d bytes", d.Size))
+	}
+	if d.Rows > 0 {
+		extra = append(extra, fmt.Sprintf("%d rows", d.Rows))
+	}
+	if d.SHA256 != "" {
+		extra = append(extra, "sha256 "+d.SHA256)
+	}
+	if len(extra) == 0 {
+		return uri
+	}
+	return uri + "  (" + strings.Join(extra, ", ") + ")"
+}
+
+// print writes the tree of edges from uri; many parallel files are folded
+// into one line per transform so a 60-bucket table stays readable.
+func (g *graph) print(w io.Writer, uri string, up bool, indent string, seen map[string]bool) {
+	es := g.down[uri]
+	if up {
+		es = g.up[uri]
+	}
+	if len(es) == 0 {
+		return
+	}
+	const maxShown = 4
+	for i, e := range es {
+		next := e.To
+		if up {
+			next = e.From
+		}
+		if i == maxShown && len(es) > maxShown+1 {
+			fmt.Fprintf(w, "%s… and %d more via %s (run %s)\n", indent, len(es)-maxShown, e.Transform, e.RunID)
+			// Still walk past the folded files, once, so the tree reaches tier 1.
+			for _, rest := range es[maxShown:] {
+				n := rest.To
+				if up {
+					n = rest.From
+				}
+				if !seen[n] {
+					seen[n] = true
+					g.printFolded(w, n, up, indent+"  ", seen)
+				}
+			}
+			return
+		}
+		fmt.Fprintf(w, "%s%s %s  [%s, run %s]\n", indent, arrow(up), g.label(next), e.Transform, e.RunID)
+		if !seen[next] {
+			seen[next] = true
+			g.print(w, next, up, indent+"  ", seen)
+		}
+	}
+}
+
+// printFolded prints only the nodes reachable from a folded file that were
+// not shown yet (e.g. the tier-1 object behind the 5th..60th bucket file).
+func (g *graph) printFolded(w io.Writer, uri string, up bool, indent string, seen map[string]bool) {
+	es := g.down[uri]
+	if up {
+		es = g.up[uri]
+	}
+	for _, e := range es {
+		next := e.To
+		if up {
+			next = e.From
+		}
+		if seen[next] {
+			continue
+		}
+		seen[next] = true
+		fmt.Fprintf(w, "%s%s %s  [%s, run %s]\n", indent, arrow(up), g.label(next), e.Transform, e.RunID)
+		g.print(w, next, up, indent+"  ", seen)
+	}
+}
+
+func arrow(up bool) string {
+	if up {
+		return "←"
+	}
+	return "→"
+}

@@ -1,0 +1,157 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/lake/catalog"
+	localcatalog "github.com/tierflow/tierflow/lake/catalog/local"
+	"github.com/tierflow/tierflow/lake/engine"
+	"github.com/tierflow/tierflow/lake/engine/duckdb"
+	"github.com/tierflow/tierflow/lake/lineage"
+	locallineage "github.com/tierflow/tierflow/lake/lineage/local"
+	"github.com/tierflow/tierflow/lake/storage"
+	"github.com/tierflow/tierflow/lake/storage/file"
+)
+
+// Env is the set of backends one job runs against: storage, catalog,
+// engine and lineage store, local or AWS, chosen from the lake URI.
+type Env struct {
+	Storage     storage.Storage
+	Catalog     catalog.Catalog
+	Lineage     lineage.Store
+	Log         zerolog.Logger
+	CodeVersion string
+
+	newEngine func(context.Context) (engine.Engine, error)
+	engine    engine.Engine
+}
+
+// Engine opens the query engine on first use (DuckDB start-up is not free
+// and jobs without derived tables never need it).
+func (e *Env) Engine(ctx context.Context) (engine.Engine, error) {
+	if e.engine == nil {
+		eng, err := e.newEngine(ctx)
+		if err != nil {
+			return nil, err
+		}
+		e.engine = eng
+	}
+	return e.engine, nil
+}
+
+// Close releases every backend.
+func (e *Env) Close() error {
+	var errs []error
+	if e.engine != nil {
+		errs = append(errs, e.engine.Close())
+	}
+	if e.Lineage != nil {
+		errs = append(errs, e.Lineage.Close())
+	}
+	if c, ok := e.Storage.(io.Closer); ok {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// LakeURI returns the lake root to use: the override if given, else the
+// job's. A relative file:// path is resolved against the working directory.
+func LakeURI(spec *jobs.Spec, override string) (string, error) {
+	u := spec.Lake
+	if override != "" {
+		u = override
+	}
+	if u == "" {
+		return "", fmt.Errorf("job %s names no lake; pass --lake file://DIR or s3://bucket/prefix", spec.Name)
+	}
+	switch {
+	case strings.HasPrefix(u, "file://"):
+		p := strings.TrimPrefix(u, "file://")
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return "", fmt.Errorf("lake %s: %w", u, err)
+		}
+		return "file://" + abs, nil
+	case strings.HasPrefix(u, "s3://"):
+		return strings.TrimSuffix(u, "/"), nil
+	case strings.Contains(u, "://"):
+		return "", fmt.Errorf("lake %s: unsupported scheme (use file://DIR or s3://bucket/prefix)", u)
+	default:
+		// A bare path is a local directory.
+		abs, err := filepath.Abs(u)
+		if err != nil {
+			return "", fmt.Errorf("lake %s: %w", u, err)
+		}
+		return "file://" + abs, nil
+	}
+}
+
+// OpenEnv opens the backends for lakeURI (see LakeURI).
+func OpenEnv(ctx context.Context, spec *jobs.Spec, lakeURI string, log zerolog.Logger) (*Env, error) {
+	if !strings.HasPrefix(lakeURI, "file://") {
+		return nil, fmt.Errorf("lake %s: only file:// lakes are supported by this build", lakeURI)
+	}
+	root := strings.TrimPrefix(lakeURI, "file://")
+	st, err := file.New(root)
+	if err != nil {
+		return nil, fmt.Errorf("open lake %s: %w", lakeURI, err)
+	}
+	meta := filepath.Join(root, "_tierflow")
+	if err := os.MkdirAll(meta, 0o755); err != nil {
+		return nil, fmt.Errorf("open lake %s: %w", lakeURI, err)
+	}
+	cat, err := localcatalog.Open(filepath.Join(meta, "catalog.json"))
+	if err != nil {
+		return nil, fmt.Errorf("open local catalog: %w", err)
+	}
+	lin, err := locallineage.Open(filepath.Join(meta, "lineage.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open local lineage store: %w", err)
+	}
+	env := &Env{Storage: st, Catalog: cat, Lineage: lin, Log: log, CodeVersion: CodeVersion()}
+	env.newEngine = func(ctx context.Context) (engine.Engine, error) {
+		return duckdb.New(ctx, cat, st, duckdb.Options{TempDir: filepath.Join(meta, "duckdb-tmp")})
+	}
+	return env, nil
+}
+
+// CodeVersion is the VCS revision the binary was built from, or the module
+// version, or "dev".
+func CodeVersion() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "dev"
+	}
+	rev, dirty := "", false
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			dirty = s.Value == "true"
+		}
+	}
+	if rev != "" {
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if dirty {
+			rev += "-dirty"
+		}
+		return rev
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	return "dev"
+}

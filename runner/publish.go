@@ -1,0 +1,169 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/tierflow/tierflow/container"
+	"github.com/tierflow/tierflow/lake/catalog"
+	"github.com/tierflow/tierflow/lake/lineage"
+	"github.com/tierflow/tierflow/lake/storage"
+)
+
+// publish checks every part manifest against what is really stored, then
+// switches the month's partitions (tier 2, then each derived table) to this
+// run's prefixes, moves the published-run pointer and records lineage.
+func (j *job) publish(ctx context.Context) (lineage.Stage, error) {
+	st := lineage.Stage{}
+	for _, m := range j.res.Manifests {
+		if err := verifyManifest(ctx, j.env.Storage, m); err != nil {
+			return st, err
+		}
+	}
+	if err := j.env.Catalog.EnsureDatabase(ctx, j.spec.Database); err != nil {
+		return st, fmt.Errorf("catalog: database %s: %w", j.spec.Database, err)
+	}
+	for _, s := range j.staged {
+		if err := j.env.Catalog.PutTable(ctx, s.table); err != nil {
+			return st, fmt.Errorf("catalog: table %s.%s: %w", s.table.Database, s.table.Name, err)
+		}
+	}
+	// From here on readers may see the new month: record it so a failure
+	// below is never "cleaned up" by deleting published data.
+	j.published = true
+	for _, s := range j.staged {
+		if err := j.env.Catalog.PutPartition(ctx, s.partition); err != nil {
+			return st, fmt.Errorf("catalog: switch %s.%s month=%s to %s: %w", s.table.Database, s.table.Name, j.plan.Month, s.partition.StorageDescriptor.Location, err)
+		}
+		st.Files++
+	}
+	if err := j.env.Lineage.SetPublished(ctx, j.spec.Name, j.plan.Month, j.run.ID, j.res.Previous); err != nil {
+		if errors.Is(err, lineage.ErrConflict) {
+			return st, fmt.Errorf("another run published month %s while this one ran: %w", j.plan.Month, err)
+		}
+		return st, fmt.Errorf("lineage: set published run: %w", err)
+	}
+	for _, s := range j.staged {
+		j.run.Outputs = append(j.run.Outputs, lineage.Dataset{
+			URI: PartitionURI(s.table.Database, s.table.Name, j.plan.Month), Kind: "partition",
+			Tier: tierOf(s.prefix), Rows: s.rows,
+		})
+	}
+	if err := j.env.Lineage.AddEdges(ctx, j.edges()); err != nil {
+		return st, fmt.Errorf("lineage: edges: %w", err)
+	}
+	return st, nil
+}
+
+// verifyManifest checks a part's invariant and that every file it lists is
+// stored with the size it recorded.
+func verifyManifest(ctx context.Context, st storage.Storage, m *container.Manifest) error {
+	if m.RowsRead != m.RowsWritten+m.RowsRejected {
+		return fmt.Errorf("part %s: rows read %d != rows written %d + rows rejected %d", m.Part, m.RowsRead, m.RowsWritten, m.RowsRejected)
+	}
+	var rows int64
+	for _, f := range m.Files {
+		o, err := st.Stat(ctx, f.Key)
+		if err != nil {
+			return fmt.Errorf("part %s: output %s: %w", m.Part, f.Key, err)
+		}
+		if o.Size != f.Bytes {
+			return fmt.Errorf("part %s: output %s has %d bytes, manifest says %d", m.Part, f.Key, o.Size, f.Bytes)
+		}
+		rows += f.Rows
+	}
+	if rows != m.RowsWritten {
+		return fmt.Errorf("part %s: files hold %d rows, manifest says %d written", m.Part, rows, m.RowsWritten)
+	}
+	return nil
+}
+
+// PartitionURI names a catalog partition in lineage.
+func PartitionURI(db, table, month string) string {
+	return fmt.Sprintf("catalog://%s.%s/month=%s", db, table, month)
+}
+
+// TableURI names a catalog table in lineage.
+func TableURI(db, table string) string {
+	return fmt.Sprintf("catalog://%s.%s", db, table)
+}
+
+func tierOf(prefix string) int {
+	if strings.HasPrefix(prefix, "tier3/") {
+		return 3
+	}
+	return 2
+}
+
+// edges is the run's lineage: intake → tier 1 → tier-2 files → partition →
+// table, and source partitions → tier-3 files → partition → table.
+func (j *job) edges() []lineage.Edge {
+	st, id := j.env.Storage, j.run.ID
+	var es []lineage.Edge
+	add := func(from, to, transform string) {
+		es = append(es, lineage.Edge{From: from, To: to, RunID: id, Transform: transform})
+	}
+	tier1 := map[string]string{} // part name → tier-1 URI
+	for _, o := range j.tier1 {
+		add(st.ObjectURI(o.part.Key), st.ObjectURI(o.key), "pristine")
+		tier1[o.part.Name] = st.ObjectURI(o.key)
+	}
+	db, month := j.spec.Database, j.plan.Month
+	t2 := PartitionURI(db, j.spec.Output.Table, month)
+	for _, m := range j.res.Manifests {
+		for _, f := range m.Files {
+			add(tier1[m.Part], st.ObjectURI(f.Key), "convert")
+			add(st.ObjectURI(f.Key), t2, "publish")
+		}
+	}
+	add(t2, TableURI(db, j.spec.Output.Table), "publish")
+	for i, r := range j.res.Derived {
+		d := j.spec.Derived[i]
+		p := PartitionURI(db, d.Table, month)
+		for _, in := range r.InputTables {
+			src := PartitionURI(db, in[strings.LastIndex(in, ".")+1:], month)
+			for _, f := range r.Files {
+				add(src, f, "derive")
+			}
+		}
+		for _, f := range r.Files {
+			add(f, p, "publish")
+		}
+		add(p, TableURI(db, d.Table), "publish")
+	}
+	return es
+}
+
+// mentions reports whether sql names table as a whole identifier.
+func mentions(sql, table string) bool {
+	re := regexp.MustCompile(`(?i)(^|[^a-z0-9_])"?` + regexp.QuoteMeta(table) + `"?([^a-z0-9_]|$)`)
+	return re.MatchString(sql)
+}
+
+// deletePrefix removes every object under prefix.
+func deletePrefix(ctx context.Context, st storage.Storage, prefix string) error {
+	var keys []string
+	if err := st.List(ctx, prefix, func(o storage.Object) error {
+		keys = append(keys, o.Key)
+		return nil
+	}); err != nil {
+		return err
+	}
+	var errs []error
+	for _, k := range keys {
+		errs = append(errs, st.Delete(ctx, k))
+	}
+	return errors.Join(errs...)
+}
+
+// partitionOf returns the catalog's current partition of a month, if any.
+func partitionOf(ctx context.Context, cat catalog.Catalog, db, table, month string) (catalog.Partition, bool, error) {
+	p, err := cat.GetPartition(ctx, db, table, []string{month})
+	if errors.Is(err, catalog.ErrNotFound) {
+		return p, false, nil
+	}
+	return p, err == nil, err
+}

@@ -1,0 +1,223 @@
+// Package runner plans and runs a tierflow job for one month: plan, pristine
+// copy to tier 1, convert (parts in parallel), derive, publish, lineage.
+// Nothing a run writes is visible to readers until publish switches the
+// catalog partitions to the run's own prefixes.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/tierflow/tierflow/container"
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/lake/catalog"
+	"github.com/tierflow/tierflow/lake/engine"
+	"github.com/tierflow/tierflow/lake/lineage"
+)
+
+// Options of one run.
+type Options struct {
+	Month string
+	// Force reruns a month even when its published run came from identical
+	// inputs.
+	Force bool
+	// Progress, when set, receives the convert stage's progress.
+	Progress func(done, total int64)
+}
+
+// Result is what a run did.
+type Result struct {
+	Run       lineage.Run
+	Skipped   bool   // inputs unchanged since the published run: nothing done
+	Previous  string // the run that was published before this one
+	Parts     []Part
+	Manifests []*container.Manifest
+	Derived   []engine.Result
+	RunMeta   string // URI of the run's manifests and rejects
+}
+
+// Run runs spec for one month in env. The returned Result is valid (and the
+// run recorded in lineage) even when err is not nil.
+func Run(ctx context.Context, env *Env, spec *jobs.Spec, opts Options) (*Result, error) {
+	if _, err := jobs.ParseMonth(opts.Month); err != nil {
+		return nil, err
+	}
+	log := env.Log.With().Str("job", spec.Name).Str("month", opts.Month).Logger()
+	started := time.Now()
+
+	t0 := time.Now()
+	plan, err := MakePlan(ctx, env.Storage, spec, opts.Month, env.CodeVersion)
+	if err != nil {
+		return nil, err
+	}
+	planStage := lineage.Stage{Name: "plan", Wall: time.Since(t0), Files: len(plan.Parts)}
+	for _, p := range plan.Parts {
+		planStage.BytesIn += p.Size
+	}
+
+	prev, err := env.Lineage.Published(ctx, spec.Name, opts.Month)
+	if err != nil && !errors.Is(err, lineage.ErrNotFound) {
+		return nil, fmt.Errorf("lineage: published run of %s: %w", opts.Month, err)
+	}
+	res := &Result{Previous: prev, Parts: plan.Parts}
+	if prev != "" && !opts.Force {
+		pr, err := env.Lineage.GetRun(ctx, spec.Name, prev)
+		if err != nil {
+			return nil, fmt.Errorf("lineage: run %s: %w", prev, err)
+		}
+		if pr.Fingerprint == plan.Fingerprint {
+			res.Run, res.Skipped = pr, true
+			log.Info().Str("run", prev).Msg("month already published from identical inputs; nothing to do (use --force to rerun)")
+			return res, nil
+		}
+	}
+
+	runID, err := nextRunID(ctx, env, spec, opts.Month, plan.Fingerprint)
+	if err != nil {
+		return nil, err
+	}
+	ttl := spec.Timeout
+	if ttl <= 0 {
+		ttl = 6 * time.Hour
+	}
+	if err := env.Lineage.ClaimMonth(ctx, spec.Name, opts.Month, runID, ttl); err != nil {
+		if errors.Is(err, lineage.ErrConflict) {
+			return nil, fmt.Errorf("month %s of job %s is being run by another run right now; not starting run %s: %w", opts.Month, spec.Name, runID, err)
+		}
+		return nil, fmt.Errorf("lineage: claim month %s: %w", opts.Month, err)
+	}
+	defer func() {
+		if err := env.Lineage.ReleaseMonth(context.WithoutCancel(ctx), spec.Name, opts.Month, runID); err != nil {
+			log.Warn().Err(err).Msg("releasing the month claim")
+		}
+	}()
+
+	run := lineage.Run{
+		ID: runID, Job: spec.Name, Month: opts.Month, Status: lineage.StatusRunning,
+		Started: started, CodeVersion: env.CodeVersion, Fingerprint: plan.Fingerprint,
+		Stages: []lineage.Stage{planStage},
+	}
+	if err := env.Lineage.StartRun(ctx, run); err != nil {
+		return nil, fmt.Errorf("lineage: start run %s: %w", runID, err)
+	}
+	log = log.With().Str("run", runID).Logger()
+	log.Info().Int("parts", len(plan.Parts)).Str("previous", prev).Msg("run started")
+	layout := Layout{Spec: spec}
+	res.RunMeta = DirURI(env.Storage, layout.RunMetaPrefix(runID))
+
+	j := &job{env: env, spec: spec, plan: plan, run: &run, layout: layout, log: log, opts: opts, res: res}
+	runErr := j.do(ctx)
+
+	run.Ended = time.Now()
+	if runErr != nil {
+		run.Status = lineage.StatusFailed
+		run.Error = runErr.Error()
+		j.cleanup(context.WithoutCancel(ctx))
+		log.Error().Err(runErr).Msg("run failed; nothing was published")
+	} else {
+		run.Status = lineage.StatusComplete
+		run.Published = true
+		log.Info().Dur("wall", run.Ended.Sub(run.Started)).Int64("rows_out", run.RowsOut).Int64("rows_rejected", run.RowsRejected).Msg("run complete")
+	}
+	if err := env.Lineage.FinishRun(context.WithoutCancel(ctx), run); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("lineage: finish run %s: %w", runID, err))
+	}
+	res.Run = run
+	return res, runErr
+}
+
+// nextRunID is the fingerprint's first 12 hex digits plus an attempt
+// number: reruns on identical inputs get their own prefix and record.
+func nextRunID(ctx context.Context, env *Env, spec *jobs.Spec, month, fingerprint string) (string, error) {
+	runs, err := env.Lineage.ListRuns(ctx, spec.Name, month)
+	if err != nil {
+		return "", fmt.Errorf("lineage: list runs of %s: %w", month, err)
+	}
+	base := fingerprint[:12]
+	n := 1
+	for _, r := range runs {
+		if strings.HasPrefix(r.ID, base+"-") {
+			n++
+		}
+	}
+	return fmt.Sprintf("%s-%d", base, n), nil
+}
+
+// job carries one run's state through its stages.
+type job struct {
+	env    *Env
+	spec   *jobs.Spec
+	plan   *Plan
+	run    *lineage.Run
+	layout Layout
+	log    logger
+	opts   Options
+	res    *Result
+
+	tier1     []pristineObject
+	staged    []staged // partitions to switch at publish, tier 2 first
+	published bool
+}
+
+// staged is one partition ready to publish.
+type staged struct {
+	table     catalog.Table
+	partition catalog.Partition
+	prefix    string // the run's data prefix
+	rows      int64
+}
+
+func (j *job) do(ctx context.Context) error {
+	for _, stage := range []struct {
+		name string
+		fn   func(context.Context) (lineage.Stage, error)
+	}{
+		{"pristine", j.pristine},
+		{"convert", j.convert},
+		{"derive", j.derive},
+		{"publish", j.publish},
+	} {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%s: %w", stage.name, err)
+		}
+		t0 := time.Now()
+		st, err := stage.fn(ctx)
+		st.Name, st.Wall = stage.name, time.Since(t0)
+		j.run.Stages = append(j.run.Stages, st)
+		if err != nil {
+			return fmt.Errorf("%s: %w", stage.name, err)
+		}
+		j.log.Info().Str("stage", stage.name).Dur("wall", st.Wall).Int64("rows_out", st.RowsOut).Int("files", st.Files).Msg("stage done")
+	}
+	return nil
+}
+
+// cleanup removes what a failed run wrote to its data prefixes; its
+// manifests and rejects stay for inspection. Nothing was published.
+func (j *job) cleanup(ctx context.Context) {
+	if j.published {
+		return
+	}
+	prefixes := []string{j.layout.Tier2Prefix(j.plan.Month, j.run.ID)}
+	for _, d := range j.spec.Derived {
+		prefixes = append(prefixes, j.layout.Tier3Prefix(d.Table, j.plan.Month, j.run.ID))
+	}
+	for _, p := range prefixes {
+		if err := deletePrefix(ctx, j.env.Storage, p); err != nil {
+			j.log.Warn().Err(err).Str("prefix", p).Msg("cleaning up a failed run")
+		}
+	}
+}
+
+// parallelism bounds how many parts are converted at once.
+func (j *job) parallelism() int {
+	n := j.spec.Convert.Parallelism
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	return max(1, min(n, len(j.plan.Parts)))
+}
