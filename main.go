@@ -123,6 +123,30 @@ func newApp() *cli.App {
 				},
 			},
 			{
+				Name:  "rollback",
+				Usage: "switch a month back to an earlier complete run (default: the one before the published run)",
+				Flags: []cli.Flag{jobFlag, monthFlag, lakeFlag,
+					&cli.StringFlag{Name: "to", Usage: "the `RUN` id to go back to"},
+				},
+				Action: func(c *cli.Context) error {
+					return runner.RollbackCommand(c.Context, c.String("job"), c.String("lake"), c.String("month"), c.String("to"), logOf(c), c.App.Writer)
+				},
+			},
+			{
+				Name:  "gc",
+				Usage: "prune run prefixes that are neither published nor kept for rollback, and abandoned uploads",
+				Flags: []cli.Flag{jobFlag, lakeFlag,
+					&cli.IntFlag{Name: "keep", Value: 1, Usage: "complete unpublished runs kept per month for rollback"},
+					&cli.BoolFlag{Name: "dry-run", Usage: "list what would be removed"},
+					&cli.DurationFlag{Name: "temp-age", Value: 24 * time.Hour, Usage: "remove temporary files and incomplete uploads older than this"},
+				},
+				Action: func(c *cli.Context) error {
+					return runner.GCCommand(c.Context, c.String("job"), c.String("lake"), runner.GCOptions{
+						Keep: c.Int("keep"), DryRun: c.Bool("dry-run"), TempAge: c.Duration("temp-age"),
+					}, logOf(c), c.App.Writer)
+				},
+			},
+			{
 				Name:  "demo",
 				Usage: "generate a sample month and run the whole job in a fresh local lake, then summarise",
 				Flags: []cli.Flag{

@@ -355,3 +355,39 @@ func arrow(up bool) string {
 	}
 	return "→"
 }
+
+// RollbackCommand switches a month back to an earlier run.
+func RollbackCommand(ctx context.Context, job, lake, month, to string, log zerolog.Logger, w io.Writer) error {
+	spec, env, err := openJob(ctx, job, lake, log)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	from, target, err := Rollback(ctx, env, spec, month, to)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "month %s of %s: published run %s → %s\n", month, spec.Name, from, target)
+	return nil
+}
+
+// GCCommand prunes old run prefixes and abandoned uploads.
+func GCCommand(ctx context.Context, job, lake string, o GCOptions, log zerolog.Logger, w io.Writer) error {
+	spec, env, err := openJob(ctx, job, lake, log)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	rep, err := GC(ctx, env, spec, o)
+	if rep != nil {
+		verb := "removed"
+		if o.DryRun {
+			verb = "would remove"
+		}
+		for _, p := range rep.Prefixes {
+			fmt.Fprintf(w, "%s %s\n", verb, env.Storage.ObjectURI(p))
+		}
+		fmt.Fprintf(w, "gc %s %d run prefixes (%d objects) and %d abandoned temporary files or uploads\n", verb, len(rep.Prefixes), rep.Objects, rep.Temp)
+	}
+	return err
+}

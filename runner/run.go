@@ -202,11 +202,8 @@ func (j *job) cleanup(ctx context.Context) {
 	if j.published {
 		return
 	}
-	prefixes := []string{j.layout.Tier2Prefix(j.plan.Month, j.run.ID)}
-	for _, d := range j.spec.Derived {
-		prefixes = append(prefixes, j.layout.Tier3Prefix(d.Table, j.plan.Month, j.run.ID))
-	}
-	for _, p := range prefixes {
+	for _, t := range tables(j.spec) {
+		p := t.prefix(j.plan.Month, j.run.ID)
 		if err := deletePrefix(ctx, j.env.Storage, p); err != nil {
 			j.log.Warn().Err(err).Str("prefix", p).Msg("cleaning up a failed run")
 		}
