@@ -27,6 +27,10 @@ type Options struct {
 	Force bool
 	// Progress, when set, receives the convert stage's progress.
 	Progress func(done, total int64)
+	// Lease is how long the month's claim lives without renewal (default 2
+	// minutes); the run renews it every Lease/4, so a killed run blocks the
+	// month for at most Lease.
+	Lease time.Duration
 }
 
 // Result is what a run did.
@@ -80,21 +84,24 @@ func Run(ctx context.Context, env *Env, spec *jobs.Spec, opts Options) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	ttl := spec.Timeout
-	if ttl <= 0 {
-		ttl = 6 * time.Hour
+	lease := opts.Lease
+	if lease <= 0 {
+		lease = 2 * time.Minute
 	}
-	if err := env.Lineage.ClaimMonth(ctx, spec.Name, opts.Month, runID, ttl); err != nil {
+	if err := env.Lineage.ClaimMonth(ctx, spec.Name, opts.Month, runID, lease); err != nil {
 		if errors.Is(err, lineage.ErrConflict) {
 			return nil, fmt.Errorf("month %s of job %s is being run by another run right now; not starting run %s: %w", opts.Month, spec.Name, runID, err)
 		}
 		return nil, fmt.Errorf("lineage: claim month %s: %w", opts.Month, err)
 	}
+	stopRenew := renewClaim(ctx, env, spec.Name, opts.Month, runID, lease, log)
 	defer func() {
+		stopRenew()
 		if err := env.Lineage.ReleaseMonth(context.WithoutCancel(ctx), spec.Name, opts.Month, runID); err != nil {
 			log.Warn().Err(err).Msg("releasing the month claim")
 		}
 	}()
+	markAbandoned(ctx, env, spec.Name, opts.Month, log)
 
 	run := lineage.Run{
 		ID: runID, Job: spec.Name, Month: opts.Month, Status: lineage.StatusRunning,
@@ -128,6 +135,54 @@ func Run(ctx context.Context, env *Env, spec *jobs.Spec, opts Options) (*Result,
 	}
 	res.Run = run
 	return res, runErr
+}
+
+// renewClaim keeps the month's claim alive while the run works; the
+// returned func stops it. A run that cannot renew keeps going: publish
+// still compares-and-sets the published pointer.
+func renewClaim(ctx context.Context, env *Env, job, month, runID string, lease time.Duration, log logger) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(lease / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := env.Lineage.ClaimMonth(ctx, job, month, runID, lease); err != nil && ctx.Err() == nil {
+					log.Warn().Err(err).Msg("renewing the month claim")
+				}
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// markAbandoned records runs of the month that are still "running" although
+// this run now holds the month's claim: their process died (their claim
+// expired), so they are failed.
+func markAbandoned(ctx context.Context, env *Env, job, month string, log logger) {
+	runs, err := env.Lineage.ListRuns(ctx, job, month)
+	if err != nil {
+		log.Warn().Err(err).Msg("listing earlier runs")
+		return
+	}
+	for _, r := range runs {
+		if r.Status != lineage.StatusRunning {
+			continue
+		}
+		r.Status = lineage.StatusFailed
+		r.Ended = time.Now()
+		r.Error = "abandoned: the run stopped renewing its claim on the month (its process died); run gc to remove what it wrote"
+		if err := env.Lineage.FinishRun(ctx, r); err != nil {
+			log.Warn().Err(err).Str("abandoned", r.ID).Msg("recording an abandoned run")
+			continue
+		}
+		log.Warn().Str("abandoned", r.ID).Msg("an earlier run of this month died; recorded it as failed")
+	}
 }
 
 // nextRunID is the fingerprint's first 12 hex digits plus an attempt
