@@ -62,8 +62,14 @@ func LoadFS(fsys fs.FS, name string) (*Spec, error) {
 }
 
 // Parse is Load on data already read from name; readFile reads the files
-// the spec references, given their path joined to name's directory.
+// the spec references, given their path joined to name's directory (nil:
+// the spec must not reference files).
 func Parse(name string, data []byte, readFile func(path string) ([]byte, error)) (*Spec, error) {
+	if readFile == nil {
+		readFile = func(p string) ([]byte, error) {
+			return nil, fmt.Errorf("%s: no files can be read here; write the schema inline", p)
+		}
+	}
 	l := newLoader(name, func(ref string) string { return filepath.Join(filepath.Dir(name), filepath.FromSlash(ref)) }, readFile)
 	return l.load(data)
 }
@@ -89,6 +95,7 @@ type loader struct {
 
 func newLoader(name string, resolve func(string) string, readFile func(string) ([]byte, error)) *loader {
 	l := &loader{resolve: resolve, readFile: readFile}
+	l.ps.files = []string{name} // the spec's own problems come first
 	l.d = &decoder{file: name, ps: &l.ps, lines: map[string]int{}}
 	l.spec = &Spec{
 		Path: name,
@@ -214,8 +221,9 @@ func (l *loader) decodeSource(n *yaml.Node, where string) {
 		{"intake", d.setStr(&src.Intake)},
 		{"pattern", d.setStr(&src.Pattern)},
 		{"header", func(n *yaml.Node, w string) {
-			l.headerSeen = true
-			d.setStr(&src.HeaderFile)(n, w)
+			if s, ok := d.str(n, w); ok {
+				l.headerSeen, src.HeaderFile = true, s
+			}
 		}},
 		{"delimiter", func(n *yaml.Node, w string) {
 			v, ok := d.str(n, w)
@@ -315,6 +323,7 @@ func (l *loader) decodeSchemaRef(n *yaml.Node, where string) {
 			return
 		}
 		p := l.resolve(ref)
+		l.ps.file(p)
 		data, err := l.readFile(p)
 		if err != nil {
 			d.errf(n.Line, "%s: cannot read schema file: %v", where, err)
@@ -446,6 +455,7 @@ func (l *loader) loadHeader() {
 		return
 	}
 	p := l.resolve(src.HeaderFile)
+	l.ps.file(p)
 	data, err := l.readFile(p)
 	if err != nil {
 		l.d.errf(l.d.line(where), "%s: cannot read header sample: %v", where, err)

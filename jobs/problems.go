@@ -47,10 +47,15 @@ type problems struct {
 	files []string
 }
 
-func (ps *problems) add(file string, line int, format string, args ...any) {
-	if !slices.Contains(ps.files, file) {
-		ps.files = append(ps.files, file)
+// file fixes the place of file in the report order.
+func (ps *problems) file(name string) {
+	if !slices.Contains(ps.files, name) {
+		ps.files = append(ps.files, name)
 	}
+}
+
+func (ps *problems) add(file string, line int, format string, args ...any) {
+	ps.file(file)
 	ps.list = append(ps.list, Problem{File: file, Line: line, Msg: fmt.Sprintf(format, args...)})
 }
 

@@ -118,14 +118,13 @@ func (g *generator) attrFor(i int, c jobs.Column, tr *rng) attrGen {
 	case jobs.Double:
 		return wrap(func(b []byte, r *rng) []byte { return appendFixed(b, r.between(0, 10_000_000), 4) })
 	case jobs.Decimal:
-		// Up to 4 integer digits (within the precision) and up to 6 random
+		// Up to 3 integer digits (within the precision) and up to 6 random
 		// decimals, padded with zeros to the scale.
 		p, sc := c.Type.Precision, c.Type.Scale
 		wholeMax := int64(0)
-		for range min(p-sc, 4) {
+		for range min(p-sc, 3) {
 			wholeMax = wholeMax*10 + 9
 		}
-		wholeMax /= 2
 		frac := min(sc, 6)
 		fracMax := int64(1)
 		for range frac {

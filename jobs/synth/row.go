@@ -16,7 +16,7 @@ type person struct {
 	owner    bool
 	children int
 	gender   byte
-	first    int  // index into male or female names
+	first    int  // i ≥ 0: male name i; i < 0: female name -1-i
 	nick     int  // index into nicknames, -1 if none
 	jr       bool // LastName written "Smith, Jr."
 	by, bm   int
@@ -135,8 +135,19 @@ func (g *generator) appendRow(b []byte, row int64) []byte {
 			}
 			continue
 		}
-		b = append(b, tm...)
-		lastStart = start + int(offs[bl.n-1])
+		if bl.n == 1 {
+			b = append(b, tm...)
+			lastStart = start
+			continue
+		}
+		// Two variants spliced at a field boundary: K² × n combinations per
+		// block for the price of two back-references in gzip.
+		t2 := g.pick[pickR.u16()]
+		cut := 1 + pickR.intn(bl.n-1)
+		tm2, offs2 := bl.tmpl[t2], bl.offs[t2]
+		b = append(b, tm[:offs[cut]]...)
+		b = append(b, tm2[offs2[cut]:]...)
+		lastStart = start + int(offs[cut]) + int(offs2[bl.n-1]-offs2[cut])
 	}
 	switch bad.kind {
 	case BadFieldMissing:

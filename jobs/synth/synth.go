@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"path"
 	"runtime"
 	"sync"
@@ -38,7 +39,9 @@ type Options struct {
 	CRLF bool
 	// Concurrency bounds the parts Generate writes at once; 0 = GOMAXPROCS.
 	Concurrency int
-	// GzipLevel for Generate; 0 = gzip's default (6), like most vendors.
+	// GzipLevel for Generate, 1..9; 0 = pgzip's default (6). On the
+	// consumer header, default gives ≈5.8× and 9 gives ≈7× (GNU gzip -6,
+	// what vendors typically use, gives ≈6.7×) at a fifth of the speed.
 	GzipLevel int
 }
 
@@ -139,7 +142,10 @@ var (
 // row is bad. Kinds that the schema cannot express (no int or date column,
 // a single column) fall back to a field-count error.
 func (g *generator) badOf(row int64) badRow {
-	if g.badLimit == 0 || mix(g.seed, saltBad, row) >= g.badLimit && g.badLimit != ^uint64(0) {
+	switch {
+	case g.badLimit == 0:
+		return badRow{col: -1}
+	case g.badLimit != math.MaxUint64 && mix(g.seed, saltBad, row) >= g.badLimit:
 		return badRow{col: -1}
 	}
 	h := mix(g.seed, saltBad+1, row)
@@ -161,7 +167,7 @@ func (g *generator) badOf(row int64) badRow {
 	return b
 }
 
-// multiLine reports whether row's record spans two lines.
+// multiLineRow reports whether row's record spans two lines.
 func (g *generator) multiLineRow(row int64) bool {
 	return g.nlCol >= 0 && g.badOf(row).kind == 0 && mix(g.seed, saltNewline, row)%newlineEvery == 0
 }
@@ -277,8 +283,15 @@ func Generate(ctx context.Context, st storage.Storage, spec *jobs.Spec, opts Opt
 		}()
 	}
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
+	// Report the failure that stopped the others, not their cancellations.
+	var first error
+	for _, err := range errs {
+		if err != nil && (first == nil || errors.Is(first, context.Canceled) && !errors.Is(err, context.Canceled)) {
+			first = err
+		}
+	}
+	if first != nil {
+		return nil, first
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
