@@ -1,0 +1,765 @@
+// Package dynamo implements lineage.Store on one DynamoDB table
+// (single-table design), with conditional writes only: no transactions, so
+// it also runs against dynalite.
+//
+// Keys: every item has PK and SK (strings); runs also carry GSI1PK and
+// GSI1SK for the one global secondary index, GSI1 (projection ALL). Key
+// parts taken from names (job, month, run id, transform) have "%" and "#"
+// percent-encoded, so "#" only ever separates parts.
+//
+//	item        PK                           SK                               GSI1PK                       GSI1SK
+//	run         JOB#<job>                    RUN#<run id>                     JOB#<job>#MONTH#<month>      <started UTC, fixed width>#<run id>
+//	run chunk   JOB#<job>                    CHUNK#<run id>#<gen>#<nnnn>      -                            -
+//	edge (up)   DS#<to URI>                  UP#<from>#<run id>#<transform>   -                            -
+//	edge (down) DS#<from URI>                DOWN#<to>#<run id>#<transform>   -                            -
+//	claim       JOB#<job>#MONTH#<month>      CLAIM                            -                            -
+//	published   JOB#<job>#MONTH#<month>      PUBLISHED                        -                            -
+//
+// Access patterns:
+//
+//	one run by id                 GetItem  PK=JOB#job, SK=RUN#id (consistent)
+//	runs of a job, newest first   Query    PK=JOB#job, begins_with(SK, "RUN#") (consistent), sorted by Started
+//	runs of a job and month       Query    GSI1: GSI1PK=JOB#job#MONTH#month, descending
+//	upstream of a dataset         Query    PK=DS#uri, begins_with(SK, "UP#") (consistent)
+//	downstream of a dataset       Query    PK=DS#uri, begins_with(SK, "DOWN#") (consistent)
+//	the month claim               PutItem  PK=JOB#job#MONTH#month, SK=CLAIM if attribute_not_exists(PK) OR expires < :now OR owner = :me
+//	release                       DeleteItem same key if owner = :me
+//	the published run of a month  GetItem / PutItem SK=PUBLISHED if attribute_not_exists(PK) (first) or run_id = :prev
+//	start / finish a run          PutItem if attribute_not_exists(PK) / attribute_exists(PK)
+//
+// A run item holds the whole lineage.Run as JSON in "doc" (plus a few plain
+// attributes for people reading the table). A run too big for one item
+// (400 KB; thousands of outputs) is stored gzip-compressed in "docz", and if
+// that is still too big, in chunk items written before the run item and
+// named by a fresh generation id, so a reader never mixes two versions and
+// a failed write leaves only unreferenced chunks.
+//
+// Consistency: everything but the month listing reads the table with
+// strongly consistent reads. ListRuns for one month reads GSI1, which
+// DynamoDB updates asynchronously (usually within a second): a run started
+// a moment ago may be missing there or show its previous status.
+//
+// Month claims compare expiry times from the claimant's clock; runners
+// whose clocks differ by more than a claim's ttl could both hold it.
+package dynamo
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/tierflow/tierflow/lake/lineage"
+)
+
+// Attribute and index names.
+const (
+	attrPK     = "PK"
+	attrSK     = "SK"
+	attrGSI1PK = "GSI1PK"
+	attrGSI1SK = "GSI1SK"
+	// GSI1 is the name of the table's one global secondary index.
+	GSI1 = "GSI1"
+)
+
+// Size limits. A DynamoDB item is at most 400 KB including attribute names;
+// documents stay well below to leave room for keys and plain attributes.
+const (
+	maxInlineDoc = 350_000
+	chunkSize    = 350_000
+	maxPKLen     = 2048
+	maxSKLen     = 1024
+	batchWrite   = 25  // BatchWriteItem limit
+	batchGet     = 100 // BatchGetItem limit
+	batchRetries = 10
+	startedTime  = "2006-01-02T15:04:05.000000000Z07:00"
+)
+
+// Store is a lineage.Store on one DynamoDB table. It is safe for concurrent
+// use.
+type Store struct {
+	client *dynamodb.Client
+	table  string
+}
+
+var _ lineage.Store = (*Store)(nil)
+
+// New returns the store on table; optFns adjust the DynamoDB client. The
+// table must exist (see CreateTable).
+func New(cfg aws.Config, table string, optFns ...func(*dynamodb.Options)) *Store {
+	return &Store{client: dynamodb.NewFromConfig(cfg, optFns...), table: table}
+}
+
+// Close releases nothing: the client holds no resources of its own.
+func (s *Store) Close() error { return nil }
+
+// CreateTable creates the table (on-demand billing, GSI1) and waits until it
+// is ACTIVE. An existing table is fine if its keys match; otherwise it is
+// an error.
+func (s *Store) CreateTable(ctx context.Context) error {
+	str := types.ScalarAttributeTypeS
+	_, err := s.client.CreateTable(ctx, &dynamodb.CreateTableInput{
+		TableName:   &s.table,
+		BillingMode: types.BillingModePayPerRequest,
+		AttributeDefinitions: []types.AttributeDefinition{
+			{AttributeName: aws.String(attrPK), AttributeType: str},
+			{AttributeName: aws.String(attrSK), AttributeType: str},
+			{AttributeName: aws.String(attrGSI1PK), AttributeType: str},
+			{AttributeName: aws.String(attrGSI1SK), AttributeType: str},
+		},
+		KeySchema: []types.KeySchemaElement{
+			{AttributeName: aws.String(attrPK), KeyType: types.KeyTypeHash},
+			{AttributeName: aws.String(attrSK), KeyType: types.KeyTypeRange},
+		},
+		GlobalSecondaryIndexes: []types.GlobalSecondaryIndex{{
+			IndexName: aws.String(GSI1),
+			KeySchema: []types.KeySchemaElement{
+				{AttributeName: aws.String(attrGSI1PK), KeyType: types.KeyTypeHash},
+				{AttributeName: aws.String(attrGSI1SK), KeyType: types.KeyTypeRange},
+			},
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeAll},
+		}},
+	})
+	var inUse *types.ResourceInUseException
+	if err != nil && !errors.As(err, &inUse) {
+		return fmt.Errorf("lineage: create table %s: %w", s.table, err)
+	}
+	w := dynamodb.NewTableExistsWaiter(s.client, func(o *dynamodb.TableExistsWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 5*time.Second
+	})
+	out, err := w.WaitForOutput(ctx, &dynamodb.DescribeTableInput{TableName: &s.table}, 5*time.Minute)
+	if err != nil {
+		return fmt.Errorf("lineage: wait for table %s: %w", s.table, err)
+	}
+	return checkSchema(s.table, out.Table)
+}
+
+// checkSchema verifies that an existing table has this package's keys.
+func checkSchema(table string, d *types.TableDescription) error {
+	keys := func(ks []types.KeySchemaElement) string {
+		var b []string
+		for _, k := range ks {
+			b = append(b, aws.ToString(k.AttributeName)+":"+string(k.KeyType))
+		}
+		return strings.Join(b, ",")
+	}
+	if got := keys(d.KeySchema); got != "PK:HASH,SK:RANGE" {
+		return fmt.Errorf("lineage: table %s has key schema %s, want PK:HASH,SK:RANGE", table, got)
+	}
+	for _, g := range d.GlobalSecondaryIndexes {
+		if aws.ToString(g.IndexName) == GSI1 && keys(g.KeySchema) == "GSI1PK:HASH,GSI1SK:RANGE" {
+			return nil
+		}
+	}
+	return fmt.Errorf("lineage: table %s has no index %s on GSI1PK, GSI1SK", table, GSI1)
+}
+
+// esc makes a name safe as one "#"-separated key part.
+func esc(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "%", "%25"), "#", "%23")
+}
+
+// fit returns key, or a digest of it when it exceeds max bytes (URIs of up
+// to 1,024-byte S3 keys can exceed the sort key limit).
+func fit(prefix, key string, max int) string {
+	if len(prefix)+len(key) <= max {
+		return prefix + key
+	}
+	sum := sha256.Sum256([]byte(key))
+	return prefix + "H#" + hex.EncodeToString(sum[:])
+}
+
+func jobPK(job string) string          { return "JOB#" + esc(job) }
+func runSK(id string) string           { return "RUN#" + esc(id) }
+func monthPK(job, month string) string { return "JOB#" + esc(job) + "#MONTH#" + esc(month) }
+func dsPK(uri string) string           { return fit("DS#", uri, maxPKLen) }
+
+func chunkSK(id, gen string, i int) string {
+	return fmt.Sprintf("CHUNK#%s#%s#%04d", esc(id), gen, i)
+}
+
+func edgeSK(dir, other string, e lineage.Edge) string {
+	return fit(dir+"#", esc(other)+"#"+esc(e.RunID)+"#"+esc(e.Transform), maxSKLen)
+}
+
+func str(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func num(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{attrPK: str(pk), attrSK: str(sk)}
+}
+
+func getS(item map[string]types.AttributeValue, name string) string {
+	if v, ok := item[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func getN(item map[string]types.AttributeValue, name string) int64 {
+	if v, ok := item[name].(*types.AttributeValueMemberN); ok {
+		n, _ := strconv.ParseInt(v.Value, 10, 64)
+		return n
+	}
+	return 0
+}
+
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// checkNames rejects empty names.
+func checkNames(pairs ...string) error {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i+1] == "" {
+			return fmt.Errorf("lineage: empty %s", pairs[i])
+		}
+	}
+	return nil
+}
+
+func newGen() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// ---- runs ----
+
+// encoded is a run ready to be written: its item and any chunk items.
+type encoded struct {
+	item   map[string]types.AttributeValue
+	chunks []map[string]types.AttributeValue
+}
+
+func (s *Store) encodeRun(run lineage.Run) (encoded, error) {
+	doc, err := json.Marshal(run)
+	if err != nil {
+		return encoded{}, fmt.Errorf("lineage: encode run %s/%s: %w", run.Job, run.ID, err)
+	}
+	item := map[string]types.AttributeValue{
+		attrPK: str(jobPK(run.Job)), attrSK: str(runSK(run.ID)),
+		attrGSI1PK: str(monthPK(run.Job, run.Month)),
+		attrGSI1SK: str(run.Started.UTC().Format(startedTime) + "#" + esc(run.ID)),
+		"type":     str("run"), "job": str(run.Job), "run_id": str(run.ID), "status": str(run.Status),
+		"started":   str(run.Started.UTC().Format(time.RFC3339Nano)),
+		"published": &types.AttributeValueMemberBOOL{Value: run.Published},
+	}
+	if run.Month != "" {
+		item["month"] = str(run.Month)
+	}
+	if !run.Ended.IsZero() {
+		item["ended"] = str(run.Ended.UTC().Format(time.RFC3339Nano))
+	}
+	if run.Fingerprint != "" {
+		item["fingerprint"] = str(run.Fingerprint)
+	}
+	if len(doc) <= maxInlineDoc {
+		item["doc"] = str(string(doc))
+		return encoded{item: item}, nil
+	}
+	var z bytes.Buffer
+	zw := gzip.NewWriter(&z)
+	_, _ = zw.Write(doc)
+	if err := zw.Close(); err != nil {
+		return encoded{}, fmt.Errorf("lineage: compress run %s/%s: %w", run.Job, run.ID, err)
+	}
+	if z.Len() <= maxInlineDoc {
+		item["docz"] = &types.AttributeValueMemberB{Value: z.Bytes()}
+		return encoded{item: item}, nil
+	}
+	gen := newGen()
+	var chunks []map[string]types.AttributeValue
+	for i, b := 0, z.Bytes(); len(b) > 0; i++ {
+		n := min(chunkSize, len(b))
+		c := key(jobPK(run.Job), chunkSK(run.ID, gen, i))
+		c["type"] = str("chunk")
+		c["data"] = &types.AttributeValueMemberB{Value: b[:n]}
+		chunks = append(chunks, c)
+		b = b[n:]
+	}
+	item["gen"] = str(gen)
+	item["chunks"] = num(int64(len(chunks)))
+	return encoded{item: item, chunks: chunks}, nil
+}
+
+// chunkKeys returns the keys of the chunks a run item refers to.
+func chunkKeys(item map[string]types.AttributeValue) []map[string]types.AttributeValue {
+	n, gen := getN(item, "chunks"), getS(item, "gen")
+	if n == 0 || gen == "" {
+		return nil
+	}
+	pk, id := getS(item, attrPK), getS(item, "run_id")
+	keys := make([]map[string]types.AttributeValue, n)
+	for i := range keys {
+		keys[i] = key(pk, chunkSK(id, gen, i))
+	}
+	return keys
+}
+
+// StartRun records a new run; lineage.ErrConflict if (job, id) exists.
+func (s *Store) StartRun(ctx context.Context, run lineage.Run) error {
+	if err := checkNames("job", run.Job, "run id", run.ID); err != nil {
+		return err
+	}
+	enc, err := s.encodeRun(run)
+	if err != nil {
+		return err
+	}
+	if err := s.writeChunks(ctx, enc.chunks); err != nil {
+		return fmt.Errorf("lineage: start run %s/%s: %w", run.Job, run.ID, err)
+	}
+	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.table, Item: enc.item,
+		ConditionExpression: aws.String("attribute_not_exists(PK)"),
+	})
+	if err != nil {
+		s.deleteQuietly(ctx, chunkKeys(enc.item))
+		if isConditionFailed(err) {
+			return fmt.Errorf("lineage: start run %s/%s: already recorded: %w", run.Job, run.ID, lineage.ErrConflict)
+		}
+		return fmt.Errorf("lineage: start run %s/%s: %w", run.Job, run.ID, err)
+	}
+	return nil
+}
+
+// FinishRun replaces a started run's record; lineage.ErrNotFound if it was
+// never started.
+func (s *Store) FinishRun(ctx context.Context, run lineage.Run) error {
+	if err := checkNames("job", run.Job, "run id", run.ID); err != nil {
+		return err
+	}
+	enc, err := s.encodeRun(run)
+	if err != nil {
+		return err
+	}
+	if err := s.writeChunks(ctx, enc.chunks); err != nil {
+		return fmt.Errorf("lineage: finish run %s/%s: %w", run.Job, run.ID, err)
+	}
+	out, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.table, Item: enc.item,
+		ConditionExpression: aws.String("attribute_exists(PK)"),
+		ReturnValues:        types.ReturnValueAllOld,
+	})
+	if err != nil {
+		s.deleteQuietly(ctx, chunkKeys(enc.item))
+		if isConditionFailed(err) {
+			return fmt.Errorf("lineage: finish run %s/%s: %w", run.Job, run.ID, lineage.ErrNotFound)
+		}
+		return fmt.Errorf("lineage: finish run %s/%s: %w", run.Job, run.ID, err)
+	}
+	// The previous version's chunks are no longer referenced.
+	s.deleteQuietly(ctx, chunkKeys(out.Attributes))
+	return nil
+}
+
+// GetRun returns one run or lineage.ErrNotFound.
+func (s *Store) GetRun(ctx context.Context, job, runID string) (lineage.Run, error) {
+	if job == "" || runID == "" {
+		return lineage.Run{}, fmt.Errorf("lineage: run %s/%s: %w", job, runID, lineage.ErrNotFound)
+	}
+	// A concurrent FinishRun may delete the chunks of the version just
+	// read: read again.
+	var err error
+	for range 3 {
+		var out *dynamodb.GetItemOutput
+		out, err = s.client.GetItem(ctx, &dynamodb.GetItemInput{
+			TableName: &s.table, Key: key(jobPK(job), runSK(runID)), ConsistentRead: aws.Bool(true),
+		})
+		if err != nil {
+			return lineage.Run{}, fmt.Errorf("lineage: get run %s/%s: %w", job, runID, err)
+		}
+		if out.Item == nil {
+			return lineage.Run{}, fmt.Errorf("lineage: run %s/%s: %w", job, runID, lineage.ErrNotFound)
+		}
+		var run lineage.Run
+		run, err = s.decodeRun(ctx, out.Item)
+		if !errors.Is(err, errChunkMissing) {
+			return run, err
+		}
+	}
+	return lineage.Run{}, err
+}
+
+var errChunkMissing = errors.New("run chunk missing")
+
+// decodeRun rebuilds a run from its item (and chunks).
+func (s *Store) decodeRun(ctx context.Context, item map[string]types.AttributeValue) (lineage.Run, error) {
+	what := getS(item, "job") + "/" + getS(item, "run_id")
+	var doc []byte
+	switch {
+	case item["doc"] != nil:
+		doc = []byte(getS(item, "doc"))
+	case item["docz"] != nil:
+		b, _ := item["docz"].(*types.AttributeValueMemberB)
+		if b == nil {
+			return lineage.Run{}, fmt.Errorf("lineage: run %s: docz is not binary", what)
+		}
+		var err error
+		if doc, err = gunzip(b.Value); err != nil {
+			return lineage.Run{}, fmt.Errorf("lineage: run %s: %w", what, err)
+		}
+	case item["chunks"] != nil:
+		z, err := s.readChunks(ctx, chunkKeys(item))
+		if err != nil {
+			return lineage.Run{}, fmt.Errorf("lineage: run %s: %w", what, err)
+		}
+		if doc, err = gunzip(z); err != nil {
+			return lineage.Run{}, fmt.Errorf("lineage: run %s: %w", what, err)
+		}
+	default:
+		return lineage.Run{}, fmt.Errorf("lineage: run %s: item has no document", what)
+	}
+	var run lineage.Run
+	if err := json.Unmarshal(doc, &run); err != nil {
+		return lineage.Run{}, fmt.Errorf("lineage: decode run %s: %w", what, err)
+	}
+	return run, nil
+}
+
+func gunzip(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("decompress: %w", err)
+	}
+	out, err := io.ReadAll(zr)
+	if err != nil {
+		return nil, fmt.Errorf("decompress: %w", err)
+	}
+	return out, nil
+}
+
+// ListRuns returns the job's runs, newest Started first (ties: run id
+// descending); month "" lists every month.
+func (s *Store) ListRuns(ctx context.Context, job, month string) ([]lineage.Run, error) {
+	if job == "" {
+		return nil, nil
+	}
+	in := &dynamodb.QueryInput{TableName: &s.table}
+	if month == "" {
+		in.KeyConditionExpression = aws.String("PK = :pk AND begins_with(SK, :run)")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str(jobPK(job)), ":run": str("RUN#")}
+		in.ConsistentRead = aws.Bool(true)
+	} else {
+		in.IndexName = aws.String(GSI1)
+		in.KeyConditionExpression = aws.String("GSI1PK = :pk")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":pk": str(monthPK(job, month))}
+		in.ScanIndexForward = aws.Bool(false)
+	}
+	var runs []lineage.Run
+	p := dynamodb.NewQueryPaginator(s.client, in)
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("lineage: list runs of %s %s: %w", job, month, err)
+		}
+		for _, item := range page.Items {
+			run, err := s.decodeRun(ctx, item)
+			if errors.Is(err, errChunkMissing) {
+				// Replaced while listing: read the current version.
+				run, err = s.GetRun(ctx, job, getS(item, "run_id"))
+			}
+			if err != nil {
+				return nil, err
+			}
+			runs = append(runs, run)
+		}
+	}
+	slices.SortFunc(runs, func(a, b lineage.Run) int {
+		if c := b.Started.Compare(a.Started); c != 0 {
+			return c
+		}
+		return strings.Compare(b.ID, a.ID)
+	})
+	return runs, nil
+}
+
+// ---- batches ----
+
+// writeChunks stores chunk items (before the run item that refers to them).
+func (s *Store) writeChunks(ctx context.Context, chunks []map[string]types.AttributeValue) error {
+	var reqs []types.WriteRequest
+	for _, c := range chunks {
+		reqs = append(reqs, types.WriteRequest{PutRequest: &types.PutRequest{Item: c}})
+	}
+	return s.batchWrite(ctx, reqs)
+}
+
+// deleteQuietly removes unreferenced chunks; a failure leaves garbage that
+// no run refers to, so it is not reported.
+func (s *Store) deleteQuietly(ctx context.Context, keys []map[string]types.AttributeValue) {
+	var reqs []types.WriteRequest
+	for _, k := range keys {
+		reqs = append(reqs, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
+	}
+	_ = s.batchWrite(context.WithoutCancel(ctx), reqs)
+}
+
+// batchWrite sends reqs in batches of 25, resending unprocessed items with
+// backoff (the SDK retries throttled requests, not partial successes).
+func (s *Store) batchWrite(ctx context.Context, reqs []types.WriteRequest) error {
+	for len(reqs) > 0 {
+		n := min(batchWrite, len(reqs))
+		pending := reqs[:n]
+		reqs = reqs[n:]
+		for attempt := 0; len(pending) > 0; attempt++ {
+			if attempt == batchRetries {
+				return fmt.Errorf("batch write: %d items still unprocessed after %d attempts", len(pending), attempt)
+			}
+			if attempt > 0 {
+				if err := sleep(ctx, backoff(attempt)); err != nil {
+					return err
+				}
+			}
+			out, err := s.client.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{
+				RequestItems: map[string][]types.WriteRequest{s.table: pending},
+			})
+			if err != nil {
+				return fmt.Errorf("batch write: %w", err)
+			}
+			pending = out.UnprocessedItems[s.table]
+		}
+	}
+	return nil
+}
+
+// readChunks fetches chunk items by key and concatenates their data in
+// key order.
+func (s *Store) readChunks(ctx context.Context, keys []map[string]types.AttributeValue) ([]byte, error) {
+	got := map[string][]byte{}
+	for start := 0; start < len(keys); start += batchGet {
+		pending := keys[start:min(start+batchGet, len(keys))]
+		for attempt := 0; len(pending) > 0; attempt++ {
+			if attempt == batchRetries {
+				return nil, fmt.Errorf("batch get: %d chunks still unprocessed", len(pending))
+			}
+			if attempt > 0 {
+				if err := sleep(ctx, backoff(attempt)); err != nil {
+					return nil, err
+				}
+			}
+			out, err := s.client.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{
+				RequestItems: map[string]types.KeysAndAttributes{s.table: {Keys: pending, ConsistentRead: aws.Bool(true)}},
+			})
+			if err != nil {
+				return nil, fmt.Errorf("batch get chunks: %w", err)
+			}
+			for _, item := range out.Responses[s.table] {
+				if b, ok := item["data"].(*types.AttributeValueMemberB); ok {
+					got[getS(item, attrSK)] = b.Value
+				}
+			}
+			pending = out.UnprocessedKeys[s.table].Keys
+		}
+	}
+	var buf bytes.Buffer
+	for _, k := range keys {
+		b, ok := got[getS(k, attrSK)]
+		if !ok {
+			return nil, fmt.Errorf("%w: %s", errChunkMissing, getS(k, attrSK))
+		}
+		buf.Write(b)
+	}
+	return buf.Bytes(), nil
+}
+
+func backoff(attempt int) time.Duration {
+	return min(50*time.Millisecond<<attempt, 5*time.Second)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// ---- edges ----
+
+// AddEdges records edges, each as an upstream item under its To and a
+// downstream item under its From. Writing an edge again writes the same
+// keys, so it is stored once.
+func (s *Store) AddEdges(ctx context.Context, edges []lineage.Edge) error {
+	seen := map[lineage.Edge]bool{}
+	var reqs []types.WriteRequest
+	for _, e := range edges {
+		if err := checkNames("edge from", e.From, "edge to", e.To, "edge run id", e.RunID); err != nil {
+			return err
+		}
+		// BatchWriteItem refuses two writes of one key in a request.
+		if seen[e] {
+			continue
+		}
+		seen[e] = true
+		attrs := func(pk, sk string) map[string]types.AttributeValue {
+			it := key(pk, sk)
+			it["type"] = str("edge")
+			it["from"], it["to"], it["run_id"], it["transform"] = str(e.From), str(e.To), str(e.RunID), str(e.Transform)
+			return it
+		}
+		reqs = append(reqs,
+			types.WriteRequest{PutRequest: &types.PutRequest{Item: attrs(dsPK(e.To), edgeSK("UP", e.From, e))}},
+			types.WriteRequest{PutRequest: &types.PutRequest{Item: attrs(dsPK(e.From), edgeSK("DOWN", e.To, e))}})
+	}
+	if err := s.batchWrite(ctx, reqs); err != nil {
+		return fmt.Errorf("lineage: add %d edges: %w", len(edges), err)
+	}
+	return nil
+}
+
+func (s *Store) edges(ctx context.Context, uri, dir string) ([]lineage.Edge, error) {
+	if uri == "" {
+		return nil, nil
+	}
+	p := dynamodb.NewQueryPaginator(s.client, &dynamodb.QueryInput{
+		TableName:              &s.table,
+		KeyConditionExpression: aws.String("PK = :pk AND begins_with(SK, :dir)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": str(dsPK(uri)), ":dir": str(dir + "#"),
+		},
+		ConsistentRead: aws.Bool(true),
+	})
+	var out []lineage.Edge
+	for p.HasMorePages() {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("lineage: edges %s of %s: %w", dir, uri, err)
+		}
+		for _, it := range page.Items {
+			e := lineage.Edge{From: getS(it, "from"), To: getS(it, "to"), RunID: getS(it, "run_id"), Transform: getS(it, "transform")}
+			// A digest key could in principle be shared by two URIs.
+			if (dir == "UP" && e.To == uri) || (dir == "DOWN" && e.From == uri) {
+				out = append(out, e)
+			}
+		}
+	}
+	return out, nil
+}
+
+// Upstream returns the edges whose To is uri.
+func (s *Store) Upstream(ctx context.Context, uri string) ([]lineage.Edge, error) {
+	return s.edges(ctx, uri, "UP")
+}
+
+// Downstream returns the edges whose From is uri.
+func (s *Store) Downstream(ctx context.Context, uri string) ([]lineage.Edge, error) {
+	return s.edges(ctx, uri, "DOWN")
+}
+
+// ---- claims and the published pointer ----
+
+// ClaimMonth gives runID (job, month) until ReleaseMonth or ttl: one
+// conditional put that succeeds when there is no claim, it has expired, or
+// runID already holds it (renewal).
+func (s *Store) ClaimMonth(ctx context.Context, job, month, runID string, ttl time.Duration) error {
+	if err := checkNames("job", job, "month", month, "run id", runID); err != nil {
+		return err
+	}
+	if ttl <= 0 {
+		return fmt.Errorf("lineage: claim %s/%s: ttl %v must be positive", job, month, ttl)
+	}
+	now := time.Now()
+	item := key(monthPK(job, month), "CLAIM")
+	item["type"] = str("claim")
+	item["owner"] = str(runID)
+	item["expires"] = num(now.Add(ttl).UnixMilli())
+	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: &s.table, Item: item,
+		ConditionExpression:      aws.String("attribute_not_exists(PK) OR #expires < :now OR #owner = :me"),
+		ExpressionAttributeNames: map[string]string{"#expires": "expires", "#owner": "owner"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":now": num(now.UnixMilli()), ":me": str(runID),
+		},
+	})
+	if isConditionFailed(err) {
+		return fmt.Errorf("lineage: claim %s/%s for %s: held by another run: %w", job, month, runID, lineage.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("lineage: claim %s/%s: %w", job, month, err)
+	}
+	return nil
+}
+
+// ReleaseMonth deletes the claim if runID holds it; otherwise it does
+// nothing.
+func (s *Store) ReleaseMonth(ctx context.Context, job, month, runID string) error {
+	if err := checkNames("job", job, "month", month, "run id", runID); err != nil {
+		return err
+	}
+	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: &s.table, Key: key(monthPK(job, month), "CLAIM"),
+		ConditionExpression:       aws.String("#owner = :me"),
+		ExpressionAttributeNames:  map[string]string{"#owner": "owner"},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":me": str(runID)},
+	})
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("lineage: release %s/%s: %w", job, month, err)
+	}
+	return nil
+}
+
+// SetPublished moves the month's published pointer from prev ("" = none)
+// to runID with one conditional put; lineage.ErrConflict if it is not at
+// prev.
+func (s *Store) SetPublished(ctx context.Context, job, month, runID, prev string) error {
+	if err := checkNames("job", job, "month", month, "run id", runID); err != nil {
+		return err
+	}
+	item := key(monthPK(job, month), "PUBLISHED")
+	item["type"] = str("published")
+	item["run_id"] = str(runID)
+	in := &dynamodb.PutItemInput{TableName: &s.table, Item: item}
+	if prev == "" {
+		in.ConditionExpression = aws.String("attribute_not_exists(PK)")
+	} else {
+		in.ConditionExpression = aws.String("run_id = :prev")
+		in.ExpressionAttributeValues = map[string]types.AttributeValue{":prev": str(prev)}
+	}
+	_, err := s.client.PutItem(ctx, in)
+	if isConditionFailed(err) {
+		return fmt.Errorf("lineage: publish %s/%s: pointer is not %q: %w", job, month, prev, lineage.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("lineage: publish %s/%s: %w", job, month, err)
+	}
+	return nil
+}
+
+// Published returns the month's published run id or lineage.ErrNotFound.
+func (s *Store) Published(ctx context.Context, job, month string) (string, error) {
+	if job == "" || month == "" {
+		return "", fmt.Errorf("lineage: published %s/%s: %w", job, month, lineage.ErrNotFound)
+	}
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.table, Key: key(monthPK(job, month), "PUBLISHED"), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return "", fmt.Errorf("lineage: published %s/%s: %w", job, month, err)
+	}
+	id := getS(out.Item, "run_id")
+	if id == "" {
+		return "", fmt.Errorf("lineage: published %s/%s: %w", job, month, lineage.ErrNotFound)
+	}
+	return id, nil
+}
