@@ -1,0 +1,212 @@
+//go:build cgo && !noduckdb
+
+package athena_test
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/tierflow/tierflow/lake/awsfake"
+	"github.com/tierflow/tierflow/lake/catalog"
+	"github.com/tierflow/tierflow/lake/catalog/glue"
+	"github.com/tierflow/tierflow/lake/engine"
+	"github.com/tierflow/tierflow/lake/engine/athena"
+	"github.com/tierflow/tierflow/lake/engine/duckdb"
+	"github.com/tierflow/tierflow/lake/engine/enginetest"
+	"github.com/tierflow/tierflow/lake/storage"
+	"github.com/tierflow/tierflow/lake/storage/file"
+)
+
+// TestConformance runs the engine suite against athena.Engine on the fake:
+// the Glue catalog is the fake's, and the fake's Athena executes each CTAS
+// it is sent by handing the parsed statement (target, properties, SELECT)
+// to the DuckDB engine, which reads the same Glue catalog and writes under
+// the same file:// location. So the Athena side — rendering, token,
+// polling, statistics, scratch tables, columns read back from Glue, file
+// listing, location checks — runs for real; only the SQL engine is DuckDB.
+func TestConformance(t *testing.T) {
+	enginetest.Run(t, enginetest.Harness{
+		New: func(t *testing.T) (engine.Engine, catalog.Catalog, storage.Storage) {
+			srv := awsfake.New(t)
+			srv.Athena.AllowLocationSchemes("file")
+			cat := glue.New(srv.Config(), glue.Options{})
+			st, err := file.New(t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			duck, err := duckdb.New(context.Background(), cat, st, duckdb.Options{Threads: 2, MemoryLimit: "1GB"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { duck.Close() })
+			srv.Athena.SetExecutor(duckExecutor(srv, duck, st))
+			eng := athena.New(srv.Config(), cat, athena.Options{
+				OutputLocation: "s3://tierflow-results/athena/",
+				PollMin:        time.Millisecond, PollMax: 20 * time.Millisecond,
+				Storage: st,
+			})
+			return eng, cat, st
+		},
+	})
+}
+
+// duckExecutor runs a CTAS with DuckDB. The tables it exposes are the Glue
+// tables the SELECT names (Athena resolves every name against Glue; DuckDB
+// needs them listed).
+func duckExecutor(srv *awsfake.Server, duck *duckdb.Engine, st storage.Storage) awsfake.Executor {
+	return func(ctx context.Context, q awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
+		c := q.CTAS
+		if c == nil {
+			return awsfake.AthenaResult{}, &awsfake.QueryError{Category: 2, Type: 1000, Message: "the DuckDB executor runs CTAS statements only"}
+		}
+		var sources []string
+		for _, db := range []string{c.Database, q.Database} {
+			for _, name := range srv.Glue.TableNames(db) {
+				if regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(name) + `\b`).MatchString(c.Select) {
+					sources = append(sources, db+"."+name)
+				}
+			}
+		}
+		res, err := duck.CreateTableAs(ctx, engine.CTAS{
+			Database: c.Database, Table: c.Table, SQL: c.Select, Location: c.ExternalLocation,
+			Compression: c.WriteCompression, PartitionedBy: c.PartitionedBy,
+			BucketedBy: c.BucketedBy, BucketCount: c.BucketCount, Sources: sources,
+		})
+		if err != nil {
+			return awsfake.AthenaResult{}, &awsfake.QueryError{Category: 2, Type: 1000, Message: err.Error()}
+		}
+		out := awsfake.AthenaResult{Rows: res.Rows, EngineMillis: max(res.EngineMillis, 1)}
+		for _, col := range res.Columns {
+			out.Columns = append(out.Columns, awsfake.Column{Name: col.Name, Type: col.Type})
+		}
+		// Partitions are the col=value directories below the location.
+		seen := map[string]bool{}
+		base := strings.TrimSuffix(c.ExternalLocation, "/") + "/"
+		for _, f := range res.Files {
+			rel, ok := strings.CutPrefix(f, base)
+			if !ok {
+				continue
+			}
+			dirs := strings.Split(rel, "/")
+			dirs = dirs[:len(dirs)-1]
+			if len(dirs) != len(c.PartitionedBy) || len(dirs) == 0 || seen[strings.Join(dirs, "/")] {
+				continue
+			}
+			seen[strings.Join(dirs, "/")] = true
+			var vals []string
+			for _, d := range dirs {
+				_, v, _ := strings.Cut(d, "=")
+				vals = append(vals, v)
+			}
+			out.Partitions = append(out.Partitions, vals)
+		}
+		return out, nil
+	}
+}
+
+// TestInputsEndToEnd runs CTAS statements over an Input (a staged,
+// unpublished partition) through the fake and DuckDB: whether the SELECT
+// names the table unqualified or qualified, only the staged rows are read.
+func TestInputsEndToEnd(t *testing.T) {
+	ctx := t.Context()
+	srv := awsfake.New(t)
+	srv.Athena.AllowLocationSchemes("file")
+	cat := glue.New(srv.Config(), glue.Options{})
+	st, err := file.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	duck, err := duckdb.New(ctx, cat, st, duckdb.Options{Threads: 2, MemoryLimit: "1GB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { duck.Close() })
+	srv.Athena.SetExecutor(duckExecutor(srv, duck, st))
+	eng := athena.New(srv.Config(), cat, athena.Options{
+		OutputLocation: "s3://tierflow-results/athena/", PollMin: time.Millisecond, PollMax: 10 * time.Millisecond, Storage: st,
+	})
+
+	type row struct {
+		ID    int64  `parquet:"id"`
+		State string `parquet:"state"`
+	}
+	sd := func(loc string) catalog.StorageDescriptor {
+		return catalog.StorageDescriptor{
+			Columns:  []catalog.Column{{Name: "id", Type: "bigint"}, {Name: "state", Type: "string"}},
+			Location: loc, NumberOfBuckets: -1,
+		}
+	}
+	people := catalog.Table{Database: "lake", Name: "people", TableType: "EXTERNAL_TABLE",
+		PartitionKeys: []catalog.Column{{Name: "month", Type: "string"}}, StorageDescriptor: sd(st.ObjectURI("people") + "/")}
+	if err := cat.EnsureDatabase(ctx, "lake"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cat.PutTable(ctx, people); err != nil {
+		t.Fatal(err)
+	}
+	write := func(dir string, n int) catalog.Partition {
+		w, err := st.Create(ctx, dir+"/000000_0_part", storage.PutOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw := parquet.NewGenericWriter[row](w)
+		for i := range n {
+			if _, err := pw.Write([]row{{ID: int64(i), State: "CA"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := pw.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		return catalog.Partition{Database: "lake", Table: "people", StorageDescriptor: sd(st.ObjectURI(dir) + "/")}
+	}
+	// Published: 2020-02 (3 rows), 2020-03 run r1 (4 rows). Staged: 2020-03
+	// run r2 (5 rows).
+	for _, p := range []struct {
+		month, run string
+		rows       int
+	}{{"2020-02", "r1", 3}, {"2020-03", "r1", 4}} {
+		part := write("people/month="+p.month+"/run="+p.run, p.rows)
+		part.Values = []string{p.month}
+		if err := cat.PutPartition(ctx, part); err != nil {
+			t.Fatal(err)
+		}
+	}
+	staged := write("people/month=2020-03/run=r2", 5)
+	staged.Values = []string{"2020-03"}
+
+	for i, sql := range []string{
+		`SELECT id, state, month FROM people`,
+		`SELECT id, state, month FROM "lake"."people"`,
+		`WITH people AS (SELECT * FROM lake.people WHERE month = '2020-03') SELECT id, state, month FROM people`,
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			c := engine.CTAS{
+				Database: "lake", Table: "people_ca", SQL: sql, Sources: []string{"people"},
+				Location: st.ObjectURI(fmt.Sprintf("out/%d", i)) + "/",
+				Inputs:   []engine.Input{{Table: people, Partitions: []catalog.Partition{staged}}},
+			}
+			res, err := eng.CreateTableAs(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Rows != 5 {
+				t.Errorf("%q read %d rows, want the 5 staged ones\n%s", sql, res.Rows, res.SQL)
+			}
+			if names := srv.Glue.TableNames("lake"); fmt.Sprint(names) != "[people]" {
+				t.Errorf("tables left: %v", names)
+			}
+		})
+	}
+}

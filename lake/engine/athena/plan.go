@@ -1,0 +1,166 @@
+package athena
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tierflow/tierflow/lake/catalog"
+	"github.com/tierflow/tierflow/lake/engine"
+)
+
+// plan is a CTAS made ready to run: names, rendered statement, inputs.
+type plan struct {
+	db          string   // the CTAS database: unqualified names resolve here
+	target      tableRef // scratch table Athena creates
+	inputs      []stagedInput
+	sql         string   // the full CREATE TABLE ... AS statement
+	inputTables []string // db.table of every source and input
+	tokenSeed   string   // what the ClientRequestToken is derived from
+}
+
+// stagedInput is an engine.Input registered as a scratch table.
+type stagedInput struct {
+	from, to tableRef
+	table    catalog.Table
+	parts    []catalog.Partition
+}
+
+// token is the ClientRequestToken of the given attempt: derived from the
+// statement and everything else StartQueryExecution is sent, so that a
+// retried start of the same CTAS finds the same query (64 hex digits;
+// Athena takes 32 to 128 characters).
+func (p *plan) token(attempt int) string {
+	return hashHex(p.tokenSeed, strconv.Itoa(attempt))
+}
+
+// plan checks c and renders its statement.
+func (e *Engine) plan(c engine.CTAS) (*plan, error) {
+	db := strings.ToLower(strings.TrimSpace(c.Database))
+	table := strings.ToLower(strings.TrimSpace(c.Table))
+	body := strings.TrimSpace(c.SQL)
+	for strings.HasSuffix(body, ";") {
+		body = strings.TrimSpace(strings.TrimSuffix(body, ";"))
+	}
+	switch {
+	case db == "" || table == "":
+		return nil, errors.New("database and table are required")
+	case body == "":
+		return nil, errors.New("empty SQL")
+	case c.Location == "":
+		return nil, errors.New("location is required: the result is written under external_location")
+	}
+	if f := strings.ToLower(c.Format); f != "" && f != "parquet" {
+		return nil, fmt.Errorf("format %q: tierflow's derived tables are parquet", c.Format)
+	}
+	compression := strings.ToUpper(c.Compression)
+	switch compression {
+	case "":
+		compression = "SNAPPY"
+	case "SNAPPY", "GZIP", "ZSTD":
+	default:
+		return nil, fmt.Errorf("compression %q: want snappy, gzip or zstd", c.Compression)
+	}
+	partitionedBy := lowerAll(c.PartitionedBy)
+	bucketedBy := lowerAll(c.BucketedBy)
+	if (len(bucketedBy) > 0) != (c.BucketCount > 0) {
+		return nil, fmt.Errorf("bucketed_by %v and bucket_count %d go together", c.BucketedBy, c.BucketCount)
+	}
+	for _, b := range bucketedBy {
+		if slices.Contains(partitionedBy, b) {
+			return nil, fmt.Errorf("column %q is both a partition and a bucket column", b)
+		}
+	}
+	// Each partition written opens one writer per bucket. Without
+	// partitioned_by the result is one partition; with it the count is
+	// only known when the query runs, and Athena fails it with
+	// HIVE_TOO_MANY_OPEN_PARTITIONS (QueryError says what to do).
+	if writers := max(c.BucketCount, 1); writers > e.opts.MaxWriters {
+		return nil, fmt.Errorf("bucket_count %d needs %d open writers per partition, Athena allows %d per CTAS (HIVE_TOO_MANY_OPEN_PARTITIONS)", c.BucketCount, writers, e.opts.MaxWriters)
+	}
+
+	scratchDB := strings.ToLower(e.opts.Database)
+	if scratchDB == "" {
+		scratchDB = db
+	}
+	seed := []string{db, table, body, c.Location, compression, strings.Join(partitionedBy, ","),
+		strings.Join(bucketedBy, ","), strconv.Itoa(c.BucketCount), scratchDB}
+	for _, in := range c.Inputs {
+		seed = append(seed, in.Table.Database, in.Table.Name, in.Table.StorageDescriptor.Location)
+		for _, p := range in.Partitions {
+			seed = append(seed, strings.Join(p.Values, "/"), p.StorageDescriptor.Location)
+		}
+	}
+	hash := hashHex(seed...)[:10]
+	p := &plan{db: db, target: tableRef{scratchDB, table + scratchMarker + hash}}
+
+	scratch := map[tableRef]tableRef{}
+	for _, in := range c.Inputs {
+		from := tableRef{strings.ToLower(in.Table.Database), strings.ToLower(in.Table.Name)}
+		if from.db == "" {
+			from.db = db
+		}
+		if from.table == "" {
+			return nil, errors.New("an input has no table name")
+		}
+		if _, dup := scratch[from]; dup {
+			return nil, fmt.Errorf("input %s given twice", from)
+		}
+		to := tableRef{scratchDB, from.table + scratchMarker + hash}
+		scratch[from] = to
+		p.inputs = append(p.inputs, stagedInput{from: from, to: to, table: in.Table, parts: in.Partitions})
+	}
+	rewritten, err := shadow(body, db, scratch)
+	if err != nil {
+		return nil, fmt.Errorf("rewriting the SQL to read the inputs: %w", err)
+	}
+
+	props := []string{
+		"format = 'PARQUET'",
+		"write_compression = " + quoteString(compression),
+		"external_location = " + quoteString(c.Location),
+	}
+	if len(partitionedBy) > 0 {
+		props = append(props, "partitioned_by = "+array(partitionedBy))
+	}
+	if len(bucketedBy) > 0 {
+		props = append(props, "bucketed_by = "+array(bucketedBy), "bucket_count = "+strconv.Itoa(c.BucketCount))
+	}
+	p.sql = "CREATE TABLE " + p.target.quoted() + " WITH (" + strings.Join(props, ", ") + ") AS\n" + rewritten
+
+	for _, s := range c.Sources {
+		s = strings.ToLower(strings.TrimSpace(s))
+		if !strings.Contains(s, ".") {
+			s = db + "." + s
+		}
+		if !slices.Contains(p.inputTables, s) {
+			p.inputTables = append(p.inputTables, s)
+		}
+	}
+	for _, in := range p.inputs {
+		if !slices.Contains(p.inputTables, in.from.String()) {
+			p.inputTables = append(p.inputTables, in.from.String())
+		}
+	}
+	p.tokenSeed = hashHex(p.sql, db, e.opts.Workgroup, e.opts.OutputLocation, e.opts.KMSKey)
+	return p, nil
+}
+
+func lowerAll(s []string) []string {
+	out := make([]string, len(s))
+	for i, v := range s {
+		out[i] = strings.ToLower(strings.TrimSpace(v))
+	}
+	return out
+}
+
+// array renders ARRAY['a', 'b'].
+func array(items []string) string {
+	q := make([]string, len(items))
+	for i, s := range items {
+		q[i] = quoteString(s)
+	}
+	return "ARRAY[" + strings.Join(q, ", ") + "]"
+}
