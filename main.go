@@ -123,6 +123,14 @@ func newApp() *cli.App {
 				},
 			},
 			{
+				Name:  "init",
+				Usage: "create what the job needs before its first run (AWS: DynamoDB lineage table, Glue database)",
+				Flags: []cli.Flag{jobFlag, lakeFlag},
+				Action: func(c *cli.Context) error {
+					return runner.InitCommand(c.Context, c.String("job"), c.String("lake"), logOf(c), c.App.Writer)
+				},
+			},
+			{
 				Name:  "rollback",
 				Usage: "switch a month back to an earlier complete run (default: the one before the published run)",
 				Flags: []cli.Flag{jobFlag, monthFlag, lakeFlag,

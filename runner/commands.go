@@ -391,3 +391,26 @@ func GCCommand(ctx context.Context, job, lake string, o GCOptions, log zerolog.L
 	}
 	return err
 }
+
+// InitCommand creates what a job needs before its first run: on AWS the
+// DynamoDB lineage table (on-demand) and the Glue database, after checking
+// that the lake's bucket is reachable; locally the lake folders.
+func InitCommand(ctx context.Context, job, lake string, log zerolog.Logger, w io.Writer) error {
+	spec, env, err := openJob(ctx, job, lake, log)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	fmt.Fprintf(w, "lake %s: reachable\n", env.Storage.URI())
+	if t, ok := env.Lineage.(interface{ CreateTable(context.Context) error }); ok {
+		if err := t.CreateTable(ctx); err != nil {
+			return fmt.Errorf("init: lineage table %s: %w", spec.AWS.LineageTable, err)
+		}
+		fmt.Fprintf(w, "lineage table %s: ready\n", spec.AWS.LineageTable)
+	}
+	if err := env.Catalog.EnsureDatabase(ctx, spec.Database); err != nil {
+		return fmt.Errorf("init: catalog database %s: %w", spec.Database, err)
+	}
+	fmt.Fprintf(w, "catalog database %s: ready\n", spec.Database)
+	return nil
+}

@@ -12,8 +12,12 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/container"
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/lake/awsconfig"
 	"github.com/tierflow/tierflow/lake/storage"
 	"github.com/tierflow/tierflow/lake/storage/file"
+	"github.com/tierflow/tierflow/lake/storage/s3"
+	"github.com/tierflow/tierflow/lake/storage/spool"
 )
 
 // ConvertCommandOptions are the convert command's.
@@ -31,17 +35,17 @@ func ConvertCommand(ctx context.Context, o ConvertCommandOptions) error {
 	if err != nil {
 		return err
 	}
-	src, srcKey, err := OpenURI(ctx, o.Part)
+	src, srcKey, err := OpenURI(ctx, o.Part, spec.AWS)
 	if err != nil {
 		return fmt.Errorf("--part: %w", err)
 	}
-	dst, outKey, err := OpenURI(ctx, o.Out)
+	dst, outKey, err := OpenURI(ctx, o.Out, spec.AWS)
 	if err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
 	metaKey := strings.TrimSuffix(outKey, "/") + "/_tierflow"
 	if o.Meta != "" {
-		mst, k, err := OpenURI(ctx, o.Meta)
+		mst, k, err := OpenURI(ctx, o.Meta, spec.AWS)
 		if err != nil {
 			return fmt.Errorf("--meta: %w", err)
 		}
@@ -49,6 +53,16 @@ func ConvertCommand(ctx context.Context, o ConvertCommandOptions) error {
 			return fmt.Errorf("--meta %s and --out %s must be in the same store", o.Meta, o.Out)
 		}
 		metaKey = k
+	}
+	if _, remote := dst.(*s3.Store); remote {
+		// 60 bucket files open at once: stage them on local disk.
+		dir := spec.Convert.SpillDir
+		if dir == "" {
+			dir = filepath.Join(os.TempDir(), "tierflow-spool")
+		}
+		if dst, err = spool.New(dst, dir); err != nil {
+			return err
+		}
 	}
 	opts := container.Options{Spec: spec, Part: PartName(srcKey), Logger: o.Log}
 	if o.Progress {
@@ -77,8 +91,9 @@ func dirKey(k string) string {
 }
 
 // OpenURI opens the store that holds uri and returns the key of uri in it:
-// file:///a/b/c → (file store at /, "a/b/c").
-func OpenURI(ctx context.Context, uri string) (storage.Storage, string, error) {
+// file:///a/b/c → (file store at /, "a/b/c"); s3://b/k → (bucket b, "k"),
+// with the job's KMS key and bucket owner on every write.
+func OpenURI(ctx context.Context, uri string, a jobs.AWS) (storage.Storage, string, error) {
 	switch {
 	case strings.HasPrefix(uri, "file://"):
 		p, err := filepath.Abs(strings.TrimPrefix(uri, "file://"))
@@ -90,9 +105,25 @@ func OpenURI(ctx context.Context, uri string) (storage.Storage, string, error) {
 			return nil, "", err
 		}
 		return st, strings.TrimPrefix(p, "/"), nil
+	case strings.HasPrefix(uri, "s3://"):
+		bucket, key, _ := strings.Cut(strings.TrimPrefix(uri, "s3://"), "/")
+		cfg, err := awsconfig.Load(ctx, awsconfig.Options{Region: a.Region})
+		if err != nil {
+			return nil, "", err
+		}
+		st, err := s3.New(ctx, cfg, "s3://"+bucket, s3.Options{
+			UsePathStyle:        awsconfig.PathStyle(os.Getenv),
+			KMSKeyID:            a.KMSKeyID,
+			KMSBucketKey:        a.KMSKeyID != "",
+			ExpectedBucketOwner: a.ExpectedBucketOwner,
+		})
+		if err != nil {
+			return nil, "", err
+		}
+		return st, key, nil
 	case strings.Contains(uri, "://"):
-		return nil, "", fmt.Errorf("%s: unsupported scheme in this build", uri)
+		return nil, "", fmt.Errorf("%s: unsupported scheme (use file:// or s3://)", uri)
 	default:
-		return OpenURI(ctx, "file://"+uri)
+		return OpenURI(ctx, "file://"+uri, a)
 	}
 }

@@ -26,7 +26,10 @@ import (
 // Env is the set of backends one job runs against: storage, catalog,
 // engine and lineage store, local or AWS, chosen from the lake URI.
 type Env struct {
-	Storage     storage.Storage
+	Storage storage.Storage
+	// Output is where the converter writes its many files at once: Storage
+	// locally, Storage spooled through local disk on S3.
+	Output      storage.Storage
 	Catalog     catalog.Catalog
 	Lineage     lineage.Store
 	Log         zerolog.Logger
@@ -98,8 +101,11 @@ func LakeURI(spec *jobs.Spec, override string) (string, error) {
 
 // OpenEnv opens the backends for lakeURI (see LakeURI).
 func OpenEnv(ctx context.Context, spec *jobs.Spec, lakeURI string, log zerolog.Logger) (*Env, error) {
+	if strings.HasPrefix(lakeURI, "s3://") {
+		return openAWS(ctx, spec, lakeURI, log)
+	}
 	if !strings.HasPrefix(lakeURI, "file://") {
-		return nil, fmt.Errorf("lake %s: only file:// lakes are supported by this build", lakeURI)
+		return nil, fmt.Errorf("lake %s: use file://DIR or s3://bucket/prefix", lakeURI)
 	}
 	root := strings.TrimPrefix(lakeURI, "file://")
 	st, err := file.New(root)
@@ -118,7 +124,7 @@ func OpenEnv(ctx context.Context, spec *jobs.Spec, lakeURI string, log zerolog.L
 	if err != nil {
 		return nil, fmt.Errorf("open local lineage store: %w", err)
 	}
-	env := &Env{Storage: st, Catalog: cat, Lineage: lin, Log: log, CodeVersion: CodeVersion()}
+	env := &Env{Storage: st, Output: st, Catalog: cat, Lineage: lin, Log: log, CodeVersion: CodeVersion()}
 	env.newEngine = func(ctx context.Context) (engine.Engine, error) {
 		return duckdb.New(ctx, cat, st, duckdb.Options{TempDir: filepath.Join(meta, "duckdb-tmp")})
 	}

@@ -152,7 +152,7 @@ func (j *job) convert(ctx context.Context) (lineage.Stage, error) {
 					j.opts.Progress(sum, total)
 				}
 			}
-			m, err := container.Convert(gctx, opts, j.env.Storage, o.key, j.env.Storage, dataPrefix, metaPrefix)
+			m, err := container.Convert(gctx, opts, j.env.Storage, o.key, j.env.Output, dataPrefix, metaPrefix)
 			manifests[i] = m
 			if err != nil {
 				return fmt.Errorf("part %s: %w", o.part.Name, err)
