@@ -23,9 +23,6 @@ func (j *job) publish(ctx context.Context) (lineage.Stage, error) {
 			return st, err
 		}
 	}
-	if err := j.env.Catalog.EnsureDatabase(ctx, j.spec.Database); err != nil {
-		return st, fmt.Errorf("catalog: database %s: %w", j.spec.Database, err)
-	}
 	for _, s := range j.staged {
 		if err := j.env.Catalog.PutTable(ctx, s.table); err != nil {
 			return st, fmt.Errorf("catalog: table %s.%s: %w", s.table.Database, s.table.Name, err)

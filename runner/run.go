@@ -227,6 +227,11 @@ type staged struct {
 }
 
 func (j *job) do(ctx context.Context) error {
+	// The database is setup, not publication: derive needs it on Athena
+	// (scratch tables) before anything is published.
+	if err := j.env.Catalog.EnsureDatabase(ctx, j.spec.Database); err != nil {
+		return fmt.Errorf("catalog: database %s: %w", j.spec.Database, err)
+	}
 	for _, stage := range []struct {
 		name string
 		fn   func(context.Context) (lineage.Stage, error)

@@ -71,6 +71,7 @@ type Server struct {
 	requests []Request
 	faults   map[string][]*Error // target → errors to answer next, in order
 	now      func() time.Time
+	creds    aws.Credentials // the only key pair the server accepts
 }
 
 // New starts a server with Glue and Athena registered.
@@ -81,6 +82,7 @@ func New(tb testing.TB) *Server {
 		services: map[string]*JSONService{},
 		faults:   map[string][]*Error{},
 		now:      time.Now,
+		creds:    aws.Credentials{AccessKeyID: AccessKeyID, SecretAccessKey: SecretAccessKey},
 	}
 	s.Glue = newGlue(s)
 	s.Athena = newAthena(s)
@@ -89,6 +91,21 @@ func New(tb testing.TB) *Server {
 	s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
 	tb.Cleanup(s.Close)
 	return s
+}
+
+// UseCredentials makes the server accept (only) this key pair instead of
+// the fake's own, so one aws.Config can reach it and a real local server
+// (versitygw) that insists on its root key.
+func (s *Server) UseCredentials(accessKeyID, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.creds = aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}
+}
+
+func (s *Server) credentials() aws.Credentials {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.creds
 }
 
 // URL is the endpoint to put into aws.Config.BaseEndpoint.
@@ -442,8 +459,8 @@ func (s *Server) checkEnvelope(r *http.Request, body []byte, svc *JSONService) (
 	date := r.Header.Get("X-Amz-Date")
 	signed := strings.Split(fields["SignedHeaders"], ";")
 	switch {
-	case scope[0] != AccessKeyID:
-		return scope[3], s.signatureError("access key %q, want the fake's %q", scope[0], AccessKeyID)
+	case scope[0] != s.credentials().AccessKeyID:
+		return scope[3], s.signatureError("access key %q, want the fake's %q", scope[0], s.credentials().AccessKeyID)
 	case len(date) < 8 || scope[1] != date[:8]:
 		return scope[3], s.signatureError("credential date %q does not match X-Amz-Date %q", scope[1], date)
 	case scope[2] != Region:
@@ -456,7 +473,7 @@ func (s *Server) checkEnvelope(r *http.Request, body []byte, svc *JSONService) (
 			return scope[3], s.signatureError("SignedHeaders %q lack %s", fields["SignedHeaders"], h)
 		}
 	}
-	if err := verifySignature(r, body, signed, date, scope[3], auth); err != nil {
+	if err := verifySignature(r, body, signed, date, scope[3], auth, s.credentials()); err != nil {
 		return scope[3], s.signatureError("%v", err)
 	}
 	return scope[3], nil
@@ -470,7 +487,7 @@ func (s *Server) signatureError(format string, args ...any) *Error {
 
 // verifySignature re-signs the request's signed headers with the fake's
 // secret and compares the result with what the client sent.
-func verifySignature(r *http.Request, body []byte, signed []string, date, service, auth string) error {
+func verifySignature(r *http.Request, body []byte, signed []string, date, service, auth string, creds aws.Credentials) error {
 	t, err := time.Parse("20060102T150405Z", date)
 	if err != nil {
 		return fmt.Errorf("X-Amz-Date %q: %v", date, err)
@@ -490,7 +507,6 @@ func verifySignature(r *http.Request, body []byte, signed []string, date, servic
 	}
 	re.ContentLength = int64(len(body))
 	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: AccessKeyID, SecretAccessKey: SecretAccessKey}
 	if err := v4.NewSigner().SignHTTP(context.Background(), creds, re, hex.EncodeToString(sum[:]), service, Region, t); err != nil {
 		return err
 	}
