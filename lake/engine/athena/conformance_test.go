@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsathena "github.com/aws/aws-sdk-go-v2/service/athena"
+	athenatypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/tierflow/tierflow/lake/awsfake"
@@ -209,4 +212,51 @@ func TestInputsEndToEnd(t *testing.T) {
 			}
 		})
 	}
+
+	// Prepare / run elsewhere / Collect: what Step Functions does.
+	t.Run("prepared", func(t *testing.T) {
+		c := engine.CTAS{
+			Database: "lake", Table: "people_ca", SQL: `SELECT id, state, month FROM people`, Sources: []string{"people"},
+			Location: st.ObjectURI("out/prepared") + "/",
+			Inputs:   []engine.Input{{Table: people, Partitions: []catalog.Partition{staged}}},
+		}
+		p, err := eng.Prepare(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Scratch) != 1 || !strings.Contains(p.Query, p.Scratch[0][strings.Index(p.Scratch[0], ".")+1:]) {
+			t.Fatalf("prepared %+v: the query must read the scratch input", p)
+		}
+		if names := srv.Glue.TableNames("lake"); len(names) != 2 {
+			t.Fatalf("tables after Prepare: %v, want people and the scratch input", names)
+		}
+		client := awsathena.NewFromConfig(srv.Config())
+		out, err := client.StartQueryExecution(ctx, &awsathena.StartQueryExecutionInput{
+			QueryString: &p.Query, ResultConfiguration: &athenatypes.ResultConfiguration{OutputLocation: aws.String("s3://tierflow-results/athena/")},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			qe, err := client.GetQueryExecution(ctx, &awsathena.GetQueryExecutionInput{QueryExecutionId: out.QueryExecutionId})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s := qe.QueryExecution.Status.State; s == athenatypes.QueryExecutionStateSucceeded {
+				break
+			} else if s == athenatypes.QueryExecutionStateFailed {
+				t.Fatalf("query failed: %v", aws.ToString(qe.QueryExecution.Status.StateChangeReason))
+			}
+		}
+		res, err := eng.Collect(ctx, p, engine.Result{Rows: 5})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Files) == 0 || res.Bytes == 0 || len(res.Columns) != 3 {
+			t.Errorf("collected %+v", res)
+		}
+		if names := srv.Glue.TableNames("lake"); fmt.Sprint(names) != "[people]" {
+			t.Errorf("scratch tables left after Collect: %v", names)
+		}
+	})
 }
