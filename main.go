@@ -85,19 +85,65 @@ func newApp() *cli.App {
 				},
 			},
 			{
-				Name:      "convert",
-				Usage:     "convert one gzip CSV part into bucketed Parquet (the container's entrypoint)",
-				ArgsUsage: " ",
-				Flags: []cli.Flag{jobFlag,
-					&cli.StringFlag{Name: "part", Required: true, Usage: "the part's `URI` (file:///… or s3://…)"},
-					&cli.StringFlag{Name: "out", Required: true, Usage: "output folder `URI` for the Parquet files"},
+				Name:  "convert",
+				Usage: "convert one gzip CSV part into bucketed Parquet (the container's entrypoint)",
+				Description: "Standalone: --part URI --out URI [--meta URI].\n" +
+					"In a Step Functions execution: --execution E --part KEY (an intake key of the execution's plan):\n" +
+					"the part is copied to tier 1, verified, and converted into the run's tier-2 prefix.",
+				Flags: []cli.Flag{jobFlag, lakeFlag,
+					&cli.StringFlag{Name: "part", Required: true, Usage: "the part's `URI` (file:///… or s3://…), or with --execution its intake key"},
+					&cli.StringFlag{Name: "out", Usage: "output folder `URI` for the Parquet files"},
 					&cli.StringFlag{Name: "meta", Usage: "folder `URI` for the manifest and rejects (default: OUT/_tierflow)"},
+					executionFlag,
 				},
 				Action: func(c *cli.Context) error {
+					if c.String("execution") != "" {
+						return runner.PartCommand(c.Context, stepOptions(c), c.String("part"))
+					}
+					if c.String("out") == "" {
+						return errors.New("convert: --out is required (or --execution to convert a part of a run)")
+					}
 					return runner.ConvertCommand(c.Context, runner.ConvertCommandOptions{
 						Job: c.String("job"), Part: c.String("part"), Out: c.String("out"), Meta: c.String("meta"),
 						Log: logOf(c), Stdout: c.App.Writer, Progress: isTerminal(os.Stderr),
 					})
+				},
+			},
+			{
+				Name:  "plan",
+				Usage: "step 1 of an execution: list the month's parts, claim the month, record the run (Step Functions task)",
+				Flags: []cli.Flag{jobFlag, lakeFlag, executionFlag,
+					&cli.StringFlag{Name: "month", Usage: "data month `YYYY-MM` (default: the previous month, UTC)"},
+					&cli.BoolFlag{Name: "force", Usage: "rerun even if the month was published from identical inputs"},
+				},
+				Action: func(c *cli.Context) error {
+					return runner.PlanCommand(c.Context, stepOptions(c), c.String("month"), c.Bool("force"))
+				},
+			},
+			{
+				Name:  "stage",
+				Usage: "after every part is converted: check the manifests, stage tier 2, prepare the derived tables' CTAS (Step Functions task)",
+				Flags: []cli.Flag{jobFlag, lakeFlag, executionFlag},
+				Action: func(c *cli.Context) error {
+					return runner.StageCommand(c.Context, stepOptions(c))
+				},
+			},
+			{
+				Name:  "publish",
+				Usage: "after the derived tables are built: switch every partition to the run, record lineage (Step Functions task)",
+				Flags: []cli.Flag{jobFlag, lakeFlag, executionFlag},
+				Action: func(c *cli.Context) error {
+					return runner.PublishCommand(c.Context, stepOptions(c))
+				},
+			},
+			{
+				Name:  "finish",
+				Usage: "an execution failed: record the run as failed, remove what it wrote, release the month (Step Functions Catch)",
+				Flags: []cli.Flag{jobFlag, lakeFlag, executionFlag,
+					&cli.StringFlag{Name: "error", Usage: "the failure's cause, as the state machine reports it"},
+				},
+				Action: func(c *cli.Context) error {
+					return runner.FinishCommand(c.Context, stepOptions(c), c.String("error"))
 				},
 			},
 			{
@@ -172,6 +218,13 @@ func newApp() *cli.App {
 			},
 		},
 	}
+}
+
+// executionFlag names the Step Functions execution a step belongs to.
+var executionFlag = &cli.StringFlag{Name: "execution", Usage: "the Step Functions execution `NAME` this step belongs to"}
+
+func stepOptions(c *cli.Context) runner.StepOptions {
+	return runner.StepOptions{Job: c.String("job"), Lake: c.String("lake"), Execution: c.String("execution"), Log: logOf(c), Stdout: c.App.Writer}
 }
 
 func logOf(c *cli.Context) zerolog.Logger {

@@ -205,6 +205,7 @@ func (l *loader) decodeSpec(root *yaml.Node) {
 			s.Timeout = t
 		}),
 		mark("aws", l.decodeAWS),
+		mark("pii", l.decodePII),
 	}) {
 		return
 	}

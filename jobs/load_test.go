@@ -391,8 +391,12 @@ func TestLoadShippedConsumerHeader(t *testing.T) {
 	if got := fmt.Sprint(s.Output.BucketedBy, s.Output.BucketCount, s.Output.SortedBy); got != "[state] 60 [state]" {
 		t.Errorf("output bucketing = %s", got)
 	}
-	if len(s.Derived) != 1 || s.Derived[0].Table != "consumer_ca" {
+	if len(s.Derived) != 2 || s.Derived[0].Table != "consumer_ca" || !s.Derived[0].PII ||
+		s.Derived[1].Table != "consumer_ca_deid" || s.Derived[1].PII {
 		t.Fatalf("derived = %+v", s.Derived)
+	}
+	if !s.PII.Set || s.PII.Action(PIIName) != PIIHMAC || s.PII.Action(PIIPhone) != PIIDrop || s.PII.KeyFile != "" {
+		t.Errorf("shipped PII policy = %+v (want name hmac, phone drop, no key file)", s.PII)
 	}
 	for _, col := range []string{"firstname", "lastname", "housenumber", "predirection", "streetname", "streetsuffix", "state", "zipcode"} {
 		if !strings.Contains(s.Derived[0].SQL, col) {

@@ -110,6 +110,35 @@ type AWS struct {
 	MaxConcurrency      int // Map MaxConcurrency over parts
 }
 
+// PII actions a policy assigns to a PII class (see PIIPolicy).
+const (
+	PIIKeep = "keep" // the value is written as is
+	PIIDrop = "drop" // the column is removed from the output
+	PIIMask = "mask" // strings become a fixed mask, other types NULL
+	PIIHMAC = "hmac" // the value becomes a keyed HMAC-SHA256 token (a string)
+)
+
+// PIIPolicy is the job's `pii:` section: what happens to each PII class in
+// the output of a derived table that is not marked `pii: true`, and where
+// the HMAC key comes from.
+type PIIPolicy struct {
+	// Set is true when the spec has a `pii:` section. Without one, a
+	// derived table without `pii: true` may not mention PII columns at all.
+	Set bool
+	// Actions maps every PII class (PIIClasses) to PIIKeep, PIIDrop,
+	// PIIMask or PIIHMAC; a class the spec leaves out is PIIDrop.
+	Actions map[string]string
+	// KeyFile is the HMAC key file as the spec names it (relative to the
+	// spec); KeyPath is it resolved against the spec's directory.
+	KeyFile string
+	KeyPath string
+	// KMSKeyID and EncryptedKey: the HMAC key is EncryptedKey (a KMS
+	// ciphertext, base64 in the spec, decoded here) decrypted with KMS
+	// Decrypt under KMSKeyID at run time.
+	KMSKeyID     string
+	EncryptedKey []byte
+}
+
 // Spec is a loaded, validated job.
 type Spec struct {
 	Path     string // the file it was loaded from
@@ -129,4 +158,6 @@ type Spec struct {
 	// SchemaFile is the schema file as the spec names it (relative to the
 	// spec); "" when the columns are written inline in the spec.
 	SchemaFile string
+	// PII is the policy applied to derived tables not marked `pii: true`.
+	PII PIIPolicy
 }

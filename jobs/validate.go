@@ -64,6 +64,7 @@ func (l *loader) validate() {
 		d.errf(at("convert.memory_mb"), "convert.memory_mb: must be at least %d, got %d", MinMemoryBytes>>20, s.Convert.MemoryBytes>>20)
 	}
 
+	l.validatePII()
 	l.validateDerived()
 
 	if _, ok := d.lines["catalog"]; ok || s.Database != "" {
@@ -314,6 +315,12 @@ func (l *loader) validateDerived() {
 		toks, err := checkSelect(dv.SQL)
 		if err != nil {
 			d.errf(at("sql"), "%s.sql: %v", w, err)
+		} else if !dv.PII && len(pii) > 0 && s.PII.Set {
+			// The job's policy is applied to this table's output.
+			l.validateDerivedPII(i, toks, pii)
+			if selectsAll(toks) {
+				d.errf(at("sql"), "%s.sql: selects * from a table with PII columns; list the columns (the PII policy is applied by column name) or set `pii: true`", w)
+			}
 		} else if !dv.PII && len(pii) > 0 {
 			var found []string
 			for _, t := range toks {
@@ -322,7 +329,7 @@ func (l *loader) validateDerived() {
 				}
 			}
 			if len(found) > 0 {
-				d.errf(at("sql"), "%s.sql: mentions PII columns %s; set `pii: true` on this table to allow it", w, strings.Join(found, ", "))
+				d.errf(at("sql"), "%s.sql: mentions PII columns %s; set `pii: true` on this table to allow it, or give the job a `pii:` policy to apply to it", w, strings.Join(found, ", "))
 			} else if selectsAll(toks) {
 				d.errf(at("sql"), "%s.sql: selects * from a table with PII columns; list the columns or set `pii: true`", w)
 			}

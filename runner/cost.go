@@ -16,7 +16,8 @@ import (
 const (
 	// FargateVCPUHourUSD is the Fargate price per vCPU-hour
 	// (https://aws.amazon.com/fargate/pricing/, us-east-1 Linux/x86,
-	// unchanged since the January 2019 price cut; not re-checked online).
+	// on-demand; as quoted in March 2026 by third-party pricing guides,
+	// not re-checked on AWS's page).
 	FargateVCPUHourUSD = 0.04048
 	// FargateGBHourUSD is the Fargate price per GB-hour of memory (same
 	// source). Fargate's "GB" of task memory is 2^30 bytes.

@@ -18,11 +18,6 @@ import (
 // run's prefixes, moves the published-run pointer and records lineage.
 func (j *job) publish(ctx context.Context) (lineage.Stage, error) {
 	st := lineage.Stage{}
-	for _, m := range j.res.Manifests {
-		if err := verifyManifest(ctx, j.env.Storage, m); err != nil {
-			return st, err
-		}
-	}
 	for _, s := range j.staged {
 		if err := j.env.Catalog.PutTable(ctx, s.table); err != nil {
 			return st, fmt.Errorf("catalog: table %s.%s: %w", s.table.Database, s.table.Name, err)

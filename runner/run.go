@@ -6,7 +6,6 @@ package runner
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -44,97 +43,50 @@ type Result struct {
 	RunMeta   string // URI of the run's manifests and rejects
 }
 
-// Run runs spec for one month in env. The returned Result is valid (and the
-// run recorded in lineage) even when err is not nil.
+// Run runs spec for one month in env, every step in this process. The
+// returned Result is valid (and the run recorded in lineage) even when err
+// is not nil.
 func Run(ctx context.Context, env *Env, spec *jobs.Spec, opts Options) (*Result, error) {
-	if _, err := jobs.ParseMonth(opts.Month); err != nil {
-		return nil, err
-	}
-	log := env.Log.With().Str("job", spec.Name).Str("month", opts.Month).Logger()
-	started := time.Now()
-
-	t0 := time.Now()
-	plan, err := MakePlan(ctx, env.Storage, spec, opts.Month, env.CodeVersion)
-	if err != nil {
-		return nil, err
-	}
-	planStage := lineage.Stage{Name: "plan", Wall: time.Since(t0), Files: len(plan.Parts)}
-	for _, p := range plan.Parts {
-		planStage.BytesIn += p.Size
-	}
-
-	prev, err := env.Lineage.Published(ctx, spec.Name, opts.Month)
-	if err != nil && !errors.Is(err, lineage.ErrNotFound) {
-		return nil, fmt.Errorf("lineage: published run of %s: %w", opts.Month, err)
-	}
-	res := &Result{Previous: prev, Parts: plan.Parts}
-	if prev != "" && !opts.Force {
-		pr, err := env.Lineage.GetRun(ctx, spec.Name, prev)
-		if err != nil {
-			return nil, fmt.Errorf("lineage: run %s: %w", prev, err)
-		}
-		if pr.Fingerprint == plan.Fingerprint {
-			res.Run, res.Skipped = pr, true
-			log.Info().Str("run", prev).Msg("month already published from identical inputs; nothing to do (use --force to rerun)")
-			return res, nil
-		}
-	}
-
-	runID, err := nextRunID(ctx, env, spec, opts.Month, plan.Fingerprint)
-	if err != nil {
-		return nil, err
-	}
 	lease := opts.Lease
 	if lease <= 0 {
 		lease = 2 * time.Minute
 	}
-	if err := env.Lineage.ClaimMonth(ctx, spec.Name, opts.Month, runID, lease); err != nil {
-		if errors.Is(err, lineage.ErrConflict) {
-			return nil, fmt.Errorf("month %s of job %s is being run by another run right now; not starting run %s: %w", opts.Month, spec.Name, runID, err)
+	ex, err := PlanStep(ctx, env, spec, opts.Month, "", opts.Force, lease)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{Previous: ex.Previous, Parts: ex.Plan.Parts}
+	if ex.Skipped {
+		pr, err := env.Lineage.GetRun(ctx, spec.Name, ex.Previous)
+		if err != nil {
+			return nil, fmt.Errorf("lineage: run %s: %w", ex.Previous, err)
 		}
-		return nil, fmt.Errorf("lineage: claim month %s: %w", opts.Month, err)
+		res.Run, res.Skipped = pr, true
+		return res, nil
 	}
-	stopRenew := renewClaim(ctx, env, spec.Name, opts.Month, runID, lease, log)
-	defer func() {
-		stopRenew()
-		if err := env.Lineage.ReleaseMonth(context.WithoutCancel(ctx), spec.Name, opts.Month, runID); err != nil {
-			log.Warn().Err(err).Msg("releasing the month claim")
-		}
-	}()
-	markAbandoned(ctx, env, spec.Name, opts.Month, log)
-
-	run := lineage.Run{
-		ID: runID, Job: spec.Name, Month: opts.Month, Status: lineage.StatusRunning,
-		Started: started, CodeVersion: env.CodeVersion, Fingerprint: plan.Fingerprint,
-		Stages: []lineage.Stage{planStage},
+	j, err := resumeJob(ctx, env, spec, ex)
+	if err != nil {
+		return nil, err
 	}
-	if err := env.Lineage.StartRun(ctx, run); err != nil {
-		return nil, fmt.Errorf("lineage: start run %s: %w", runID, err)
-	}
-	log = log.With().Str("run", runID).Logger()
-	log.Info().Int("parts", len(plan.Parts)).Str("previous", prev).Msg("run started")
-	layout := Layout{Spec: spec}
-	res.RunMeta = DirURI(env.Storage, layout.RunMetaPrefix(runID))
-
-	j := &job{env: env, spec: spec, plan: plan, run: &run, layout: layout, log: log, opts: opts, res: res}
-	runErr := j.do(ctx)
-
-	run.Ended = time.Now()
-	if runErr != nil {
-		run.Status = lineage.StatusFailed
-		run.Error = runErr.Error()
-		j.cleanup(context.WithoutCancel(ctx))
-		log.Error().Err(runErr).Msg("run failed; nothing was published")
-	} else {
-		run.Status = lineage.StatusComplete
-		run.Published = true
-		log.Info().Dur("wall", run.Ended.Sub(run.Started)).Int64("rows_out", run.RowsOut).Int64("rows_rejected", run.RowsRejected).Msg("run complete")
-	}
-	if err := env.Lineage.FinishRun(context.WithoutCancel(ctx), run); err != nil {
-		runErr = errors.Join(runErr, fmt.Errorf("lineage: finish run %s: %w", runID, err))
-	}
+	j.opts, j.res = opts, res
+	stopRenew := renewClaim(ctx, env, spec.Name, ex.Month, ex.RunID, lease, j.log)
+	runErr := j.local(ctx)
+	stopRenew()
+	run, err := j.finish(ctx, runErr)
 	res.Run = run
-	return res, runErr
+	return res, err
+}
+
+// local runs the steps after plan in this process: every part (pristine
+// copy, then convert) in parallel, then stage, derive and publish.
+func (j *job) local(ctx context.Context) error {
+	return j.stages(ctx, []stageFunc{
+		{"pristine", j.pristine},
+		{"convert", j.convert},
+		{"stage", j.stage},
+		{"derive", j.derive},
+		{"publish", j.publish},
+	})
 }
 
 // renewClaim keeps the month's claim alive while the run works; the
@@ -206,6 +158,7 @@ func nextRunID(ctx context.Context, env *Env, spec *jobs.Spec, month, fingerprin
 type job struct {
 	env    *Env
 	spec   *jobs.Spec
+	ex     *Exec
 	plan   *Plan
 	run    *lineage.Run
 	layout Layout
@@ -226,21 +179,20 @@ type staged struct {
 	rows      int64
 }
 
-func (j *job) do(ctx context.Context) error {
+// stageFunc is one named stage of a run.
+type stageFunc struct {
+	name string
+	fn   func(context.Context) (lineage.Stage, error)
+}
+
+// stages runs stages in order, recording each one's figures in the run.
+func (j *job) stages(ctx context.Context, list []stageFunc) error {
 	// The database is setup, not publication: derive needs it on Athena
 	// (scratch tables) before anything is published.
 	if err := j.env.Catalog.EnsureDatabase(ctx, j.spec.Database); err != nil {
 		return fmt.Errorf("catalog: database %s: %w", j.spec.Database, err)
 	}
-	for _, stage := range []struct {
-		name string
-		fn   func(context.Context) (lineage.Stage, error)
-	}{
-		{"pristine", j.pristine},
-		{"convert", j.convert},
-		{"derive", j.derive},
-		{"publish", j.publish},
-	} {
+	for _, stage := range list {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("%s: %w", stage.name, err)
 		}

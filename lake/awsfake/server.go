@@ -127,7 +127,7 @@ func (s *Server) Config() aws.Config {
 	return aws.Config{
 		APIOptions:   []func(*middleware.Stack) error{disableHostPrefix},
 		Region:       Region,
-		Credentials:  credentials.NewStaticCredentialsProvider(AccessKeyID, SecretAccessKey, ""),
+		Credentials:  credentials.NewStaticCredentialsProvider(s.credentials().AccessKeyID, s.credentials().SecretAccessKey, ""),
 		BaseEndpoint: aws.String(s.URL()),
 		HTTPClient:   s.hs.Client(),
 		Retryer: func() aws.Retryer {

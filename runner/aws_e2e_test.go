@@ -1,0 +1,425 @@
+//go:build cgo && !noduckdb
+
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsathena "github.com/aws/aws-sdk-go-v2/service/athena"
+	athenatypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
+	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/rs/zerolog"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/synth"
+	"github.com/tierflow/tierflow/lake/awsconfig"
+	"github.com/tierflow/tierflow/lake/awsfake"
+	"github.com/tierflow/tierflow/lake/catalog"
+	localcatalog "github.com/tierflow/tierflow/lake/catalog/local"
+	"github.com/tierflow/tierflow/lake/engine"
+	"github.com/tierflow/tierflow/lake/engine/duckdb"
+	"github.com/tierflow/tierflow/lake/lineage"
+	"github.com/tierflow/tierflow/lake/storage"
+	"github.com/tierflow/tierflow/lake/storage/file"
+)
+
+// TestEndToEndAWS runs the whole monthly job with --lake s3://… against the
+// local S3 server (versitygw), DynamoDB (dynalite) and the Glue and Athena
+// test server, then reads the outputs back from S3 with DuckDB.
+// awsTestEnv opens a lake on the local S3 server with DynamoDB lineage and
+// the Glue/Athena test server (Athena executes CTAS via mirrorExecutor).
+func awsTestEnv(t *testing.T) (*Env, *awsfake.Server, string) {
+	s3url, ddb := os.Getenv("TIERFLOW_TEST_S3_ENDPOINT"), os.Getenv("TIERFLOW_TEST_DYNAMODB_ENDPOINT")
+	if s3url == "" || ddb == "" {
+		t.Skip("needs the local S3 and DynamoDB servers: .ci/run starts them (TIERFLOW_TEST_S3_ENDPOINT, TIERFLOW_TEST_DYNAMODB_ENDPOINT)")
+	}
+	key, secret := os.Getenv("TIERFLOW_TEST_S3_ACCESS_KEY"), os.Getenv("TIERFLOW_TEST_S3_SECRET_KEY")
+	ctx := context.Background()
+	srv := awsfake.New(t)
+	srv.UseCredentials(key, secret)
+	for k, v := range map[string]string{
+		"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": awsfake.Region,
+		"AWS_ENDPOINT_URL_S3": s3url, "AWS_ENDPOINT_URL_DYNAMODB": ddb,
+		"AWS_ENDPOINT_URL_GLUE": srv.URL(), "AWS_ENDPOINT_URL_ATHENA": srv.URL(),
+		"TIERFLOW_S3_PATH_STYLE": "1", "AWS_PROFILE": "", "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+	} {
+		t.Setenv(k, v)
+	}
+	bucket := fmt.Sprintf("tierflow-e2e-%d", time.Now().UnixNano())
+	cfg, err := awsconfig.Load(ctx, awsconfig.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3c := awss3.NewFromConfig(cfg, func(o *awss3.Options) { o.UsePathStyle = true })
+	if _, err := s3c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+		t.Fatal(err)
+	}
+
+	spec := awsSpec(t, bucket)
+	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
+	env, err := OpenEnv(ctx, spec, "s3://"+bucket+"/lake", log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { env.Close() })
+	if ct, ok := env.Lineage.(interface{ CreateTable(context.Context) error }); !ok {
+		t.Fatalf("lineage store %T on an s3 lake is not DynamoDB", env.Lineage)
+	} else if err := ct.CreateTable(ctx); err != nil {
+		t.Fatal(err)
+	}
+	srv.Athena.SetExecutor(mirrorExecutor(t, srv, env.Catalog, env.Storage))
+	return env, srv, bucket
+}
+
+// awsSpec is the shipped job set up for a test bucket.
+func awsSpec(t *testing.T, bucket string) *jobs.Spec {
+	spec := shippedSpec(t)
+	spec.AWS.LineageTable = bucket
+	spec.AWS.AthenaOutput = "s3://" + bucket + "/athena-results/"
+	spec.Convert.SpillDir = t.TempDir()
+	if spec.PII.Set { // non-PII derived tables need an HMAC key off a local lake
+		kf := filepath.Join(t.TempDir(), "hmac.key")
+		if err := os.WriteFile(kf, []byte(strings.Repeat("ab", 32)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		spec.PII.KeyFile, spec.PII.KeyPath = kf, kf
+	}
+	return spec
+}
+
+func TestEndToEndAWS(t *testing.T) {
+	env, srv, bucket := awsTestEnv(t)
+	ctx := context.Background()
+	spec := awsSpec(t, bucket)
+	const rows = 3000
+	if _, err := synth.Generate(ctx, env.Storage, spec, synth.Options{Rows: rows, Parts: 2, Seed: 7, Month: testMonth}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(ctx, env, spec, Options{Month: testMonth})
+	if err != nil {
+		t.Fatalf("run on s3: %v", err)
+	}
+	if !res.Run.Published || res.Run.RowsOut != rows {
+		t.Fatalf("run: published %v rows out %d", res.Run.Published, res.Run.RowsOut)
+	}
+	if len(srv.RequestsTo("AmazonAthena.StartQueryExecution")) != len(spec.Derived) {
+		t.Errorf("%d Athena CTAS for %d derived tables", len(srv.RequestsTo("AmazonAthena.StartQueryExecution")), len(spec.Derived))
+	}
+
+	// Read tier 2 back from S3 (through the catalog's partition location).
+	wantStates, _ := csvStateCounts(t, env.Storage, spec)
+	got := readPartitionStates(t, env, spec.Database, spec.Output.Table)
+	if fmt.Sprint(sortedCounts(got)) != fmt.Sprint(sortedCounts(wantStates)) {
+		t.Errorf("tier 2 on S3 per-state counts differ from the CSV:\n%v\n%v", sortedCounts(got), sortedCounts(wantStates))
+	}
+	d := spec.Derived[0]
+	ca := readPartitionStates(t, env, spec.Database, d.Table)
+	if len(ca) != 1 || ca["CA"] != wantStates["CA"] {
+		t.Errorf("derived %s on S3: %v, want CA=%d", d.Table, ca, wantStates["CA"])
+	}
+
+	// Lineage in DynamoDB reaches the tier-1 objects.
+	g, err := loadGraph(ctx, env, spec, TableURI(spec.Database, d.Table))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1 := 0
+	for u := range upstreamSet(g, TableURI(spec.Database, d.Table)) {
+		if strings.HasPrefix(u, "s3://"+bucket+"/lake/tier1/") {
+			t1++
+		}
+	}
+	if t1 != 2 {
+		t.Errorf("lineage from %s reaches %d tier-1 objects on S3, want 2", d.Table, t1)
+	}
+	if r, err := env.Lineage.GetRun(ctx, spec.Name, res.Run.ID); err != nil || r.Status != lineage.StatusComplete {
+		t.Errorf("run record in DynamoDB: %+v %v", r, err)
+	}
+}
+
+// readPartitionStates downloads the files of a table's month partition
+// from the lake and counts rows per state with DuckDB.
+func readPartitionStates(t *testing.T, env *Env, db, table string) map[string]int64 {
+	t.Helper()
+	ctx := context.Background()
+	p, err := env.Catalog.GetPartition(ctx, db, table, []string{testMonth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	n := mirrorPrefix(t, env.Storage, keyOf(env.Storage, p.StorageDescriptor.Location), dir)
+	if n == 0 {
+		t.Fatalf("%s.%s month=%s: no files at %s", db, table, testMonth, p.StorageDescriptor.Location)
+	}
+	out := map[string]int64{}
+	rs, err := duck(t).Query(fmt.Sprintf("SELECT state, count(*) FROM read_parquet('%s/**/*.parquet') GROUP BY 1", dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var s string
+		var c int64
+		if err := rs.Scan(&s, &c); err != nil {
+			t.Fatal(err)
+		}
+		out[s] = c
+	}
+	return out
+}
+
+func keyOf(st storage.Storage, uri string) string {
+	return strings.TrimPrefix(strings.TrimPrefix(uri, st.URI()), "/")
+}
+
+// mirrorPrefix copies every object under prefix into dir (same relative
+// paths) and returns how many it copied.
+func mirrorPrefix(t *testing.T, st storage.Storage, prefix, dir string) int {
+	t.Helper()
+	ctx := context.Background()
+	n := 0
+	err := st.List(ctx, prefix, func(o storage.Object) error {
+		b := readAll(t, st, o.Key)
+		p := filepath.Join(dir, filepath.FromSlash(strings.TrimPrefix(o.Key, prefix)))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		n++
+		return os.WriteFile(p, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// mirrorExecutor stands in for Athena's engine: it copies the tables a
+// CTAS reads from S3 into a temporary local lake, runs the SELECT with
+// DuckDB, and uploads the result under the CTAS's external_location.
+func mirrorExecutor(t *testing.T, srv *awsfake.Server, cat catalog.Catalog, st storage.Storage) awsfake.Executor {
+	return func(ctx context.Context, q awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
+		c := q.CTAS
+		if c == nil {
+			return awsfake.AthenaResult{}, &awsfake.QueryError{Category: 2, Type: 1000, Message: "only CTAS statements are executed"}
+		}
+		dir := t.TempDir()
+		local, err := file.New(filepath.Join(dir, "lake"))
+		if err != nil {
+			return awsfake.AthenaResult{}, err
+		}
+		defer local.Close()
+		lcat, err := localcatalog.Open(filepath.Join(dir, "catalog.json"))
+		if err != nil {
+			return awsfake.AthenaResult{}, err
+		}
+		var sources []string
+		for _, db := range []string{c.Database, q.Database} {
+			for _, name := range srv.Glue.TableNames(db) {
+				if !regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(name) + `\b`).MatchString(c.Select) {
+					continue
+				}
+				if err := copyTable(ctx, t, cat, lcat, st, local, db, name); err != nil {
+					return awsfake.AthenaResult{}, err
+				}
+				sources = append(sources, db+"."+name)
+			}
+		}
+		duck, err := duckdb.New(ctx, lcat, local, duckdb.Options{Threads: 2, MemoryLimit: "1GB"})
+		if err != nil {
+			return awsfake.AthenaResult{}, err
+		}
+		defer duck.Close()
+		res, err := duck.CreateTableAs(ctx, engine.CTAS{
+			Database: c.Database, Table: c.Table, SQL: c.Select, Location: local.ObjectURI("ctas-out") + "/",
+			Compression: c.WriteCompression, Sources: sources,
+		})
+		if err != nil {
+			return awsfake.AthenaResult{}, &awsfake.QueryError{Category: 2, Type: 1000, Message: err.Error()}
+		}
+		outKey := keyOf(st, c.ExternalLocation)
+		for _, f := range res.Files {
+			rel := strings.TrimPrefix(f, local.ObjectURI("ctas-out")+"/")
+			rc, err := local.Open(ctx, "ctas-out/"+rel)
+			if err != nil {
+				return awsfake.AthenaResult{}, err
+			}
+			err = storage.Put(ctx, st, strings.TrimSuffix(outKey, "/")+"/"+rel, rc, storage.PutOptions{})
+			rc.Close()
+			if err != nil {
+				return awsfake.AthenaResult{}, err
+			}
+		}
+		out := awsfake.AthenaResult{Rows: res.Rows, EngineMillis: max(res.EngineMillis, 1)}
+		for _, col := range res.Columns {
+			out.Columns = append(out.Columns, awsfake.Column{Name: col.Name, Type: col.Type})
+		}
+		return out, nil
+	}
+}
+
+// copyTable copies a Glue table and its partitions' files from S3 into the
+// local lake and catalog, rewriting locations.
+func copyTable(ctx context.Context, t *testing.T, cat, lcat catalog.Catalog, st, local storage.Storage, db, name string) error {
+	tb, err := cat.GetTable(ctx, db, name)
+	if err != nil {
+		return err
+	}
+	relocate := func(loc string) (string, error) {
+		prefix := keyOf(st, loc)
+		err := st.List(ctx, prefix, func(o storage.Object) error {
+			rc, err := st.Open(ctx, o.Key)
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			return storage.Put(ctx, local, o.Key, rc, storage.PutOptions{})
+		})
+		return local.ObjectURI(strings.TrimSuffix(prefix, "/")) + "/", err
+	}
+	if tb.StorageDescriptor.Location, err = relocate(tb.StorageDescriptor.Location); err != nil {
+		return err
+	}
+	tb.Version = ""
+	if err := lcat.EnsureDatabase(ctx, db); err != nil {
+		return err
+	}
+	if err := lcat.PutTable(ctx, tb); err != nil {
+		return err
+	}
+	parts, err := cat.ListPartitions(ctx, db, name)
+	if err != nil {
+		return err
+	}
+	for _, p := range parts {
+		if p.StorageDescriptor.Location, err = relocate(p.StorageDescriptor.Location); err != nil {
+			return err
+		}
+		if err := lcat.PutPartition(ctx, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// TestStepsAWS drives an execution the way the state machine does, one
+// step (one "task") at a time, against S3, DynamoDB and Glue/Athena: plan,
+// a convert per part, stage, each derive.json query run on Athena as
+// athena:startQueryExecution.sync does, publish. Then a failing execution
+// goes through finish (the Catch).
+func TestStepsAWS(t *testing.T) {
+	env, srv, bucket := awsTestEnv(t)
+	ctx := context.Background()
+	spec := awsSpec(t, bucket)
+	for _, m := range []string{testMonth, "2020-04"} {
+		if _, err := synth.Generate(ctx, env.Storage, spec, synth.Options{Rows: 2000, Parts: 2, Seed: 3, Month: m}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const exec = "consumer-header-2020-03-a1"
+	if _, err := PlanStep(ctx, env, spec, testMonth, exec, false, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	var parts []partItem
+	if err := getJSON(ctx, env.Storage, ExecPrefix(spec.Name, exec)+"parts.json", &parts); err != nil || len(parts) != 2 {
+		t.Fatalf("parts.json: %v %v", parts, err)
+	}
+	for _, p := range parts { // each a Map item in its own task
+		if err := step(ctx, env, spec, exec, func(j *job) error { return j.partStep(ctx, p.Key, io.Discard) }); err != nil {
+			t.Fatalf("convert %s: %v", p.Key, err)
+		}
+	}
+	if err := step(ctx, env, spec, exec, func(j *job) error { return j.stageStep(ctx, io.Discard) }); err != nil {
+		t.Fatal(err)
+	}
+	var items []deriveItem
+	if err := getJSON(ctx, env.Storage, ExecPrefix(spec.Name, exec)+"derive.json", &items); err != nil || len(items) != len(spec.Derived) {
+		t.Fatalf("derive.json: %d items for %d derived tables (%v)", len(items), len(spec.Derived), err)
+	}
+	if _, err := env.Catalog.GetPartition(ctx, spec.Database, spec.Output.Table, []string{testMonth}); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("tier 2 visible before publish: %v", err)
+	}
+	client := awsathena.NewFromConfig(srv.Config())
+	for _, it := range items {
+		runAthena(t, client, it.Query, spec)
+	}
+	if err := step(ctx, env, spec, exec, func(j *job) error { _, err := j.finish(ctx, j.publishStep(ctx)); return err }); err != nil {
+		t.Fatalf("publish: %v", err)
+	}
+	ex, _ := LoadExec(ctx, env.Storage, spec.Name, exec)
+	r, err := env.Lineage.GetRun(ctx, spec.Name, ex.RunID)
+	if err != nil || r.Status != lineage.StatusComplete || r.RowsOut != 2000 || r.Parent != exec {
+		t.Fatalf("run after publish: %+v %v", r, err)
+	}
+	want, _ := csvStateCounts(t, env.Storage, spec)
+	if got := readPartitionStates(t, env, spec.Database, spec.Derived[0].Table); got["CA"] != want["CA"] || len(got) != 1 {
+		t.Errorf("derived table after the steps: %v, want CA=%d", got, want["CA"])
+	}
+	for _, name := range srv.Glue.TableNames(spec.Database) {
+		if strings.Contains(name, "__tf_") {
+			t.Errorf("scratch table %s left after publish", name)
+		}
+	}
+
+	// A failing execution: one part converted, then the Catch runs finish.
+	const bad = "consumer-header-2020-04-a1"
+	if _, err := PlanStep(ctx, env, spec, "2020-04", bad, false, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := step(ctx, env, spec, bad, func(j *job) error { return j.partStep(ctx, j.plan.Parts[0].Key, io.Discard) }); err != nil {
+		t.Fatal(err)
+	}
+	cause := `{"Error":"States.TaskFailed","Cause":"part-0002: ECS task stopped"}`
+	if err := step(ctx, env, spec, bad, func(j *job) error { return j.finishStep(ctx, cause, io.Discard) }); err != nil {
+		t.Fatalf("finish: %v", err)
+	}
+	fx, _ := LoadExec(ctx, env.Storage, spec.Name, bad)
+	fr, err := env.Lineage.GetRun(ctx, spec.Name, fx.RunID)
+	if err != nil || fr.Status != lineage.StatusFailed || !strings.Contains(fr.Error, "part-0002") {
+		t.Errorf("failed run: %+v %v", fr, err)
+	}
+	if _, err := env.Catalog.GetPartition(ctx, spec.Database, spec.Output.Table, []string{"2020-04"}); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("failed execution published 2020-04: %v", err)
+	}
+	if n := countUnder(t, env.Storage, Layout{Spec: spec}.Tier2Prefix("2020-04", fx.RunID)); n != 0 {
+		t.Errorf("failed execution left %d tier-2 objects", n)
+	}
+	if err := env.Lineage.ClaimMonth(ctx, spec.Name, "2020-04", "next-run", time.Minute); err != nil {
+		t.Errorf("finish did not release the month: %v", err)
+	}
+}
+
+// runAthena runs a query the way Step Functions' .sync integration does:
+// start it in the job's workgroup, poll until it ends.
+func runAthena(t *testing.T, client *awsathena.Client, query string, spec *jobs.Spec) {
+	t.Helper()
+	ctx := context.Background()
+	out, err := client.StartQueryExecution(ctx, &awsathena.StartQueryExecutionInput{
+		QueryString: aws.String(query), WorkGroup: aws.String(spec.AWS.Workgroup),
+		ResultConfiguration: &athenatypes.ResultConfiguration{OutputLocation: aws.String(spec.AWS.AthenaOutput)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		qe, err := client.GetQueryExecution(ctx, &awsathena.GetQueryExecutionInput{QueryExecutionId: out.QueryExecutionId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch qe.QueryExecution.Status.State {
+		case athenatypes.QueryExecutionStateSucceeded:
+			return
+		case athenatypes.QueryExecutionStateFailed, athenatypes.QueryExecutionStateCancelled:
+			t.Fatalf("athena: %s", aws.ToString(qe.QueryExecution.Status.StateChangeReason))
+		}
+	}
+}

@@ -1,0 +1,306 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/rs/zerolog"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/lake/engine"
+	"github.com/tierflow/tierflow/lake/engine/athena"
+	"github.com/tierflow/tierflow/lake/lineage"
+	"github.com/tierflow/tierflow/lake/storage"
+)
+
+// The step commands run one step of an execution each, as the tasks of a
+// Step Functions state machine do (docs/aws.md). They share state through
+// the lake: see Exec and ExecPrefix.
+
+// StepOptions are what every step command takes.
+type StepOptions struct {
+	Job, Lake, Execution string
+	Log                  zerolog.Logger
+	Stdout               io.Writer
+}
+
+// deriveItem is one element of derive.json, the derive Map's items.
+type deriveItem struct {
+	Table    string          `json:"table"`
+	Query    string          `json:"query"`
+	Location string          `json:"location"`
+	Prepared athena.Prepared `json:"prepared"`
+}
+
+// preparer is an engine that can hand its statement to another runner.
+type preparer interface {
+	Prepare(ctx context.Context, c engine.CTAS) (athena.Prepared, error)
+	Collect(ctx context.Context, p athena.Prepared, res engine.Result) (engine.Result, error)
+	Discard(ctx context.Context, p athena.Prepared) error
+}
+
+// PreviousMonth is the month before t (UTC): what a monthly schedule runs.
+func PreviousMonth(t time.Time) string {
+	t = t.UTC()
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, time.UTC).AddDate(0, -1, 0).Format("2006-01")
+}
+
+// PlanCommand is the first task: plan the month ("" = the previous month)
+// and claim it for the job's timeout.
+func PlanCommand(ctx context.Context, o StepOptions, month string, force bool) error {
+	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	if month == "" {
+		month = PreviousMonth(time.Now())
+	}
+	if o.Execution == "" {
+		return errors.New("plan: --execution is required (the Step Functions execution name)")
+	}
+	lease := spec.Timeout
+	if lease <= 0 {
+		lease = 6 * time.Hour
+	}
+	ex, err := PlanStep(ctx, env, spec, month, o.Execution, force, lease)
+	if err != nil {
+		return err
+	}
+	if ex.Skipped {
+		fmt.Fprintln(o.Stdout, ex.Reason)
+		return nil
+	}
+	fmt.Fprintf(o.Stdout, "run %s: %d parts of %s\n", ex.RunID, len(ex.Plan.Parts), month)
+	return nil
+}
+
+// withStep opens the job's lake, resumes the execution and runs fn on it.
+func withStep(ctx context.Context, o StepOptions, fn func(*job) error) error {
+	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	return step(ctx, env, spec, o.Execution, fn)
+}
+
+// step resumes an execution in env and runs fn on it.
+func step(ctx context.Context, env *Env, spec *jobs.Spec, execution string, fn func(*job) error) error {
+	ex, err := LoadExec(ctx, env.Storage, spec.Name, execution)
+	if err != nil {
+		return err
+	}
+	j, err := resumeJob(ctx, env, spec, ex)
+	if err != nil {
+		return err
+	}
+	return fn(j)
+}
+
+// PartCommand is a convert Map item: the pristine copy of one intake part,
+// then its conversion into the run's tier-2 prefix.
+func PartCommand(ctx context.Context, o StepOptions, key string) error {
+	return withStep(ctx, o, func(j *job) error { return j.partStep(ctx, key, o.Stdout) })
+}
+
+func (j *job) partStep(ctx context.Context, key string, w io.Writer) error {
+	for _, p := range j.plan.Parts {
+		if p.Key != key {
+			continue
+		}
+		obj, err := j.pristineOne(ctx, p)
+		if err != nil {
+			return err
+		}
+		m, err := j.convertOne(ctx, obj, nil)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "part %s: %d rows read, %d written, %d rejected, %d files\n", m.Part, m.RowsRead, m.RowsWritten, m.RowsRejected, len(m.Files))
+		return nil
+	}
+	return fmt.Errorf("part %s is not in the plan of execution %s", key, j.ex.Name)
+}
+
+// StageCommand checks every part, stages tier 2 and prepares each derived
+// table's CTAS for Athena, writing derive.json for the derive Map.
+func StageCommand(ctx context.Context, o StepOptions) error {
+	return withStep(ctx, o, func(j *job) error { return j.stageStep(ctx, o.Stdout) })
+}
+
+func (j *job) stageStep(ctx context.Context, w io.Writer) error {
+	if err := j.env.Catalog.EnsureDatabase(ctx, j.spec.Database); err != nil {
+		return fmt.Errorf("catalog: database %s: %w", j.spec.Database, err)
+	}
+	if _, err := j.stage(ctx); err != nil {
+		return fmt.Errorf("stage: %w", err)
+	}
+	items := []deriveItem{}
+	if len(j.spec.Derived) > 0 {
+		eng, err := j.preparer(ctx)
+		if err != nil {
+			return err
+		}
+		for _, d := range j.spec.Derived {
+			c, err := j.derivedCTAS(d)
+			if err != nil {
+				return err
+			}
+			p, err := eng.Prepare(ctx, c)
+			if err != nil {
+				return fmt.Errorf("derived table %s: %w", d.Table, err)
+			}
+			items = append(items, deriveItem{Table: d.Table, Query: p.Query, Location: c.Location, Prepared: p})
+		}
+	}
+	if err := putJSON(ctx, j.env.Storage, ExecPrefix(j.spec.Name, j.ex.Name)+"derive.json", items); err != nil {
+		return fmt.Errorf("stage: %w", err)
+	}
+	fmt.Fprintf(w, "run %s staged: %d rows; %d derived tables prepared\n", j.run.ID, j.run.RowsOut, len(items))
+	return nil
+}
+
+func (j *job) preparer(ctx context.Context) (preparer, error) {
+	eng, err := j.env.Engine(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("open query engine: %w", err)
+	}
+	p, ok := eng.(preparer)
+	if !ok {
+		return nil, fmt.Errorf("the %T engine runs its statements itself; use `tierflow run` for this lake", eng)
+	}
+	return p, nil
+}
+
+// PublishCommand collects the derived tables Athena built, then switches
+// every partition to the run's prefixes and finishes the run.
+func PublishCommand(ctx context.Context, o StepOptions) error {
+	return withStep(ctx, o, func(j *job) error {
+		run, err := j.finish(ctx, j.publishStep(ctx))
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(o.Stdout, "run %s published: %d rows out, %d rejected\n", run.ID, run.RowsOut, run.RowsRejected)
+		return nil
+	})
+}
+
+func (j *job) publishStep(ctx context.Context) error {
+	var items []deriveItem
+	if err := getJSON(ctx, j.env.Storage, ExecPrefix(j.spec.Name, j.ex.Name)+"derive.json", &items); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	collect := func(ctx context.Context) (lineage.Stage, error) {
+		st := lineage.Stage{}
+		if len(items) == 0 {
+			return st, nil
+		}
+		eng, err := j.preparer(ctx)
+		if err != nil {
+			return st, err
+		}
+		for _, it := range items {
+			d, ok := derivedByName(j.spec, it.Table)
+			if !ok {
+				return st, fmt.Errorf("derive.json names %s, which the job does not derive", it.Table)
+			}
+			r, err := eng.Collect(ctx, it.Prepared, engine.Result{})
+			if err != nil {
+				return st, fmt.Errorf("derived table %s: %w", it.Table, err)
+			}
+			if r.Rows, err = parquetRows(ctx, j.env.Storage, r.Files); err != nil {
+				return st, fmt.Errorf("derived table %s: %w", it.Table, err)
+			}
+			c := engine.CTAS{Location: it.Location}
+			if err := j.stageDerived(ctx, d, c, r, &st); err != nil {
+				return st, err
+			}
+		}
+		return st, nil
+	}
+	return j.stages(ctx, []stageFunc{{"stage", j.stage}, {"derive", collect}, {"publish", j.publish}})
+}
+
+func derivedByName(spec *jobs.Spec, table string) (jobs.Derived, bool) {
+	for _, d := range spec.Derived {
+		if d.Table == table {
+			return d, true
+		}
+	}
+	return jobs.Derived{}, false
+}
+
+// FinishCommand is the state machine's Catch: it records the run as failed
+// with cause, removes what it wrote, drops scratch tables and releases the
+// month.
+func FinishCommand(ctx context.Context, o StepOptions, cause string) error {
+	return withStep(ctx, o, func(j *job) error { return j.finishStep(ctx, cause, o.Stdout) })
+}
+
+func (j *job) finishStep(ctx context.Context, cause string, w io.Writer) error {
+	var items []deriveItem
+	if err := getJSON(ctx, j.env.Storage, ExecPrefix(j.spec.Name, j.ex.Name)+"derive.json", &items); err == nil && len(items) > 0 {
+		if eng, err := j.preparer(ctx); err == nil {
+			for _, it := range items {
+				if err := eng.Discard(ctx, it.Prepared); err != nil {
+					j.log.Warn().Err(err).Str("table", it.Table).Msg("dropping scratch tables")
+				}
+			}
+		}
+	}
+	if cause == "" {
+		cause = "the execution failed (no cause given)"
+	}
+	run, err := j.finish(ctx, errors.New(cause))
+	if run.Status == lineage.StatusFailed {
+		fmt.Fprintf(w, "run %s recorded as failed: %s\n", run.ID, clip(cause, 200))
+	}
+	if err != nil && !strings.Contains(err.Error(), cause) {
+		return err
+	}
+	return nil
+}
+
+// parquetRows sums the row counts in the footers of Parquet objects.
+func parquetRows(ctx context.Context, st storage.Storage, uris []string) (int64, error) {
+	var n int64
+	for _, u := range uris {
+		key := strings.TrimPrefix(strings.TrimPrefix(u, st.URI()), "/")
+		o, err := st.Stat(ctx, key)
+		if err != nil {
+			return 0, err
+		}
+		f, err := parquet.OpenFile(&rangeReader{ctx: ctx, st: st, key: key}, o.Size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", u, err)
+		}
+		n += f.NumRows()
+	}
+	return n, nil
+}
+
+// rangeReader is an io.ReaderAt over one stored object.
+type rangeReader struct {
+	ctx context.Context
+	st  storage.Storage
+	key string
+}
+
+func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
+	rc, err := r.st.OpenRange(r.ctx, r.key, off, int64(len(p)))
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	n, err := io.ReadFull(rc, p)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
+}

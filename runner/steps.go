@@ -1,0 +1,209 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/lake/lineage"
+	"github.com/tierflow/tierflow/lake/storage"
+)
+
+// Exec is the state one execution's steps hand each other. Locally they
+// run in one process; on AWS each is its own Fargate task, so the state is
+// kept in the lake under ExecPrefix (see /docs/aws.md).
+type Exec struct {
+	Name     string    `json:"execution"`
+	Job      string    `json:"job"`
+	Month    string    `json:"month"`
+	RunID    string    `json:"run_id,omitempty"`
+	Skipped  bool      `json:"skipped"`
+	Reason   string    `json:"reason,omitempty"`
+	Previous string    `json:"previous,omitempty"`
+	Started  time.Time `json:"started"`
+	Plan     *Plan     `json:"plan"`
+}
+
+// ExecPrefix is where an execution's state lives.
+func ExecPrefix(job, execution string) string {
+	return fmt.Sprintf("_tierflow/executions/%s/%s/", job, execution)
+}
+
+// partItem is one element of parts.json, the convert Map's items.
+type partItem struct {
+	Key  string `json:"key"`
+	Name string `json:"name"`
+}
+
+func putJSON(ctx context.Context, st storage.Storage, key string, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return storage.Put(ctx, st, key, bytes.NewReader(b), storage.PutOptions{ContentType: "application/json"})
+}
+
+func getJSON(ctx context.Context, st storage.Storage, key string, v any) error {
+	rc, err := st.Open(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", st.ObjectURI(key), err)
+	}
+	return nil
+}
+
+// save writes plan.json and parts.json.
+func (ex *Exec) save(ctx context.Context, st storage.Storage) error {
+	prefix := ExecPrefix(ex.Job, ex.Name)
+	items := []partItem{}
+	if !ex.Skipped {
+		for _, p := range ex.Plan.Parts {
+			items = append(items, partItem{Key: p.Key, Name: p.Name})
+		}
+	}
+	if err := putJSON(ctx, st, prefix+"parts.json", items); err != nil {
+		return fmt.Errorf("save execution %s: %w", ex.Name, err)
+	}
+	if err := putJSON(ctx, st, prefix+"plan.json", ex); err != nil {
+		return fmt.Errorf("save execution %s: %w", ex.Name, err)
+	}
+	return nil
+}
+
+// LoadExec reads an execution's state written by PlanStep.
+func LoadExec(ctx context.Context, st storage.Storage, job, execution string) (*Exec, error) {
+	var ex Exec
+	if err := getJSON(ctx, st, ExecPrefix(job, execution)+"plan.json", &ex); err != nil {
+		if errors.Is(err, storage.ErrNotExist) {
+			return nil, fmt.Errorf("execution %s of job %s has no plan (run the plan step first): %w", execution, job, err)
+		}
+		return nil, fmt.Errorf("execution %s: %w", execution, err)
+	}
+	return &ex, nil
+}
+
+// PlanStep lists the month's parts and decides: skip (the published run
+// came from identical inputs, unless force) or start a run, which claims
+// the month for lease and is recorded in lineage. execution "" names the
+// execution after the run. The state is saved for the later steps.
+func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution string, force bool, lease time.Duration) (*Exec, error) {
+	if _, err := jobs.ParseMonth(month); err != nil {
+		return nil, err
+	}
+	log := env.Log.With().Str("job", spec.Name).Str("month", month).Logger()
+	started := time.Now()
+	plan, err := MakePlan(ctx, env.Storage, spec, month, env.CodeVersion)
+	if err != nil {
+		return nil, err
+	}
+	planStage := lineage.Stage{Name: "plan", Wall: time.Since(started), Files: len(plan.Parts)}
+	for _, p := range plan.Parts {
+		planStage.BytesIn += p.Size
+	}
+	ex := &Exec{Name: execution, Job: spec.Name, Month: month, Started: started, Plan: plan}
+
+	prev, err := env.Lineage.Published(ctx, spec.Name, month)
+	if err != nil && !errors.Is(err, lineage.ErrNotFound) {
+		return nil, fmt.Errorf("lineage: published run of %s: %w", month, err)
+	}
+	ex.Previous = prev
+	if prev != "" && !force {
+		pr, err := env.Lineage.GetRun(ctx, spec.Name, prev)
+		if err != nil {
+			return nil, fmt.Errorf("lineage: run %s: %w", prev, err)
+		}
+		if pr.Fingerprint == plan.Fingerprint {
+			ex.Skipped = true
+			ex.Reason = fmt.Sprintf("month %s already published by run %s from identical inputs; nothing to do (use --force to rerun)", month, prev)
+			log.Info().Str("run", prev).Msg("month already published from identical inputs; nothing to do (use --force to rerun)")
+			if ex.Name == "" {
+				ex.Name = prev
+			}
+			return ex, ex.save(ctx, env.Storage)
+		}
+	}
+
+	if ex.RunID, err = nextRunID(ctx, env, spec, month, plan.Fingerprint); err != nil {
+		return nil, err
+	}
+	if ex.Name == "" {
+		ex.Name = ex.RunID
+	}
+	if err := env.Lineage.ClaimMonth(ctx, spec.Name, month, ex.RunID, lease); err != nil {
+		if errors.Is(err, lineage.ErrConflict) {
+			return nil, fmt.Errorf("month %s of job %s is being run by another run right now; not starting run %s: %w", month, spec.Name, ex.RunID, err)
+		}
+		return nil, fmt.Errorf("lineage: claim month %s: %w", month, err)
+	}
+	markAbandoned(ctx, env, spec.Name, month, log)
+	run := lineage.Run{
+		ID: ex.RunID, Job: spec.Name, Month: month, Status: lineage.StatusRunning,
+		Started: started, CodeVersion: env.CodeVersion, Fingerprint: plan.Fingerprint,
+		Parent: execution, Stages: []lineage.Stage{planStage},
+	}
+	if err := env.Lineage.StartRun(ctx, run); err != nil {
+		_ = env.Lineage.ReleaseMonth(context.WithoutCancel(ctx), spec.Name, month, ex.RunID)
+		return nil, fmt.Errorf("lineage: start run %s: %w", ex.RunID, err)
+	}
+	if err := ex.save(ctx, env.Storage); err != nil {
+		return nil, err
+	}
+	log.Info().Str("run", ex.RunID).Int("parts", len(plan.Parts)).Str("previous", prev).Msg("run started")
+	return ex, nil
+}
+
+// resumeJob picks an execution up where the previous step left it.
+func resumeJob(ctx context.Context, env *Env, spec *jobs.Spec, ex *Exec) (*job, error) {
+	if ex.Skipped {
+		return nil, fmt.Errorf("execution %s was skipped: %s", ex.Name, ex.Reason)
+	}
+	run, err := env.Lineage.GetRun(ctx, spec.Name, ex.RunID)
+	if err != nil {
+		return nil, fmt.Errorf("lineage: run %s: %w", ex.RunID, err)
+	}
+	layout := Layout{Spec: spec}
+	j := &job{
+		env: env, spec: spec, ex: ex, plan: ex.Plan, run: &run, layout: layout,
+		log: env.Log.With().Str("job", spec.Name).Str("month", ex.Month).Str("run", ex.RunID).Logger(),
+		res: &Result{Previous: ex.Previous, Parts: ex.Plan.Parts},
+	}
+	j.res.RunMeta = DirURI(env.Storage, layout.RunMetaPrefix(ex.RunID))
+	return j, nil
+}
+
+// finish records the run's end: COMPLETE, or FAIL with the error after
+// removing what it wrote to unpublished prefixes. It releases the month.
+func (j *job) finish(ctx context.Context, runErr error) (lineage.Run, error) {
+	ctx = context.WithoutCancel(ctx)
+	run := *j.run
+	run.Ended = time.Now()
+	if runErr != nil {
+		run.Status = lineage.StatusFailed
+		run.Error = runErr.Error()
+		j.cleanup(ctx)
+		j.log.Error().Err(runErr).Msg("run failed; nothing was published")
+	} else {
+		run.Status = lineage.StatusComplete
+		run.Published = true
+		j.log.Info().Dur("wall", run.Ended.Sub(run.Started)).Int64("rows_out", run.RowsOut).Int64("rows_rejected", run.RowsRejected).Msg("run complete")
+	}
+	if err := j.env.Lineage.FinishRun(ctx, run); err != nil {
+		runErr = errors.Join(runErr, fmt.Errorf("lineage: finish run %s: %w", run.ID, err))
+	}
+	if err := j.env.Lineage.ReleaseMonth(ctx, j.spec.Name, j.ex.Month, j.ex.RunID); err != nil {
+		j.log.Warn().Err(err).Msg("releasing the month claim")
+	}
+	return run, runErr
+}
