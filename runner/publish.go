@@ -135,22 +135,6 @@ func mentions(sql, table string) bool {
 	return re.MatchString(sql)
 }
 
-// deletePrefix removes every object under prefix.
-func deletePrefix(ctx context.Context, st storage.Storage, prefix string) error {
-	var keys []string
-	if err := st.List(ctx, prefix, func(o storage.Object) error {
-		keys = append(keys, o.Key)
-		return nil
-	}); err != nil {
-		return err
-	}
-	var errs []error
-	for _, k := range keys {
-		errs = append(errs, st.Delete(ctx, k))
-	}
-	return errors.Join(errs...)
-}
-
 // partitionOf returns the catalog's current partition of a month, if any.
 func partitionOf(ctx context.Context, cat catalog.Catalog, db, table, month string) (catalog.Partition, bool, error) {
 	p, err := cat.GetPartition(ctx, db, table, []string{month})

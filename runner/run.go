@@ -16,6 +16,7 @@ import (
 	"github.com/tierflow/tierflow/lake/catalog"
 	"github.com/tierflow/tierflow/lake/engine"
 	"github.com/tierflow/tierflow/lake/lineage"
+	"github.com/tierflow/tierflow/lake/storage"
 )
 
 // Options of one run.
@@ -216,7 +217,7 @@ func (j *job) cleanup(ctx context.Context) {
 	}
 	for _, t := range tables(j.spec) {
 		p := t.prefix(j.plan.Month, j.run.ID)
-		if err := deletePrefix(ctx, j.env.Storage, p); err != nil {
+		if err := storage.DeletePrefix(ctx, j.env.Storage, p); err != nil {
 			j.log.Warn().Err(err).Str("prefix", p).Msg("cleaning up a failed run")
 		}
 	}

@@ -276,31 +276,11 @@ func parquetRows(ctx context.Context, st storage.Storage, uris []string) (int64,
 		if err != nil {
 			return 0, err
 		}
-		f, err := parquet.OpenFile(&rangeReader{ctx: ctx, st: st, key: key}, o.Size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+		f, err := parquet.OpenFile(storage.ReaderAt(ctx, st, key), o.Size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 		if err != nil {
 			return 0, fmt.Errorf("%s: %w", u, err)
 		}
 		n += f.NumRows()
 	}
 	return n, nil
-}
-
-// rangeReader is an io.ReaderAt over one stored object.
-type rangeReader struct {
-	ctx context.Context
-	st  storage.Storage
-	key string
-}
-
-func (r *rangeReader) ReadAt(p []byte, off int64) (int, error) {
-	rc, err := r.st.OpenRange(r.ctx, r.key, off, int64(len(p)))
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	n, err := io.ReadFull(rc, p)
-	if err == io.ErrUnexpectedEOF {
-		err = io.EOF
-	}
-	return n, err
 }

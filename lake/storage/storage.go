@@ -78,3 +78,45 @@ func Put(ctx context.Context, s Storage, key string, r io.Reader, opts PutOption
 	}
 	return w.Commit()
 }
+
+// DeletePrefix removes every object whose key starts with prefix,
+// attempting all of them and reporting every failure.
+func DeletePrefix(ctx context.Context, s Storage, prefix string) error {
+	var keys []string
+	if err := s.List(ctx, prefix, func(o Object) error {
+		keys = append(keys, o.Key)
+		return nil
+	}); err != nil {
+		return err
+	}
+	var errs []error
+	for _, k := range keys {
+		errs = append(errs, s.Delete(ctx, k))
+	}
+	return errors.Join(errs...)
+}
+
+// ReaderAt reads one object by ranges (for parquet.OpenFile and other
+// footer-first readers): each ReadAt is one OpenRange.
+func ReaderAt(ctx context.Context, s Storage, key string) io.ReaderAt {
+	return &readerAt{ctx: ctx, s: s, key: key}
+}
+
+type readerAt struct {
+	ctx context.Context
+	s   Storage
+	key string
+}
+
+func (r *readerAt) ReadAt(p []byte, off int64) (int, error) {
+	rc, err := r.s.OpenRange(r.ctx, r.key, off, int64(len(p)))
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	n, err := io.ReadFull(rc, p)
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		err = io.EOF
+	}
+	return n, err
+}

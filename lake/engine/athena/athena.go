@@ -222,7 +222,7 @@ func (e *Engine) createTableAs(ctx context.Context, c engine.CTAS) (engine.Resul
 	qe, err := e.run(ctx, p, log)
 	if err != nil {
 		if locKey != "" {
-			if derr := e.removeUnder(context.WithoutCancel(ctx), locKey); derr != nil {
+			if derr := storage.DeletePrefix(context.WithoutCancel(ctx), e.opts.Storage, locKey+"/"); derr != nil {
 				err = errors.Join(err, fmt.Errorf("removing the failed query's output under %s: %w", c.Location, derr))
 			}
 		}
@@ -292,23 +292,6 @@ func (e *Engine) checkLocation(ctx context.Context, location string) (string, er
 		return "", fmt.Errorf("location %s: %w", location, err)
 	}
 	return key, nil
-}
-
-// removeUnder deletes what a failed query left under key (which was empty
-// before it ran).
-func (e *Engine) removeUnder(ctx context.Context, key string) error {
-	var keys []string
-	if err := e.opts.Storage.List(ctx, key+"/", func(o storage.Object) error {
-		keys = append(keys, o.Key)
-		return nil
-	}); err != nil {
-		return err
-	}
-	var errs []error
-	for _, k := range keys {
-		errs = append(errs, e.opts.Storage.Delete(ctx, k))
-	}
-	return errors.Join(errs...)
 }
 
 // partitionPutter is implemented by catalogs that batch partition writes
