@@ -8,8 +8,8 @@ import (
 // headerDiff compares a part's header with the agreed sample and returns a
 // readable description of every difference ("" when they are equal):
 // missing, extra, renamed (a different name at the same position) and
-// moved columns. Header names are column names, never data, so they may
-// appear in errors.
+// moved columns. Header names are column names, not data, so they may
+// appear in errors; a first record that is mostly unknown names is not.
 func headerDiff(want, got []string) string {
 	if len(want) == len(got) {
 		same := true
@@ -26,6 +26,18 @@ func headerDiff(want, got []string) string {
 	wantPos := map[string]int{}
 	for i, n := range want {
 		wantPos[n] = i
+	}
+	// A part without its header line starts with a data record, whose
+	// fields would be listed below as unknown names: when most names are
+	// unknown, list none (data may be PII).
+	unknown := 0
+	for _, n := range got {
+		if _, ok := wantPos[n]; !ok {
+			unknown++
+		}
+	}
+	if 2*unknown > len(got) {
+		return fmt.Sprintf("%d columns, want %d; %d are not names of the header sample, so the first record is probably data (is the header line missing?); not shown, as data may be PII", len(got), len(want), unknown)
 	}
 	gotPos := map[string]int{}
 	for i, n := range got {

@@ -26,7 +26,7 @@ const Suffix = ".pii"
 type FileInfo struct {
 	Key   string // storage key
 	URI   string // the storage's URI of Key
-	Rows  int64
+	Rows  int64  // -1 when the file was not rewritten (no rule changes anything)
 	Bytes int64
 }
 
@@ -248,7 +248,9 @@ func planFile(src *parquet.Schema, rules map[string]Rule) (*filePlan, error) {
 		case !fld.Leaf():
 			node = rebuild(fld) // a kept group, declared as the source declares it
 		case r == HMAC:
-			node = repetitionOf(fld, parquet.String())
+			// Dictionary-encoded: tokens are incompressible, but repeat as
+			// often as the values do (first names, states of a household).
+			node = repetitionOf(fld, parquet.Encoded(parquet.String(), &parquet.RLEDictionary))
 		case r == Mask && isString(fld.Type()):
 			node = repetitionOf(fld, parquet.Encoded(parquet.Leaf(fld.Type()), &parquet.RLEDictionary))
 		case r == Mask:
