@@ -2,87 +2,10 @@ package awsfake
 
 import (
 	"fmt"
+	"github.com/tierflow/tierflow/lake/engine/sqltok"
 	"strconv"
 	"strings"
 )
-
-// token is one lexical token of Trino SQL, enough to read a CTAS header.
-type token struct {
-	kind byte   // 'w' word, 'q' quoted identifier, 's' string, 'n' number, 'p' punctuation
-	text string // word text, unquoted identifier or string value, or the punctuation
-	pos  int    // byte offset in the statement
-	end  int    // byte offset after the token
-}
-
-// lex splits sql into tokens, skipping white space and comments.
-func lex(sql string) ([]token, error) {
-	var out []token
-	for i := 0; i < len(sql); {
-		c := sql[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
-			i++
-		case strings.HasPrefix(sql[i:], "--"):
-			for i < len(sql) && sql[i] != '\n' {
-				i++
-			}
-		case strings.HasPrefix(sql[i:], "/*"):
-			j := strings.Index(sql[i+2:], "*/")
-			if j < 0 {
-				return nil, fmt.Errorf("unterminated comment at offset %d", i)
-			}
-			i += j + 4
-		case c == '\'' || c == '"':
-			var b strings.Builder
-			j := i + 1
-			for {
-				if j >= len(sql) {
-					return nil, fmt.Errorf("unterminated %c at offset %d", c, i)
-				}
-				if sql[j] == c {
-					if j+1 < len(sql) && sql[j+1] == c {
-						b.WriteByte(c)
-						j += 2
-						continue
-					}
-					break
-				}
-				b.WriteByte(sql[j])
-				j++
-			}
-			kind := byte('s')
-			if c == '"' {
-				kind = 'q'
-			}
-			out = append(out, token{kind: kind, text: b.String(), pos: i, end: j + 1})
-			i = j + 1
-		case isWordByte(c) && !(c >= '0' && c <= '9'):
-			j := i
-			for j < len(sql) && isWordByte(sql[j]) {
-				j++
-			}
-			out = append(out, token{kind: 'w', text: sql[i:j], pos: i, end: j})
-			i = j
-		case c >= '0' && c <= '9':
-			j := i
-			for j < len(sql) && (sql[j] >= '0' && sql[j] <= '9' || sql[j] == '.') {
-				j++
-			}
-			out = append(out, token{kind: 'n', text: sql[i:j], pos: i, end: j})
-			i = j
-		default:
-			out = append(out, token{kind: 'p', text: string(c), pos: i, end: i + 1})
-			i++
-		}
-	}
-	return out, nil
-}
-
-func isWordByte(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
-}
-
-func (t token) is(word string) bool { return t.kind == 'w' && strings.EqualFold(t.text, word) }
 
 // CTAS is a parsed CREATE TABLE ... WITH (...) AS statement.
 type CTAS struct {
@@ -112,25 +35,25 @@ var ctasProperties = map[string]bool{
 // parseCTAS reads a CTAS. It returns nil, nil for a statement that is not
 // CREATE TABLE ... AS, and an error in Athena's words for a malformed one.
 func parseCTAS(sql, defaultDB string) (*CTAS, error) {
-	toks, err := lex(sql)
+	toks, err := sqltok.Lex(sql)
 	if err != nil {
 		return nil, fmt.Errorf("line 1:1: %v", err)
 	}
-	if len(toks) < 2 || !toks[0].is("CREATE") || !toks[1].is("TABLE") {
+	if len(toks) < 2 || !toks[0].Is("CREATE") || !toks[1].Is("TABLE") {
 		return nil, nil
 	}
 	i := 2
-	if i+2 < len(toks) && toks[i].is("IF") && toks[i+1].is("NOT") && toks[i+2].is("EXISTS") {
+	if i+2 < len(toks) && toks[i].Is("IF") && toks[i+1].Is("NOT") && toks[i+2].Is("EXISTS") {
 		i += 3
 	}
 	var parts []string
 	for {
-		if i >= len(toks) || (toks[i].kind != 'w' && toks[i].kind != 'q') {
+		if i >= len(toks) || (toks[i].Kind != 'w' && toks[i].Kind != 'q') {
 			return nil, syntaxError(toks, i, "table name")
 		}
-		parts = append(parts, strings.ToLower(toks[i].text))
+		parts = append(parts, strings.ToLower(toks[i].Text))
 		i++
-		if i < len(toks) && toks[i].text == "." && toks[i].kind == 'p' {
+		if i < len(toks) && toks[i].Text == "." && toks[i].Kind == 'p' {
 			i++
 			continue
 		}
@@ -150,17 +73,17 @@ func parseCTAS(sql, defaultDB string) (*CTAS, error) {
 	default:
 		return nil, fmt.Errorf("Too many dots in table name: %s", strings.Join(parts, "."))
 	}
-	if i < len(toks) && toks[i].is("WITH") {
+	if i < len(toks) && toks[i].Is("WITH") {
 		i++
-		if i >= len(toks) || toks[i].text != "(" {
+		if i >= len(toks) || toks[i].Text != "(" {
 			return nil, syntaxError(toks, i, "'('")
 		}
 		i++
 		for {
-			if i+2 >= len(toks) || toks[i].kind != 'w' || toks[i+1].text != "=" {
+			if i+2 >= len(toks) || toks[i].Kind != 'w' || toks[i+1].Text != "=" {
 				return nil, syntaxError(toks, i, "property = value")
 			}
-			key := strings.ToLower(toks[i].text)
+			key := strings.ToLower(toks[i].Text)
 			if !ctasProperties[key] {
 				return nil, fmt.Errorf("Catalog 'awsdatacatalog' table property '%s' does not exist", key)
 			}
@@ -174,59 +97,59 @@ func parseCTAS(sql, defaultDB string) (*CTAS, error) {
 			}
 			c.Properties[key] = val
 			i = next
-			if i < len(toks) && toks[i].text == "," {
+			if i < len(toks) && toks[i].Text == "," {
 				i++
 				continue
 			}
-			if i < len(toks) && toks[i].text == ")" {
+			if i < len(toks) && toks[i].Text == ")" {
 				i++
 				break
 			}
 			return nil, syntaxError(toks, i, "',' or ')'")
 		}
 	}
-	if i >= len(toks) || !toks[i].is("AS") {
+	if i >= len(toks) || !toks[i].Is("AS") {
 		// CREATE TABLE with a column list: plain DDL, not a CTAS.
 		return nil, nil
 	}
 	if i+1 >= len(toks) {
 		return nil, syntaxError(toks, i+1, "query")
 	}
-	c.Select = strings.TrimSpace(sql[toks[i+1].pos:])
+	c.Select = strings.TrimSpace(sql[toks[i+1].Start:])
 	return c, c.resolve()
 }
 
 // propertyValue reads a string, number, boolean or ARRAY['a', ...].
-func propertyValue(toks []token, i int) (string, int, error) {
+func propertyValue(toks []sqltok.Token, i int) (string, int, error) {
 	if i >= len(toks) {
 		return "", i, syntaxError(toks, i, "value")
 	}
 	t := toks[i]
 	switch {
-	case t.kind == 's' || t.kind == 'n':
-		return t.text, i + 1, nil
-	case t.is("true") || t.is("false"):
-		return strings.ToLower(t.text), i + 1, nil
-	case t.is("ARRAY"):
-		if i+1 >= len(toks) || toks[i+1].text != "[" {
+	case t.Kind == 's' || t.Kind == 'n':
+		return t.Text, i + 1, nil
+	case t.Is("true") || t.Is("false"):
+		return strings.ToLower(t.Text), i + 1, nil
+	case t.Is("ARRAY"):
+		if i+1 >= len(toks) || toks[i+1].Text != "[" {
 			return "", i, syntaxError(toks, i+1, "'['")
 		}
 		var items []string
 		j := i + 2
 		for {
-			if j < len(toks) && toks[j].text == "]" && len(items) == 0 {
+			if j < len(toks) && toks[j].Text == "]" && len(items) == 0 {
 				return "", j, fmt.Errorf("empty ARRAY in table property")
 			}
-			if j >= len(toks) || toks[j].kind != 's' {
+			if j >= len(toks) || toks[j].Kind != 's' {
 				return "", j, syntaxError(toks, j, "string literal")
 			}
-			items = append(items, toks[j].text)
+			items = append(items, toks[j].Text)
 			j++
-			if j < len(toks) && toks[j].text == "," {
+			if j < len(toks) && toks[j].Text == "," {
 				j++
 				continue
 			}
-			if j < len(toks) && toks[j].text == "]" {
+			if j < len(toks) && toks[j].Text == "]" {
 				return strings.Join(items, ","), j + 1, nil
 			}
 			return "", j, syntaxError(toks, j, "',' or ']'")
@@ -235,10 +158,10 @@ func propertyValue(toks []token, i int) (string, int, error) {
 	return "", i, syntaxError(toks, i, "value")
 }
 
-func syntaxError(toks []token, i int, want string) error {
+func syntaxError(toks []sqltok.Token, i int, want string) error {
 	got := "<EOF>"
 	if i < len(toks) {
-		got = "'" + toks[i].text + "'"
+		got = "'" + toks[i].Text + "'"
 	}
 	return fmt.Errorf("mismatched input %s. Expecting: %s", got, want)
 }

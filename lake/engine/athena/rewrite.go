@@ -2,96 +2,10 @@ package athena
 
 import (
 	"fmt"
+	"github.com/tierflow/tierflow/lake/engine/sqltok"
 	"slices"
 	"strings"
 )
-
-// token is one lexical token of Trino SQL: enough to find table names and
-// a leading WITH clause without parsing the statement.
-type token struct {
-	kind  byte   // 'w' word, 'q' quoted identifier, 's' string, 'n' number, 'p' punctuation
-	text  string // word, unquoted identifier or string value, or the punctuation
-	start int    // byte offset in the statement
-	end   int    // byte offset after the token
-}
-
-// ident reports whether t names something, and its case-folded name
-// (Athena identifiers are case-insensitive, quoted or not).
-func (t token) ident() (string, bool) {
-	if t.kind == 'w' || t.kind == 'q' {
-		return strings.ToLower(t.text), true
-	}
-	return "", false
-}
-
-func (t token) is(word string) bool { return t.kind == 'w' && strings.EqualFold(t.text, word) }
-
-// lex splits sql into tokens, skipping white space and comments.
-func lex(sql string) ([]token, error) {
-	var out []token
-	for i := 0; i < len(sql); {
-		c := sql[i]
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
-			i++
-		case strings.HasPrefix(sql[i:], "--"):
-			for i < len(sql) && sql[i] != '\n' {
-				i++
-			}
-		case strings.HasPrefix(sql[i:], "/*"):
-			j := strings.Index(sql[i+2:], "*/")
-			if j < 0 {
-				return nil, fmt.Errorf("unterminated comment at byte %d", i)
-			}
-			i += j + 4
-		case c == '\'' || c == '"':
-			var b strings.Builder
-			j := i + 1
-			for ; ; j++ {
-				if j >= len(sql) {
-					return nil, fmt.Errorf("unterminated %c at byte %d", c, i)
-				}
-				if sql[j] == c {
-					if j+1 < len(sql) && sql[j+1] == c {
-						b.WriteByte(c)
-						j++
-						continue
-					}
-					break
-				}
-				b.WriteByte(sql[j])
-			}
-			kind := byte('s')
-			if c == '"' {
-				kind = 'q'
-			}
-			out = append(out, token{kind: kind, text: b.String(), start: i, end: j + 1})
-			i = j + 1
-		case isWord(c) && (c < '0' || c > '9'):
-			j := i
-			for j < len(sql) && isWord(sql[j]) {
-				j++
-			}
-			out = append(out, token{kind: 'w', text: sql[i:j], start: i, end: j})
-			i = j
-		case c >= '0' && c <= '9':
-			j := i
-			for j < len(sql) && (isWord(sql[j]) || sql[j] == '.') {
-				j++
-			}
-			out = append(out, token{kind: 'n', text: sql[i:j], start: i, end: j})
-			i = j
-		default:
-			out = append(out, token{kind: 'p', text: string(c), start: i, end: i + 1})
-			i++
-		}
-	}
-	return out, nil
-}
-
-func isWord(c byte) bool {
-	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c >= 0x80
-}
 
 // quoteIdent quotes an identifier for Athena (Trino).
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
@@ -123,22 +37,22 @@ func shadow(sql, defaultDB string, scratch map[tableRef]tableRef) (string, error
 	if len(scratch) == 0 {
 		return sql, nil
 	}
-	toks, err := lex(sql)
+	toks, err := sqltok.Lex(sql)
 	if err != nil {
 		return "", err
 	}
 	var b strings.Builder
 	last := 0
 	for i := 0; i+2 < len(toks); i++ {
-		db, ok1 := toks[i].ident()
-		tb, ok2 := toks[i+2].ident()
-		if !ok1 || !ok2 || toks[i+1].text != "." || toks[i+1].kind != 'p' {
+		db, ok1 := toks[i].Ident()
+		tb, ok2 := toks[i+2].Ident()
+		if !ok1 || !ok2 || toks[i+1].Text != "." || toks[i+1].Kind != 'p' {
 			continue
 		}
 		// Part of a longer dotted name (db.table.column, x.db.table is
 		// fine: catalog.db.table)?
-		if i+4 < len(toks) && toks[i+3].text == "." && toks[i+3].kind == 'p' {
-			if _, ok := toks[i+4].ident(); ok {
+		if i+4 < len(toks) && toks[i+3].Text == "." && toks[i+3].Kind == 'p' {
+			if _, ok := toks[i+4].Ident(); ok {
 				continue
 			}
 		}
@@ -146,9 +60,9 @@ func shadow(sql, defaultDB string, scratch map[tableRef]tableRef) (string, error
 		if !ok {
 			continue
 		}
-		b.WriteString(sql[last:toks[i].start])
+		b.WriteString(sql[last:toks[i].Start])
 		b.WriteString(to.quoted())
-		last = toks[i+2].end
+		last = toks[i+2].End
 		i += 2
 	}
 	b.WriteString(sql[last:])
@@ -181,42 +95,42 @@ func shadow(sql, defaultDB string, scratch map[tableRef]tableRef) (string, error
 // and the byte offset just after "WITH" (or "WITH RECURSIVE"), or -1 when
 // the statement does not start with WITH.
 func leadingCTEs(sql string) (map[string]bool, int, error) {
-	toks, err := lex(sql)
+	toks, err := sqltok.Lex(sql)
 	if err != nil {
 		return nil, -1, err
 	}
 	names := map[string]bool{}
-	if len(toks) == 0 || !toks[0].is("WITH") {
+	if len(toks) == 0 || !toks[0].Is("WITH") {
 		return names, -1, nil
 	}
-	i, end := 1, toks[0].end
-	if i < len(toks) && toks[i].is("RECURSIVE") {
-		end = toks[i].end
+	i, end := 1, toks[0].End
+	if i < len(toks) && toks[i].Is("RECURSIVE") {
+		end = toks[i].End
 		i++
 	}
 	for i < len(toks) {
-		n, ok := toks[i].ident()
+		n, ok := toks[i].Ident()
 		if !ok {
-			return nil, -1, fmt.Errorf("WITH clause: expected a name at byte %d", toks[i].start)
+			return nil, -1, fmt.Errorf("WITH clause: expected a name at byte %d", toks[i].Start)
 		}
 		names[n] = true
 		i++
-		if i < len(toks) && toks[i].text == "(" { // column list
+		if i < len(toks) && toks[i].Text == "(" { // column list
 			if i, err = skipParens(toks, i); err != nil {
 				return nil, -1, err
 			}
 		}
-		if i >= len(toks) || !toks[i].is("AS") {
+		if i >= len(toks) || !toks[i].Is("AS") {
 			return nil, -1, fmt.Errorf("WITH clause: expected AS after %s", n)
 		}
 		i++
-		if i >= len(toks) || toks[i].text != "(" {
+		if i >= len(toks) || toks[i].Text != "(" {
 			return nil, -1, fmt.Errorf("WITH clause: expected ( after %s AS", n)
 		}
 		if i, err = skipParens(toks, i); err != nil {
 			return nil, -1, err
 		}
-		if i < len(toks) && toks[i].text == "," && toks[i].kind == 'p' {
+		if i < len(toks) && toks[i].Text == "," && toks[i].Kind == 'p' {
 			i++
 			continue
 		}
@@ -226,13 +140,13 @@ func leadingCTEs(sql string) (map[string]bool, int, error) {
 }
 
 // skipParens returns the index after the parenthesis opened at toks[i].
-func skipParens(toks []token, i int) (int, error) {
+func skipParens(toks []sqltok.Token, i int) (int, error) {
 	depth := 0
 	for j := i; j < len(toks); j++ {
-		if toks[j].kind != 'p' {
+		if toks[j].Kind != 'p' {
 			continue
 		}
-		switch toks[j].text {
+		switch toks[j].Text {
 		case "(":
 			depth++
 		case ")":
@@ -242,5 +156,5 @@ func skipParens(toks []token, i int) (int, error) {
 			}
 		}
 	}
-	return 0, fmt.Errorf("unbalanced parenthesis at byte %d", toks[i].start)
+	return 0, fmt.Errorf("unbalanced parenthesis at byte %d", toks[i].Start)
 }
