@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/tierflow/tierflow/container"
-	"github.com/tierflow/tierflow/lake/catalog"
 	"github.com/tierflow/tierflow/lake/lineage"
 	"github.com/tierflow/tierflow/lake/storage"
 )
@@ -133,13 +132,4 @@ func (j *job) edges() []lineage.Edge {
 func mentions(sql, table string) bool {
 	re := regexp.MustCompile(`(?i)(^|[^a-z0-9_])"?` + regexp.QuoteMeta(table) + `"?([^a-z0-9_]|$)`)
 	return re.MatchString(sql)
-}
-
-// partitionOf returns the catalog's current partition of a month, if any.
-func partitionOf(ctx context.Context, cat catalog.Catalog, db, table, month string) (catalog.Partition, bool, error) {
-	p, err := cat.GetPartition(ctx, db, table, []string{month})
-	if errors.Is(err, catalog.ErrNotFound) {
-		return p, false, nil
-	}
-	return p, err == nil, err
 }

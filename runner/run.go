@@ -69,13 +69,24 @@ func Run(ctx context.Context, env *Env, spec *jobs.Spec, opts Options) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	j.opts, j.res = opts, res
+	j.opts = opts
+	res = j.res
 	stopRenew := renewClaim(ctx, env, spec.Name, ex.Month, ex.RunID, lease, j.log)
+	u0, t0 := CurrentUsage(), time.Now()
 	runErr := j.local(ctx)
+	j.addCompute(MeasureCost(u0, CurrentUsage(), time.Since(t0), 0, 0))
 	stopRenew()
 	run, err := j.finish(ctx, runErr)
 	res.Run = run
 	return res, err
+}
+
+// addCompute adds compute figures to the run's cost ledger; Athena's
+// per-query cost is added as each derived table is built.
+func (j *job) addCompute(c lineage.Cost) {
+	j.run.Cost.VCPUSeconds += c.VCPUSeconds
+	j.run.Cost.GBSeconds += c.GBSeconds
+	j.run.Cost.USD += c.USD
 }
 
 // local runs the steps after plan in this process: every part (pristine

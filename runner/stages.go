@@ -129,6 +129,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // run's tier-2 prefix. The first failure cancels the others.
 func (j *job) convert(ctx context.Context) (lineage.Stage, error) {
 	var mu sync.Mutex
+	manifests := make([]*container.Manifest, len(j.tier1))
 	done := make([]int64, len(j.tier1))
 	var total int64
 	for _, o := range j.tier1 {
@@ -151,14 +152,25 @@ func (j *job) convert(ctx context.Context) (lineage.Stage, error) {
 					j.opts.Progress(sum, total)
 				}
 			}
-			_, err := j.convertOne(gctx, o, progress)
+			m, err := j.convertOne(gctx, o, progress)
+			manifests[i] = m
 			return err
 		})
 	}
 	err := g.Wait()
 	st := lineage.Stage{}
-	for _, o := range j.tier1 {
-		st.BytesIn += o.size
+	for _, m := range manifests {
+		if m == nil {
+			continue
+		}
+		st.RowsIn += m.RowsRead
+		st.RowsOut += m.RowsWritten
+		st.RowsRejected += m.RowsRejected
+		st.BytesIn += m.InputBytes
+		for _, f := range m.Files {
+			st.BytesOut += f.Bytes
+			st.Files++
+		}
 	}
 	return st, err
 }

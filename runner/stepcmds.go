@@ -224,7 +224,27 @@ func (j *job) publishStep(ctx context.Context) error {
 		}
 		return st, nil
 	}
-	return j.stages(ctx, []stageFunc{{"stage", j.stage}, {"derive", collect}, {"publish", j.publish}})
+	fargate := func(context.Context) (lineage.Stage, error) {
+		j.addCompute(j.fargateCost())
+		return lineage.Stage{}, nil
+	}
+	return j.stages(ctx, []stageFunc{{"stage", j.stage}, {"derive", collect}, {"cost", fargate}, {"publish", j.publish}})
+}
+
+// fargateCost prices the run's convert tasks from their manifests: each
+// part's wall time on a task of the job's size (the short plan, stage and
+// publish tasks are left out).
+func (j *job) fargateCost() lineage.Cost {
+	var wall float64
+	for _, m := range j.res.Manifests {
+		wall += m.Timings.WallSeconds
+	}
+	c := lineage.Cost{
+		VCPUSeconds: wall * float64(j.spec.AWS.TaskCPU) / 1024,
+		GBSeconds:   wall * float64(j.spec.AWS.TaskMemoryMiB) / 1024,
+	}
+	c.USD = FargateUSD(c.VCPUSeconds, c.GBSeconds)
+	return c
 }
 
 func derivedByName(spec *jobs.Spec, table string) (jobs.Derived, bool) {

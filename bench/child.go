@@ -1,0 +1,342 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/klauspost/pgzip"
+	"github.com/rs/zerolog"
+
+	"github.com/tierflow/tierflow/container"
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/lake/engine/duckdb"
+	"github.com/tierflow/tierflow/lake/storage/file"
+)
+
+// childEnv carries a childTask (JSON) to a re-executed copy of the running
+// binary. Measuring every engine in its own process is the only way to get
+// per-engine CPU time and peak RSS from the kernel (rusage of a waited-for
+// child), untouched by the parent's heap or by DuckDB's allocator.
+const childEnv = "TIERFLOW_BENCH_CHILD"
+
+// init runs a benchmark child task instead of the program when the parent
+// re-executed this binary for one. It lives in init, not in main, so that
+// any binary linking this package (tierflow, the package's test binary)
+// can serve as the child without wiring.
+func init() {
+	if v, ok := os.LookupEnv(childEnv); ok {
+		os.Exit(childMain(v, os.Stdout, os.Stderr))
+	}
+}
+
+// childTask is one engine run in a child process.
+type childTask struct {
+	Kind string `json:"kind"` // convert | duckdb-copy | pgzip
+
+	In  string `json:"in"`  // gzip CSV part
+	Out string `json:"out"` // output directory (convert, duckdb-copy)
+
+	// convert
+	Job         string `json:"job,omitempty"` // shipped job name
+	Workers     int    `json:"workers,omitempty"`
+	BucketCount int    `json:"bucket_count,omitempty"` // 0 = the job's
+	Part        string `json:"part,omitempty"`
+
+	// duckdb-copy
+	PartitionBy string `json:"partition_by,omitempty"`
+	Threads     int    `json:"threads,omitempty"`
+}
+
+// childResult is what a child reports on stdout.
+type childResult struct {
+	Rows              int64 `json:"rows"`
+	DecompressedBytes int64 `json:"decompressed_bytes,omitempty"`
+	Files             int   `json:"files"`
+	Bytes             int64 `json:"bytes"`
+	// The converter's own timings (manifest): its wall time and the time
+	// its accumulator waited for parsed chunks.
+	ConvertWall float64 `json:"convert_wall_seconds,omitempty"`
+	ConvertWait float64 `json:"convert_wait_seconds,omitempty"`
+
+	// PeakRSS is the child's own VmHWM at exit (see measureCmd).
+	PeakRSS int64 `json:"peak_rss_bytes,omitempty"`
+
+	DuckDBThreads     int    `json:"duckdb_threads,omitempty"`
+	DuckDBMemoryLimit string `json:"duckdb_memory_limit,omitempty"`
+	SQL               string `json:"sql,omitempty"`
+}
+
+func childMain(spec string, stdout, stderr io.Writer) int {
+	var t childTask
+	if err := json.Unmarshal([]byte(spec), &t); err != nil {
+		fmt.Fprintf(stderr, "bench child: bad task %s: %v\n", childEnv, err)
+		return 2
+	}
+	res, err := runChildTask(context.Background(), t)
+	if err != nil {
+		fmt.Fprintf(stderr, "bench child %s: %v\n", t.Kind, err)
+		return 1
+	}
+	res.PeakRSS = vmHWM("self")
+	if err := json.NewEncoder(stdout).Encode(res); err != nil {
+		fmt.Fprintf(stderr, "bench child: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func runChildTask(ctx context.Context, t childTask) (childResult, error) {
+	switch t.Kind {
+	case "convert":
+		return childConvert(ctx, t)
+	case "duckdb-copy":
+		return childDuckDBCopy(ctx, t)
+	case "pgzip":
+		n, err := pgzipDiscard(t.In)
+		return childResult{DecompressedBytes: n}, err
+	}
+	return childResult{}, fmt.Errorf("unknown task kind %q", t.Kind)
+}
+
+// childConvert runs the converter on one part into t.Out/data (the
+// manifest and rejects go to t.Out/meta).
+func childConvert(ctx context.Context, t childTask) (childResult, error) {
+	spec, err := jobs.Shipped(t.Job)
+	if err != nil {
+		return childResult{}, err
+	}
+	s := *spec
+	s.Convert.Workers = t.Workers
+	if t.BucketCount > 0 {
+		s.Output.BucketCount = t.BucketCount
+	}
+	src, err := file.New(filepath.Dir(t.In))
+	if err != nil {
+		return childResult{}, err
+	}
+	defer src.Close()
+	dst, err := file.New(t.Out)
+	if err != nil {
+		return childResult{}, err
+	}
+	defer dst.Close()
+	m, err := container.Convert(ctx, container.Options{Spec: &s, Part: t.Part, Logger: zerolog.Nop()}, src, filepath.Base(t.In), dst, "data", "meta")
+	if err != nil {
+		return childResult{}, err
+	}
+	r := childResult{Rows: m.RowsWritten, DecompressedBytes: m.DecompressedByte, Files: len(m.Files),
+		ConvertWall: m.Timings.WallSeconds, ConvertWait: m.Timings.WaitSeconds}
+	for _, f := range m.Files {
+		r.Bytes += f.Bytes
+	}
+	return r, nil
+}
+
+// duckCopySQL is the DuckDB statement of the conversion comparison: CSV
+// types sniffed from the whole file, as a user of DuckDB would run it.
+func duckCopySQL(in, out, partitionBy string) string {
+	opts := "FORMAT parquet, COMPRESSION snappy"
+	if partitionBy != "" {
+		opts += ", PARTITION_BY (" + partitionBy + ")"
+	}
+	return fmt.Sprintf("COPY (SELECT * FROM read_csv(%s, header=true, all_varchar=false, sample_size=-1)) TO %s (%s)",
+		sqlString(in), sqlString(out), opts)
+}
+
+func childDuckDBCopy(ctx context.Context, t childTask) (childResult, error) {
+	db, err := duckdb.OpenMemory()
+	if err != nil {
+		return childResult{}, err
+	}
+	defer db.Close()
+	// One connection: SET applies to the session that runs the COPY.
+	db.SetMaxOpenConns(1)
+	threads := t.Threads
+	if threads <= 0 {
+		threads = runtime.NumCPU()
+	}
+	if _, err := db.ExecContext(ctx, fmt.Sprintf("SET threads = %d", threads)); err != nil {
+		return childResult{}, err
+	}
+	r := childResult{DuckDBThreads: threads}
+	if err := db.QueryRowContext(ctx, "SELECT current_setting('memory_limit')").Scan(&r.DuckDBMemoryLimit); err != nil {
+		return childResult{}, err
+	}
+	out := t.Out
+	if t.PartitionBy == "" {
+		if err := os.MkdirAll(t.Out, 0o755); err != nil {
+			return childResult{}, err
+		}
+		out = filepath.Join(t.Out, "data.parquet")
+	}
+	r.SQL = duckCopySQL(t.In, out, t.PartitionBy)
+	res, err := db.ExecContext(ctx, r.SQL)
+	if err != nil {
+		return childResult{}, err
+	}
+	r.Rows, _ = res.RowsAffected()
+	r.Files, r.Bytes, err = treeSize(t.Out, ".parquet")
+	return r, err
+}
+
+// pgzipDiscard decompresses a gzip file with klauspost/pgzip (the
+// converter's decompressor) into io.Discard.
+func pgzipDiscard(path string) (int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	zr, err := pgzip.NewReader(f)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	defer zr.Close()
+	n, err := io.Copy(io.Discard, zr)
+	if err != nil {
+		return n, fmt.Errorf("%s: %w", path, err)
+	}
+	return n, nil
+}
+
+// treeSize counts the files under dir whose names end in suffix and their
+// bytes.
+func treeSize(dir, suffix string) (files int, size int64, err error) {
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() || !strings.HasSuffix(d.Name(), suffix) {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		files++
+		size += info.Size()
+		return nil
+	})
+	return files, size, err
+}
+
+// sqlString quotes a DuckDB string literal.
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// sample is one measured child process.
+type sample struct {
+	Wall   time.Duration
+	User   time.Duration
+	Sys    time.Duration
+	MaxRSS int64 // bytes
+	Result childResult
+}
+
+// measureChild runs task in a re-executed copy of exe and measures it.
+func measureChild(ctx context.Context, exe string, task childTask) (sample, error) {
+	b, err := json.Marshal(task)
+	if err != nil {
+		return sample{}, err
+	}
+	cmd := exec.CommandContext(ctx, exe)
+	cmd.Env = append(os.Environ(), childEnv+"="+string(b))
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	s, err := measureCmd(cmd)
+	if err != nil {
+		return s, fmt.Errorf("%s child on %s: %w", task.Kind, task.In, err)
+	}
+	if err := json.Unmarshal(out.Bytes(), &s.Result); err != nil {
+		return s, fmt.Errorf("%s child on %s: bad report %q: %w", task.Kind, task.In, out.String(), err)
+	}
+	s.MaxRSS = max(s.MaxRSS, s.Result.PeakRSS)
+	return s, nil
+}
+
+// measureCmd runs cmd to completion and returns its wall time (start to
+// wait), CPU times (the child's rusage) and peak RSS.
+//
+// Peak RSS is the child's VmHWM, polled from /proc while it runs, not
+// ru_maxrss: Go starts children with vfork semantics (CLONE_VM), and Linux
+// carries the parent's RSS at exec into the child's ru_maxrss, so a 2 MB
+// gzip would report the benchmark process's 60 MB or more. ru_maxrss is
+// used only where /proc gives nothing (other systems, a child that exits
+// before the first poll), and is then an upper bound.
+func measureCmd(cmd *exec.Cmd) (sample, error) {
+	var stderr bytes.Buffer
+	if cmd.Stderr == nil {
+		cmd.Stderr = &stderr
+	}
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		return sample{}, err
+	}
+	done := make(chan struct{})
+	peak := make(chan int64, 1)
+	go func() {
+		var hwm int64
+		pid := fmt.Sprint(cmd.Process.Pid)
+		tick := time.NewTicker(5 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			hwm = max(hwm, vmHWM(pid))
+			select {
+			case <-done:
+				peak <- hwm
+				return
+			case <-tick.C:
+			}
+		}
+	}()
+	err := cmd.Wait()
+	s := sample{Wall: time.Since(t0)}
+	close(done)
+	s.MaxRSS = <-peak
+	if cmd.ProcessState != nil {
+		s.User = cmd.ProcessState.UserTime()
+		s.Sys = cmd.ProcessState.SystemTime()
+		if s.MaxRSS == 0 {
+			s.MaxRSS = maxRSS(cmd.ProcessState)
+		}
+	}
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if len(msg) > 2000 {
+			msg = msg[len(msg)-2000:]
+		}
+		var ee *exec.ExitError
+		if errors.As(err, &ee) && msg != "" {
+			return s, fmt.Errorf("%w: %s", err, msg)
+		}
+		return s, err
+	}
+	return s, nil
+}
+
+// vmHWM reads the peak RSS (VmHWM, bytes) of /proc/<pid>; 0 if unknown.
+func vmHWM(pid string) int64 {
+	data, err := os.ReadFile("/proc/" + pid + "/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscan(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), &kb); err == nil {
+				return kb << 10
+			}
+		}
+	}
+	return 0
+}

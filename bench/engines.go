@@ -1,0 +1,237 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"time"
+)
+
+// ConvertResults is the conversion section: one gzip CSV part converted by
+// each engine in its own child process.
+type ConvertResults struct {
+	Part            string   `json:"part"`
+	Rows            int64    `json:"rows"`
+	Columns         int      `json:"columns"`
+	GzipBytes       int64    `json:"gzip_bytes"`
+	CSVBytes        int64    `json:"csv_bytes"` // decompressed
+	Engines         []Engine `json:"engines"`
+	DuckDBThreads   int      `json:"duckdb_threads,omitempty"`
+	DuckDBMemLimit  string   `json:"duckdb_memory_limit,omitempty"`
+	GeneratedInSecs float64  `json:"generated_in_seconds"`
+	Note            string   `json:"note"`
+}
+
+// Engine is one engine's figures: medians over the runs, peak RSS the
+// largest of the runs.
+type Engine struct {
+	Key         string      `json:"key"`
+	Name        string      `json:"name"`
+	Command     string      `json:"command"`
+	WallSeconds float64     `json:"wall_seconds"`
+	UserSeconds float64     `json:"user_seconds"`
+	SysSeconds  float64     `json:"sys_seconds"`
+	CPUSeconds  float64     `json:"cpu_seconds"` // median of user+sys
+	PeakRSS     int64       `json:"peak_rss_bytes"`
+	OutputBytes int64       `json:"output_bytes"`
+	Files       int         `json:"files"`
+	Rows        int64       `json:"rows,omitempty"`
+	GzipMBps    float64     `json:"gzip_mb_per_s"` // compressed input MB (10^6) per wall second
+	CSVMBps     float64     `json:"csv_mb_per_s"`  // decompressed MB per wall second
+	VsDuckDB    float64     `json:"wall_vs_duckdb,omitempty"`
+	VsGzip      float64     `json:"wall_vs_gzip,omitempty"`
+	Samples     []RunSample `json:"samples"`
+	// Tierflow marks the converter's rows; Workers is its parse workers.
+	Tierflow bool `json:"tierflow,omitempty"`
+	Workers  int  `json:"workers,omitempty"`
+	// AccumulatorSeconds is the converter's serial stage's busy time
+	// (its wall minus the time it waited for parsed chunks), median.
+	AccumulatorSeconds float64 `json:"accumulator_busy_seconds,omitempty"`
+}
+
+// RunSample is one run of one engine.
+type RunSample struct {
+	WallSeconds float64 `json:"wall_seconds"`
+	UserSeconds float64 `json:"user_seconds"`
+	SysSeconds  float64 `json:"sys_seconds"`
+	PeakRSS     int64   `json:"peak_rss_bytes"`
+}
+
+// engineSpec is how to run one engine once.
+type engineSpec struct {
+	key, name, command string
+	tierflow           bool
+	workers            int
+	run                func(ctx context.Context) (sample, error)
+}
+
+const duckKey, duckPartKey, gzipKey, pgzipKey = "duckdb", "duckdb-partitioned", "gzip-dc", "pgzip"
+
+func tierflowKey(w int) string { return fmt.Sprintf("tierflow-w%d", w) }
+
+// convertSection measures every engine on the single-part month. Runs are
+// interleaved (run 1 of every engine, then run 2, ...) so that a change in
+// the machine's load hits all engines alike.
+func (b *bencher) convertSection(ctx context.Context) error {
+	in, err := b.ensureIntake(ctx, 1)
+	if err != nil {
+		return err
+	}
+	b.single = in
+	part := in.Files[0].Path
+	outRoot := filepath.Join(b.opts.Dir, "convert")
+	specs := b.engineSpecs(part, outRoot, true)
+	cr := &ConvertResults{Part: part, Rows: in.Rows, Columns: len(b.spec.Schema.Columns), GzipBytes: in.GzBytes, GeneratedInSecs: in.GenSecs,
+		Note: "each engine runs in its own child process; wall = start to exit, CPU = user+sys from the child's rusage, peak RSS = the child's VmHWM; medians over runs, peak RSS the maximum; Go children re-run this binary, whose baseline RSS (DuckDB linked) is ≈55 MiB"}
+	samples, err := b.measure(ctx, specs)
+	if err != nil {
+		return err
+	}
+	b.fillConvert(cr, specs, samples)
+	b.res.Convert = cr
+	// The last run's output of the busiest converter is the queries
+	// section's bucketed layout when both use the same month.
+	b.bucketedDir = filepath.Join(outRoot, tierflowKey(slicesMax(b.opts.Workers)), "data")
+	printConvert(b.w, cr)
+	return nil
+}
+
+// engineSpecs lists the engines of the conversion section. all=false keeps
+// only what the Fargate projection needs (pgzip and the converter at the
+// largest worker count).
+func (b *bencher) engineSpecs(part, outRoot string, all bool) []engineSpec {
+	var specs []engineSpec
+	if gz, err := exec.LookPath("gzip"); err == nil && all {
+		specs = append(specs, engineSpec{key: gzipKey, name: "gzip -dc > /dev/null", command: "gzip -dc " + part + " > /dev/null",
+			run: func(ctx context.Context) (sample, error) {
+				null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+				if err != nil {
+					return sample{}, err
+				}
+				defer null.Close()
+				cmd := exec.CommandContext(ctx, gz, "-dc", part)
+				cmd.Stdout = null
+				return measureCmd(cmd)
+			}})
+	} else if all {
+		b.warn("no gzip binary on PATH: the gzip -dc floor is not measured")
+	}
+	specs = append(specs, engineSpec{key: pgzipKey, name: "pgzip → discard (the converter's decompressor)", command: "klauspost/pgzip reader → io.Discard",
+		run: func(ctx context.Context) (sample, error) {
+			return measureChild(ctx, b.exe, childTask{Kind: "pgzip", In: part})
+		}})
+	workers := b.opts.Workers
+	if !all {
+		workers = []int{slicesMax(workers)}
+	}
+	for _, w := range workers {
+		out := filepath.Join(outRoot, tierflowKey(w))
+		specs = append(specs, engineSpec{key: tierflowKey(w), name: fmt.Sprintf("tierflow, %d worker(s), %d buckets", w, b.spec.Output.BucketCount),
+			command:  fmt.Sprintf("container.Convert(workers=%d, bucket_count=%d, sorted_by=state)", w, b.spec.Output.BucketCount),
+			tierflow: true, workers: w,
+			run: func(ctx context.Context) (sample, error) {
+				if err := os.RemoveAll(out); err != nil {
+					return sample{}, err
+				}
+				return measureChild(ctx, b.exe, childTask{Kind: "convert", Job: b.opts.Job, In: part, Out: out, Workers: w, Part: "part-0001"})
+			}})
+	}
+	if !all {
+		return specs
+	}
+	for _, d := range []struct{ key, name, by string }{
+		{duckKey, "DuckDB COPY → Parquet", ""},
+		{duckPartKey, "DuckDB COPY → Parquet PARTITION_BY (state)", "state"},
+	} {
+		out := filepath.Join(outRoot, d.key)
+		specs = append(specs, engineSpec{key: d.key, name: d.name, command: duckCopySQL(part, filepath.Join(out, "data.parquet"), d.by),
+			run: func(ctx context.Context) (sample, error) {
+				if err := os.RemoveAll(out); err != nil {
+					return sample{}, err
+				}
+				return measureChild(ctx, b.exe, childTask{Kind: "duckdb-copy", In: part, Out: out, PartitionBy: d.by, Threads: runtime.NumCPU()})
+			}})
+	}
+	return specs
+}
+
+func slicesMax(xs []int) int {
+	m := xs[0]
+	for _, x := range xs[1:] {
+		m = max(m, x)
+	}
+	return m
+}
+
+// measure runs every engine opts.Runs times, interleaved.
+func (b *bencher) measure(ctx context.Context, specs []engineSpec) ([][]sample, error) {
+	out := make([][]sample, len(specs))
+	for r := 0; r < b.opts.Runs; r++ {
+		for i, s := range specs {
+			b.log.Info().Str("engine", s.key).Int("run", r+1).Msg("measuring")
+			sm, err := s.run(ctx)
+			if err != nil {
+				return nil, fmt.Errorf("%s (run %d): %w", s.name, r+1, err)
+			}
+			b.log.Info().Str("engine", s.key).Int("run", r+1).Dur("wall", sm.Wall).Dur("cpu", sm.User+sm.Sys).Int64("peak_rss", sm.MaxRSS).Msg("measured")
+			out[i] = append(out[i], sm)
+		}
+	}
+	return out, nil
+}
+
+// fillConvert turns samples into Engine rows with throughputs and ratios.
+func (b *bencher) fillConvert(cr *ConvertResults, specs []engineSpec, samples [][]sample) {
+	for i, s := range specs {
+		e := Engine{Key: s.key, Name: s.name, Command: s.command, Tierflow: s.tierflow, Workers: s.workers}
+		var walls, users, syss, cpus, busy []time.Duration
+		for _, sm := range samples[i] {
+			if sm.Result.ConvertWall > 0 {
+				busy = append(busy, time.Duration((sm.Result.ConvertWall-sm.Result.ConvertWait)*float64(time.Second)))
+			}
+			walls = append(walls, sm.Wall)
+			users = append(users, sm.User)
+			syss = append(syss, sm.Sys)
+			cpus = append(cpus, sm.User+sm.Sys)
+			e.PeakRSS = max(e.PeakRSS, sm.MaxRSS)
+			e.Samples = append(e.Samples, RunSample{WallSeconds: secs(sm.Wall), UserSeconds: secs(sm.User), SysSeconds: secs(sm.Sys), PeakRSS: sm.MaxRSS})
+		}
+		e.WallSeconds, e.UserSeconds, e.SysSeconds, e.CPUSeconds = secs(medianDur(walls)), secs(medianDur(users)), secs(medianDur(syss)), secs(medianDur(cpus))
+		e.AccumulatorSeconds = secs(medianDur(busy))
+		last := samples[i][len(samples[i])-1].Result
+		e.OutputBytes, e.Files, e.Rows = last.Bytes, last.Files, last.Rows
+		if last.DecompressedBytes > 0 && cr.CSVBytes == 0 {
+			cr.CSVBytes = last.DecompressedBytes
+		}
+		if last.DuckDBThreads > 0 {
+			cr.DuckDBThreads, cr.DuckDBMemLimit = last.DuckDBThreads, last.DuckDBMemoryLimit
+			e.Command = last.SQL
+		}
+		cr.Engines = append(cr.Engines, e)
+	}
+	for i := range cr.Engines {
+		e := &cr.Engines[i]
+		if e.WallSeconds > 0 {
+			e.GzipMBps = float64(cr.GzipBytes) / 1e6 / e.WallSeconds
+			e.CSVMBps = float64(cr.CSVBytes) / 1e6 / e.WallSeconds
+		}
+		if d := cr.engine(duckKey); d != nil && d.WallSeconds > 0 {
+			e.VsDuckDB = e.WallSeconds / d.WallSeconds
+		}
+		if g := cr.engine(gzipKey); g != nil && g.WallSeconds > 0 {
+			e.VsGzip = e.WallSeconds / g.WallSeconds
+		}
+	}
+}
+
+func (cr *ConvertResults) engine(key string) *Engine {
+	for i := range cr.Engines {
+		if cr.Engines[i].Key == key {
+			return &cr.Engines[i]
+		}
+	}
+	return nil
+}
