@@ -14,8 +14,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/tierflow/tierflow/container"
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/synth"
 	"github.com/tierflow/tierflow/lake/awsconfig"
 	"github.com/tierflow/tierflow/lake/storage"
+	"github.com/tierflow/tierflow/lake/storage/file"
 	"github.com/tierflow/tierflow/lake/storage/s3"
 )
 
@@ -135,4 +139,78 @@ func (b *slowBody) Read(p []byte) (int, error) {
 		time.Sleep(d)
 	}
 	return n, err
+}
+
+// BenchmarkConvertSource converts the same generated part (100,000 rows ×
+// 406 columns) read from a local file and from the S3 server: the cost of
+// reading the input from S3 instead of local disk. Output goes to a local
+// directory in both cases. MB/s is of the compressed input.
+func BenchmarkConvertSource(b *testing.B) {
+	endpoint := os.Getenv("TIERFLOW_TEST_S3_ENDPOINT")
+	if endpoint == "" {
+		b.Skip("TIERFLOW_TEST_S3_ENDPOINT is unset: .ci/run starts a local S3 server (or source .ci/services.sh)")
+	}
+	ctx := context.Background()
+	spec, err := jobs.Shipped("consumer-header")
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg, err := awsconfig.Load(ctx, awsconfig.Options{
+		Region: "us-east-1", Endpoint: endpoint,
+		Credentials: credentials.NewStaticCredentialsProvider(os.Getenv("TIERFLOW_TEST_S3_ACCESS_KEY"), os.Getenv("TIERFLOW_TEST_S3_SECRET_KEY"), ""),
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	admin := awss3.NewFromConfig(cfg, func(o *awss3.Options) { o.UsePathStyle = true })
+	bucket := fmt.Sprintf("tierflow-bench-%d", time.Now().UnixNano())
+	if _, err := admin.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		b.Fatal(err)
+	}
+	remote, err := s3.New(ctx, cfg, "s3://"+bucket, s3.Options{UsePathStyle: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	local, err := file.New(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer local.Close()
+	objs, err := synth.Generate(ctx, local, spec, synth.Options{Rows: 100_000, Parts: 1, Seed: 1, Month: "2024-01"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	key := objs[0].Key
+	rc, err := local.Open(ctx, key)
+	if err != nil {
+		b.Fatal(err)
+	}
+	err = storage.Put(ctx, remote, key, rc, storage.PutOptions{})
+	rc.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		_ = storage.DeletePrefix(ctx, remote, "")
+		_, _ = admin.DeleteBucket(ctx, &awss3.DeleteBucketInput{Bucket: &bucket})
+	})
+	for _, src := range []struct {
+		name string
+		st   storage.Storage
+	}{{"file", local}, {"s3", remote}} {
+		b.Run(src.name, func(b *testing.B) {
+			b.SetBytes(objs[0].Size)
+			for i := range b.N {
+				out := fmt.Sprintf("out/%s/%d/", src.name, i)
+				m, err := container.Convert(ctx, container.Options{Spec: spec, Part: "part-0001"}, src.st, key, local, out+"data/", out+"meta/")
+				if err != nil {
+					b.Fatal(err)
+				}
+				if m.RowsWritten != 100_000 {
+					b.Fatalf("%d rows written", m.RowsWritten)
+				}
+				_ = storage.DeletePrefix(ctx, local, out)
+			}
+		})
+	}
 }
