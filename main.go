@@ -17,7 +17,6 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/urfave/cli/v2"
 
-	"github.com/tierflow/tierflow/bench"
 	"github.com/tierflow/tierflow/runner"
 )
 
@@ -75,16 +74,46 @@ func newApp() *cli.App {
 			{
 				Name:  "run",
 				Usage: "run the monthly job: plan, pristine copy, convert, derive, publish, lineage",
-				Flags: []cli.Flag{jobFlag, monthFlag, lakeFlag,
+				Description: "Locally (default) every step runs in this process. With --on aws the month runs as an\n" +
+					"execution of the deployed state machine (tierflow deploy), followed until it ends.\n" +
+					"--from M1 --to M2 runs a range of months (a backfill).",
+				Flags: []cli.Flag{jobFlag, lakeFlag,
+					&cli.StringFlag{Name: "month", Usage: "data month `YYYY-MM`"},
+					&cli.StringFlag{Name: "from", Usage: "first month `YYYY-MM` of a backfill"},
+					&cli.StringFlag{Name: "to", Usage: "last month `YYYY-MM` of a backfill (inclusive)"},
 					&cli.BoolFlag{Name: "force", Usage: "rerun even if the month was published from identical inputs"},
+					&cli.StringFlag{Name: "on", Value: "local", Usage: "`local` (this process) or aws (Step Functions)"},
+					&cli.IntFlag{Name: "concurrency", Value: 2, Usage: "months run at once in an AWS backfill"},
+					&cli.BoolFlag{Name: "rerun", Usage: "aws: start a new attempt of a month whose last execution failed"},
+					&cli.BoolFlag{Name: "redrive", Usage: "aws: continue the month's last execution where it stopped"},
+					&cli.BoolFlag{Name: "no-wait", Usage: "aws: start the executions and return"},
+					&cli.DurationFlag{Name: "poll", Value: 15 * time.Second, Usage: "aws: interval between progress checks"},
+					&cli.StringFlag{Name: "name", Usage: "aws: the deployment's base name (default tierflow-<job>)"},
+					&cli.StringFlag{Name: "region", Usage: "aws: region of the state machine (default: the job's)"},
+					&cli.StringFlag{Name: "account", Usage: "aws: account of the state machine (default: the caller's)"},
 				},
 				Action: func(c *cli.Context) error {
-					return runner.RunCommand(c.Context, runner.RunCommandOptions{
-						Job: c.String("job"), Lake: c.String("lake"), Month: c.String("month"),
-						Force: c.Bool("force"), Log: logOf(c), Stdout: c.App.Writer, Progress: isTerminal(os.Stderr),
-					})
+					switch c.String("on") {
+					case "aws":
+						return runner.AWSRunCommand(c.Context, runner.AWSRunOptions{
+							Job: c.String("job"), Month: c.String("month"), From: c.String("from"), To: c.String("to"),
+							Force: c.Bool("force"), Rerun: c.Bool("rerun"), Redrive: c.Bool("redrive"),
+							Concurrency: c.Int("concurrency"), Poll: c.Duration("poll"), NoWait: c.Bool("no-wait"),
+							Name: c.String("name"), Region: c.String("region"), Account: c.String("account"),
+							Log: logOf(c), Stdout: c.App.Writer,
+						})
+					case "local":
+						return runner.RunCommand(c.Context, runner.RunCommandOptions{
+							Job: c.String("job"), Lake: c.String("lake"), Month: c.String("month"),
+							From: c.String("from"), To: c.String("to"),
+							Force: c.Bool("force"), Log: logOf(c), Stdout: c.App.Writer, Progress: isTerminal(os.Stderr),
+						})
+					default:
+						return fmt.Errorf("run: --on %q: use local or aws", c.String("on"))
+					}
 				},
 			},
+
 			{
 				Name:  "convert",
 				Usage: "convert one gzip CSV part into bucketed Parquet (the container's entrypoint)",
@@ -149,14 +178,27 @@ func newApp() *cli.App {
 			},
 			{
 				Name:  "runs",
-				Usage: "list the job's runs: id, month, status, start, duration, rows in/out/rejected",
+				Usage: "list the job's runs: id, month, status, start, duration, rows in/out/rejected, cost",
 				Flags: []cli.Flag{jobFlag, lakeFlag,
 					&cli.StringFlag{Name: "month", Usage: "only this month"},
+					&cli.StringFlag{Name: "on", Value: "local", Usage: "`local` (the lake's lineage) or aws (Step Functions executions joined with lineage)"},
+					&cli.IntFlag{Name: "limit", Value: 20, Usage: "aws: executions listed"},
+					&cli.StringFlag{Name: "name", Usage: "aws: the deployment's base name (default tierflow-<job>)"},
+					&cli.StringFlag{Name: "region", Usage: "aws: region of the state machine (default: the job's)"},
+					&cli.StringFlag{Name: "account", Usage: "aws: account of the state machine (default: the caller's)"},
 				},
 				Action: func(c *cli.Context) error {
+					if c.String("on") == "aws" {
+						return runner.AWSRunsCommand(c.Context, runner.StatusOptions{
+							Job: c.String("job"), Lake: c.String("lake"), Limit: c.Int("limit"),
+							Name: c.String("name"), Region: c.String("region"), Account: c.String("account"),
+							Log: logOf(c), Stdout: c.App.Writer,
+						})
+					}
 					return runner.RunsCommand(c.Context, c.String("job"), c.String("lake"), c.String("month"), logOf(c), c.App.Writer)
 				},
 			},
+
 			{
 				Name:      "lineage",
 				Usage:     "show upstream and downstream of a table, partition or object",
@@ -201,30 +243,7 @@ func newApp() *cli.App {
 					}, logOf(c), c.App.Writer)
 				},
 			},
-			{
-				Name:      "bench",
-				Usage:     "benchmark: tierflow's converter vs DuckDB and gzip -dc, the case study's query table, and Athena CTAS",
-				ArgsUsage: "[convert|queries|athena ...] (default: all three sections)",
-				Flags: []cli.Flag{
-					&cli.StringFlag{Name: "dir", Usage: "work `DIR` for generated data and outputs (default: a temp dir)"},
-					&cli.Int64Flag{Name: "rows", Value: 1_000_000, Usage: "rows of the generated part (406 columns)"},
-					&cli.IntFlag{Name: "runs", Value: 3, Usage: "runs of each measurement; medians are reported"},
-					&cli.IntFlag{Name: "parts", Value: 1, Usage: "gzip parts of the queries section's month"},
-					&cli.BoolFlag{Name: "athena", Usage: "run the CTAS comparison on real Athena (needs AWS credentials)"},
-					&cli.StringFlag{Name: "out", Usage: "`DIR` for report.json, report.md and the charts (default: DIR/bench-out)"},
-				},
-				Action: func(c *cli.Context) error {
-					only, err := bench.ParseOnly(strings.Join(c.Args().Slice(), ","))
-					if err != nil {
-						return err
-					}
-					_, err = bench.Run(c.Context, bench.Options{
-						Dir: c.String("dir"), Rows: c.Int64("rows"), Runs: c.Int("runs"), Parts: c.Int("parts"),
-						Only: only, Athena: c.Bool("athena"), OutDir: c.String("out"), Log: logOf(c),
-					}, c.App.Writer)
-					return err
-				},
-			},
+			benchCommand(),
 			{
 				Name:  "demo",
 				Usage: "generate a sample month and run the whole job in a fresh local lake, then summarise",
@@ -241,6 +260,53 @@ func newApp() *cli.App {
 					})
 				},
 			},
+
+			// ---- AWS orchestration: deploy, render, iam-policy, status
+			// (runner/deploy*.go, runner/aws*.go; docs/aws.md). ----
+			{
+				Name:  "deploy",
+				Usage: "create or update the job's AWS resources: IAM roles, ECS task definition, Step Functions state machine, monthly schedule",
+				Flags: deployFlags(jobFlag, true),
+				Action: func(c *cli.Context) error {
+					return runner.DeployCommand(c.Context, deployOptions(c))
+				},
+			},
+			{
+				Name:  "render",
+				Usage: "print what deploy creates as a CloudFormation template (JSON), for infrastructure as code",
+				Flags: deployFlags(jobFlag, false),
+				Action: func(c *cli.Context) error {
+					return runner.RenderCommand(c.Context, deployOptions(c))
+				},
+			},
+			{
+				Name:  "iam-policy",
+				Usage: "print the least-privilege IAM policies deploy attaches to the job's roles, and the operator's",
+				Flags: deployFlags(jobFlag, true),
+				Action: func(c *cli.Context) error {
+					return runner.IAMPolicyCommand(c.Context, deployOptions(c))
+				},
+			},
+			{
+				Name:      "status",
+				Usage:     "show one run: on AWS its Step Functions execution (stage, parts done, error), and its lineage record",
+				ArgsUsage: "RUN (an execution name or ARN, or a run id)",
+				Flags: []cli.Flag{jobFlag, lakeFlag,
+					&cli.StringFlag{Name: "name", Usage: "the deployment's base `NAME` (default tierflow-<job>)"},
+					&cli.StringFlag{Name: "region", Usage: "AWS `REGION` (default: the job's aws.region)"},
+					&cli.StringFlag{Name: "account", Usage: "AWS `ACCOUNT` id (default: the caller's)"},
+				},
+				Action: func(c *cli.Context) error {
+					if c.NArg() != 1 {
+						return errors.New("status: give exactly one RUN")
+					}
+					return runner.StatusCommand(c.Context, runner.StatusOptions{
+						Job: c.String("job"), Run: c.Args().First(), Lake: c.String("lake"), Name: c.String("name"),
+						Region: c.String("region"), Account: c.String("account"), Log: logOf(c), Stdout: c.App.Writer,
+					})
+				},
+			},
+			// ---- end of AWS orchestration ----
 		},
 	}
 }
@@ -286,4 +352,36 @@ func newLogger(format, level string, w *os.File) (zerolog.Logger, error) {
 		return zerolog.Nop(), fmt.Errorf("--log-format %q: use json or console", format)
 	}
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// deployFlags are deploy's, render's and iam-policy's; withAccount adds
+// --account and --region (render leaves them to CloudFormation).
+func deployFlags(jobFlag cli.Flag, withAccount bool) []cli.Flag {
+	flags := []cli.Flag{jobFlag,
+		&cli.StringFlag{Name: "lake", Usage: "the s3://bucket[/prefix] lake `URI` (default: the job's)"},
+		&cli.StringFlag{Name: "image", Usage: "the tierflow container `IMAGE` (default: aws.image)"},
+		&cli.StringFlag{Name: "job-uri", Usage: "for a job FILE: the s3:// `URI` of its copy, which the tasks read"},
+		&cli.StringFlag{Name: "cluster", Usage: "ECS `CLUSTER` name or ARN (default: aws.cluster)"},
+		&cli.StringSliceFlag{Name: "subnet", Usage: "subnet `ID` of the Fargate tasks, repeatable (default: aws.subnets)"},
+		&cli.StringSliceFlag{Name: "security-group", Usage: "security group `ID`, repeatable (default: aws.security_groups)"},
+		&cli.BoolFlag{Name: "public-ip", Usage: "give the tasks a public IP (public subnets without a NAT gateway)"},
+		&cli.StringFlag{Name: "name", Usage: "base `NAME` of every resource (default tierflow-<job>)"},
+		&cli.IntFlag{Name: "storage-gib", Usage: "the tasks' ephemeral storage in `GiB`, 21-200 (default: Fargate's 20)"},
+		&cli.BoolFlag{Name: "no-schedule", Usage: "no monthly schedule (runs start with tierflow run --on aws)"},
+	}
+	if withAccount {
+		flags = append(flags,
+			&cli.StringFlag{Name: "region", Usage: "AWS `REGION` (default: the job's aws.region)"},
+			&cli.StringFlag{Name: "account", Usage: "AWS `ACCOUNT` id (default: the caller's, from STS)"})
+	}
+	return flags
+}
+
+func deployOptions(c *cli.Context) runner.DeployOptions {
+	return runner.DeployOptions{
+		Job: c.String("job"), JobURI: c.String("job-uri"), Lake: c.String("lake"), Image: c.String("image"),
+		Cluster: c.String("cluster"), Subnets: c.StringSlice("subnet"), SecurityGroups: c.StringSlice("security-group"),
+		PublicIP: c.Bool("public-ip"), Name: c.String("name"), Region: c.String("region"), Account: c.String("account"),
+		StorageGiB: c.Int("storage-gib"), NoSchedule: c.Bool("no-schedule"), Log: logOf(c), Stdout: c.App.Writer,
+	}
 }

@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -84,6 +85,7 @@ func Gen(ctx context.Context, o GenOptions) error {
 // RunCommandOptions are the run command's.
 type RunCommandOptions struct {
 	Job, Lake, Month string
+	From, To         string // a backfill: every month from..to, in order
 	Force            bool
 	Log              zerolog.Logger
 	Stdout           io.Writer
@@ -97,11 +99,29 @@ func RunCommand(ctx context.Context, o RunCommandOptions) error {
 		return err
 	}
 	defer env.Close()
-	res, err := runWithProgress(ctx, env, spec, Options{Month: o.Month, Force: o.Force}, o.Progress)
-	if res != nil {
-		PrintSummary(o.Stdout, env, spec, res)
+	months := []string{o.Month}
+	switch {
+	case o.Month != "" && (o.From != "" || o.To != ""):
+		return errors.New("run: give --month, or --from and --to, not both")
+	case o.From != "" || o.To != "":
+		if months, err = Months(o.From, o.To); err != nil {
+			return err
+		}
+	case o.Month == "":
+		return errors.New("run: give --month M, or --from M1 --to M2")
 	}
-	return err
+	// Locally the months of a backfill run one after the other: each run
+	// already uses every core for its parts.
+	for _, m := range months {
+		res, err := runWithProgress(ctx, env, spec, Options{Month: m, Force: o.Force}, o.Progress)
+		if res != nil {
+			PrintSummary(o.Stdout, env, spec, res)
+		}
+		if err != nil {
+			return fmt.Errorf("month %s: %w", m, err)
+		}
+	}
+	return nil
 }
 
 // runWithProgress runs and, on a terminal, shows the convert progress.

@@ -64,6 +64,7 @@ func ConvertCommand(ctx context.Context, o ConvertCommandOptions) error {
 			return err
 		}
 	}
+	spec.Convert.Workers, _ = SizeWorkers(ctx, spec, os.Getenv, nil, o.Log)
 	opts := container.Options{Spec: spec, Part: PartName(srcKey), Logger: o.Log}
 	if o.Progress {
 		bar := newProgressBar(os.Stderr, opts.Part)

@@ -131,9 +131,16 @@ func OpenEnv(ctx context.Context, spec *jobs.Spec, lakeURI string, log zerolog.L
 	return env, nil
 }
 
-// CodeVersion is the VCS revision the binary was built from, or the module
-// version, or "dev".
+// buildVersion is set at link time (-X …/runner.buildVersion=…) by builds
+// that have no VCS information, such as the container image's.
+var buildVersion string
+
+// CodeVersion is the version the build was stamped with, or the VCS
+// revision the binary was built from, or the module version, or "dev".
 func CodeVersion() string {
+	if buildVersion != "" {
+		return buildVersion
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "dev"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -106,7 +107,12 @@ func step(ctx context.Context, env *Env, spec *jobs.Spec, execution string, fn f
 // PartCommand is a convert Map item: the pristine copy of one intake part,
 // then its conversion into the run's tier-2 prefix.
 func PartCommand(ctx context.Context, o StepOptions, key string) error {
-	return withStep(ctx, o, func(j *job) error { return j.partStep(ctx, key, o.Stdout) })
+	return withStep(ctx, o, func(j *job) error {
+		n, from := SizeWorkers(ctx, j.spec, os.Getenv, nil, o.Log)
+		j.spec.Convert.Workers = n
+		j.log.Info().Int("workers", n).Str("sized_from", from).Msg("converter workers")
+		return j.partStep(ctx, key, o.Stdout)
+	})
 }
 
 func (j *job) partStep(ctx context.Context, key string, w io.Writer) error {

@@ -72,6 +72,10 @@ type Server struct {
 	faults   map[string][]*Error // target → errors to answer next, in order
 	now      func() time.Time
 	creds    aws.Credentials // the only key pair the server accepts
+
+	// httpServices are the REST-JSON and Query services (rest.go), by
+	// SigV4 service name.
+	httpServices map[string]*httpService
 }
 
 // New starts a server with Glue and Athena registered.
@@ -356,6 +360,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := r.Header.Get("X-Amz-Target")
+	if target == "" {
+		s.serveHTTP(w, r, body) // REST-JSON and Query services (rest.go)
+		return
+	}
 	req := Request{Target: target, Raw: body}
 	svc, op, aerr := s.route(r, target)
 	if aerr == nil {

@@ -1,0 +1,21 @@
+//go:build !cgo || noduckdb
+
+package main
+
+import (
+	"errors"
+
+	"github.com/urfave/cli/v2"
+)
+
+// benchCommand explains that this build has no benchmarks: they measure
+// against DuckDB, which the static container build leaves out.
+func benchCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "bench",
+		Usage: "benchmarks (not in this build: it has no DuckDB)",
+		Action: func(*cli.Context) error {
+			return errors.New("bench: this binary was built without DuckDB (CGO_ENABLED=0 or -tags noduckdb); build with cgo to benchmark")
+		},
+	}
+}

@@ -1,0 +1,96 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/lake/awsconfig"
+)
+
+// awsAPI holds the control-plane clients of deploy, run --on aws, runs
+// and status.
+type awsAPI struct {
+	cfg   aws.Config
+	sfn   *sfn.Client
+	ecs   *ecs.Client
+	sched *scheduler.Client
+	iam   *iam.Client
+	sts   *sts.Client
+}
+
+// newAWSAPI builds the clients: from override (tests) or the SDK's
+// standard chain, in region (default: the job's aws.region, then the
+// chain's).
+func newAWSAPI(ctx context.Context, override *aws.Config, spec *jobs.Spec, region string) (*awsAPI, error) {
+	if region == "" {
+		region = spec.AWS.Region
+	}
+	var cfg aws.Config
+	if override != nil {
+		cfg = override.Copy()
+		if region != "" {
+			cfg.Region = region
+		}
+	} else {
+		var err error
+		if cfg, err = awsconfig.Load(ctx, awsconfig.Options{Region: region}); err != nil {
+			return nil, fmt.Errorf("aws config: %w", err)
+		}
+	}
+	return &awsAPI{
+		cfg: cfg, sfn: sfn.NewFromConfig(cfg), ecs: ecs.NewFromConfig(cfg), sched: scheduler.NewFromConfig(cfg),
+		iam: iam.NewFromConfig(cfg), sts: sts.NewFromConfig(cfg),
+	}, nil
+}
+
+// account returns the given account, or the caller's.
+func (a *awsAPI) account(ctx context.Context, given string) (string, error) {
+	if given != "" {
+		return given, nil
+	}
+	out, err := a.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", fmt.Errorf("finding the AWS account (pass --account to skip): sts GetCallerIdentity: %w", err)
+	}
+	return aws.ToString(out.Account), nil
+}
+
+// deployment computes the job's deployment in the clients' region and the
+// given or the caller's account.
+func (a *awsAPI) deployment(ctx context.Context, spec *jobs.Spec, o DeployOptions) (*Deployment, error) {
+	acct, err := a.account(ctx, o.Account)
+	if err != nil {
+		return nil, err
+	}
+	return NewDeployment(spec, o, partitionOf(a.cfg.Region), a.cfg.Region, acct)
+}
+
+// partitionOf is the ARN partition of a region.
+func partitionOf(region string) string {
+	switch {
+	case len(region) >= 3 && region[:3] == "cn-":
+		return "aws-cn"
+	case len(region) >= 7 && region[:7] == "us-gov-":
+		return "aws-us-gov"
+	}
+	return "aws"
+}
+
+// apiErrorCode is the AWS error code of err, or "".
+func apiErrorCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}

@@ -1,0 +1,351 @@
+package runner
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tierflow/tierflow/lake/awsfake"
+	"github.com/tierflow/tierflow/lake/lineage"
+	locallineage "github.com/tierflow/tierflow/lake/lineage/local"
+)
+
+// Scripted executions, as the monthly state machine goes.
+var (
+	successSteps = []awsfake.ExecStep{
+		{State: "Defaults"}, {State: "Plan"}, {State: "ReadPlan"}, {State: "Planned"},
+		{State: "Convert", MapRun: &awsfake.MapRunStep{Label: "Convert", Total: 3}},
+		{MapRun: &awsfake.MapRunStep{Label: "Convert", Total: 3, Succeeded: 2}},
+		{MapRun: &awsfake.MapRunStep{Label: "Convert", Total: 3, Succeeded: 3}},
+		{State: "Stage"},
+		{State: "Derive", MapRun: &awsfake.MapRunStep{Label: "Derive", Total: 2, Succeeded: 2}},
+		{State: "Publish"}, {State: "Done", Status: "SUCCEEDED", Output: "{}"},
+	}
+	convertFailedSteps = []awsfake.ExecStep{
+		{State: "Plan"}, {State: "Convert", MapRun: &awsfake.MapRunStep{Label: "Convert", Total: 3, Succeeded: 2, Failed: 1}},
+		{State: "ConvertFailed"}, {State: "SaveError"}, {State: "Finish"},
+		{State: "Failed", Status: "FAILED", Error: "tierflow.RunFailed", Cause: "convert failed: States.ExceedToleratedFailureThreshold: the specified tolerated failure threshold was exceeded"},
+	}
+	abortedSteps = []awsfake.ExecStep{
+		{State: "Plan"}, {State: "Convert", MapRun: &awsfake.MapRunStep{Label: "Convert", Total: 3, Succeeded: 1}},
+		{Status: "ABORTED", Error: "Stopped", Cause: "stopped by the operator"},
+	}
+	redrivenSteps = []awsfake.ExecStep{
+		{State: "Convert", MapRun: &awsfake.MapRunStep{Label: "Convert", Total: 3, Succeeded: 3}},
+		{State: "Stage"}, {State: "Derive"}, {State: "Publish"}, {State: "Done", Status: "SUCCEEDED"},
+	}
+)
+
+// deployed deploys the shipped job to a fresh orchestration fake and
+// scripts its executions by name.
+func deployed(t *testing.T, scripts map[string][]awsfake.ExecStep) *orchestration {
+	t.Helper()
+	o := newOrchestration(t)
+	var out bytes.Buffer
+	if err := DeployCommand(t.Context(), deployOptions(o, &out)); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	o.sfn.Script = func(e awsfake.ExecutionInfo) []awsfake.ExecStep {
+		mu.Lock()
+		defer mu.Unlock()
+		if e.RedriveCount > 0 {
+			return redrivenSteps
+		}
+		month := executionMonth(e.Name)
+		if s, ok := scripts[e.Name]; ok {
+			return s
+		}
+		if s, ok := scripts[month]; ok {
+			return s
+		}
+		return successSteps
+	}
+	o.srv.ResetRequests()
+	return o
+}
+
+func runOptions(o *orchestration, out *bytes.Buffer) AWSRunOptions {
+	return AWSRunOptions{Job: "consumer-header", Poll: time.Millisecond, Log: zerolog.Nop(), Stdout: out, AWS: &o.cfg}
+}
+
+func startInputs(o *orchestration) map[string]string {
+	out := map[string]string{}
+	for _, r := range o.srv.RequestsTo("AWSStepFunctions.StartExecution") {
+		out[r.Body["name"].(string)] = r.Body["input"].(string)
+	}
+	return out
+}
+
+func TestAWSRunFollowsToSuccess(t *testing.T) {
+	o := deployed(t, nil)
+	var out bytes.Buffer
+	opts := runOptions(o, &out)
+	opts.Month = "2020-03"
+	if err := AWSRunCommand(t.Context(), opts); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if got := startInputs(o); !reflect.DeepEqual(got, map[string]string{"consumer-header-2020-03-r1": `{"month":"2020-03","force":false}`}) {
+		t.Errorf("started %v", got)
+	}
+	r := o.srv.RequestsTo("AWSStepFunctions.StartExecution")[0]
+	if r.Body["stateMachineArn"] != "arn:aws:states:us-east-1:123456789012:stateMachine:tierflow-consumer-header" {
+		t.Errorf("started on %v", r.Body["stateMachineArn"])
+	}
+	for _, want := range []string{
+		"2020-03: started consumer-header-2020-03-r1",
+		"consumer-header-2020-03-r1 plan",
+		"consumer-header-2020-03-r1 convert 0/3 parts",
+		"consumer-header-2020-03-r1 convert 2/3 parts",
+		"consumer-header-2020-03-r1 convert 3/3 parts",
+		"consumer-header-2020-03-r1 derive 2/2 tables",
+		"consumer-header-2020-03-r1 publish",
+		"consumer-header-2020-03-r1 SUCCEEDED (published)",
+	} {
+		if !strings.Contains(out.String(), want+"\n") && !strings.Contains(out.String(), want+" ") {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	// Running the month again is harmless: it reports and starts nothing.
+	out.Reset()
+	o.srv.ResetRequests()
+	if err := AWSRunCommand(t.Context(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(o.srv.RequestsTo("AWSStepFunctions.StartExecution")); n != 0 || !strings.Contains(out.String(), "already succeeded") {
+		t.Errorf("second run started %d executions:\n%s", n, out.String())
+	}
+	// --force reruns it as attempt 2, with force in the input.
+	opts.Force = true
+	if err := AWSRunCommand(t.Context(), opts); err != nil {
+		t.Fatal(err)
+	}
+	if got := startInputs(o); got["consumer-header-2020-03-r2"] != `{"month":"2020-03","force":true}` {
+		t.Errorf("forced rerun started %v", got)
+	}
+}
+
+// TestAWSRunStartedTwice: two CLIs running the same month at once share
+// one execution.
+func TestAWSRunStartedTwice(t *testing.T) {
+	o := deployed(t, nil)
+	var out1, out2 bytes.Buffer
+	o1, o2 := runOptions(o, &out1), runOptions(o, &out2)
+	o1.Month, o2.Month = "2020-03", "2020-03"
+	o1.NoWait = true
+	if err := AWSRunCommand(t.Context(), o1); err != nil {
+		t.Fatal(err)
+	}
+	if err := AWSRunCommand(t.Context(), o2); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(o.sfn.Executions()); n != 1 || !strings.Contains(out2.String(), "already running; following it") {
+		t.Errorf("%d executions; second run said:\n%s", n, out2.String())
+	}
+}
+
+func TestAWSRunFailureRerunRedrive(t *testing.T) {
+	o := deployed(t, map[string][]awsfake.ExecStep{
+		"consumer-header-2020-04-r1": convertFailedSteps,
+		"consumer-header-2020-05-r1": abortedSteps,
+	})
+	var out bytes.Buffer
+	opts := runOptions(o, &out)
+	opts.Month = "2020-04"
+	err := AWSRunCommand(t.Context(), opts)
+	if err == nil || !strings.Contains(err.Error(), "FAILED (tierflow.RunFailed: convert failed:") {
+		t.Fatalf("failed run: %v", err)
+	}
+	if !strings.Contains(out.String(), "convert 2/3 parts (1 failed)") {
+		t.Errorf("output:\n%s", out.String())
+	}
+	// A plain run again does not hide the failure.
+	if err := AWSRunCommand(t.Context(), opts); err == nil || !strings.Contains(err.Error(), "--rerun") {
+		t.Errorf("run after a failure: %v", err)
+	}
+	// Redrive refuses: finish ran, the run is recorded failed and cleaned.
+	redrive := opts
+	redrive.Redrive = true
+	if err := AWSRunCommand(t.Context(), redrive); err == nil || !strings.Contains(err.Error(), "finish ran") {
+		t.Errorf("redrive after finish: %v", err)
+	}
+	if n := len(o.srv.RequestsTo("AWSStepFunctions.RedriveExecution")); n != 0 {
+		t.Errorf("%d redrives", n)
+	}
+	// Rerun starts attempt 2, which succeeds.
+	rerun := opts
+	rerun.Rerun = true
+	if err := AWSRunCommand(t.Context(), rerun); err != nil {
+		t.Fatalf("rerun: %v\n%s", err, out.String())
+	}
+	if _, ok := startInputs(o)["consumer-header-2020-04-r2"]; !ok {
+		t.Errorf("rerun started %v", startInputs(o))
+	}
+
+	// An execution stopped before finish ran is redriven where it stopped.
+	opts.Month = "2020-05"
+	if err := AWSRunCommand(t.Context(), opts); err == nil || !strings.Contains(err.Error(), "ABORTED") {
+		t.Fatalf("aborted run: %v", err)
+	}
+	redrive.Month = "2020-05"
+	out.Reset()
+	if err := AWSRunCommand(t.Context(), redrive); err != nil {
+		t.Fatalf("redrive: %v\n%s", err, out.String())
+	}
+	reqs := o.srv.RequestsTo("AWSStepFunctions.RedriveExecution")
+	if len(reqs) != 1 || !strings.HasSuffix(reqs[0].Body["executionArn"].(string), ":consumer-header-2020-05-r1") {
+		t.Errorf("redrives %+v", reqs)
+	}
+	if !strings.Contains(out.String(), "redriving consumer-header-2020-05-r1") || !strings.Contains(out.String(), "SUCCEEDED") {
+		t.Errorf("output:\n%s", out.String())
+	}
+}
+
+func TestAWSBackfill(t *testing.T) {
+	slow := append([]awsfake.ExecStep{{State: "Plan"}, {State: "Plan"}, {State: "Plan"}}, successSteps...)
+	o := deployed(t, map[string][]awsfake.ExecStep{
+		"2020-06": slow, "2020-07": slow, "2020-08": convertFailedSteps, "2020-09": slow, "2020-10": slow,
+	})
+	var out bytes.Buffer
+	opts := runOptions(o, &out)
+	opts.From, opts.To, opts.Concurrency = "2020-06", "2020-10", 2
+	err := AWSRunCommand(t.Context(), opts)
+	if err == nil || !strings.Contains(err.Error(), "1 of 5 months failed: 2020-08") {
+		t.Fatalf("backfill: %v\n%s", err, out.String())
+	}
+	var names []string
+	for _, e := range o.sfn.Executions() {
+		names = append(names, e.Name)
+		var in executionInput
+		if err := json.Unmarshal([]byte(e.Input), &in); err != nil || in.Month != executionMonth(e.Name) {
+			t.Errorf("execution %s input %s", e.Name, e.Input)
+		}
+	}
+	if len(names) != 5 {
+		t.Errorf("executions %v", names)
+	}
+	if m := o.sfn.MaxRunning(); m != 2 {
+		t.Errorf("at most %d executions ran at once, want the concurrency 2", m)
+	}
+	for _, bad := range []AWSRunOptions{
+		{Job: "consumer-header", From: "2020-06"},
+		{Job: "consumer-header", From: "2020-07", To: "2020-06"},
+		{Job: "consumer-header", Month: "2020-06", From: "2020-06", To: "2020-07"},
+		{Job: "consumer-header", Month: "2020-06", Rerun: true, Redrive: true},
+	} {
+		bad.AWS, bad.Stdout = &o.cfg, &out
+		if err := AWSRunCommand(t.Context(), bad); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}
+
+func TestMonths(t *testing.T) {
+	got, err := Months("2019-11", "2020-02")
+	if err != nil || !reflect.DeepEqual(got, []string{"2019-11", "2019-12", "2020-01", "2020-02"}) {
+		t.Errorf("Months: %v %v", got, err)
+	}
+	if executionMonth(ExecutionName("consumer-header", "2020-03", 12)) != "2020-03" || executionMonth("0f3a-scheduled") != "" {
+		t.Error("executionMonth")
+	}
+}
+
+func TestAWSStatusAndRuns(t *testing.T) {
+	o := deployed(t, map[string][]awsfake.ExecStep{"2020-04": convertFailedSteps})
+	var out bytes.Buffer
+	opts := runOptions(o, &out)
+	opts.Month = "2020-03"
+	if err := AWSRunCommand(t.Context(), opts); err != nil {
+		t.Fatal(err)
+	}
+	opts.Month = "2020-04"
+	_ = AWSRunCommand(t.Context(), opts) // fails, on purpose
+
+	lin, err := locallineage.Open(filepath.Join(t.TempDir(), "lineage.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lin.Close()
+	now := time.Now()
+	for _, r := range []lineage.Run{
+		{ID: "20200301-aaa", Job: "consumer-header", Month: "2020-03", Status: lineage.StatusComplete, Started: now.Add(-time.Hour), Ended: now,
+			Parent: "consumer-header-2020-03-r1", RowsIn: 1000, RowsOut: 998, RowsRejected: 2},
+		{ID: "20200401-bbb", Job: "consumer-header", Month: "2020-04", Status: lineage.StatusFailed, Started: now, Ended: now,
+			Parent: "consumer-header-2020-04-r1", Error: "convert failed: States.ExceedToleratedFailureThreshold"},
+	} {
+		if err := lin.StartRun(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+		if err := lin.FinishRun(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := StatusOptions{Job: "consumer-header", Lake: "s3://lake-bucket/prod", Stdout: &out, AWS: &o.cfg, Lineage: lin, Log: zerolog.Nop()}
+
+	for _, run := range []string{"consumer-header-2020-03-r1", "20200301-aaa", "arn:aws:states:us-east-1:123456789012:execution:tierflow-consumer-header:consumer-header-2020-03-r1"} {
+		out.Reset()
+		st.Run = run
+		if err := StatusCommand(t.Context(), st); err != nil {
+			t.Fatalf("status %s: %v", run, err)
+		}
+		for _, want := range []string{"execution  consumer-header-2020-03-r1", "status     SUCCEEDED", "month      2020-03", "stage      done", "parts      3/3 converted", "tables     2/2 derived", "run        20200301-aaa COMPLETE", "out 998, rejected 2"} {
+			if !strings.Contains(out.String(), want) {
+				t.Errorf("status %s lacks %q:\n%s", run, want, out.String())
+			}
+		}
+	}
+	out.Reset()
+	st.Run = "consumer-header-2020-04-r1"
+	if err := StatusCommand(t.Context(), st); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"status     FAILED", "stage      finish", "error      tierflow.RunFailed: convert failed:", "parts      2/3 converted, 1 failed", "run        20200401-bbb FAIL"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status of the failed run lacks %q:\n%s", want, out.String())
+		}
+	}
+	st.Run = "nope"
+	if err := StatusCommand(t.Context(), st); err == nil {
+		t.Error("status of an unknown run succeeded")
+	}
+
+	// A local lake's run: the lineage record, and no AWS call.
+	out.Reset()
+	o.srv.ResetRequests()
+	local := st
+	local.Lake, local.Run = "file://"+t.TempDir(), "20200301-aaa"
+	if err := StatusCommand(t.Context(), local); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "run        20200301-aaa COMPLETE (month 2020-03)") || len(o.srv.Requests()) != 0 {
+		t.Errorf("local status (%d AWS requests):\n%s", len(o.srv.Requests()), out.String())
+	}
+
+	out.Reset()
+	st.Run = ""
+	if err := AWSRunsCommand(t.Context(), st); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "EXECUTION") {
+		t.Fatalf("runs:\n%s", out.String())
+	}
+	// Newest first.
+	for i, want := range [][]string{
+		{"consumer-header-2020-04-r1", "2020-04", "FAILED", "20200401-bbb", "FAIL"},
+		{"consumer-header-2020-03-r1", "2020-03", "SUCCEEDED", "20200301-aaa", "COMPLETE", "998", "2"},
+	} {
+		for _, w := range want {
+			if !strings.Contains(lines[i+1], w) {
+				t.Errorf("runs line %q lacks %q", lines[i+1], w)
+			}
+		}
+	}
+}

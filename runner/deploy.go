@@ -1,0 +1,339 @@
+package runner
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/tierflow/tierflow/statemachines"
+)
+
+// DeployResult names what deploy created or updated.
+type DeployResult struct {
+	TaskDefinition string // ARN with revision
+	StateMachine   string
+	Schedule       string // "" without one
+	Roles          []string
+	Created        []string // resources created (the others were updated)
+}
+
+// DeployCommand creates or updates the job's AWS resources (IAM roles
+// with their policies, the ECS cluster if missing, the task definition,
+// the state machine and the monthly schedule) and prints what it did.
+func DeployCommand(ctx context.Context, o DeployOptions) error {
+	spec, err := LoadJob(o.Job)
+	if err != nil {
+		return err
+	}
+	api, err := newAWSAPI(ctx, o.AWS, spec, o.Region)
+	if err != nil {
+		return err
+	}
+	d, err := api.deployment(ctx, spec, o)
+	if err != nil {
+		return err
+	}
+	res, err := api.deploy(ctx, d, o)
+	if err != nil {
+		return err
+	}
+	w := o.Stdout
+	fmt.Fprintf(w, "deployed job %s (%s, account %s)\n", spec.Name, d.Region, d.Account)
+	fmt.Fprintf(w, "  task definition  %s (%d CPU units, %d MiB, image %s)\n", res.TaskDefinition, d.CPU, d.MemoryMiB, d.Image)
+	fmt.Fprintf(w, "  state machine    %s\n", res.StateMachine)
+	if res.Schedule != "" {
+		fmt.Fprintf(w, "  schedule         %s (%s, UTC)\n", res.Schedule, d.Schedule)
+	} else {
+		fmt.Fprintln(w, "  schedule         none (start runs with: tierflow run --on aws)")
+	}
+	fmt.Fprintf(w, "  roles            %s\n", strings.Join(res.Roles, ", "))
+	if len(res.Created) > 0 {
+		fmt.Fprintf(w, "  created          %s\n", strings.Join(res.Created, ", "))
+	}
+	return nil
+}
+
+// deploy applies d.
+func (a *awsAPI) deploy(ctx context.Context, d *Deployment, o DeployOptions) (*DeployResult, error) {
+	res := &DeployResult{}
+	newRoles := false
+	for _, r := range d.Roles() {
+		created, err := a.ensureRole(ctx, d, *r)
+		if err != nil {
+			return nil, err
+		}
+		newRoles = newRoles || created
+		res.Roles = append(res.Roles, r.Name)
+		if created {
+			res.Created = append(res.Created, "role "+r.Name)
+		}
+	}
+	// A role IAM has just created is not usable everywhere for a few
+	// seconds: services then refuse to assume it. Retry only in that case.
+	wait := time.Duration(0)
+	if newRoles {
+		wait = o.IAMPropagation
+		if wait == 0 {
+			wait = 2 * time.Minute
+		}
+	}
+	if created, err := a.ensureCluster(ctx, d); err != nil {
+		return nil, err
+	} else if created {
+		res.Created = append(res.Created, "cluster "+d.ClusterName())
+	}
+	td, err := a.ecs.RegisterTaskDefinition(ctx, d.taskDefinitionInput())
+	if err != nil {
+		return nil, fmt.Errorf("deploy %s: register task definition %s: %w", d.Spec.Name, d.Base, err)
+	}
+	res.TaskDefinition = aws.ToString(td.TaskDefinition.TaskDefinitionArn)
+	o.Log.Info().Str("task_definition", res.TaskDefinition).Msg("task definition registered")
+
+	p := d.Params
+	p.TaskDefinition = res.TaskDefinition
+	def, err := statemachines.Render(d.Spec, p)
+	if err != nil {
+		return nil, err
+	}
+	created, err := a.ensureStateMachine(ctx, d, string(def), wait)
+	if err != nil {
+		return nil, err
+	}
+	res.StateMachine = d.StateMachineARN()
+	if created {
+		res.Created = append(res.Created, "state machine "+d.Base)
+	}
+	if d.Schedule != "" {
+		created, err := a.ensureSchedule(ctx, d, wait)
+		if err != nil {
+			return nil, err
+		}
+		res.Schedule = d.ScheduleARN()
+		if created {
+			res.Created = append(res.Created, "schedule "+d.ScheduleName())
+		}
+	}
+	return res, nil
+}
+
+func policyJSON(p PolicyDocument) string {
+	b, err := json.Marshal(p)
+	if err != nil {
+		panic(err) // a PolicyDocument always marshals
+	}
+	return string(b)
+}
+
+// samePolicy compares two policy documents as JSON values (IAM returns
+// them URL-encoded and reformatted).
+func samePolicy(a, b string) bool {
+	if s, err := url.QueryUnescape(a); err == nil {
+		a = s
+	}
+	var x, y any
+	if json.Unmarshal([]byte(a), &x) != nil || json.Unmarshal([]byte(b), &y) != nil {
+		return false
+	}
+	bx, _ := json.Marshal(x)
+	by, _ := json.Marshal(y)
+	return string(bx) == string(by)
+}
+
+// ensureRole creates r or brings its trust policy up to date, then puts
+// its inline policy; it reports whether the role was created.
+func (a *awsAPI) ensureRole(ctx context.Context, d *Deployment, r Role) (bool, error) {
+	trust := policyJSON(d.TrustPolicy(r))
+	created := false
+	got, err := a.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(r.Name)})
+	var nse *iamtypes.NoSuchEntityException
+	switch {
+	case errors.As(err, &nse):
+		_, err = a.iam.CreateRole(ctx, &iam.CreateRoleInput{
+			RoleName: aws.String(r.Name), AssumeRolePolicyDocument: aws.String(trust),
+			Description: aws.String("tierflow job " + d.Spec.Name + ": assumed by " + r.Service),
+			Tags:        []iamtypes.Tag{{Key: aws.String("tierflow:job"), Value: aws.String(d.Spec.Name)}},
+		})
+		if err != nil {
+			return false, fmt.Errorf("deploy: create role %s: %w", r.Name, err)
+		}
+		created = true
+	case err != nil:
+		return false, fmt.Errorf("deploy: get role %s: %w", r.Name, err)
+	case !samePolicy(aws.ToString(got.Role.AssumeRolePolicyDocument), trust):
+		if _, err := a.iam.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String(r.Name), PolicyDocument: aws.String(trust)}); err != nil {
+			return false, fmt.Errorf("deploy: update trust of role %s: %w", r.Name, err)
+		}
+	}
+	if _, err := a.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
+		RoleName: aws.String(r.Name), PolicyName: aws.String(PolicyName), PolicyDocument: aws.String(policyJSON(r.Policy)),
+	}); err != nil {
+		return false, fmt.Errorf("deploy: put policy of role %s: %w", r.Name, err)
+	}
+	return created, nil
+}
+
+// ensureCluster creates the ECS cluster when it does not exist (a Fargate
+// cluster costs nothing by itself).
+func (a *awsAPI) ensureCluster(ctx context.Context, d *Deployment) (bool, error) {
+	out, err := a.ecs.DescribeClusters(ctx, &ecs.DescribeClustersInput{Clusters: []string{d.ClusterARN()}})
+	if err != nil {
+		return false, fmt.Errorf("deploy: describe cluster %s: %w", d.Params.Cluster, err)
+	}
+	for _, c := range out.Clusters {
+		if aws.ToString(c.Status) == "ACTIVE" {
+			return false, nil
+		}
+	}
+	if _, err := a.ecs.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(d.ClusterName())}); err != nil {
+		return false, fmt.Errorf("deploy: create cluster %s: %w", d.ClusterName(), err)
+	}
+	return true, nil
+}
+
+func (d *Deployment) taskDefinitionInput() *ecs.RegisterTaskDefinitionInput {
+	var env []ecstypes.KeyValuePair
+	for _, kv := range d.envVars() {
+		env = append(env, ecstypes.KeyValuePair{Name: aws.String(kv[0]), Value: aws.String(kv[1])})
+	}
+	in := &ecs.RegisterTaskDefinitionInput{
+		Family:                  aws.String(d.Base),
+		RequiresCompatibilities: []ecstypes.Compatibility{ecstypes.CompatibilityFargate},
+		NetworkMode:             ecstypes.NetworkModeAwsvpc,
+		Cpu:                     aws.String(strconv.Itoa(d.CPU)),
+		Memory:                  aws.String(strconv.Itoa(d.MemoryMiB)),
+		TaskRoleArn:             aws.String(d.RoleARN(d.TaskRole)),
+		ExecutionRoleArn:        aws.String(d.RoleARN(d.ExecRole)),
+		RuntimePlatform:         &ecstypes.RuntimePlatform{CpuArchitecture: ecstypes.CPUArchitectureX8664, OperatingSystemFamily: ecstypes.OSFamilyLinux},
+		ContainerDefinitions: []ecstypes.ContainerDefinition{{
+			Name:             aws.String(d.Params.ContainerName),
+			Image:            aws.String(d.Image),
+			Essential:        aws.Bool(true),
+			Environment:      env,
+			LogConfiguration: &ecstypes.LogConfiguration{LogDriver: ecstypes.LogDriverAwslogs, Options: d.logOptions()},
+		}},
+		Tags: []ecstypes.Tag{{Key: aws.String("tierflow:job"), Value: aws.String(d.Spec.Name)}},
+	}
+	if d.StorageGiB > 0 {
+		in.EphemeralStorage = &ecstypes.EphemeralStorage{SizeInGiB: int32(d.StorageGiB)}
+	}
+	return in
+}
+
+// retryIAM retries op while err looks like a role IAM has not propagated
+// yet, for at most wait.
+func retryIAM(ctx context.Context, wait time.Duration, op func() error) error {
+	deadline := time.Now().Add(wait)
+	delay := time.Second
+	for {
+		err := op()
+		if err == nil || !iamNotReady(err) || time.Now().Add(delay).After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, 10*time.Second)
+	}
+}
+
+// iamNotReady reports errors services give for a role that exists but is
+// not yet assumable.
+func iamNotReady(err error) bool {
+	code, msg := apiErrorCode(err), err.Error()
+	switch code {
+	case "AccessDeniedException", "InvalidArn", "ValidationException":
+		return strings.Contains(msg, "role") || strings.Contains(msg, "assume")
+	}
+	return false
+}
+
+func (a *awsAPI) ensureStateMachine(ctx context.Context, d *Deployment, def string, wait time.Duration) (bool, error) {
+	arn := d.StateMachineARN()
+	_, err := a.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)})
+	var missing *sfntypes.StateMachineDoesNotExist
+	switch {
+	case errors.As(err, &missing):
+		err = retryIAM(ctx, wait, func() error {
+			_, err := a.sfn.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+				Name: aws.String(d.Base), Definition: aws.String(def), RoleArn: aws.String(d.RoleARN(d.StateMachineRole)),
+				Type: sfntypes.StateMachineTypeStandard,
+				Tags: []sfntypes.Tag{{Key: aws.String("tierflow:job"), Value: aws.String(d.Spec.Name)}},
+			})
+			return err
+		})
+		if err != nil {
+			return false, fmt.Errorf("deploy: create state machine %s: %w", d.Base, err)
+		}
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("deploy: describe state machine %s: %w", d.Base, err)
+	}
+	err = retryIAM(ctx, wait, func() error {
+		_, err := a.sfn.UpdateStateMachine(ctx, &sfn.UpdateStateMachineInput{
+			StateMachineArn: aws.String(arn), Definition: aws.String(def), RoleArn: aws.String(d.RoleARN(d.StateMachineRole)),
+		})
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("deploy: update state machine %s: %w", d.Base, err)
+	}
+	return false, nil
+}
+
+func (a *awsAPI) ensureSchedule(ctx context.Context, d *Deployment, wait time.Duration) (bool, error) {
+	name := d.ScheduleName()
+	target := &schedtypes.Target{
+		Arn: aws.String(d.StateMachineARN()), RoleArn: aws.String(d.RoleARN(d.SchedulerRole)), Input: aws.String(ScheduleInput),
+		// A missed start is retried for a day; plan's month claim makes a
+		// duplicate start harmless.
+		RetryPolicy: &schedtypes.RetryPolicy{MaximumRetryAttempts: aws.Int32(10), MaximumEventAgeInSeconds: aws.Int32(86400)},
+	}
+	window := &schedtypes.FlexibleTimeWindow{Mode: schedtypes.FlexibleTimeWindowModeOff}
+	desc := aws.String("tierflow job " + d.Spec.Name + ": the monthly run (plan picks the previous month)")
+	_, err := a.sched.GetSchedule(ctx, &scheduler.GetScheduleInput{Name: aws.String(name)})
+	var missing *schedtypes.ResourceNotFoundException
+	switch {
+	case errors.As(err, &missing):
+		err = retryIAM(ctx, wait, func() error {
+			_, err := a.sched.CreateSchedule(ctx, &scheduler.CreateScheduleInput{
+				Name: aws.String(name), ScheduleExpression: aws.String(d.Schedule), ScheduleExpressionTimezone: aws.String("UTC"),
+				FlexibleTimeWindow: window, Target: target, State: schedtypes.ScheduleStateEnabled, Description: desc,
+			})
+			return err
+		})
+		if err != nil {
+			return false, fmt.Errorf("deploy: create schedule %s: %w", name, err)
+		}
+		return true, nil
+	case err != nil:
+		return false, fmt.Errorf("deploy: get schedule %s: %w", name, err)
+	}
+	err = retryIAM(ctx, wait, func() error {
+		_, err := a.sched.UpdateSchedule(ctx, &scheduler.UpdateScheduleInput{
+			Name: aws.String(name), ScheduleExpression: aws.String(d.Schedule), ScheduleExpressionTimezone: aws.String("UTC"),
+			FlexibleTimeWindow: window, Target: target, State: schedtypes.ScheduleStateEnabled, Description: desc,
+		})
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("deploy: update schedule %s: %w", name, err)
+	}
+	return false, nil
+}
