@@ -11,14 +11,18 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/tierflow/tierflow/lake/storage"
 )
 
 // partReadAttempts bounds how often one part is fetched again when its body
-// breaks off mid-stream (the SDK retries failed requests, not failed reads
-// of a response body).
+// breaks off mid-stream, and how often in a row a single-stream read is
+// resumed without bringing a new byte (the SDK retries failed requests, not
+// failed reads of a response body).
 const partReadAttempts = 3
 
 // Open reads key from its beginning; see OpenRange.
@@ -63,6 +67,12 @@ func (s *Store) openRange(ctx context.Context, op, key string, offset, length in
 	size, ok := totalSize(aws.ToString(out.ContentRange))
 	if !ok {
 		// The server ignored Range and sent the whole object: stream it.
+		// Without a length the size is unknown: taking it for 0 would read
+		// a cut-off response as an empty object.
+		if !knownLength(out.ResultMetadata) {
+			out.Body.Close()
+			return nil, s.fail(ctx, op, key, errors.New("the response to a ranged GET has neither Content-Range nor Content-Length"))
+		}
 		size = aws.ToInt64(out.ContentLength)
 		n, err := storage.CheckRange(key, offset, length, size)
 		if err != nil {
@@ -81,8 +91,8 @@ func (s *Store) openRange(ctx context.Context, op, key string, offset, length in
 		return nil, fmt.Errorf("s3: %s: %w", op, err)
 	}
 	if n <= ps {
-		// One part: stream the single response.
-		return readCloser{io.LimitReader(out.Body, n), out.Body}, nil
+		// One part: stream the single response, resuming it if it breaks off.
+		return &streamReader{s: s, ctx: ctx, key: key, etag: aws.ToString(out.ETag), off: offset, end: offset + n, resumedAt: offset, body: out.Body}, nil
 	}
 	return s.newReader(ctx, key, aws.ToString(out.ETag), offset, offset+n, out.Body), nil
 }
@@ -100,6 +110,13 @@ func (s *Store) emptyRange(ctx context.Context, op, key string, offset int64) (i
 	return io.NopCloser(bytes.NewReader(nil)), nil
 }
 
+// knownLength reports whether the HTTP response behind md declared its
+// length (the SDK reports a missing Content-Length as 0).
+func knownLength(md middleware.Metadata) bool {
+	raw, ok := awsmiddleware.GetRawResponse(md).(*smithyhttp.Response)
+	return !ok || raw.ContentLength >= 0
+}
+
 // totalSize parses the size out of a Content-Range "bytes a-b/size".
 func totalSize(cr string) (int64, bool) {
 	i := strings.LastIndexByte(cr, '/')
@@ -113,6 +130,94 @@ func totalSize(cr string) (int64, bool) {
 type readCloser struct {
 	io.Reader
 	io.Closer
+}
+
+// streamReader streams one ranged GET. When the body breaks off before the
+// end of the range (a reset connection), it requests the rest again, pinned
+// to the first response's ETag: the SDK retries failed requests, not failed
+// reads of a response body. It gives up after partReadAttempts-1 resumes in
+// a row that brought no new byte.
+type streamReader struct {
+	s         *Store
+	ctx       context.Context
+	key, etag string
+	off, end  int64 // next byte to return; end of the range
+	body      io.ReadCloser
+	broken    error // why body stopped early; nil while it is healthy
+	resumedAt int64 // off at the last resume
+	stalled   int   // resumes in a row that brought nothing
+	err       error // sticky
+}
+
+func (r *streamReader) Read(b []byte) (int, error) {
+	if r.err != nil {
+		return 0, r.err
+	}
+	if r.off == r.end {
+		return 0, io.EOF
+	}
+	b = b[:min(int64(len(b)), r.end-r.off)]
+	for {
+		if r.broken != nil {
+			if r.err = r.resume(); r.err != nil {
+				return 0, r.err
+			}
+		}
+		n, err := r.body.Read(b)
+		r.off += int64(n)
+		switch {
+		case r.off == r.end:
+			if n == 0 {
+				return 0, io.EOF
+			}
+			return n, nil
+		case err == io.EOF:
+			r.broken = io.ErrUnexpectedEOF
+		case err != nil:
+			r.broken = err
+		}
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// resume replaces the broken body with a GET of the rest of the range.
+func (r *streamReader) resume() error {
+	cause := r.broken
+	r.broken = nil
+	r.body.Close()
+	r.body = io.NopCloser(bytes.NewReader(nil))
+	if r.off > r.resumedAt {
+		r.stalled = 0
+	}
+	r.resumedAt = r.off
+	r.stalled++
+	if r.ctx.Err() != nil || r.stalled >= partReadAttempts {
+		return r.s.fail(r.ctx, "read", r.key, fmt.Errorf("read bytes %d-%d: %w", r.off, r.end-1, cause))
+	}
+	in := &awss3.GetObjectInput{
+		Bucket: &r.s.bucket, Key: aws.String(r.s.Key(r.key)), ExpectedBucketOwner: r.s.owner(),
+		Range: aws.String(fmt.Sprintf("bytes=%d-%d", r.off, r.end-1)),
+	}
+	if r.etag != "" {
+		in.IfMatch = aws.String(r.etag)
+	}
+	out, err := r.s.client.GetObject(r.ctx, in)
+	if err != nil {
+		if errorCode(err) == "PreconditionFailed" {
+			err = fmt.Errorf("object changed while being read (ETag is no longer %s): %w", r.etag, err)
+		}
+		return r.s.fail(r.ctx, "read", r.key, fmt.Errorf("resume at byte %d after %v: %w", r.off, cause, err))
+	}
+	r.body = out.Body
+	return nil
+}
+
+// Close releases the response.
+func (r *streamReader) Close() error {
+	r.err = fmt.Errorf("s3: read %s: %w", r.s.ObjectURI(r.key), errReaderClosed)
+	return r.body.Close()
 }
 
 // part is one ranged GET of a reader.

@@ -8,7 +8,9 @@
 // speed of one GET stream. Every part after the first is requested with
 // If-Match on the first response's ETag: an object overwritten while it is
 // being read fails the read instead of mixing two versions. A range that
-// fits in one part is a single streamed GET with no buffering.
+// fits in one part is a single streamed GET with no buffering. A body that
+// breaks off (a reset connection) is fetched again: a part from its start,
+// a single stream from where it stopped, pinned to the same ETag.
 //
 // Writes: Create buffers PartSize bytes; an object smaller than one part is
 // one PutObject at Commit, anything larger a multipart upload whose parts
