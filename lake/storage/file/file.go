@@ -369,9 +369,15 @@ func (s *Store) prune(dir string) {
 	}
 }
 
+// ErrNotRegular is returned (wrapped) by List for a symbolic link or other
+// non-regular file below the prefix: the lake holds only regular files and
+// tierflow never follows links, so such an entry is refused, not skipped.
+var ErrNotRegular = errors.New("not a regular file (a symbolic link or special file): the lake holds only regular files")
+
 // List calls fn for every object whose key starts with prefix, in
-// lexicographic (byte) order of keys, recursively. Temp files, symbolic
-// links and other non-regular files are skipped. Only the directory part
+// lexicographic (byte) order of keys, recursively. Temp files are skipped;
+// a symbolic link or other non-regular file fails the listing
+// (ErrNotRegular). Only the directory part
 // of prefix is opened, so listing a month prefix does not walk the lake.
 func (s *Store) List(ctx context.Context, prefix string, fn func(storage.Object) error) error {
 	if err := ctx.Err(); err != nil {
@@ -443,6 +449,13 @@ func (s *Store) walk(ctx context.Context, dir, namePrefix string, fn func(key st
 			list = append(list, entry{name + "/", name, true})
 		case e.Type().IsRegular():
 			list = append(list, entry{name, name, false})
+		default:
+			// Skipping it would silently drop, say, a month's part.
+			key := name
+			if dir != "." {
+				key = dir + "/" + name
+			}
+			return fmt.Errorf("%s: %w", key, ErrNotRegular)
 		}
 	}
 	slices.SortFunc(list, func(a, b entry) int { return strings.Compare(a.sortName, b.sortName) })
