@@ -71,7 +71,7 @@ func Run(ctx context.Context, env *Env, spec *jobs.Spec, opts Options) (*Result,
 	}
 	j.opts = opts
 	res = j.res
-	stopRenew := renewClaim(ctx, env, spec.Name, ex.Month, ex.RunID, lease, j.log)
+	stopRenew := renewClaim(ctx, env, spec.Name, ex.Month, ex.Claim, lease, j.log)
 	u0, t0 := CurrentUsage(), time.Now()
 	runErr := j.local(ctx)
 	j.addCompute(MeasureCost(u0, CurrentUsage(), time.Since(t0), 0, 0))
@@ -104,7 +104,7 @@ func (j *job) local(ctx context.Context) error {
 // renewClaim keeps the month's claim alive while the run works; the
 // returned func stops it. A run that cannot renew keeps going: publish
 // still compares-and-sets the published pointer.
-func renewClaim(ctx context.Context, env *Env, job, month, runID string, lease time.Duration, log logger) func() {
+func renewClaim(ctx context.Context, env *Env, job, month, owner string, lease time.Duration, log logger) func() {
 	ctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
@@ -116,7 +116,7 @@ func renewClaim(ctx context.Context, env *Env, job, month, runID string, lease t
 			case <-ctx.Done():
 				return
 			case <-t.C:
-				if err := env.Lineage.ClaimMonth(ctx, job, month, runID, lease); err != nil && ctx.Err() == nil {
+				if err := env.Lineage.ClaimMonth(ctx, job, month, owner, lease); err != nil && ctx.Err() == nil {
 					log.Warn().Err(err).Msg("renewing the month claim")
 				}
 			}

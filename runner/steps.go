@@ -3,6 +3,8 @@ package runner
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,10 +20,14 @@ import (
 // run in one process; on AWS each is its own Fargate task, so the state is
 // kept in the lake under ExecPrefix (see /docs/aws.md).
 type Exec struct {
-	Name     string    `json:"execution"`
-	Job      string    `json:"job"`
-	Month    string    `json:"month"`
-	RunID    string    `json:"run_id,omitempty"`
+	Name  string `json:"execution"`
+	Job   string `json:"job"`
+	Month string `json:"month"`
+	RunID string `json:"run_id,omitempty"`
+	// Claim is the owner token of the month's claim: the run id plus a
+	// random nonce, so two attempts that compute the same run id (the same
+	// inputs, started at once) cannot both hold the month.
+	Claim    string    `json:"claim,omitempty"`
 	Skipped  bool      `json:"skipped"`
 	Reason   string    `json:"reason,omitempty"`
 	Previous string    `json:"previous,omitempty"`
@@ -141,7 +147,8 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 	if ex.Name == "" {
 		ex.Name = ex.RunID
 	}
-	if err := env.Lineage.ClaimMonth(ctx, spec.Name, month, ex.RunID, lease); err != nil {
+	ex.Claim = ex.RunID + "#" + nonce()
+	if err := env.Lineage.ClaimMonth(ctx, spec.Name, month, ex.Claim, lease); err != nil {
 		if errors.Is(err, lineage.ErrConflict) {
 			return nil, fmt.Errorf("month %s of job %s is being run by another run right now; not starting run %s: %w", month, spec.Name, ex.RunID, err)
 		}
@@ -154,7 +161,7 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 		Parent: execution, Stages: []lineage.Stage{planStage},
 	}
 	if err := env.Lineage.StartRun(ctx, run); err != nil {
-		_ = env.Lineage.ReleaseMonth(context.WithoutCancel(ctx), spec.Name, month, ex.RunID)
+		_ = env.Lineage.ReleaseMonth(context.WithoutCancel(ctx), spec.Name, month, ex.Claim)
 		return nil, fmt.Errorf("lineage: start run %s: %w", ex.RunID, err)
 	}
 	if err := ex.save(ctx, env.Storage); err != nil {
@@ -162,6 +169,15 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 	}
 	log.Info().Str("run", ex.RunID).Int("parts", len(plan.Parts)).Str("previous", prev).Msg("run started")
 	return ex, nil
+}
+
+// nonce is 8 random bytes in hex.
+func nonce() string {
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on Linux
+	}
+	return hex.EncodeToString(b)
 }
 
 // resumeJob picks an execution up where the previous step left it.
@@ -202,7 +218,7 @@ func (j *job) finish(ctx context.Context, runErr error) (lineage.Run, error) {
 	if err := j.env.Lineage.FinishRun(ctx, run); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("lineage: finish run %s: %w", run.ID, err))
 	}
-	if err := j.env.Lineage.ReleaseMonth(ctx, j.spec.Name, j.ex.Month, j.ex.RunID); err != nil {
+	if err := j.env.Lineage.ReleaseMonth(ctx, j.spec.Name, j.ex.Month, j.ex.Claim); err != nil {
 		j.log.Warn().Err(err).Msg("releasing the month claim")
 	}
 	return run, runErr
