@@ -145,3 +145,25 @@ func TestConvertReportSmall(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkConvertReport prints ConvertReport's table (decompress only,
+// converter with 1 and NumCPU workers, DuckDB), 3 runs each, on a part of
+// TIERFLOW_BENCH_ROWS rows (default 200000):
+// go test ./bench -run '^$' -bench ConvertReport -benchtime 1x
+func BenchmarkConvertReport(b *testing.B) {
+	rows := int64(200_000)
+	if s := os.Getenv("TIERFLOW_BENCH_ROWS"); s != "" {
+		var err error
+		if rows, err = strconv.ParseInt(s, 10, 64); err != nil {
+			b.Fatal(err)
+		}
+	}
+	spec := loadSpec(b)
+	for i := 0; i < b.N; i++ {
+		var out bytes.Buffer
+		if _, err := ConvertReport(context.Background(), ConvertOptions{Spec: spec, Rows: rows, Seed: 1, Runs: 3, DuckDB: true, Out: &out, Logger: zerolog.Nop()}); err != nil {
+			b.Fatal(err)
+		}
+		b.Log("\n" + out.String())
+	}
+}

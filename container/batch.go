@@ -2,6 +2,7 @@ package container
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"slices"
 	"strings"
@@ -44,6 +45,10 @@ type batch struct {
 	badWhy  []string
 	counts  []int
 	hashCol pqwrite.Column
+	// per string column: bucket bk's rows start at byte dataStart[c][bk]
+	// of Data and at entry longStart[c][bk] of Long
+	dataStart [][]uint32
+	longStart [][]uint32
 }
 
 func newBatch(p *plan) *batch {
@@ -155,31 +160,58 @@ func (p *plan) parseChunk(ch *csvparse.Chunk, b *batch) {
 		}
 	}
 
-	// Pass 2: convert column by column, in grouped order.
+	// Pass 2: convert in grouped order, in blocks of rows: within a block,
+	// column by column, so each column vector is appended to as one stream
+	// while the block's field offsets stay in cache.
 	b.bad = slices.Grow(b.bad[:0], total)[:total]
 	clear(b.bad)
 	b.badWhy = b.badWhy[:0]
 	anyBad := false
 	for c := range p.cols {
-		cp := &p.cols[c]
-		col := &b.cols[c]
-		p.reserve(cp, col, total)
-		for j, ri := range b.order {
-			rec := &recs.Recs[ri]
-			f := recs.Fields[rec.FirstField+cp.source]
-			if why := p.convert(cp, recs.Bytes(data, f), col); why != "" {
-				if b.bad[j] == 0 {
-					b.bad[j] = int32(len(b.badWhy) + 1)
-					b.badWhy = append(b.badWhy, cp.name+"\x00"+why)
+		p.reserve(&p.cols[c], &b.cols[c], total)
+	}
+	const rowBlock = 128
+	var firsts [rowBlock]int
+	fields := recs.Fields
+	for j0 := 0; j0 < total; j0 += rowBlock {
+		blk := b.order[j0:min(total, j0+rowBlock)]
+		for k, ri := range blk {
+			firsts[k] = recs.Recs[ri].FirstField
+		}
+		fi := firsts[:len(blk)]
+		onBad := func(k int, c int, why string) {
+			j := j0 + k
+			if b.bad[j] == 0 {
+				b.bad[j] = int32(len(b.badWhy) + 1)
+				b.badWhy = append(b.badWhy, p.cols[c].name+"\x00"+why)
+			}
+			anyBad = true
+		}
+		for c := range p.cols {
+			cp := &p.cols[c]
+			col := &b.cols[c]
+			src := cp.source
+			switch cp.kind {
+			case jobs.String:
+				appendStrings(col, recs, data, fields, fi, src)
+				continue
+			case jobs.Int:
+				p.appendInts(c, col, recs, data, fields, fi, src, onBad)
+				continue
+			}
+			for k, first := range fi {
+				v := recs.Bytes(data, fields[first+src])
+				if why := p.convert(cp, v, col); why != "" {
+					onBad(k, c, why)
+					p.appendNull(cp, col)
 				}
-				anyBad = true
-				p.appendNull(cp, col)
 			}
 		}
 	}
 	if anyBad {
 		b.dropBad(p, ch)
 	}
+	b.stringStarts(p)
 	// Rejects in input order.
 	slices.SortFunc(b.rejects, func(x, y reject) int {
 		if x.offset < y.offset {
@@ -222,27 +254,39 @@ func (b *batch) dropBad(p *plan, ch *csvparse.Chunk) {
 }
 
 func compact(cp *colPlan, col *pqwrite.Column, keep []bool) {
-	w := 0
-	var data []byte
-	var s uint32
 	if cp.phys == pqwrite.ByteArray {
-		data = col.Data
-	}
-	dpos := 0
-	for j, k := range keep {
-		if cp.phys == pqwrite.ByteArray {
-			end := col.Ends[j]
-			if k {
-				n := copy(data[dpos:], col.Data[s:end])
-				dpos += n
-				col.Ends[w] = uint32(dpos)
+		// Rebuild Data, Lens and Long from the kept rows (in place: the
+		// write positions never pass the read positions).
+		var s, dpos, lw, lr int
+		w := 0
+		for j, k := range keep {
+			l := int(col.Lens[j])
+			long := l == pqwrite.LongLen
+			if long {
+				l = int(col.Long[lr])
+				lr++
 			}
-			s = end
+			if k {
+				copy(col.Data[dpos:], col.Data[s:s+l])
+				dpos += l
+				col.Lens[w] = col.Lens[j]
+				if long {
+					col.Long[lw] = uint32(l)
+					lw++
+				}
+				w++
+			}
+			s += l
 		}
+		col.Data, col.Lens, col.Long = col.Data[:dpos], col.Lens[:w], col.Long[:lw]
+		return
+	}
+	w := 0
+	for j, k := range keep {
 		if !k {
 			continue
 		}
-		if col.Def != nil {
+		if len(col.Def) > 0 {
 			col.Def[w] = col.Def[j]
 		}
 		switch cp.phys {
@@ -259,7 +303,7 @@ func compact(cp *colPlan, col *pqwrite.Column, keep []bool) {
 		}
 		w++
 	}
-	if col.Def != nil {
+	if len(col.Def) > 0 {
 		col.Def = col.Def[:w]
 	}
 	switch cp.phys {
@@ -271,11 +315,42 @@ func compact(cp *colPlan, col *pqwrite.Column, keep []bool) {
 		col.F64 = col.F64[:w]
 	case pqwrite.Boolean:
 		col.Bool = col.Bool[:w]
-	case pqwrite.ByteArray:
-		col.Ends = col.Ends[:w]
-		col.Data = col.Data[:dpos]
 	case pqwrite.FixedLenByteArray:
 		col.Data = col.Data[:w*cp.flba]
+	}
+}
+
+// stringStarts records, for every string column, where each bucket's rows
+// start in Data and in Long, so the accumulator can copy a bucket's range
+// without scanning.
+func (b *batch) stringStarts(p *plan) {
+	nb := p.bucketCount
+	if b.dataStart == nil {
+		b.dataStart = make([][]uint32, len(p.cols))
+		b.longStart = make([][]uint32, len(p.cols))
+	}
+	for c := range p.cols {
+		if p.cols[c].phys != pqwrite.ByteArray {
+			continue
+		}
+		ds := slices.Grow(b.dataStart[c][:0], nb+1)[:nb+1]
+		ls := slices.Grow(b.longStart[c][:0], nb+1)[:nb+1]
+		col := &b.cols[c]
+		var off, nlong uint32
+		long := col.Long
+		for bk := 0; bk < nb; bk++ {
+			ds[bk], ls[bk] = off, nlong
+			for _, l := range col.Lens[b.starts[bk]:b.starts[bk+1]] {
+				if l == pqwrite.LongLen {
+					off += long[nlong]
+					nlong++
+					continue
+				}
+				off += uint32(l)
+			}
+		}
+		ds[nb], ls[nb] = off, nlong
+		b.dataStart[c], b.longStart[c] = ds, ls
 	}
 }
 
@@ -351,22 +426,23 @@ func (p *plan) reserve(cp *colPlan, col *pqwrite.Column, n int) {
 	case pqwrite.Boolean:
 		col.Bool = slices.Grow(col.Bool, n)
 	case pqwrite.ByteArray:
-		col.Ends = slices.Grow(col.Ends, n)
+		col.Lens = slices.Grow(col.Lens, n)
 	case pqwrite.FixedLenByteArray:
 		col.Data = slices.Grow(col.Data, n*cp.flba)
 	}
 }
 
-// setNull marks the row being appended as NULL (materialising Def).
+// setDef records the definition level of the row being appended to a
+// column holding rows rows; the first NULL materialises Def.
 func setDef(col *pqwrite.Column, rows int, present bool) {
 	if present {
-		if col.Def != nil {
+		if len(col.Def) > 0 {
 			col.Def = append(col.Def, 1)
 		}
 		return
 	}
-	if col.Def == nil {
-		col.Def = make([]byte, rows, max(rows+1, 64))
+	if len(col.Def) == 0 {
+		col.Def = slices.Grow(col.Def[:0], max(rows+1, 64))[:rows]
 		for i := range col.Def {
 			col.Def[i] = 1
 		}
@@ -388,18 +464,95 @@ func (p *plan) appendNull(cp *colPlan, col *pqwrite.Column) {
 	case pqwrite.Boolean:
 		col.Bool = append(col.Bool, 0)
 	case pqwrite.ByteArray:
-		col.Ends = append(col.Ends, uint32(len(col.Data)))
+		col.AppendLen(0)
 	case pqwrite.FixedLenByteArray:
 		col.Data = append(col.Data, make([]byte, cp.flba)...)
 	}
+}
+
+// appendStrings appends field src of a block of records (fi: their first
+// field) to a string column (Data and Lens). The slice headers live in
+// locals for the loop, and short values move as one 8-byte word.
+func appendStrings(col *pqwrite.Column, recs *csvparse.Records, data []byte, fields []csvparse.Field, fi []int, src int) {
+	d, lens := col.Data, slices.Grow(col.Lens, len(fi))
+	for _, first := range fi {
+		v := recs.Bytes(data, fields[first+src])
+		n := len(d)
+		if cap(d)-n < len(v)+8 {
+			d = slices.Grow(d, max(len(v)+8, cap(d)))
+		}
+		if len(v) <= 8 && cap(v) >= 8 {
+			// The bytes past len(v) land in spare capacity and are
+			// overwritten by the next value.
+			binary.LittleEndian.PutUint64(d[n:n+8], binary.LittleEndian.Uint64(v[:8]))
+			d = d[:n+len(v)]
+		} else {
+			d = append(d, v...)
+		}
+		if len(v) >= pqwrite.LongLen {
+			col.Lens = lens
+			col.AppendLen(len(v))
+			lens = col.Lens
+			continue
+		}
+		lens = append(lens, uint16(len(v)))
+	}
+	col.Data, col.Lens = d, lens
+}
+
+// appendInts is the int (INT32) counterpart of appendStrings: NULLs,
+// markers and parse failures handled inline, failures reported to onBad.
+func (p *plan) appendInts(c int, col *pqwrite.Column, recs *csvparse.Records, data []byte, fields []csvparse.Field, fi []int, src int, onBad func(k, c int, why string)) {
+	vals, def := col.I32, col.Def
+	for k, first := range fi {
+		v := recs.Bytes(data, fields[first+src])
+		if len(v) != 0 && (p.markerLens>>min(len(v), 63)&1 == 0 || !p.isNullMarker(v)) {
+			x, why := parseInt32(v)
+			if why == "" {
+				if len(def) > 0 {
+					def = append(def, 1)
+				}
+				vals = append(vals, x)
+				continue
+			}
+			onBad(k, c, why)
+		}
+		// NULL (or a placeholder for a rejected row).
+		if len(def) == 0 {
+			def = slices.Grow(def[:0], max(len(vals)+1, 64))[:len(vals)]
+			for i := range def {
+				def[i] = 1
+			}
+		}
+		def = append(def, 0)
+		vals = append(vals, 0)
+	}
+	col.I32, col.Def = vals, def
+}
+
+// appendString appends v to a string column; short values (the common
+// case) are copied inline rather than through memmove.
+func appendString(col *pqwrite.Column, v []byte) {
+	n := len(col.Data)
+	if cap(col.Data)-n < len(v) {
+		col.Data = slices.Grow(col.Data, max(len(v), cap(col.Data)))
+	}
+	if len(v) <= 8 && cap(v) >= 8 && cap(col.Data)-n >= 8 {
+		// One 8-byte move; the bytes past len(v) land in spare capacity
+		// and are overwritten by the next value.
+		binary.LittleEndian.PutUint64(col.Data[n:n+8], binary.LittleEndian.Uint64(v[:8]))
+		col.Data = col.Data[:n+len(v)]
+	} else {
+		col.Data = append(col.Data, v...)
+	}
+	col.AppendLen(len(v))
 }
 
 // convert parses field v as column cp and appends it to col. On failure it
 // appends nothing and returns the reason.
 func (p *plan) convert(cp *colPlan, v []byte, col *pqwrite.Column) string {
 	if cp.kind == jobs.String {
-		col.Data = append(col.Data, v...)
-		col.Ends = append(col.Ends, uint32(len(col.Data)))
+		appendString(col, v)
 		return ""
 	}
 	if len(v) == 0 || (p.markerLens>>min(len(v), 63)&1 != 0 && p.isNullMarker(v)) {

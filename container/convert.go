@@ -56,7 +56,7 @@ type FileEntry struct {
 type Timings struct {
 	WallSeconds   float64 `json:"wall_seconds"`
 	ParseSeconds  float64 `json:"parse_cpu_seconds"`  // summed over workers
-	EncodeSeconds float64 `json:"encode_seconds"`     // accumulator: sort + encode + write
+	EncodeSeconds float64 `json:"encode_seconds"`     // sort + encode + write, summed over encoder goroutines
 	WaitSeconds   float64 `json:"input_wait_seconds"` // accumulator waiting for parsed chunks
 }
 
@@ -247,7 +247,7 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	}
 	chunker := csvparse.NewChunker(zr, p.delim, size)
 	work := make(chan job, p.workers)
-	ordered := make(chan chan *batch, 2*p.workers)
+	ordered := make(chan chan *batch, p.workers+1)
 	free := make(chan *batch, 3*p.workers+2)
 	var readErr error
 	var parseNanos atomic.Int64
@@ -319,7 +319,6 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	}()
 
 	// Accumulate in chunk order.
-	var decompressed int64
 	waitStart := time.Now()
 	var wait time.Duration
 	for out := range ordered {
@@ -364,8 +363,7 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	decompressed = chunker.Offset()
-	m.DecompressedByte = decompressed
+	m.DecompressedByte = chunker.Offset()
 	m.InputBytes = cr.n.Load()
 	m.InputSHA256 = hex.EncodeToString(cr.h.Sum(nil))
 	if m.RowsRead > 0 && float64(m.RowsRejected) > p.maxRejectFr*float64(m.RowsRead) {
@@ -374,10 +372,11 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	}
 	files, err := acc.finish()
 	m.Timings.ParseSeconds = time.Duration(parseNanos.Load()).Seconds()
-	m.Timings.EncodeSeconds = acc.encodeTime.Seconds()
+	rowGroups, encodeTime := acc.stats()
+	m.Timings.EncodeSeconds = encodeTime.Seconds()
 	m.Timings.WaitSeconds = wait.Seconds()
 	m.PeakBufferBytes = acc.peakMem
-	m.RowGroups = acc.rowGroups
+	m.RowGroups = rowGroups
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/big"
 	"os"
 	"path"
@@ -58,9 +59,17 @@ func openDuck(t *testing.T) *sql.DB {
 // TestConvertReadBackDuckDB converts a sample covering every type and
 // reads it back with DuckDB, independently of the writer.
 func TestConvertReadBackDuckDB(t *testing.T) {
+	t.Run("one row group per file", func(t *testing.T) { readBack(t, 0, 0) })
+	// A tiny budget: many budget flushes, several row groups per file.
+	t.Run("budget flushes", func(t *testing.T) { readBack(t, 400<<10, 32<<10) })
+}
+
+func readBack(t *testing.T, memory, rowGroup int64) {
 	csvData, want := genCSV(1, 3000, false)
 	e := newEnv(t)
 	spec := testSpec()
+	spec.Convert.MemoryBytes = memory
+	spec.Output.RowGroupBytes = rowGroup
 	var progressCalls int
 	m, err := e.convert(t, spec, gz(csvData, 1), func(o *Options) {
 		o.chunkSize = 16 << 10
@@ -87,6 +96,7 @@ func TestConvertReadBackDuckDB(t *testing.T) {
 	db := openDuck(t)
 	cols := testSchema().Names()
 	got := map[int64][]any{}
+	multiGroup := false
 	for _, f := range m.Files {
 		mm := fileRE.FindStringSubmatch(f.Key)
 		if mm == nil {
@@ -98,29 +108,59 @@ func TestConvertReadBackDuckDB(t *testing.T) {
 		}
 		p := filepath.Join(e.dst.root, f.Key)
 		checkSchemaDuck(t, db, p)
-		rows, err := db.Query(fmt.Sprintf("SELECT %s FROM read_parquet('%s')", strings.Join(cols, ","), p))
+		// Row-group boundaries, to check the sort within each group.
+		var groupEnds []int64
+		gr, err := db.Query(fmt.Sprintf("SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata('%s') ORDER BY row_group_id", p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var end int64
+		for gr.Next() {
+			var id, rows int64
+			if err := gr.Scan(&id, &rows); err != nil {
+				t.Fatal(err)
+			}
+			end += rows
+			groupEnds = append(groupEnds, end)
+		}
+		gr.Close()
+		if memory > 0 && len(groupEnds) > 1 {
+			multiGroup = true
+		}
+		rows, err := db.Query(fmt.Sprintf("SELECT %s, file_row_number FROM read_parquet('%s', file_row_number = true) ORDER BY file_row_number", strings.Join(cols, ","), p))
 		if err != nil {
 			t.Fatal(err)
 		}
 		n := int64(0)
 		prevState := ""
+		prevID := int64(math.MinInt64)
 		for rows.Next() {
+			if len(groupEnds) > 0 && n == groupEnds[0] {
+				groupEnds = groupEnds[1:]
+				prevState, prevID = "", math.MinInt64
+			}
 			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols))
+			ptrs := make([]any, len(cols)+1)
 			for i := range vals {
 				ptrs[i] = &vals[i]
 			}
+			var rowNum int64
+			ptrs[len(cols)] = &rowNum
 			if err := rows.Scan(ptrs...); err != nil {
 				t.Fatal(err)
 			}
 			st := vals[1].(string)
+			id := vals[0].(int64)
 			if b := hive.Bucket(hive.StringV1([]byte(st)), 60); b != bucket {
 				t.Fatalf("file %s holds state %q of bucket %d", f.Key, st, b)
 			}
 			if st < prevState {
-				t.Fatalf("file %s not sorted by state: %q after %q", f.Key, st, prevState)
+				t.Fatalf("file %s row group not sorted by state: %q after %q", f.Key, st, prevState)
 			}
-			prevState = st
+			if st == prevState && id < prevID {
+				t.Fatalf("file %s: sort not stable: id %d after %d", f.Key, id, prevID)
+			}
+			prevState, prevID = st, id
 			got[vals[0].(int64)] = vals
 			n++
 		}
@@ -134,6 +174,9 @@ func TestConvertReadBackDuckDB(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Fatalf("read back %d distinct rows, want %d", len(got), len(want))
+	}
+	if memory > 0 && !multiGroup {
+		t.Fatal("tiny budget wrote no file with several row groups")
 	}
 	for i, w := range want {
 		g, ok := got[w.vals[0].(int64)]
@@ -233,10 +276,8 @@ func checkSchemaDuck(t *testing.T, db *sql.DB, file string) {
 	if bad != 0 {
 		t.Fatalf("%d column chunks not SNAPPY", bad)
 	}
-	// (An empty-string min_value is omitted by the thrift encoder: readers
-	// then cannot prune on it, which is safe.)
 	var noStats int
-	if err := db.QueryRow(fmt.Sprintf(`SELECT count(*) FROM parquet_metadata('%s') WHERE (path_in_schema IN ('id','age') AND (stats_min_value IS NULL OR stats_max_value IS NULL)) OR (path_in_schema = 'state' AND stats_max_value IS NULL AND (SELECT max(state) FROM read_parquet('%s')) <> '')`, file, file)).Scan(&noStats); err != nil {
+	if err := db.QueryRow(fmt.Sprintf(`SELECT count(*) FROM parquet_metadata('%s') WHERE (path_in_schema IN ('id','age') AND (stats_min_value IS NULL OR stats_max_value IS NULL)) OR (path_in_schema = 'state' AND (stats_min_value IS NULL OR stats_max_value IS NULL))`, file)).Scan(&noStats); err != nil {
 		t.Fatal(err)
 	}
 	if noStats != 0 {
@@ -265,7 +306,7 @@ func TestDeterministicAcrossWorkers(t *testing.T) {
 	in := gz(csvData, 3)
 	var results []map[string][]byte
 	var manifests []*Manifest
-	for _, workers := range []int{1, 3, 2} {
+	for _, workers := range []int{1, 3, 2, 4, 2, 3} {
 		e := newEnv(t)
 		spec := testSpec()
 		spec.Convert.Workers = workers

@@ -18,7 +18,9 @@ const (
 	DefaultMemoryBytes   = 1 << 30
 	DefaultMaxRejectRows = 1000
 	DefaultMaxRejectFrac = 0.001
-	// chunkBytes is the decompressed size of one parse chunk.
+	// chunkBytes is the decompressed size of one parse chunk: large enough
+	// to amortise per-chunk work, small enough that the chunks and batches
+	// in flight stay a small part of the memory budget.
 	chunkBytes = 4 << 20
 )
 
@@ -193,7 +195,8 @@ func sourceName(c jobs.Column) string {
 	return c.Name
 }
 
-// hashV1 and hashV2 are the field hashes of typed values.
+// fieldHash is the Hive field hash (bucketing version 1 or 2) of row of a
+// typed column; NULL hashes to 0.
 func fieldHash(version int, kind jobs.Kind, col *pqwrite.Column, row int) int32 {
 	if !col.Present(row) {
 		return 0

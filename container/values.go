@@ -64,9 +64,8 @@ func parseDouble(b []byte) (float64, string) {
 	if len(b) == 0 {
 		return 0, "empty"
 	}
-	// Fast path for plain decimals up to 15 significant digits, which
-	// convert exactly (strconv does the same for these, but allocates
-	// nothing only on success, and is slower).
+	// Fast path for plain decimals of up to 15 significant digits, which
+	// convert exactly; strconv handles the rest.
 	if f, ok := fastFloat(b); ok {
 		return f, ""
 	}

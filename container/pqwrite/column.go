@@ -8,6 +8,7 @@ package pqwrite
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/tierflow/tierflow/jobs"
 )
@@ -73,7 +74,7 @@ func DecimalBytes(precision int) int {
 // Column holds one column's values for a set of rows. Only the slice for the
 // column's physical type is used. Every row has a value slot, null or not.
 type Column struct {
-	// Def marks present values (1) and NULLs (0), one byte per row; nil
+	// Def marks present values (1) and NULLs (0), one byte per row; empty
 	// means no NULLs.
 	Def  []byte
 	I32  []int32
@@ -82,6 +83,43 @@ type Column struct {
 	Bool []byte   // 0 or 1 per row
 	Data []byte   // ByteArray bytes, or FixedLenByteArray rows back to back
 	Ends []uint32 // ByteArray: end offset of row i in Data (start = end of row i-1)
+
+	// Lens and Long are a compact way to build a ByteArray column: the
+	// length of each row (LongLen: the length is the next entry of Long).
+	// Appending rows then copies lengths, which need no rebasing, at half
+	// the size of Ends. The Writer needs Ends: see FillEnds.
+	Lens []uint16
+	Long []uint32
+}
+
+// LongLen in Lens marks a value of 65535 bytes or more.
+const LongLen = 0xFFFF
+
+// AppendLen records the length of the next ByteArray row in Lens/Long.
+func (c *Column) AppendLen(n int) {
+	if n >= LongLen {
+		c.Lens = append(c.Lens, LongLen)
+		c.Long = append(c.Long, uint32(n))
+		return
+	}
+	c.Lens = append(c.Lens, uint16(n))
+}
+
+// FillEnds sets Ends from Lens/Long, reusing ends' storage.
+func (c *Column) FillEnds(ends []uint32) {
+	ends = slices.Grow(ends[:0], len(c.Lens))[:len(c.Lens)]
+	var off uint32
+	long := c.Long
+	for i, l := range c.Lens {
+		if l == LongLen {
+			off += long[0]
+			long = long[1:]
+		} else {
+			off += uint32(l)
+		}
+		ends[i] = off
+	}
+	c.Ends = ends
 }
 
 // Len returns the number of rows held.
@@ -96,20 +134,36 @@ func (c *Column) Len(p Physical, flba int) int {
 	case Double:
 		return len(c.F64)
 	case ByteArray:
-		return len(c.Ends)
+		return max(len(c.Ends), len(c.Lens))
 	}
 	return len(c.Data) / flba
 }
 
 // Reset empties the column keeping its capacity.
 func (c *Column) Reset() {
-	c.Def = nil // no NULLs yet
+	c.Def = c.Def[:0] // no NULLs yet
 	c.I32, c.I64, c.F64, c.Bool = c.I32[:0], c.I64[:0], c.F64[:0], c.Bool[:0]
 	c.Data, c.Ends = c.Data[:0], c.Ends[:0]
+	c.Lens, c.Long = c.Lens[:0], c.Long[:0]
 }
 
-// Bytes returns the bytes of ByteArray row i.
+// Bytes returns the bytes of ByteArray row i. With Lens instead of Ends
+// it scans from the start: fine for a handful of rows only.
 func (c *Column) Bytes(i int) []byte {
+	if len(c.Ends) == 0 && len(c.Lens) > 0 {
+		var s uint32
+		long := c.Long
+		for k := 0; k <= i; k++ {
+			l := uint32(c.Lens[k])
+			if c.Lens[k] == LongLen {
+				l, long = long[0], long[1:]
+			}
+			if k == i {
+				return c.Data[s : s+l]
+			}
+			s += l
+		}
+	}
 	var s uint32
 	if i > 0 {
 		s = c.Ends[i-1]
@@ -119,10 +173,10 @@ func (c *Column) Bytes(i int) []byte {
 
 // Present reports whether row i is not NULL.
 func (c *Column) Present(i int) bool {
-	return c.Def == nil || c.Def[i] != 0
+	return len(c.Def) == 0 || c.Def[i] != 0
 }
 
 // MemSize is the memory held by the column's buffers (capacity, bytes).
 func (c *Column) MemSize() int64 {
-	return int64(cap(c.Def) + 4*cap(c.I32) + 8*cap(c.I64) + 8*cap(c.F64) + cap(c.Bool) + cap(c.Data) + 4*cap(c.Ends))
+	return int64(cap(c.Def) + 4*cap(c.I32) + 8*cap(c.I64) + 8*cap(c.F64) + cap(c.Bool) + cap(c.Data) + 4*cap(c.Ends) + 2*cap(c.Lens) + 4*cap(c.Long))
 }

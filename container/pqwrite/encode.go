@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"math"
 	"math/bits"
+	"slices"
 
 	"github.com/klauspost/compress/s2"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
@@ -21,20 +22,22 @@ const (
 	dictMaxBytes   = 1 << 20
 	// dictProbe values are looked at before deciding whether a dictionary
 	// pays: more than half of them distinct means it does not.
-	dictProbe = 2048
+	dictProbe = 1024
 )
 
 // Encoder holds scratch buffers reused from column chunk to column chunk.
 // It is not safe for concurrent use; give each goroutine its own.
 type Encoder struct {
-	def   []byte
-	i32   []int32
-	i64   []int64
-	f64   []float64
-	bools []byte
-	data  []byte
-	ends  []uint32
-	idx   []int32
+	def    []byte
+	i32    []int32
+	i64    []int64
+	f64    []float64
+	bools  []byte
+	data   []byte  // FixedLenByteArray values
+	src    *Column // ByteArray source column
+	rows   []int32 // ByteArray: source row of each present value (nil = identity)
+	idx    []int32
+	srcIdx []int32 // dictionary index by source row (see buildDict)
 
 	body []byte
 	comp []byte
@@ -51,6 +54,7 @@ type chunk struct {
 	bytes      []byte
 	meta       format.ColumnMetaData
 	hasDict    bool
+	dictFailed bool  // a dictionary was tried and did not pay
 	dataOffset int64 // relative
 }
 
@@ -68,7 +72,7 @@ func (e *Encoder) gather(p Physical, flba int, col *Column, perm []int32, n int)
 	}
 	for j := 0; j < n; j++ {
 		d := byte(1)
-		if col.Def != nil {
+		if len(col.Def) > 0 {
 			d = col.Def[row(j)]
 			if d == 0 {
 				nulls++
@@ -106,16 +110,17 @@ func (e *Encoder) gather(p Physical, flba int, col *Column, perm []int32, n int)
 			}
 		}
 	case ByteArray:
-		e.data, e.ends = e.data[:0], e.ends[:0]
-		if perm == nil && nulls == 0 && len(col.Ends) == n {
-			e.data = append(e.data, col.Data[:col.Ends[n-1]]...)
-			e.ends = append(e.ends, col.Ends[:n]...)
+		// Strings are not copied: values are read from the source column
+		// through e.rows (nil: row k is value k).
+		e.src = col
+		e.rows = e.rows[:0]
+		if perm == nil && nulls == 0 {
+			e.rows = nil
 			break
 		}
 		for j := 0; j < n; j++ {
 			if e.def[j] != 0 {
-				e.data = append(e.data, col.Bytes(row(j))...)
-				e.ends = append(e.ends, uint32(len(e.data)))
+				e.rows = append(e.rows, int32(row(j)))
 			}
 		}
 	case FixedLenByteArray:
@@ -138,7 +143,7 @@ func grow(b []byte, n int) []byte {
 }
 
 // encodeChunk encodes rows perm (or 0..n-1) of col as one column chunk.
-func (e *Encoder) encodeChunk(spec *colInfo, col *Column, perm []int32, n int) (*chunk, error) {
+func (e *Encoder) encodeChunk(spec *colInfo, col *Column, perm []int32, n int, tryDict bool) (*chunk, error) {
 	nulls := e.gather(spec.phys, spec.flba, col, perm, n)
 	nvals := n - nulls
 	e.out = e.out[:0]
@@ -149,14 +154,14 @@ func (e *Encoder) encodeChunk(spec *colInfo, col *Column, perm []int32, n int) (
 	meta.Codec = format.Snappy
 	meta.NumValues = int64(n)
 	meta.Statistics.NullCount = int64(nulls)
-	minV, maxV := e.stats(spec, nvals)
-	meta.Statistics.MinValue, meta.Statistics.MaxValue = minV, maxV
-
 	var uncompressed int64
 	ndict := 0
-	if nvals >= 16 && spec.phys != Boolean {
+	if tryDict && nvals >= 16 && spec.phys != Boolean && spec.phys != FixedLenByteArray {
 		ndict = e.buildDict(spec, nvals)
+		ch.dictFailed = ndict == 0
 	}
+	minV, maxV := e.stats(spec, nvals, ndict)
+	meta.Statistics.MinValue, meta.Statistics.MaxValue = minV, maxV
 	if ndict > 0 {
 		ch.hasDict = true
 		meta.Encoding = thrift.Slice[format.Encoding]{format.Plain, format.RLE, format.RLEDictionary}
@@ -180,7 +185,10 @@ func (e *Encoder) encodeChunk(spec *colInfo, col *Column, perm []int32, n int) (
 		v := 0
 		for r0 := 0; r0 < n; r0 += rowsPerPage {
 			r1 := min(n, r0+rowsPerPage)
-			cnt := countPresent(e.def[r0:r1])
+			cnt := r1 - r0
+			if nulls > 0 {
+				cnt = countPresent(e.def[r0:r1])
+			}
 			e.body = appendDefLevels(e.body[:0], e.def[r0:r1], cnt)
 			e.body = append(e.body, byte(width))
 			e.body = appendHybrid(e.body, e.idx[v:v+cnt], uint(width))
@@ -232,11 +240,7 @@ func (e *Encoder) plainPageEnd(spec *colInfo, r0, v0, n int) (r1, v1 int) {
 		if e.def[r1] != 0 {
 			switch spec.phys {
 			case ByteArray:
-				var s uint32
-				if v1 > 0 {
-					s = e.ends[v1-1]
-				}
-				size += 4 + int(e.ends[v1]-s)
+				size += 4 + len(e.val(v1))
 			case Boolean:
 				size++ // counted generously: 1 bit per value
 			case Int32:
@@ -283,14 +287,21 @@ func (e *Encoder) appendPlain(spec *colInfo, dst []byte, v0, v1 int) []byte {
 			dst = append(dst, acc)
 		}
 	case ByteArray:
-		var s uint32
-		if v0 > 0 {
-			s = e.ends[v0-1]
-		}
-		for _, end := range e.ends[v0:v1] {
-			dst = binary.LittleEndian.AppendUint32(dst, end-s)
-			dst = append(dst, e.data[s:end]...)
-			s = end
+		for k := v0; k < v1; k++ {
+			v := e.val(k)
+			n := len(dst)
+			if cap(dst)-n < 12+len(v) {
+				dst = slices.Grow(dst, max(12+len(v), cap(dst)))
+			}
+			binary.LittleEndian.PutUint32(dst[n:n+4], uint32(len(v)))
+			if len(v) <= 8 && cap(v) >= 8 {
+				// One 8-byte move for short values; the spare bytes land
+				// past the end and are overwritten next.
+				binary.LittleEndian.PutUint64(dst[n+4:n+12], binary.LittleEndian.Uint64(v[:8]))
+				dst = dst[:n+4+len(v)]
+			} else {
+				dst = append(dst[:n+4], v...)
+			}
 		}
 	case FixedLenByteArray:
 		dst = append(dst, e.data[v0*spec.flba:v1*spec.flba]...)
@@ -354,6 +365,27 @@ func appendHybrid[T byte | int32](dst []byte, v []T, w uint) []byte {
 			i = n
 		}
 		dst = binary.AppendUvarint(dst, uint64(groups)<<1|1)
+		if w <= 8 {
+			// Eight values of at most 8 bits fill at most one uint64.
+			for g := 0; g < groups; g++ {
+				var acc uint64
+				base := start + 8*g
+				if base+8 <= n {
+					vs := v[base : base+8]
+					for k, x := range vs {
+						acc |= uint64(uint32(x)) << (uint(k) * w)
+					}
+				} else {
+					for k := 0; base+k < n; k++ {
+						acc |= uint64(uint32(v[base+k])) << (uint(k) * w)
+					}
+				}
+				for k := uint(0); k < w; k++ {
+					dst = append(dst, byte(acc>>(8*k)))
+				}
+			}
+			continue
+		}
 		var acc uint64
 		var nb uint
 		for k := start; k < start+8*groups; k++ {
@@ -371,6 +403,14 @@ func appendHybrid[T byte | int32](dst []byte, v []T, w uint) []byte {
 		}
 	}
 	return dst
+}
+
+// val returns present ByteArray value k.
+func (e *Encoder) val(k int) []byte {
+	if e.rows != nil {
+		k = int(e.rows[k])
+	}
+	return e.src.Bytes(k)
 }
 
 // writeDataPage compresses e.body as a v1 data page and appends it to e.out.
@@ -409,9 +449,27 @@ func (e *Encoder) writePage(hdr *format.PageHeader) (int64, error) {
 
 // stats computes min_value and max_value (PLAIN-encoded) over the present
 // values, nil when there are none (or, for doubles, only NaNs).
-func (e *Encoder) stats(spec *colInfo, nvals int) (minV, maxV []byte) {
+func (e *Encoder) stats(spec *colInfo, nvals, ndict int) (minV, maxV []byte) {
 	if nvals == 0 {
 		return nil, nil
+	}
+	if ndict > 0 && spec.phys != ByteArray {
+		// The dictionary holds every distinct value: scan it instead.
+		switch spec.phys {
+		case Int32:
+			lo, hi := int32(e.u64.vals[0]), int32(e.u64.vals[0])
+			for _, k := range e.u64.vals {
+				lo, hi = min(lo, int32(k)), max(hi, int32(k))
+			}
+			return binary.LittleEndian.AppendUint32(nil, uint32(lo)), binary.LittleEndian.AppendUint32(nil, uint32(hi))
+		case Int64:
+			lo, hi := int64(e.u64.vals[0]), int64(e.u64.vals[0])
+			for _, k := range e.u64.vals {
+				lo, hi = min(lo, int64(k)), max(hi, int64(k))
+			}
+			return binary.LittleEndian.AppendUint64(nil, uint64(lo)), binary.LittleEndian.AppendUint64(nil, uint64(hi))
+		}
+		// Doubles: NaN and ±0 rules below; the dictionary is small anyway.
 	}
 	switch spec.phys {
 	case Int32:
@@ -459,19 +517,32 @@ func (e *Encoder) stats(spec *colInfo, nvals int) (minV, maxV []byte) {
 		}
 		return []byte{lo}, []byte{hi}
 	case ByteArray:
-		var s uint32
-		lo, hi := e.data[:e.ends[0]], e.data[:e.ends[0]]
-		for _, end := range e.ends {
-			b := e.data[s:end]
-			if bytes.Compare(b, lo) < 0 {
-				lo = b
+		var lo, hi []byte
+		if ndict > 0 {
+			lo, hi = e.byts.entry(0), e.byts.entry(0)
+			for i := 1; i < ndict; i++ {
+				b := e.byts.entry(int32(i))
+				if bytes.Compare(b, lo) < 0 {
+					lo = b
+				} else if bytes.Compare(b, hi) > 0 {
+					hi = b
+				}
 			}
-			if bytes.Compare(b, hi) > 0 {
-				hi = b
+		} else {
+			lo, hi = e.val(0), e.val(0)
+			for k := 1; k < nvals; k++ {
+				b := e.val(k)
+				if bytes.Compare(b, lo) < 0 {
+					lo = b
+				} else if bytes.Compare(b, hi) > 0 {
+					hi = b
+				}
 			}
-			s = end
 		}
-		return bytes.Clone(lo), bytes.Clone(hi)
+		// Never nil: an empty string is a real minimum and must be
+		// written (a nil slice is omitted by the thrift encoder, so the
+		// output would depend on scratch-buffer history).
+		return append([]byte{}, lo...), append([]byte{}, hi...)
 	case FixedLenByteArray:
 		w := spec.flba
 		lo, hi := e.data[:w], e.data[:w]
@@ -510,18 +581,48 @@ func (e *Encoder) buildDict(spec *colInfo, nvals int) int {
 	case ByteArray:
 		d := &e.byts
 		d.reset()
-		var s uint32
-		for i, end := range e.ends {
+		data, ends := e.src.Data, e.src.Ends
+		// When the values are a permutation of every source row (a sorted
+		// row group without NULLs), build the dictionary in source order
+		// — sequential, cache-friendly reads — and permute the small
+		// indices afterwards. The dictionary order is still a function of
+		// the data alone.
+		srcOrder := e.rows != nil && len(e.rows) == len(ends) && len(e.src.Def) == 0
+		idx := e.idx[:0]
+		for i := 0; i < nvals; i++ {
 			if i == probe && d.len() > probe/2 {
 				return 0
 			}
-			k, full := d.index(e.data[s:end])
+			r := i
+			if e.rows != nil && !srcOrder {
+				r = int(e.rows[i])
+			}
+			var s uint32
+			if r > 0 {
+				s = ends[r-1]
+			}
+			end := ends[r]
+			var k int32
+			var full bool
+			if l := end - s; l <= 7 && int(s)+8 <= len(data) {
+				// One 8-byte load instead of a byte loop.
+				key := binary.LittleEndian.Uint64(data[s:])&(1<<(8*l)-1) | uint64(l)<<56
+				k, full = d.indexShortKey(data[s:end], key)
+			} else {
+				k, full = d.index(data[s:end])
+			}
 			if full {
 				return 0
 			}
-			e.idx = append(e.idx, k)
-			s = end
+			idx = append(idx, k)
 		}
+		if srcOrder {
+			e.srcIdx = append(e.srcIdx[:0], idx...)
+			for i, r := range e.rows {
+				idx[i] = e.srcIdx[r]
+			}
+		}
+		e.idx = idx
 		return d.len()
 	case FixedLenByteArray:
 		// Decimals wider than 18 digits are rare; keep them PLAIN.
@@ -645,10 +746,17 @@ func (d *u64Dict) rehash() {
 type bytesDict struct {
 	seed   maphash.Seed
 	seeded bool
-	slots  []int32
-	hashes []uint64
-	data   []byte
-	ends   []uint32
+	// Values of up to 7 bytes (most CSV attributes) are looked up by a
+	// 64-bit key (bytes | length<<56) in their own table: no byte hashing
+	// or comparison.
+	shortKeys []uint64
+	shortIdx  []int32 // -1 = empty
+	slots     []int32
+	hashes    []uint64
+	data      []byte
+	ends      []uint32
+	nshort    int
+	nlong     int
 }
 
 func (d *bytesDict) reset() {
@@ -664,6 +772,83 @@ func (d *bytesDict) reset() {
 		d.slots[i] = -1
 	}
 	d.hashes, d.data, d.ends = d.hashes[:0], d.data[:0], d.ends[:0]
+	if cap(d.shortIdx) < 256 {
+		d.shortIdx = make([]int32, 256)
+		d.shortKeys = make([]uint64, 256)
+	}
+	d.shortIdx, d.shortKeys = d.shortIdx[:256], d.shortKeys[:256]
+	for i := range d.shortIdx {
+		d.shortIdx[i] = -1
+	}
+	d.nshort, d.nlong = 0, 0
+}
+
+// shortKey packs a value of at most 7 bytes and its length into a uint64.
+func shortKey(b []byte) uint64 {
+	k := uint64(len(b)) << 56
+	for i, c := range b {
+		k |= uint64(c) << (8 * i)
+	}
+	return k
+}
+
+// add appends a new entry and returns its index, or full=true.
+func (d *bytesDict) add(b []byte, h uint64) (int32, bool) {
+	if len(d.ends) >= dictMaxEntries || len(d.data)+len(b)+4*len(d.ends) > dictMaxBytes {
+		return 0, true
+	}
+	n := int32(len(d.ends))
+	d.data = append(d.data, b...)
+	d.ends = append(d.ends, uint32(len(d.data)))
+	d.hashes = append(d.hashes, h)
+	return n, false
+}
+
+func (d *bytesDict) indexShort(b []byte) (int32, bool) {
+	return d.indexShortKey(b, shortKey(b))
+}
+
+// indexShortKey looks up b (at most 7 bytes) whose shortKey is key.
+func (d *bytesDict) indexShortKey(b []byte, key uint64) (int32, bool) {
+	mask := uint64(len(d.shortIdx) - 1)
+	for i := hash64(key) & mask; ; i = (i + 1) & mask {
+		s := d.shortIdx[i]
+		if s < 0 {
+			n, full := d.add(b, 0)
+			if full {
+				return 0, true
+			}
+			d.shortIdx[i], d.shortKeys[i] = n, key
+			d.nshort++
+			if 2*d.nshort > len(d.shortIdx) {
+				d.rehashShort()
+			}
+			return n, false
+		}
+		if d.shortKeys[i] == key {
+			return s, false
+		}
+	}
+}
+
+func (d *bytesDict) rehashShort() {
+	oldIdx, oldKeys := d.shortIdx, d.shortKeys
+	n := 2 * len(oldIdx)
+	d.shortIdx, d.shortKeys = make([]int32, n), make([]uint64, n)
+	for i := range d.shortIdx {
+		d.shortIdx[i] = -1
+	}
+	mask := uint64(n - 1)
+	for j, s := range oldIdx {
+		if s < 0 {
+			continue
+		}
+		i := hash64(oldKeys[j]) & mask
+		for d.shortIdx[i] >= 0 {
+			i = (i + 1) & mask
+		}
+		d.shortIdx[i], d.shortKeys[i] = s, oldKeys[j]
+	}
 }
 
 func (d *bytesDict) len() int { return len(d.ends) }
@@ -677,20 +862,21 @@ func (d *bytesDict) entry(i int32) []byte {
 }
 
 func (d *bytesDict) index(b []byte) (int32, bool) {
+	if len(b) <= 7 {
+		return d.indexShort(b)
+	}
 	h := maphash.Bytes(d.seed, b)
 	mask := uint64(len(d.slots) - 1)
 	for i := h & mask; ; i = (i + 1) & mask {
 		s := d.slots[i]
 		if s < 0 {
-			if len(d.ends) >= dictMaxEntries || len(d.data)+len(b)+4*len(d.ends) > dictMaxBytes {
+			n, full := d.add(b, h)
+			if full {
 				return 0, true
 			}
-			n := int32(len(d.ends))
-			d.data = append(d.data, b...)
-			d.ends = append(d.ends, uint32(len(d.data)))
-			d.hashes = append(d.hashes, h)
 			d.slots[i] = n
-			if 2*len(d.ends) > len(d.slots) {
+			d.nlong++
+			if 2*d.nlong > len(d.slots) {
 				d.rehash()
 			}
 			return n, false
@@ -709,6 +895,9 @@ func (d *bytesDict) rehash() {
 	}
 	mask := uint64(n - 1)
 	for idx, h := range d.hashes {
+		if len(d.entry(int32(idx))) <= 7 {
+			continue // in the short table
+		}
 		i := h & mask
 		for d.slots[i] >= 0 {
 			i = (i + 1) & mask

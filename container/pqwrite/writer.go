@@ -1,10 +1,13 @@
 package pqwrite
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
+	"sync/atomic"
 
 	"github.com/parquet-go/parquet-go/deprecated"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
@@ -112,6 +115,11 @@ type Writer struct {
 	schema *Schema
 	off    int64
 	groups []format.RowGroup
+	// noDict counts, per column, row groups of this file whose dictionary
+	// did not pay; after two, the column stays PLAIN in this file. It is
+	// per file and row groups are written in order, so output stays
+	// deterministic.
+	noDict []uint8
 	rows   int64
 	err    error
 	closed bool
@@ -119,7 +127,7 @@ type Writer struct {
 
 // NewWriter starts a file on w (writing the magic bytes).
 func NewWriter(w io.Writer, schema *Schema) (*Writer, error) {
-	pw := &Writer{w: w, schema: schema}
+	pw := &Writer{w: w, schema: schema, noDict: make([]uint8, len(schema.cols))}
 	if err := pw.write(magic); err != nil {
 		return nil, err
 	}
@@ -143,12 +151,18 @@ func (w *Writer) write(b []byte) error {
 func (w *Writer) Rows() int64 { return w.rows }
 
 // WriteRowGroup encodes n rows of cols (one per schema column) as a row
-// group, taking row perm[j] as the j-th row (perm nil: rows in order). Each
-// column chunk is encoded and written before the next is encoded, so only
-// one column chunk is buffered at a time.
-func (w *Writer) WriteRowGroup(enc *Encoder, cols []*Column, perm []int32, n int, sorting []SortingColumn) error {
+// group, taking row perm[j] as the j-th row (perm nil: rows in order).
+// With one Encoder each column chunk is encoded and written before the next
+// is encoded, so only one column chunk is buffered at a time; with several,
+// columns are encoded concurrently (one goroutine per Encoder) and written
+// in column order, buffering the compressed chunks not yet written. The
+// bytes written do not depend on the number of encoders.
+func (w *Writer) WriteRowGroup(encs []*Encoder, cols []*Column, perm []int32, n int, sorting []SortingColumn) error {
 	if w.closed {
 		return errors.New("pqwrite: write after close")
+	}
+	if len(encs) == 0 {
+		return errors.New("pqwrite: no encoder")
 	}
 	if len(cols) != len(w.schema.cols) {
 		return fmt.Errorf("pqwrite: %d columns, schema has %d", len(cols), len(w.schema.cols))
@@ -158,19 +172,18 @@ func (w *Writer) WriteRowGroup(enc *Encoder, cols []*Column, perm []int32, n int
 	}
 	for i, c := range cols {
 		ci := &w.schema.cols[i]
-		if got := c.Len(ci.phys, ci.flba); got < n && perm == nil {
-			return fmt.Errorf("pqwrite: column %q has %d rows, want %d", ci.name, got, n)
+		rows := c.Len(ci.phys, ci.flba)
+		if rows < n {
+			return fmt.Errorf("pqwrite: column %q has %d rows, want %d", ci.name, rows, n)
 		}
-		if c.Def != nil && len(c.Def) < c.Len(ci.phys, ci.flba) {
-			return fmt.Errorf("pqwrite: column %q has %d definition levels for %d rows", ci.name, len(c.Def), c.Len(ci.phys, ci.flba))
+		if len(c.Def) > 0 && len(c.Def) < rows {
+			return fmt.Errorf("pqwrite: column %q has %d definition levels for %d rows", ci.name, len(c.Def), rows)
 		}
 	}
 	rg := format.RowGroup{NumRows: int64(n), FileOffset: w.off, Ordinal: int16(len(w.groups))}
-	for i, c := range cols {
-		ci := &w.schema.cols[i]
-		ch, err := enc.encodeChunk(ci, c, perm, n)
-		if err != nil {
-			return fmt.Errorf("pqwrite: column %q: %w", ci.name, err)
+	emit := func(i int, ch *chunk) error {
+		if ch.dictFailed {
+			w.noDict[i]++
 		}
 		start := w.off
 		if err := w.write(ch.bytes); err != nil {
@@ -183,6 +196,21 @@ func (w *Writer) WriteRowGroup(enc *Encoder, cols []*Column, perm []int32, n int
 		rg.Columns = append(rg.Columns, format.ColumnChunk{FileOffset: start, MetaData: ch.meta})
 		rg.TotalByteSize += ch.meta.TotalUncompressedSize
 		rg.TotalCompressedSize += ch.meta.TotalCompressedSize
+		return nil
+	}
+	if len(encs) == 1 {
+		for i, c := range cols {
+			ci := &w.schema.cols[i]
+			ch, err := encs[0].encodeChunk(ci, c, perm, n, w.noDict[i] < 2)
+			if err != nil {
+				return fmt.Errorf("pqwrite: column %q: %w", ci.name, err)
+			}
+			if err := emit(i, ch); err != nil {
+				return err
+			}
+		}
+	} else if err := w.encodeParallel(encs, cols, perm, n, emit); err != nil {
+		return err
 	}
 	for _, s := range sorting {
 		rg.SortingColumns = append(rg.SortingColumns, format.SortingColumn{ColumnIdx: int32(s.Column), NullsFirst: true})
@@ -190,6 +218,70 @@ func (w *Writer) WriteRowGroup(enc *Encoder, cols []*Column, perm []int32, n int
 	w.groups = append(w.groups, rg)
 	w.rows += int64(n)
 	return w.err
+}
+
+// encodeParallel encodes columns on len(encs) goroutines and emits them in
+// column order as they become ready.
+func (w *Writer) encodeParallel(encs []*Encoder, cols []*Column, perm []int32, n int, emit func(int, *chunk) error) error {
+	type result struct {
+		ch  *chunk
+		err error
+	}
+	results := make([]result, len(cols))
+	done := make([]chan struct{}, len(cols))
+	for i := range done {
+		done[i] = make(chan struct{})
+	}
+	var next atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for _, e := range encs {
+		wg.Add(1)
+		go func(e *Encoder) {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(cols) {
+					return
+				}
+				select {
+				case <-stop:
+					close(done[i])
+					continue
+				default:
+				}
+				ci := &w.schema.cols[i]
+				ch, err := e.encodeChunk(ci, cols[i], perm, n, w.noDict[i] < 2)
+				if err == nil {
+					ch.bytes = bytes.Clone(ch.bytes) // e.out is reused
+				}
+				results[i] = result{ch, err}
+				close(done[i])
+			}
+		}(e)
+	}
+	var first error
+	for i := range cols {
+		<-done[i]
+		if first != nil {
+			continue
+		}
+		r := results[i]
+		results[i] = result{}
+		switch {
+		case r.err != nil:
+			first = fmt.Errorf("pqwrite: column %q: %w", w.schema.cols[i].name, r.err)
+		case r.ch == nil:
+			first = errors.New("pqwrite: encoding stopped")
+		default:
+			first = emit(i, r.ch)
+		}
+		if first != nil {
+			close(stop)
+		}
+	}
+	wg.Wait()
+	return first
 }
 
 // Close writes the footer. The underlying writer is not closed.

@@ -119,10 +119,10 @@ func TestRoundTripParquetGo(t *testing.T) {
 	for i, p := range perm {
 		p32[i] = int32(p)
 	}
-	if err := w.WriteRowGroup(enc, g1, nil, 5000, nil); err != nil {
+	if err := w.WriteRowGroup([]*Encoder{enc}, g1, nil, 5000, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.WriteRowGroup(enc, g2, p32, 300, []SortingColumn{{Column: 1}}); err != nil {
+	if err := w.WriteRowGroup([]*Encoder{enc, {}, {}}, g2, p32, 300, []SortingColumn{{Column: 1}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := w.Close(); err != nil {

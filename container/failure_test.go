@@ -1,0 +1,99 @@
+package container
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tierflow/tierflow/lake/storage"
+)
+
+// failingStorage fails every data-file write after limit bytes.
+type failingStorage struct {
+	*dirStorage
+	limit int64
+}
+
+type failingWriter struct {
+	storage.Writer
+	left int64
+}
+
+var errDiskFull = errors.New("disk full")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > w.left {
+		return 0, errDiskFull
+	}
+	w.left -= int64(len(p))
+	return w.Writer.Write(p)
+}
+
+func (f *failingStorage) Create(ctx context.Context, key string, opts storage.PutOptions) (storage.Writer, error) {
+	w, err := f.dirStorage.Create(ctx, key, opts)
+	if err != nil || !strings.HasPrefix(key, "data/") {
+		return w, err
+	}
+	return &failingWriter{Writer: w, left: f.limit}, nil
+}
+
+func waitGoroutines(t *testing.T, before int) {
+	t.Helper()
+	for i := 0; i < 100; i++ {
+		if runtime.NumGoroutine() <= before {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("goroutines leaked: %d before, %d after", before, runtime.NumGoroutine())
+}
+
+func TestWriteFailureCleansUp(t *testing.T) {
+	csvData, _ := genCSV(21, 3000, false)
+	e := newEnv(t)
+	before := runtime.NumGoroutine()
+	dst := &failingStorage{dirStorage: e.dst, limit: 20 << 10}
+	e.src.put("in/part-0001.csv.gz", gz(csvData, 1))
+	spec := testSpec()
+	spec.Convert.MemoryBytes = 400 << 10 // budget flushes: failures mid-part
+	m, err := Convert(context.Background(), Options{Spec: spec, Part: "part-0001", Logger: zerolog.Nop(), chunkSize: 8 << 10}, e.src, "in/part-0001.csv.gz", dst, "data", "meta")
+	if !errors.Is(err, errDiskFull) {
+		t.Fatalf("err = %v, want disk full", err)
+	}
+	if keys := e.dst.keys("data/"); len(keys) != 0 {
+		t.Fatalf("files left after a write failure: %v", keys)
+	}
+	if m.Error == "" || len(m.Files) != 0 || m.RowsWritten != 0 {
+		t.Fatalf("manifest after failure: error %q, %d files, %d rows", m.Error, len(m.Files), m.RowsWritten)
+	}
+	waitGoroutines(t, before)
+}
+
+func TestCancelCleansUp(t *testing.T) {
+	csvData, _ := genCSV(22, 6000, false)
+	e := newEnv(t)
+	e.src.put("in/part-0001.csv.gz", gz(csvData, 1))
+	before := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	calls := 0
+	opts := Options{Spec: testSpec(), Part: "part-0001", Logger: zerolog.Nop(), chunkSize: 4 << 10,
+		Progress: func(int64, int64) {
+			calls++
+			if calls == 5 {
+				cancel()
+			}
+		}}
+	_, err := Convert(ctx, opts, e.src, "in/part-0001.csv.gz", e.dst, "data", "meta")
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+	if keys := e.dst.keys("data/"); len(keys) != 0 {
+		t.Fatalf("files left after cancel: %v", keys)
+	}
+	waitGoroutines(t, before)
+}
