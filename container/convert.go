@@ -321,6 +321,7 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	// Accumulate in chunk order.
 	waitStart := time.Now()
 	var wait time.Duration
+	sawHeader := false
 	for out := range ordered {
 		b := <-out
 		wait += time.Since(waitStart)
@@ -334,6 +335,7 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 			if diff := headerDiff(p.header, b.header); diff != "" {
 				return fmt.Errorf("%s: header does not match the agreed header sample: %s", src.ObjectURI(srcKey), diff)
 			}
+			sawHeader = true
 		}
 		m.RowsRead += b.rows
 		m.BlankLines += int64(b.blank)
@@ -362,6 +364,9 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	}
 	if err := ctx.Err(); err != nil {
 		return err
+	}
+	if !sawHeader { // a gzip stream with nothing in it yields no chunk at all
+		return fmt.Errorf("%s: no header record (empty part)", src.ObjectURI(srcKey))
 	}
 	m.DecompressedByte = chunker.Offset()
 	m.InputBytes = cr.n.Load()
