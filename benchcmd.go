@@ -3,6 +3,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -26,6 +27,11 @@ func benchCommand() *cli.Command {
 			&cli.StringFlag{Name: "out", Usage: "`DIR` for report.json, report.md and the charts (default: DIR/bench-out)"},
 		},
 		Action: func(c *cli.Context) error {
+			for _, a := range c.Args().Slice() {
+				if strings.HasPrefix(a, "-") {
+					return fmt.Errorf("bench: %s: flags go before the sections, e.g. tierflow bench --rows 200000 convert", a)
+				}
+			}
 			only, err := bench.ParseOnly(strings.Join(c.Args().Slice(), ","))
 			if err != nil {
 				return err

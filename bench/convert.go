@@ -194,13 +194,7 @@ func DuckDBCopy(ctx context.Context, spec *jobs.Spec, in, out string) (int64, er
 	if _, err := db.ExecContext(ctx, fmt.Sprintf("SET threads = %d", runtime.GOMAXPROCS(0))); err != nil {
 		return 0, err
 	}
-	var cols []string
-	for _, c := range spec.Schema.Columns {
-		cols = append(cols, fmt.Sprintf("'%s': '%s'", strings.ReplaceAll(c.Source, "'", "''"), duckType(c.Type)))
-	}
-	q := fmt.Sprintf(`COPY (SELECT * FROM read_csv('%s', header = true, columns = {%s}, nullstr = ['', '\N'], quote = '"', escape = '"')) TO '%s' (FORMAT parquet, COMPRESSION snappy)`,
-		in, strings.Join(cols, ", "), out)
-	if _, err := db.ExecContext(ctx, q); err != nil {
+	if _, err := db.ExecContext(ctx, duckCopySQL(spec, in, out, "")); err != nil {
 		return 0, err
 	}
 	st, err := os.Stat(out)

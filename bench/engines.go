@@ -147,12 +147,12 @@ func (b *bencher) engineSpecs(part, outRoot string, all bool) []engineSpec {
 		{duckPartKey, "DuckDB COPY → Parquet PARTITION_BY (state)", "state"},
 	} {
 		out := filepath.Join(outRoot, d.key)
-		specs = append(specs, engineSpec{key: d.key, name: d.name, command: duckCopySQL(part, filepath.Join(out, "data.parquet"), d.by),
+		specs = append(specs, engineSpec{key: d.key, name: d.name, command: duckCopySQL(b.spec, part, filepath.Join(out, "data.parquet"), d.by),
 			run: func(ctx context.Context) (sample, error) {
 				if err := os.RemoveAll(out); err != nil {
 					return sample{}, err
 				}
-				return measureChild(ctx, b.exe, childTask{Kind: "duckdb-copy", In: part, Out: out, PartitionBy: d.by, Threads: runtime.NumCPU()})
+				return measureChild(ctx, b.exe, childTask{Kind: "duckdb-copy", Job: b.spec.Name, In: part, Out: out, PartitionBy: d.by, Threads: runtime.NumCPU()})
 			}})
 	}
 	return specs
