@@ -142,3 +142,29 @@ func TestConcurrentRunsExactlyOnePublishes(t *testing.T) {
 		t.Errorf("%d runs published, want exactly 1 (errors: %v)", published, errs)
 	}
 }
+
+// A tier-1 object that already exists with other bytes than the intake's
+// (tier 1 is never modified) fails the run; nothing is published.
+func TestTier1MismatchFails(t *testing.T) {
+	spec := shippedSpec(t)
+	env, _ := openTestEnv(t, spec, 500, 1, 0)
+	ctx := context.Background()
+	plan, err := MakePlan(ctx, env.Storage, spec, testMonth, env.CodeVersion)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := Layout{Spec: spec}.Tier1Prefix(testMonth, plan.Delivery) + "part-0001.csv.gz"
+	if err := storage.Put(ctx, env.Storage, key, bytes.NewReader(gz(t, "not the delivery\n")), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(ctx, env, spec, Options{Month: testMonth})
+	if err == nil || !strings.Contains(err.Error(), "tier 1 is never modified") || !strings.Contains(err.Error(), key) {
+		t.Fatalf("run over a tampered tier-1 object: %v", err)
+	}
+	if _, err := env.Catalog.GetPartition(ctx, spec.Database, spec.Output.Table, []string{testMonth}); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("published despite the tier-1 mismatch: %v", err)
+	}
+	if b := readAll(t, env.Storage, key); !bytes.Equal(b, gz(t, "not the delivery\n")) {
+		t.Error("the existing tier-1 object was rewritten")
+	}
+}

@@ -58,9 +58,10 @@ func (j *job) tier1Key(p Part) string {
 	return j.layout.Tier1Prefix(j.plan.Month, j.plan.Delivery) + path.Base(p.Key)
 }
 
-// pristineOne copies one part into tier 1 and verifies it (SHA-256). A
-// tier-1 object that already exists (a rerun of the same delivery) is
-// never rewritten, only checked.
+// pristineOne copies one part into tier 1, hashing the intake bytes
+// (SHA-256). A tier-1 object that already exists (a rerun of the same
+// delivery) is never rewritten; the converter's hash of what it reads from
+// tier 1 must equal the intake's.
 func (j *job) pristineOne(ctx context.Context, p Part) (pristineObject, error) {
 	dst := j.tier1Key(p)
 	sum, n, err := copyHashed(ctx, j.env.Storage, p.Key, dst)
@@ -73,30 +74,36 @@ func (j *job) pristineOne(ctx context.Context, p Part) (pristineObject, error) {
 	return pristineObject{part: p, key: dst, sha256: sum, size: n}, nil
 }
 
-// copyHashed copies src to dst unless dst exists, and returns the SHA-256
-// of src; an existing dst must hash the same (tier 1 is never modified).
+// copyHashed copies src to dst and returns the SHA-256 and size of src.
+// A fresh copy is not read back: the converter hashes the tier-1 object as
+// it reads it and convertOne fails the part on a mismatch. A dst that
+// already exists (a rerun of the same delivery) is never rewritten; it is
+// hashed here, so a tier-1 object that differs fails with that reason
+// before the converter trips over its content.
 func copyHashed(ctx context.Context, st storage.Storage, src, dst string) (string, int64, error) {
-	srcSum, n, err := hashObject(ctx, st, src, func(r io.Reader) error {
-		if _, err := st.Stat(ctx, dst); err == nil {
+	_, statErr := st.Stat(ctx, dst)
+	exists := statErr == nil
+	sum, n, err := hashObject(ctx, st, src, func(r io.Reader) error {
+		if exists {
 			_, err := io.Copy(io.Discard, r)
 			return err
 		}
 		return storage.Put(ctx, st, dst, r, storage.PutOptions{ContentType: "application/gzip"})
 	})
-	if err != nil {
-		return "", 0, err
+	if err != nil || !exists {
+		return sum, n, err
 	}
 	dstSum, _, err := hashObject(ctx, st, dst, func(r io.Reader) error {
 		_, err := io.Copy(io.Discard, r)
 		return err
 	})
 	if err != nil {
-		return "", 0, fmt.Errorf("verify tier-1 copy %s: %w", dst, err)
+		return "", 0, fmt.Errorf("verify existing tier-1 copy %s: %w", dst, err)
 	}
-	if dstSum != srcSum {
-		return "", 0, fmt.Errorf("tier-1 copy %s has sha256 %s but the intake object has %s; tier 1 is never modified, so this delivery cannot be stored", dst, dstSum, srcSum)
+	if dstSum != sum {
+		return "", 0, fmt.Errorf("tier-1 copy %s has sha256 %s but the intake object has %s; tier 1 is never modified, so this delivery cannot be stored", dst, dstSum, sum)
 	}
-	return srcSum, n, nil
+	return sum, n, nil
 }
 
 // hashObject streams key through fn while hashing it.
@@ -189,7 +196,7 @@ func (j *job) convertOne(ctx context.Context, o pristineObject, progress func(re
 		return m, fmt.Errorf("part %s: %w", o.part.Name, err)
 	}
 	if m.InputSHA256 != o.sha256 {
-		return m, fmt.Errorf("part %s: converter read sha256 %s but tier 1 holds %s", o.part.Name, m.InputSHA256, o.sha256)
+		return m, fmt.Errorf("part %s: the tier-1 copy %s has sha256 %s but the intake object had %s; tier 1 is never modified, so this delivery cannot be stored", o.part.Name, o.key, m.InputSHA256, o.sha256)
 	}
 	return m, nil
 }
