@@ -112,6 +112,9 @@ func TestEndToEndAWS(t *testing.T) {
 	if !res.Run.Published || res.Run.RowsOut != rows {
 		t.Fatalf("run: published %v rows out %d", res.Run.Published, res.Run.RowsOut)
 	}
+	if c := res.Run.Cost; c.S3Requests <= 0 || c.AthenaScanned < 0 || c.USD <= 0 {
+		t.Errorf("cost ledger of an S3 run: %+v (want S3 requests counted, dollars)", c)
+	}
 	if len(srv.RequestsTo("AmazonAthena.StartQueryExecution")) != len(spec.Derived) {
 		t.Errorf("%d Athena CTAS for %d derived tables", len(srv.RequestsTo("AmazonAthena.StartQueryExecution")), len(spec.Derived))
 	}
@@ -352,6 +355,12 @@ func TestStepsAWS(t *testing.T) {
 	for _, it := range items {
 		runAthena(t, client, it.Query, spec)
 	}
+	// A task records the S3 requests it sent; publish adds them up.
+	recordRequests(ctx, env, spec.Name, exec, "convert-part-0001", zerolog.Nop())
+	var recorded int64
+	if err := getJSON(ctx, env.Storage, ExecPrefix(spec.Name, exec)+"requests/convert-part-0001.json", &recorded); err != nil || recorded <= 0 {
+		t.Fatalf("recorded requests: %d %v", recorded, err)
+	}
 	if err := step(ctx, env, spec, exec, func(j *job) error { _, err := j.finish(ctx, j.publishStep(ctx)); return err }); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
@@ -359,6 +368,9 @@ func TestStepsAWS(t *testing.T) {
 	r, err := env.Lineage.GetRun(ctx, spec.Name, ex.RunID)
 	if err != nil || r.Status != lineage.StatusComplete || r.RowsOut != 2000 || r.Parent != exec {
 		t.Fatalf("run after publish: %+v %v", r, err)
+	}
+	if r.Cost.S3Requests <= recorded || r.Cost.VCPUSeconds <= 0 {
+		t.Errorf("cost ledger of a Step Functions run: %+v", r.Cost)
 	}
 	want, _ := csvStateCounts(t, env.Storage, spec)
 	if got := readPartitionStates(t, env, spec.Database, spec.Derived[0].Table); got["CA"] != want["CA"] || len(got) != 1 {

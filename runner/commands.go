@@ -150,7 +150,7 @@ func RunsCommand(ctx context.Context, job, lake, month string, log zerolog.Logge
 		return nil
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tMONTH\tSTATUS\tPUBLISHED\tSTARTED\tDURATION\tROWS IN\tROWS OUT\tREJECTED\tCOST $\tERROR")
+	fmt.Fprintln(tw, "RUN\tMONTH\tSTATUS\tPUBLISHED\tSTARTED\tDURATION\tROWS IN\tROWS OUT\tREJECTED\tVCPU-S\tGB-S\tATHENA SCANNED\tS3 REQ\tCOST $\tERROR")
 	for _, r := range runs {
 		dur := "-"
 		if !r.Ended.IsZero() {
@@ -161,8 +161,9 @@ func RunsCommand(ctx context.Context, job, lake, month string, log zerolog.Logge
 		if pub == r.ID {
 			mark = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.5f\t%s\n", r.ID, r.Month, r.Status, mark,
-			r.Started.Local().Format("2006-01-02 15:04:05"), dur, r.RowsIn, r.RowsOut, r.RowsRejected, r.Cost.USD, clip(r.Error, 80))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%.1f\t%s\t%d\t%.5f\t%s\n", r.ID, r.Month, r.Status, mark,
+			r.Started.Local().Format("2006-01-02 15:04:05"), dur, r.RowsIn, r.RowsOut, r.RowsRejected,
+			r.Cost.VCPUSeconds, r.Cost.GBSeconds, humanBytes(r.Cost.AthenaScanned), r.Cost.S3Requests, r.Cost.USD, clip(r.Error, 80))
 	}
 	return tw.Flush()
 }

@@ -83,7 +83,8 @@ func (u Usage) MaxRSS() int64 { return max(u.SelfMaxRSS, u.ChildrenMaxRSS) }
 //   - GBSeconds: peak RSS (GB of 2^30 bytes) × wall. The peak is the
 //     process's high-water mark at end, so for a long-lived process that
 //     did more before the run it is an upper bound;
-//   - AthenaScanned: as given; S3Requests: 0 (no counter locally);
+//   - AthenaScanned: as given; S3Requests: left to the runner, which counts
+//     what the S3 store sends;
 //   - USD: FargateUSD(VCPUSeconds, GBSeconds) plus Athena at $5/TB.
 //
 // Athena's 10 MB minimum is per query, but only the total and the number of

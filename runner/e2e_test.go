@@ -119,6 +119,9 @@ func TestEndToEndLocal(t *testing.T) {
 	if res.Run.Status != lineage.StatusComplete || !res.Run.Published {
 		t.Fatalf("run status %s published %v", res.Run.Status, res.Run.Published)
 	}
+	if c := res.Run.Cost; c.VCPUSeconds <= 0 || c.GBSeconds <= 0 || c.USD <= 0 || c.S3Requests != 0 {
+		t.Errorf("cost ledger of a local run: %+v (want compute priced, no S3 requests)", c)
+	}
 
 	// Tier 2, read back by DuckDB: row count and per-state counts equal the CSV's.
 	wantStates, csvRows := csvStateCounts(t, env.Storage, spec)

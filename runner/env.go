@@ -39,6 +39,18 @@ type Env struct {
 	engine    engine.Engine
 }
 
+// requestCounter is a store that counts the requests it sends (S3).
+type requestCounter interface{ Requests() int64 }
+
+// Requests is how many requests the lake's storage has sent (0 locally:
+// only S3 bills them).
+func (e *Env) Requests() int64 {
+	if c, ok := e.Storage.(requestCounter); ok {
+		return c.Requests()
+	}
+	return 0
+}
+
 // Engine opens the query engine on first use (DuckDB start-up is not free
 // and jobs without derived tables never need it).
 func (e *Env) Engine(ctx context.Context) (engine.Engine, error) {

@@ -72,9 +72,10 @@ func Run(ctx context.Context, env *Env, spec *jobs.Spec, opts Options) (*Result,
 	j.opts = opts
 	res = j.res
 	stopRenew := renewClaim(ctx, env, spec.Name, ex.Month, ex.Claim, lease, j.log)
-	u0, t0 := CurrentUsage(), time.Now()
+	u0, t0, r0 := CurrentUsage(), time.Now(), env.Requests()
 	runErr := j.local(ctx)
 	j.addCompute(MeasureCost(u0, CurrentUsage(), time.Since(t0), 0, 0))
+	j.run.Cost.S3Requests += env.Requests() - r0
 	stopRenew()
 	run, err := j.finish(ctx, runErr)
 	res.Run = run

@@ -73,6 +73,7 @@ func PlanCommand(ctx context.Context, o StepOptions, month string, force bool) e
 	if err != nil {
 		return err
 	}
+	recordRequests(ctx, env, spec.Name, o.Execution, "plan", o.Log)
 	if ex.Skipped {
 		fmt.Fprintln(o.Stdout, ex.Reason)
 		return nil
@@ -82,13 +83,44 @@ func PlanCommand(ctx context.Context, o StepOptions, month string, force bool) e
 }
 
 // withStep opens the job's lake, resumes the execution and runs fn on it.
-func withStep(ctx context.Context, o StepOptions, fn func(*job) error) error {
+// The S3 requests the step sent are recorded for publish to add up.
+func withStep(ctx context.Context, o StepOptions, name string, fn func(*job) error) error {
 	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
 	if err != nil {
 		return err
 	}
 	defer env.Close()
-	return step(ctx, env, spec, o.Execution, fn)
+	err = step(ctx, env, spec, o.Execution, fn)
+	recordRequests(ctx, env, spec.Name, o.Execution, name, o.Log)
+	return err
+}
+
+// recordRequests writes how many S3 requests this task sent, as
+// requests/<task>.json beside the execution's state.
+func recordRequests(ctx context.Context, env *Env, job, execution, task string, log zerolog.Logger) {
+	n := env.Requests()
+	if n == 0 || task == "" {
+		return
+	}
+	// Writing the figure is itself a request: count it.
+	if err := putJSON(context.WithoutCancel(ctx), env.Storage, ExecPrefix(job, execution)+"requests/"+task+".json", n+1); err != nil {
+		log.Warn().Err(err).Msg("recording the step's S3 requests")
+	}
+}
+
+// stepRequests adds up the S3 requests the execution's tasks recorded.
+func (j *job) stepRequests(ctx context.Context) (int64, error) {
+	var total int64
+	prefix := ExecPrefix(j.spec.Name, j.ex.Name) + "requests/"
+	err := j.env.Storage.List(ctx, prefix, func(o storage.Object) error {
+		var n int64
+		if err := getJSON(ctx, j.env.Storage, o.Key, &n); err != nil {
+			return err
+		}
+		total += n
+		return nil
+	})
+	return total, err
 }
 
 // step resumes an execution in env and runs fn on it.
@@ -107,7 +139,7 @@ func step(ctx context.Context, env *Env, spec *jobs.Spec, execution string, fn f
 // PartCommand is a convert Map item: the pristine copy of one intake part,
 // then its conversion into the run's tier-2 prefix.
 func PartCommand(ctx context.Context, o StepOptions, key string) error {
-	return withStep(ctx, o, func(j *job) error {
+	return withStep(ctx, o, "convert-"+PartName(key), func(j *job) error {
 		n, from := SizeWorkers(ctx, j.spec, os.Getenv, nil, o.Log)
 		j.spec.Convert.Workers = n
 		j.log.Info().Int("workers", n).Str("sized_from", from).Msg("converter workers")
@@ -137,7 +169,7 @@ func (j *job) partStep(ctx context.Context, key string, w io.Writer) error {
 // StageCommand checks every part, stages tier 2 and prepares each derived
 // table's CTAS for Athena, writing derive.json for the derive Map.
 func StageCommand(ctx context.Context, o StepOptions) error {
-	return withStep(ctx, o, func(j *job) error { return j.stageStep(ctx, o.Stdout) })
+	return withStep(ctx, o, "stage", func(j *job) error { return j.stageStep(ctx, o.Stdout) })
 }
 
 func (j *job) stageStep(ctx context.Context, w io.Writer) error {
@@ -187,7 +219,7 @@ func (j *job) preparer(ctx context.Context) (preparer, error) {
 // PublishCommand collects the derived tables Athena built, then switches
 // every partition to the run's prefixes and finishes the run.
 func PublishCommand(ctx context.Context, o StepOptions) error {
-	return withStep(ctx, o, func(j *job) error {
+	return withStep(ctx, o, "", func(j *job) error {
 		run, err := j.finish(ctx, j.publishStep(ctx))
 		if err != nil {
 			return err
@@ -230,9 +262,11 @@ func (j *job) publishStep(ctx context.Context) error {
 		}
 		return st, nil
 	}
-	fargate := func(context.Context) (lineage.Stage, error) {
+	fargate := func(ctx context.Context) (lineage.Stage, error) {
 		j.addCompute(j.fargateCost())
-		return lineage.Stage{}, nil
+		n, err := j.stepRequests(ctx)
+		j.run.Cost.S3Requests = n + j.env.Requests()
+		return lineage.Stage{}, err
 	}
 	return j.stages(ctx, []stageFunc{{"stage", j.stage}, {"derive", collect}, {"cost", fargate}, {"publish", j.publish}})
 }
@@ -266,7 +300,7 @@ func derivedByName(spec *jobs.Spec, table string) (jobs.Derived, bool) {
 // with cause, removes what it wrote, drops scratch tables and releases the
 // month.
 func FinishCommand(ctx context.Context, o StepOptions, cause string) error {
-	return withStep(ctx, o, func(j *job) error { return j.finishStep(ctx, cause, o.Stdout) })
+	return withStep(ctx, o, "", func(j *job) error { return j.finishStep(ctx, cause, o.Stdout) })
 }
 
 func (j *job) finishStep(ctx context.Context, cause string, w io.Writer) error {

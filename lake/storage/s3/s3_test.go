@@ -735,3 +735,30 @@ func TestUpperCaseSHA256Accepted(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestsCounted: the store counts every request it sends (the cost
+// ledger's S3 requests): New's HeadBucket, then one PutObject, one
+// HeadObject and one GetObject for a small object.
+func TestRequestsCounted(t *testing.T) {
+	sv := testServer(t)
+	s := newStore(t, sv.config(t), "s3://"+newBucket(t, sv.admin(t)), s3.Options{})
+	ctx := t.Context()
+	if got := s.Requests(); got != 1 {
+		t.Fatalf("after New: %d requests, want 1 (HeadBucket)", got)
+	}
+	if err := storage.Put(ctx, s, "k", bytes.NewReader([]byte("hello")), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(ctx, "k"); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := s.Open(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(rc)
+	rc.Close()
+	if got := s.Requests(); got < 4 {
+		t.Errorf("after put, stat and get: %d requests, want at least 4", got)
+	}
+}

@@ -41,6 +41,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
@@ -112,6 +113,8 @@ type Store struct {
 	uri    string
 	o      Options
 	bufs   sync.Pool // *[]byte of PartSize
+
+	requests atomic.Int64 // see Requests
 }
 
 var _ storage.Storage = (*Store)(nil)
@@ -147,6 +150,7 @@ func New(ctx context.Context, cfg aws.Config, uri string, opts Options) (*Store,
 		// Ranged GETs carry no full-object checksum; the SDK would log that
 		// it skipped validation on every one of them.
 		so.DisableLogOutputChecksumValidationSkipped = true
+		so.APIOptions = append(so.APIOptions, countRequests(&s.requests))
 	}}, o.ClientOptions...)...)
 	_, err = s.client.HeadBucket(ctx, &awss3.HeadBucketInput{Bucket: &s.bucket, ExpectedBucketOwner: s.owner()})
 	if err != nil {
