@@ -204,6 +204,7 @@ func DuckDBCopy(ctx context.Context, spec *jobs.Spec, in, out string) (int64, er
 	return st.Size(), nil
 }
 
+// duckType is the DuckDB type of a schema type.
 func duckType(t jobs.Type) string {
 	switch t.Kind {
 	case jobs.Int:

@@ -454,7 +454,7 @@ func csvSource(spec *jobs.Spec, paths []string) string {
 		files = append(files, sqlString(p))
 	}
 	for _, c := range spec.Schema.Columns {
-		cols = append(cols, sqlString(c.Source)+": "+sqlString(duckColumnType(c.Type)))
+		cols = append(cols, sqlString(c.Source)+": "+sqlString(duckType(c.Type)))
 		if c.Type.Kind == jobs.String {
 			notNull = append(notNull, sqlString(c.Source))
 			repl = append(repl, fmt.Sprintf("coalesce(%s, '') AS %s", quoteIdent(c.Source), quoteIdent(c.Source)))
@@ -477,25 +477,4 @@ func csvSource(spec *jobs.Spec, paths []string) string {
 		return scan
 	}
 	return fmt.Sprintf("(SELECT * REPLACE (%s) FROM %s)", strings.Join(repl, ", "), scan)
-}
-
-// duckColumnType is the DuckDB type of a schema type.
-func duckColumnType(t jobs.Type) string {
-	switch t.Kind {
-	case jobs.Int:
-		return "INTEGER"
-	case jobs.Bigint:
-		return "BIGINT"
-	case jobs.Double:
-		return "DOUBLE"
-	case jobs.Boolean:
-		return "BOOLEAN"
-	case jobs.Date:
-		return "DATE"
-	case jobs.Timestamp:
-		return "TIMESTAMP"
-	case jobs.Decimal:
-		return fmt.Sprintf("DECIMAL(%d,%d)", t.Precision, t.Scale)
-	}
-	return "VARCHAR"
 }
