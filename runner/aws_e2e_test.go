@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -31,6 +33,7 @@ import (
 	"github.com/tierflow/tierflow/lake/lineage"
 	"github.com/tierflow/tierflow/lake/storage"
 	"github.com/tierflow/tierflow/lake/storage/file"
+	"github.com/tierflow/tierflow/lake/storage/s3"
 )
 
 // TestEndToEndAWS runs the whole monthly job with --lake s3://… against the
@@ -433,5 +436,87 @@ func runAthena(t *testing.T, client *awsathena.Client, query string, spec *jobs.
 		case athenatypes.QueryExecutionStateFailed, athenatypes.QueryExecutionStateCancelled:
 			t.Fatalf("athena: %s", aws.ToString(qe.QueryExecution.Status.StateChangeReason))
 		}
+	}
+}
+
+// TestKilledRunS3 kills a run on an S3 lake while its tier-1 multipart
+// upload is in flight: nothing is visible, gc aborts the incomplete upload,
+// and the rerun's files are byte-identical to a clean run's.
+func TestKilledRunS3(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a child process")
+	}
+	env, _, bucket := awsTestEnv(t)
+	ctx := context.Background()
+	spec := awsSpec(t, bucket)
+	// One part of ≈40 MB: its tier-1 copy is a multipart upload of 16 MiB parts.
+	if _, err := synth.Generate(ctx, env.Storage, spec, synth.Options{Rows: 250_000, Parts: 1, Seed: 5, Month: testMonth}); err != nil {
+		t.Fatal(err)
+	}
+	st, ok := env.Storage.(*s3.Store)
+	if !ok {
+		t.Fatalf("storage %T", env.Storage)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "TIERFLOW_TEST_CHILD_RUN=s3://"+bucket+"/lake", "TIERFLOW_TEST_CHILD_TABLE="+bucket,
+		"TIERFLOW_TEST_CHILD_SPILL="+t.TempDir(), "TIERFLOW_TEST_CHILD_KEY="+spec.PII.KeyPath)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ups, err := st.ListIncompleteUploads(ctx, "tier1/")
+		if err != nil {
+			cmd.Process.Kill()
+			t.Fatal(err)
+		}
+		if len(ups) > 0 {
+			break
+		}
+		if time.Now().After(deadline) || cmd.ProcessState != nil {
+			cmd.Process.Kill()
+			t.Fatal("no multipart upload seen in flight within 60 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	werr := cmd.Wait()
+	if ee, ok := werr.(*exec.ExitError); !ok || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+		t.Fatalf("child was not killed mid-upload (it ended with %v)", werr)
+	}
+	if _, err := env.Catalog.GetPartition(ctx, spec.Database, spec.Output.Table, []string{testMonth}); !errors.Is(err, catalog.ErrNotFound) {
+		t.Fatalf("partition visible after the kill: %v", err)
+	}
+	if ups, _ := st.ListIncompleteUploads(ctx, ""); len(ups) == 0 {
+		t.Fatal("the kill left no incomplete upload: nothing for gc to prove")
+	}
+
+	time.Sleep(400 * time.Millisecond) // the dead run's lease
+	if _, err := GC(ctx, env, spec, GCOptions{Keep: 0, TempAge: time.Nanosecond}); err != nil {
+		t.Fatal(err)
+	}
+	if ups, err := st.ListIncompleteUploads(ctx, ""); err != nil || len(ups) != 0 {
+		t.Fatalf("incomplete uploads after gc: %v %v", ups, err)
+	}
+	if _, err := Run(ctx, env, spec, Options{Month: testMonth}); err != nil {
+		t.Fatalf("rerun after the kill: %v", err)
+	}
+
+	// A clean run on the same intake, in a local lake.
+	dir := t.TempDir()
+	mirrorPrefix(t, env.Storage, spec.IntakePrefix(testMonth), filepath.Join(dir, filepath.FromSlash(spec.IntakePrefix(testMonth))))
+	clean, err := OpenEnv(ctx, spec, "file://"+dir, env.Log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer clean.Close()
+	if _, err := Run(ctx, clean, spec, Options{Month: testMonth}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := fileSums(t, env, spec.Output.Table), fileSums(t, clean, spec.Output.Table)
+	if len(a) == 0 || !equalMaps(a, b) {
+		t.Errorf("rerun after the kill differs from a clean run: %d vs %d files", len(a), len(b))
 	}
 }

@@ -24,6 +24,14 @@ import (
 func TestMain(m *testing.M) {
 	if lake := os.Getenv("TIERFLOW_TEST_CHILD_RUN"); lake != "" {
 		spec, err := LoadJob(DemoJob)
+		if table := os.Getenv("TIERFLOW_TEST_CHILD_TABLE"); err == nil && table != "" {
+			// An S3 lake: the settings awsSpec gives the parent's spec.
+			spec.AWS.LineageTable = table
+			spec.AWS.AthenaOutput = "s3://" + table + "/athena-results/"
+			spec.Convert.SpillDir = os.Getenv("TIERFLOW_TEST_CHILD_SPILL")
+			spec.PII.KeyFile = os.Getenv("TIERFLOW_TEST_CHILD_KEY")
+			spec.PII.KeyPath = spec.PII.KeyFile
+		}
 		if err == nil {
 			var env *Env
 			env, err = OpenEnv(context.Background(), spec, lake, zerolog.Nop())
