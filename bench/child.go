@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/klauspost/pgzip"
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/container"
@@ -103,7 +102,7 @@ func runChildTask(ctx context.Context, t childTask) (childResult, error) {
 	case "duckdb-copy":
 		return childDuckDBCopy(ctx, t)
 	case "pgzip":
-		n, err := pgzipDiscard(t.In)
+		n, err := Decompress(t.In)
 		return childResult{DecompressedBytes: n}, err
 	}
 	return childResult{}, fmt.Errorf("unknown task kind %q", t.Kind)
@@ -199,26 +198,6 @@ func childDuckDBCopy(ctx context.Context, t childTask) (childResult, error) {
 	r.Rows, _ = res.RowsAffected()
 	r.Files, r.Bytes, err = treeSize(t.Out, ".parquet")
 	return r, err
-}
-
-// pgzipDiscard decompresses a gzip file with klauspost/pgzip (the
-// converter's decompressor) into io.Discard.
-func pgzipDiscard(path string) (int64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	zr, err := pgzip.NewReader(f)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", path, err)
-	}
-	defer zr.Close()
-	n, err := io.Copy(io.Discard, zr)
-	if err != nil {
-		return n, fmt.Errorf("%s: %w", path, err)
-	}
-	return n, nil
 }
 
 // treeSize counts the files under dir whose names end in suffix and their

@@ -111,10 +111,14 @@ func Decompress(path string) (int64, error) {
 	defer f.Close()
 	zr, err := pgzip.NewReader(f)
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("%s: %w", path, err)
 	}
 	defer zr.Close()
-	return io.Copy(io.Discard, zr)
+	n, err := io.Copy(io.Discard, zr)
+	if err != nil {
+		return n, fmt.Errorf("%s: %w", path, err)
+	}
+	return n, nil
 }
 
 // processCPU returns the user+system CPU seconds used by this process

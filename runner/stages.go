@@ -170,16 +170,21 @@ func (j *job) convert(ctx context.Context) (lineage.Stage, error) {
 		if m == nil {
 			continue
 		}
-		st.RowsIn += m.RowsRead
-		st.RowsOut += m.RowsWritten
-		st.RowsRejected += m.RowsRejected
-		st.BytesIn += m.InputBytes
-		for _, f := range m.Files {
-			st.BytesOut += f.Bytes
-			st.Files++
-		}
+		addManifest(&st, m)
 	}
 	return st, err
+}
+
+// addManifest adds a part's figures to a stage's.
+func addManifest(st *lineage.Stage, m *container.Manifest) {
+	st.RowsIn += m.RowsRead
+	st.RowsOut += m.RowsWritten
+	st.RowsRejected += m.RowsRejected
+	st.BytesIn += m.InputBytes
+	for _, f := range m.Files {
+		st.BytesOut += f.Bytes
+		st.Files++
+	}
 }
 
 // convertOne converts one tier-1 part into the run's tier-2 prefix; its
@@ -228,14 +233,7 @@ func (j *job) stage(ctx context.Context) (lineage.Stage, error) {
 		}
 		j.tier1[i] = pristineObject{part: p, key: j.tier1Key(p), sha256: m.InputSHA256, size: m.InputBytes}
 		j.res.Manifests = append(j.res.Manifests, &m)
-		st.RowsIn += m.RowsRead
-		st.RowsOut += m.RowsWritten
-		st.RowsRejected += m.RowsRejected
-		st.BytesIn += m.InputBytes
-		for _, f := range m.Files {
-			st.BytesOut += f.Bytes
-			st.Files++
-		}
+		addManifest(&st, &m)
 	}
 	j.run.RowsIn, j.run.RowsOut, j.run.RowsRejected = st.RowsIn, st.RowsOut, st.RowsRejected
 	j.run.Inputs = nil

@@ -134,26 +134,6 @@ func rewrittenKey(k string) string {
 	return k + Suffix
 }
 
-// objectReader reads an object by ranges, for parquet.OpenFile.
-type objectReader struct {
-	ctx context.Context
-	st  storage.Storage
-	key string
-}
-
-func (r *objectReader) ReadAt(p []byte, off int64) (int, error) {
-	rc, err := r.st.OpenRange(r.ctx, r.key, off, int64(len(p)))
-	if err != nil {
-		return 0, err
-	}
-	defer rc.Close()
-	n, err := io.ReadFull(rc, p)
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		err = io.EOF
-	}
-	return n, err
-}
-
 // countingWriter counts the bytes of the file being written.
 type countingWriter struct {
 	w io.Writer
@@ -177,7 +157,7 @@ func rewrite(ctx context.Context, st storage.Storage, src, dst string, rules map
 	if err != nil {
 		return FileInfo{}, fmt.Errorf("stat: %w", err)
 	}
-	f, err := parquet.OpenFile(&objectReader{ctx: ctx, st: st, key: src}, o.Size,
+	f, err := parquet.OpenFile(storage.ReaderAt(ctx, st, src), o.Size,
 		parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true), parquet.ReadBufferSize(readBufferSize))
 	if err != nil {
 		return FileInfo{}, fmt.Errorf("open parquet: %w", err)
