@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -45,13 +46,27 @@ func newApp() *cli.App {
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-format", Usage: "json or console (default: console on a terminal, json otherwise)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
+			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the command to `FILE` (go tool pprof)"},
 		},
 		Before: func(c *cli.Context) error {
 			log, err := newLogger(c.String("log-format"), c.String("log-level"), os.Stderr)
 			if err != nil {
 				return err
 			}
+			if name := c.String("cpuprofile"); name != "" {
+				f, err := os.Create(name)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+			}
 			c.App.Metadata = map[string]any{"log": log}
+			return nil
+		},
+		After: func(c *cli.Context) error {
+			pprof.StopCPUProfile() // no-op without --cpuprofile
 			return nil
 		},
 		Commands: []*cli.Command{

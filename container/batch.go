@@ -23,173 +23,280 @@ type reject struct {
 	raw    string // PII redacted
 }
 
-// batch is one parsed chunk: typed column vectors with rows grouped by
-// bucket (bucket b owns rows [starts[b], starts[b+1])), in input order
-// within a bucket.
+// routed is one record of a chunk on its way to its bucket: raw bytes
+// [start, end) of the chunk and its sort key keys[keyLo:keyHi].
+type routed struct {
+	start, end   uint32
+	keyLo, keyHi uint32
+	line         int64 // absolute 1-based line of the record's first byte
+}
+
+// batch is one chunk after pass 1: its good records grouped by bucket
+// (bucket bk owns recs[starts[bk]:starts[bk+1]], in input order), and the
+// records rejected so far. It keeps the chunk, whose bytes the records
+// point into, until the accumulator has copied them.
 type batch struct {
 	seq     int
+	ch      *csvparse.Chunk
 	rows    int64 // records read (header excluded), good and bad
 	blank   int
 	header  []string // chunk 0 only
 	noHead  bool     // chunk 0 only: the part has no header record
-	cols    []pqwrite.Column
+	recs    []routed
+	keys    []byte
 	starts  []int
 	rejects []reject
 	err     error
-
-	// scratch
-	recs    csvparse.Records
-	bucket  []int32 // per record: bucket, or -1 when rejected
-	order   []int32 // record indices grouped by bucket
-	bad     []int32 // per grouped position: schema column that failed +1, 0 = ok
-	badWhy  []string
-	counts  []int
-	hashCol pqwrite.Column
-	// per string column: bucket bk's rows start at byte dataStart[c][bk]
-	// of Data and at entry longStart[c][bk] of Long
-	dataStart [][]uint32
-	longStart [][]uint32
 }
 
 func newBatch(p *plan) *batch {
-	return &batch{cols: make([]pqwrite.Column, len(p.cols)), starts: make([]int, p.bucketCount+1), counts: make([]int, p.bucketCount)}
+	return &batch{starts: make([]int, p.bucketCount+1)}
 }
 
-func (b *batch) reset() {
-	for i := range b.cols {
-		b.cols[i].Reset()
-	}
-	b.rows, b.blank, b.header, b.noHead, b.err = 0, 0, nil, false, nil
-	b.rejects = b.rejects[:0]
+// router is one parse worker's scratch for pass 1.
+type router struct {
+	recs    csvparse.Records
+	fields  [][2]int // fast path: byte ranges of the leading fields
+	bucket  []int32  // per routed record: its bucket
+	grouped []routed
+	counts  []int
+	hashCol pqwrite.Column
 }
 
 // rawCap bounds the raw line kept for a reject.
 const rawCap = 4096
 
-// parseChunk converts chunk ch into b.
-func (p *plan) parseChunk(ch *csvparse.Chunk, b *batch) {
-	b.reset()
-	b.seq = ch.Seq
+// routeChunk is pass 1 over chunk ch: find its records, compute every
+// record's bucket and sort key, and reject those whose bucket or sort key
+// cannot be computed. A record without quotes in a chunk of valid UTF-8
+// takes a fast path that reads only the fields up to the last bucket or
+// sort column; its field count is checked in pass 2, which parses it
+// fully. Any other record is parsed and checked here, as a whole.
+func (p *plan) routeChunk(ch *csvparse.Chunk, rt *router, b *batch) {
+	b.seq, b.ch = ch.Seq, ch
+	b.rows, b.blank, b.header, b.noHead, b.err = 0, 0, nil, false, nil
+	b.rejects = b.rejects[:0]
+	b.recs = b.recs[:0]
+	b.keys = b.keys[:0]
 	data := ch.Data
-	recs := &b.recs
-	csvparse.Parse(data, p.delim, recs)
-	b.blank = recs.Blank
-	first := 0
-	if ch.Seq == 0 {
-		if len(recs.Recs) == 0 {
-			b.noHead = true
-			return
-		}
-		r0 := &recs.Recs[0]
-		if r0.Err != csvparse.OK {
-			b.err = fmt.Errorf("header record (line 1): %v", r0.Err)
-			return
-		}
-		for _, f := range recs.RecordFields(0) {
-			b.header = append(b.header, string(recs.Bytes(data, f)))
-		}
-		first = 1
-	}
-	nrec := len(recs.Recs)
-	b.rows = int64(nrec - first)
+	n := len(data)
+	recs := &rt.recs
 	allUTF8 := utf8.Valid(data)
-	nf := len(p.header)
-
-	// Pass 1: structure and bucket of every record.
-	b.bucket = slices.Grow(b.bucket[:0], nrec)[:nrec]
-	for i := range b.counts {
-		b.counts[i] = 0
+	if rt.counts == nil {
+		rt.counts = make([]int, p.bucketCount)
 	}
-	hc := &b.hashCol
-	for i := first; i < nrec; i++ {
-		rec := &recs.Recs[i]
-		b.bucket[i] = -1
-		if rec.Err != csvparse.OK {
-			b.addReject(p, ch, i, "", rec.Err.String(), false)
+	clear(rt.counts)
+	rt.bucket = rt.bucket[:0]
+	var line int64
+	pos := 0
+	for pos < n {
+		// Blank lines, as csvparse.Parse skips them.
+		if data[pos] == '\n' {
+			b.blank++
+			pos++
+			line++
 			continue
 		}
-		if rec.NumFields != nf {
-			b.addReject(p, ch, i, "", fmt.Sprintf("wrong field count: %d, want %d", rec.NumFields, nf), false)
-			continue
-		}
-		fields := recs.RecordFields(i)
-		if !allUTF8 {
-			if col := p.invalidUTF8(data, recs, fields); col >= 0 {
-				b.addReject(p, ch, i, p.cols[col].name, "invalid UTF-8", true)
-				continue
+		if data[pos] == '\r' && (pos+1 == n || data[pos+1] == '\n') {
+			b.blank++
+			pos += 2
+			if pos > n {
+				pos = n
+			} else {
+				line++
 			}
-		}
-		var h int32
-		ok := true
-		for _, c := range p.bucketCols {
-			cp := &p.cols[c]
-			hc.Reset()
-			if why := p.convert(cp, recs.Bytes(data, fields[cp.source]), hc); why != "" {
-				b.addReject(p, ch, i, cp.name, why, true)
-				ok = false
-				break
-			}
-			h = hive.Combine(h, fieldHash(p.version, cp.kind, hc, 0))
-		}
-		if !ok {
 			continue
 		}
-		bk := int32(0)
-		if len(p.bucketCols) > 0 {
-			bk = int32(hive.Bucket(h, p.bucketCount))
+		if ch.Seq == 0 && b.header == nil {
+			recs.Reset()
+			next, lines := recs.ParseRecord(data, pos, p.delim, line)
+			if recs.Recs[0].Err != csvparse.OK {
+				b.err = fmt.Errorf("header record (line 1, byte offset 0): %v", recs.Recs[0].Err)
+				return
+			}
+			for _, f := range recs.RecordFields(0) {
+				b.header = append(b.header, string(recs.Bytes(data, f)))
+			}
+			pos, line = next, line+lines
+			continue
 		}
-		b.bucket[i] = bk
-		b.counts[bk]++
+		b.rows++
+		keyLo := len(b.keys)
+		next, lines, bk := p.routeFast(data, pos, allUTF8, rt, b)
+		if bk == -2 {
+			next, lines, bk = p.routeSlow(ch, pos, line, rt, b)
+		}
+		if bk >= 0 {
+			rt.counts[bk]++
+			b.recs = append(b.recs, routed{start: uint32(pos), end: uint32(next), keyLo: uint32(keyLo), keyHi: uint32(len(b.keys)), line: ch.Line + line})
+			rt.bucket = append(rt.bucket, bk)
+		} else {
+			b.keys = b.keys[:keyLo]
+		}
+		pos, line = next, line+lines
 	}
-	// Group record indices by bucket (stable counting sort).
+	if ch.Seq == 0 && b.header == nil {
+		b.noHead = true
+		return
+	}
+	// Group by bucket (stable counting sort).
 	total := 0
-	for bk, c := range b.counts {
+	for bk, c := range rt.counts {
 		b.starts[bk] = total
 		total += c
 	}
 	b.starts[p.bucketCount] = total
-	b.order = slices.Grow(b.order[:0], total)[:total]
-	next := b.counts // reuse as running positions
+	next := rt.counts // reuse as running positions
 	for bk := range next {
 		next[bk] = b.starts[bk]
 	}
-	for i := first; i < nrec; i++ {
-		if bk := b.bucket[i]; bk >= 0 {
-			b.order[next[bk]] = int32(i)
-			next[bk]++
-		}
+	rt.grouped = slices.Grow(rt.grouped[:0], total)[:total]
+	for i, bk := range rt.bucket {
+		rt.grouped[next[bk]] = b.recs[i]
+		next[bk]++
 	}
+	b.recs, rt.grouped = rt.grouped, b.recs
+	// Rejects in input order.
+	slices.SortFunc(b.rejects, func(x, y reject) int { return cmpInt64(x.offset, y.offset) })
+}
 
-	// Pass 2: convert in grouped order, in blocks of rows: within a block,
-	// column by column, so each column vector is appended to as one stream
-	// while the block's field offsets stay in cache.
-	b.bad = slices.Grow(b.bad[:0], total)[:total]
-	clear(b.bad)
-	b.badWhy = b.badWhy[:0]
-	anyBad := false
-	for c := range p.cols {
-		p.reserve(&p.cols[c], &b.cols[c], total)
+// routeFast routes the record at data[pos] if it has no quote, the chunk
+// is valid UTF-8 and its bucket and sort fields parse. It returns bucket
+// -2 when the record needs routeSlow.
+func (p *plan) routeFast(data []byte, pos int, allUTF8 bool, rt *router, b *batch) (next int, lines int64, bk int32) {
+	if !allUTF8 {
+		return 0, 0, -2
 	}
-	const rowBlock = 128
+	lineEnd := len(data)
+	if nl := bytes.IndexByte(data[pos:], '\n'); nl >= 0 {
+		lineEnd = pos + nl
+	}
+	if bytes.IndexByte(data[pos:lineEnd], '"') >= 0 {
+		return 0, 0, -2
+	}
+	next = lineEnd
+	if lineEnd < len(data) {
+		next++
+	}
+	end := lineEnd
+	if end > pos && data[end-1] == '\r' {
+		end--
+	}
+	// The fields up to the last one needed.
+	rt.fields = rt.fields[:0]
+	start := pos
+	for len(rt.fields) < p.needFields {
+		k := bytes.IndexByte(data[start:end], p.delim)
+		if k < 0 {
+			rt.fields = append(rt.fields, [2]int{start, end})
+			break
+		}
+		rt.fields = append(rt.fields, [2]int{start, start + k})
+		start += k + 1
+	}
+	if len(rt.fields) < p.needFields {
+		return 0, 0, -2
+	}
+	bk, bad, _ := p.keyOf(func(i int) []byte { return data[rt.fields[i][0]:rt.fields[i][1]] }, &rt.hashCol, b)
+	if bad >= 0 {
+		return 0, 0, -2
+	}
+	return next, 1, bk
+}
+
+// keyOf computes a record's bucket and appends its sort key to b.keys;
+// field(i) returns the record's field i. When a bucket or sort value does
+// not parse it returns that column (else -1) and the reason.
+func (p *plan) keyOf(field func(int) []byte, hc *pqwrite.Column, b *batch) (bk int32, bad int, why string) {
+	var h int32
+	for _, c := range p.bucketCols {
+		cp := &p.cols[c]
+		hc.Reset()
+		if why := p.convert(cp, field(cp.source), hc); why != "" {
+			return 0, c, why
+		}
+		h = hive.Combine(h, fieldHash(p.version, cp.kind, hc, 0))
+	}
+	for _, c := range p.sortCols {
+		cp := &p.cols[c]
+		hc.Reset()
+		if why := p.convert(cp, field(cp.source), hc); why != "" {
+			return 0, c, why
+		}
+		b.keys = appendSortKey(b.keys, cp, hc)
+	}
+	if len(p.bucketCols) > 0 {
+		bk = int32(hive.Bucket(h, p.bucketCount))
+	}
+	return bk, -1, ""
+}
+
+// routeSlow parses the record at ch.Data[pos] whole and checks it as pass
+// 2 would; it returns bucket -1 for a rejected record.
+func (p *plan) routeSlow(ch *csvparse.Chunk, pos int, line int64, rt *router, b *batch) (next int, lines int64, bk int32) {
+	data := ch.Data
+	recs := &rt.recs
+	recs.Reset()
+	next, lines = recs.ParseRecord(data, pos, p.delim, line)
+	rec := &recs.Recs[0]
+	if rec.Err != csvparse.OK {
+		b.addReject(p, recs, 0, ch, "", rec.Err.String(), false)
+		return next, lines, -1
+	}
+	if rec.NumFields != len(p.header) {
+		b.addReject(p, recs, 0, ch, "", fmt.Sprintf("wrong field count: %d, want %d", rec.NumFields, len(p.header)), false)
+		return next, lines, -1
+	}
+	fields := recs.RecordFields(0)
+	if col := p.invalidUTF8(data, recs, fields); col >= 0 {
+		b.addReject(p, recs, 0, ch, p.cols[col].name, "invalid UTF-8", true)
+		return next, lines, -1
+	}
+	bk, bad, why := p.keyOf(func(i int) []byte { return recs.Bytes(data, fields[i]) }, &rt.hashCol, b)
+	if bad >= 0 {
+		b.addReject(p, recs, 0, ch, p.cols[bad].name, why, true)
+		return next, lines, -1
+	}
+	return next, lines, bk
+}
+
+func cmpInt64(x, y int64) int {
+	switch {
+	case x < y:
+		return -1
+	case x > y:
+		return 1
+	}
+	return 0
+}
+
+// rowBlock is the number of records converted column by column at once:
+// their field offsets stay in cache while each column vector is appended
+// to as one stream.
+const rowBlock = 128
+
+// convertRecords is pass 2 over records of recs (parsed from data, each
+// with the expected field count): it appends every record's typed values
+// to cols. A record with a value that does not parse gets NULL
+// placeholders and is reported through bad (record index, schema column,
+// reason); the caller removes it.
+func (p *plan) convertRecords(data []byte, recs *csvparse.Records, cols []pqwrite.Column, bad func(i, c int, why string)) {
+	total := len(recs.Recs)
+	for c := range p.cols {
+		p.reserve(&p.cols[c], &cols[c], total)
+	}
 	var firsts [rowBlock]int
 	fields := recs.Fields
 	for j0 := 0; j0 < total; j0 += rowBlock {
-		blk := b.order[j0:min(total, j0+rowBlock)]
-		for k, ri := range blk {
-			firsts[k] = recs.Recs[ri].FirstField
+		n := min(total-j0, rowBlock)
+		for k := 0; k < n; k++ {
+			firsts[k] = recs.Recs[j0+k].FirstField
 		}
-		fi := firsts[:len(blk)]
-		onBad := func(k int, c int, why string) {
-			j := j0 + k
-			if b.bad[j] == 0 {
-				b.bad[j] = int32(len(b.badWhy) + 1)
-				b.badWhy = append(b.badWhy, p.cols[c].name+"\x00"+why)
-			}
-			anyBad = true
-		}
+		fi := firsts[:n]
+		onBad := func(k int, c int, why string) { bad(j0+k, c, why) }
 		for c := range p.cols {
 			cp := &p.cols[c]
-			col := &b.cols[c]
+			col := &cols[c]
 			src := cp.source
 			switch cp.kind {
 			case jobs.String:
@@ -208,52 +315,102 @@ func (p *plan) parseChunk(ch *csvparse.Chunk, b *batch) {
 			}
 		}
 	}
-	if anyBad {
-		b.dropBad(p, ch)
-	}
-	b.stringStarts(p)
-	// Rejects in input order.
-	slices.SortFunc(b.rejects, func(x, y reject) int {
-		if x.offset < y.offset {
-			return -1
-		}
-		if x.offset > y.offset {
-			return 1
-		}
-		return 0
-	})
 }
 
-// dropBad moves rows that failed conversion to the rejects and compacts
-// the column vectors.
-func (b *batch) dropBad(p *plan, ch *csvparse.Chunk) {
-	keep := make([]bool, len(b.order))
-	for j, ri := range b.order {
-		if k := b.bad[j]; k != 0 {
-			col, why, _ := strings.Cut(b.badWhy[k-1], "\x00")
-			b.addReject(p, ch, int(ri), col, why, true)
-			continue
+// colMark is where a column's vectors ended before a block of rows was
+// appended.
+type colMark struct {
+	rows, data, long int
+	dict             bool
+}
+
+func markOf(cp *colPlan, col *pqwrite.Column) colMark {
+	return colMark{rows: col.Len(cp.phys, cp.flba), data: len(col.Data), long: len(col.Long), dict: col.Dict != nil}
+}
+
+// compactTail removes the rows appended after mark m whose keep is false
+// (keep has one entry per appended row).
+func compactTail(cp *colPlan, col *pqwrite.Column, m colMark, keep []bool) {
+	view := pqwrite.Column{}
+	if len(col.Def) > 0 {
+		view.Def = col.Def[m.rows:]
+	}
+	switch cp.phys {
+	case pqwrite.Int32:
+		view.I32 = col.I32[m.rows:]
+	case pqwrite.Int64:
+		view.I64 = col.I64[m.rows:]
+	case pqwrite.Double:
+		view.F64 = col.F64[m.rows:]
+	case pqwrite.Boolean:
+		view.Bool = col.Bool[m.rows:]
+	case pqwrite.FixedLenByteArray:
+		view.Data = col.Data[m.rows*cp.flba:]
+	case pqwrite.ByteArray:
+		if col.Dict != nil {
+			view.Dict, view.Idx = col.Dict, col.Idx[m.rows:]
+			break
 		}
-		keep[j] = true
-	}
-	for c := range p.cols {
-		compact(&p.cols[c], &b.cols[c], keep)
-	}
-	// New bucket ranges.
-	pos := 0
-	for bk := 0; bk < p.bucketCount; bk++ {
-		lo, hi := b.starts[bk], b.starts[bk+1]
-		b.starts[bk] = pos
-		for j := lo; j < hi; j++ {
-			if keep[j] {
-				pos++
+		if m.dict {
+			// The column left its dictionary after the mark: find where
+			// the marked rows end in Data and Long.
+			m.data, m.long = 0, 0
+			for _, l := range col.Lens[:m.rows] {
+				if l == pqwrite.LongLen {
+					m.data += int(col.Long[m.long])
+					m.long++
+					continue
+				}
+				m.data += int(l)
 			}
 		}
+		view.Data, view.Lens, view.Long = col.Data[m.data:], col.Lens[m.rows:], col.Long[m.long:]
 	}
-	b.starts[p.bucketCount] = pos
+	compact(cp, &view, keep)
+	if len(col.Def) > 0 {
+		col.Def = col.Def[:m.rows+len(view.Def)]
+	}
+	switch cp.phys {
+	case pqwrite.Int32:
+		col.I32 = col.I32[:m.rows+len(view.I32)]
+	case pqwrite.Int64:
+		col.I64 = col.I64[:m.rows+len(view.I64)]
+	case pqwrite.Double:
+		col.F64 = col.F64[:m.rows+len(view.F64)]
+	case pqwrite.Boolean:
+		col.Bool = col.Bool[:m.rows+len(view.Bool)]
+	case pqwrite.FixedLenByteArray:
+		col.Data = col.Data[:m.rows*cp.flba+len(view.Data)]
+	case pqwrite.ByteArray:
+		if col.Dict != nil {
+			col.Idx = col.Idx[:m.rows+len(view.Idx)]
+			break
+		}
+		col.Data = col.Data[:m.data+len(view.Data)]
+		col.Lens = col.Lens[:m.rows+len(view.Lens)]
+		col.Long = col.Long[:m.long+len(view.Long)]
+	}
 }
 
+// compact keeps the rows of col whose keep is true, in place.
 func compact(cp *colPlan, col *pqwrite.Column, keep []bool) {
+	if col.Dict != nil {
+		w := 0
+		for j, k := range keep {
+			if k {
+				if len(col.Def) > 0 {
+					col.Def[w] = col.Def[j]
+				}
+				col.Idx[w] = col.Idx[j]
+				w++
+			}
+		}
+		col.Idx = col.Idx[:w]
+		if len(col.Def) > 0 {
+			col.Def = col.Def[:w]
+		}
+		return
+	}
 	if cp.phys == pqwrite.ByteArray {
 		// Rebuild Data, Lens and Long from the kept rows (in place: the
 		// write positions never pass the read positions).
@@ -320,40 +477,6 @@ func compact(cp *colPlan, col *pqwrite.Column, keep []bool) {
 	}
 }
 
-// stringStarts records, for every string column, where each bucket's rows
-// start in Data and in Long, so the accumulator can copy a bucket's range
-// without scanning.
-func (b *batch) stringStarts(p *plan) {
-	nb := p.bucketCount
-	if b.dataStart == nil {
-		b.dataStart = make([][]uint32, len(p.cols))
-		b.longStart = make([][]uint32, len(p.cols))
-	}
-	for c := range p.cols {
-		if p.cols[c].phys != pqwrite.ByteArray {
-			continue
-		}
-		ds := slices.Grow(b.dataStart[c][:0], nb+1)[:nb+1]
-		ls := slices.Grow(b.longStart[c][:0], nb+1)[:nb+1]
-		col := &b.cols[c]
-		var off, nlong uint32
-		long := col.Long
-		for bk := 0; bk < nb; bk++ {
-			ds[bk], ls[bk] = off, nlong
-			for _, l := range col.Lens[b.starts[bk]:b.starts[bk+1]] {
-				if l == pqwrite.LongLen {
-					off += long[nlong]
-					nlong++
-					continue
-				}
-				off += uint32(l)
-			}
-		}
-		ds[nb], ls[nb] = off, nlong
-		b.dataStart[c], b.longStart[c] = ds, ls
-	}
-}
-
 // invalidUTF8 returns the schema column of the first field that is not
 // valid UTF-8, or -1.
 func (p *plan) invalidUTF8(data []byte, recs *csvparse.Records, fields []csvparse.Field) int {
@@ -365,11 +488,17 @@ func (p *plan) invalidUTF8(data []byte, recs *csvparse.Records, fields []csvpars
 	return -1
 }
 
-// addReject records record i of the chunk as rejected. fieldsOK says the
-// record split into the expected fields, so PII fields can be redacted one
-// by one; otherwise the whole line is redacted when the schema has PII.
-func (b *batch) addReject(p *plan, ch *csvparse.Chunk, i int, column, reason string, fieldsOK bool) {
-	recs := &b.recs
+// addReject records record i of chunk ch (parsed into recs) as rejected.
+func (b *batch) addReject(p *plan, recs *csvparse.Records, i int, ch *csvparse.Chunk, column, reason string, fieldsOK bool) {
+	rec := &recs.Recs[i]
+	b.rejects = append(b.rejects, p.newReject(ch.Data, recs, i, ch.Line+rec.Line, ch.Offset+int64(rec.Start), column, reason, fieldsOK))
+}
+
+// newReject describes record i of recs (parsed from data), which starts
+// at the given line and byte offset of the part. fieldsOK says the record
+// split into the expected fields, so PII fields can be redacted one by
+// one; otherwise the whole line is redacted when the schema has PII.
+func (p *plan) newReject(data []byte, recs *csvparse.Records, i int, line, offset int64, column, reason string, fieldsOK bool) reject {
 	rec := &recs.Recs[i]
 	var raw string
 	switch {
@@ -383,7 +512,7 @@ func (b *batch) addReject(p *plan, ch *csvparse.Chunk, i int, column, reason str
 				sb.WriteString("<" + p.fieldPII[k] + ">")
 				continue
 			}
-			v := recs.Bytes(ch.Data, f)
+			v := recs.Bytes(data, f)
 			if bytes.ContainsAny(v, string([]byte{p.delim, '"', '\n', '\r'})) {
 				sb.WriteByte('"')
 				sb.WriteString(strings.ReplaceAll(string(v), `"`, `""`))
@@ -399,19 +528,13 @@ func (b *batch) addReject(p *plan, ch *csvparse.Chunk, i int, column, reason str
 	case p.anyPII:
 		raw = fmt.Sprintf("<redacted: %d fields, %d bytes>", rec.NumFields, rec.End-rec.Start)
 	default:
-		raw = string(ch.Data[rec.Start:min(rec.End, rec.Start+rawCap)])
+		raw = string(data[rec.Start:min(rec.End, rec.Start+rawCap)])
 	}
 	if len(raw) > rawCap {
 		raw = raw[:rawCap] + "…(truncated)"
 	}
 	raw = strings.ToValidUTF8(strings.TrimRight(raw, "\r\n"), "\uFFFD")
-	b.rejects = append(b.rejects, reject{
-		line:   ch.Line + rec.Line,
-		offset: ch.Offset + int64(rec.Start),
-		column: column,
-		reason: reason,
-		raw:    raw,
-	})
+	return reject{line: line, offset: offset, column: column, reason: reason, raw: raw}
 }
 
 // reserve grows col's buffers for n more rows.
@@ -474,6 +597,14 @@ func (p *plan) appendNull(cp *colPlan, col *pqwrite.Column) {
 // field) to a string column (Data and Lens). The slice headers live in
 // locals for the loop, and short values move as one 8-byte word.
 func appendStrings(col *pqwrite.Column, recs *csvparse.Records, data []byte, fields []csvparse.Field, fi []int, src int) {
+	if col.Dict != nil {
+		k := appendStringsDict(col, recs, data, fields, fi, src)
+		if k == len(fi) {
+			return
+		}
+		materialize(col)
+		fi = fi[k:]
+	}
 	d, lens := col.Data, slices.Grow(col.Lens, len(fi))
 	for _, first := range fi {
 		v := recs.Bytes(data, fields[first+src])
@@ -498,6 +629,34 @@ func appendStrings(col *pqwrite.Column, recs *csvparse.Records, data []byte, fie
 		lens = append(lens, uint16(len(v)))
 	}
 	col.Data, col.Lens = d, lens
+}
+
+// appendStringsDict appends values to a column in dictionary form until
+// the dictionary stops paying or fills up; it returns how many it took.
+func appendStringsDict(col *pqwrite.Column, recs *csvparse.Records, data []byte, fields []csvparse.Field, fi []int, src int) int {
+	d, idx := col.Dict, col.Idx
+	for k, first := range fi {
+		var ok bool
+		if idx, ok = d.Add(idx, recs.Bytes(data, fields[first+src])); !ok {
+			col.Idx = idx
+			return k
+		}
+	}
+	col.Idx = idx
+	return len(fi)
+}
+
+// materialize turns a column in dictionary form into Data and Lens, for
+// a dictionary that does not pay.
+func materialize(col *pqwrite.Column) {
+	d := col.Dict
+	col.Data, col.Lens, col.Long = col.Data[:0], col.Lens[:0], col.Long[:0]
+	for _, i := range col.Idx {
+		v := d.Entry(int(i))
+		col.Data = append(col.Data, v...)
+		col.AppendLen(len(v))
+	}
+	col.Idx, col.Dict, col.DictFailed = col.Idx[:0], nil, true
 }
 
 // appendInts is the int (INT32) counterpart of appendStrings: NULLs,

@@ -16,6 +16,8 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"runtime/debug"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -58,6 +60,8 @@ type Timings struct {
 	ParseSeconds  float64 `json:"parse_cpu_seconds"`  // summed over workers
 	EncodeSeconds float64 `json:"encode_seconds"`     // sort + encode + write, summed over encoder goroutines
 	WaitSeconds   float64 `json:"input_wait_seconds"` // accumulator waiting for parsed chunks
+	Pass1Seconds  float64 `json:"pass1_seconds"`      // read, parse, route, spill
+	Pass2Seconds  float64 `json:"pass2_seconds"`      // merge, convert, encode, write
 }
 
 // Manifest records what a part's conversion read and wrote.
@@ -81,12 +85,17 @@ type Manifest struct {
 	RejectsCount     int64       `json:"rejects_count"`
 	Workers          int         `json:"workers"`
 	MemoryBudget     int64       `json:"memory_budget_bytes"`
-	PeakBufferBytes  int64       `json:"peak_buffer_bytes"`
-	Timings          Timings     `json:"timings"`
-	MBPerSecond      float64     `json:"decompressed_mb_per_second"`
-	RowsPerSecond    float64     `json:"rows_per_second"`
-	Started          time.Time   `json:"started"`
-	Error            string      `json:"error,omitempty"`
+	PeakBufferBytes  int64       `json:"peak_buffer_bytes"` // pass 1: bucket buffers
+	SpilledRuns      int         `json:"spilled_runs"`
+	SpilledBytes     int64       `json:"spilled_bytes"`
+	// Uncompressed row-group sizes, as the files' footers record them.
+	RowGroupBytesMedian int64     `json:"row_group_bytes_median"`
+	RowGroupBytesMax    int64     `json:"row_group_bytes_max"`
+	Timings             Timings   `json:"timings"`
+	MBPerSecond         float64   `json:"decompressed_mb_per_second"`
+	RowsPerSecond       float64   `json:"rows_per_second"`
+	Started             time.Time `json:"started"`
+	Error               string    `json:"error,omitempty"`
 }
 
 // ManifestKey and RejectsKey name a part's sidecars under metaPrefix.
@@ -134,6 +143,13 @@ func Convert(ctx context.Context, opts Options, src storage.Storage, srcKey stri
 	m.MemoryBudget = p.memory
 	m.RowsPerBucket = make([]int64, p.bucketCount)
 
+	// The budget is a promise about the process's memory: tell the garbage
+	// collector, so freed buffers are reused before the heap grows past it
+	// (with GOGC alone it could reach twice the live data). A lower limit
+	// already set is kept.
+	if limit := p.memory * 85 / 100; limit < debug.SetMemoryLimit(-1) {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
+	}
 	runErr := run(ctx, opts, p, src, srcKey, dst, dataPrefix, metaPrefix, m)
 	m.Timings.WallSeconds = time.Since(start).Seconds()
 	if m.Timings.WallSeconds > 0 {
@@ -204,24 +220,23 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	cr := &countingReader{r: rc, h: sha256.New()}
 	zr, err := pgzip.NewReader(cr)
 	if err != nil {
-		return fmt.Errorf("input %s is not a gzip file: %w", src.ObjectURI(srcKey), err)
+		return fmt.Errorf("input %s is not a gzip file at byte offset 0: %w", src.ObjectURI(srcKey), err)
 	}
 	defer zr.Close()
 
-	// Rejects sidecar: written in input order, committed even when the
-	// part fails (it explains the failure).
+	// Rejects sidecar: committed even when the part fails (it explains
+	// the failure), in input order. Rejects are few (the part fails past
+	// max_rows), so they are kept until the end.
 	rw, err := dst.Create(parent, m.RejectsKey, storage.PutOptions{ContentType: "text/csv"})
 	if err != nil {
 		return fmt.Errorf("create %s: %w", m.RejectsKey, err)
 	}
-	rejects := csv.NewWriter(rw)
-	_ = rejects.Write([]string{"part", "line", "offset", "column", "reason", "raw"})
+	var rejects []reject
 	defer func() {
-		rejects.Flush()
-		if ferr := rejects.Error(); ferr != nil {
+		if werr := writeRejects(rw, p.part, rejects); werr != nil {
 			_ = rw.Abort()
 			if err == nil {
-				err = fmt.Errorf("write %s: %w", m.RejectsKey, ferr)
+				err = fmt.Errorf("write %s: %w", m.RejectsKey, werr)
 			}
 			return
 		}
@@ -230,10 +245,17 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 		}
 	}()
 
-	acc := newAccumulator(ctx, p, dst, dataPrefix)
+	acc := newAccumulator(p)
+	defer func() {
+		if cerr := acc.cleanup(); cerr != nil && err == nil {
+			err = fmt.Errorf("remove spilled runs: %w", cerr)
+		}
+	}()
+	as := &assembler{ctx: ctx, p: p, acc: acc, dst: dst, dataPrefix: dataPrefix, encoders: p.encoders,
+		subChunk: int(min(int64(chunkBytes), max(p.rowGroup/8, 64<<10)))}
 	defer func() {
 		if err != nil {
-			if aerr := acc.abort(context.WithoutCancel(ctx)); aerr != nil {
+			if aerr := as.abort(context.WithoutCancel(ctx)); aerr != nil {
 				err = fmt.Errorf("%w (cleanup: %v)", err, aerr)
 			}
 			m.Files = nil
@@ -248,7 +270,7 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	chunker := csvparse.NewChunker(zr, p.delim, size)
 	work := make(chan job, p.workers)
 	ordered := make(chan chan *batch, p.workers+1)
-	free := make(chan *batch, 3*p.workers+2)
+	free := make(chan *batch, 2*p.workers+2)
 	var readErr error
 	var parseNanos atomic.Int64
 	var wg sync.WaitGroup
@@ -289,11 +311,12 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 			}
 		}
 	}()
-	// Parse workers.
+	// Parse workers (pass 1).
 	for w := 0; w < p.workers; w++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			rt := &router{}
 			for j := range work {
 				var b *batch
 				select {
@@ -302,9 +325,8 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 					b = newBatch(p)
 				}
 				t := time.Now()
-				p.parseChunk(j.ch, b)
+				p.routeChunk(j.ch, rt, b)
 				parseNanos.Add(int64(time.Since(t)))
-				chunker.Release(j.ch)
 				j.out <- b
 			}
 		}()
@@ -313,7 +335,9 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 		cancel()
 		// Drain so every goroutine can exit.
 		for out := range ordered {
-			<-out
+			if b := <-out; b.ch != nil {
+				chunker.Release(b.ch)
+			}
 		}
 		wg.Wait()
 	}()
@@ -333,24 +357,20 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 				return fmt.Errorf("%s: no header record (empty part)", src.ObjectURI(srcKey))
 			}
 			if diff := headerDiff(p.header, b.header); diff != "" {
-				return fmt.Errorf("%s: header does not match the agreed header sample: %s", src.ObjectURI(srcKey), diff)
+				return fmt.Errorf("%s: line 1, byte offset 0: header does not match the agreed header sample: %s", src.ObjectURI(srcKey), diff)
 			}
 			sawHeader = true
 		}
 		m.RowsRead += b.rows
 		m.BlankLines += int64(b.blank)
-		for _, r := range b.rejects {
-			m.RejectsCount++
-			_ = rejects.Write([]string{p.part, strconv.FormatInt(r.line, 10), strconv.FormatInt(r.offset, 10), r.column, r.reason, r.raw})
+		rejects = append(rejects, b.rejects...)
+		if int64(len(rejects)) > p.maxRejects {
+			return fmt.Errorf("too many rejected rows: %d so far (of %d read), max_rows %d; see %s", len(rejects), m.RowsRead, p.maxRejects, m.RejectsKey)
 		}
-		m.RowsRejected = m.RejectsCount
-		if m.RowsRejected > p.maxRejects {
-			return fmt.Errorf("too many rejected rows: %d so far (of %d read), max_rows %d; see %s", m.RowsRejected, m.RowsRead, p.maxRejects, m.RejectsKey)
-		}
-		for bk := 0; bk < p.bucketCount; bk++ {
-			m.RowsPerBucket[bk] += int64(b.starts[bk+1] - b.starts[bk])
-		}
-		if err := acc.add(b); err != nil {
+		err := acc.add(b)
+		chunker.Release(b.ch)
+		b.ch = nil
+		if err != nil {
 			return err
 		}
 		select {
@@ -371,28 +391,61 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	m.DecompressedByte = chunker.Offset()
 	m.InputBytes = cr.n.Load()
 	m.InputSHA256 = hex.EncodeToString(cr.h.Sum(nil))
+	acc.endPass1()
+	m.PeakBufferBytes = acc.peakMem
+	m.SpilledRuns = acc.runs
+	m.SpilledBytes = acc.spilled
+	m.Timings.Pass1Seconds = time.Since(m.Started).Seconds()
+
+	// Pass 2.
+	as.base, as.rowsRead, as.rejectsKey = int64(len(rejects)), m.RowsRead, m.RejectsKey
+	pass2 := time.Now()
+	err = as.run(p.builders)
+	rejects = append(rejects, as.rejects...)
+	slices.SortFunc(rejects, func(x, y reject) int { return cmpInt64(x.offset, y.offset) })
+	m.RejectsCount = int64(len(rejects))
+	m.RowsRejected = m.RejectsCount
+	m.Timings.ParseSeconds = time.Duration(parseNanos.Load()).Seconds() + as.parse.Seconds()
+	m.Timings.EncodeSeconds = as.encode.Seconds()
+	m.Timings.WaitSeconds = wait.Seconds()
+	m.Timings.Pass2Seconds = time.Since(pass2).Seconds()
+	m.RowGroups = as.rowGroups
+	if len(as.rgBytes) > 0 {
+		sizes := slices.Clone(as.rgBytes)
+		slices.Sort(sizes)
+		m.RowGroupBytesMedian, m.RowGroupBytesMax = sizes[len(sizes)/2], sizes[len(sizes)-1]
+	}
+	if err != nil {
+		return err
+	}
 	if m.RowsRead > 0 && float64(m.RowsRejected) > p.maxRejectFr*float64(m.RowsRead) {
 		return fmt.Errorf("too many rejected rows: %d of %d (%.4f%%) exceeds max_fraction %g; see %s",
 			m.RowsRejected, m.RowsRead, 100*float64(m.RowsRejected)/float64(m.RowsRead), p.maxRejectFr, m.RejectsKey)
 	}
-	files, err := acc.finish()
-	m.Timings.ParseSeconds = time.Duration(parseNanos.Load()).Seconds()
-	rowGroups, encodeTime := acc.stats()
-	m.Timings.EncodeSeconds = encodeTime.Seconds()
-	m.Timings.WaitSeconds = wait.Seconds()
-	m.PeakBufferBytes = acc.peakMem
-	m.RowGroups = rowGroups
+	files, err := as.finish()
 	if err != nil {
 		return err
 	}
 	m.Files = files
 	for _, f := range files {
 		m.RowsWritten += f.Rows
+		m.RowsPerBucket[f.Bucket] = f.Rows
 	}
 	if m.RowsRead != m.RowsWritten+m.RowsRejected {
 		return fmt.Errorf("row count invariant violated: read %d != written %d + rejected %d", m.RowsRead, m.RowsWritten, m.RowsRejected)
 	}
 	return nil
+}
+
+// writeRejects writes the rejects sidecar.
+func writeRejects(w io.Writer, part string, rejects []reject) error {
+	cw := csv.NewWriter(w)
+	_ = cw.Write([]string{"part", "line", "offset", "column", "reason", "raw"})
+	for _, r := range rejects {
+		_ = cw.Write([]string{part, strconv.FormatInt(r.line, 10), strconv.FormatInt(r.offset, 10), r.column, r.reason, r.raw})
+	}
+	cw.Flush()
+	return cw.Error()
 }
 
 // gzipError words a read failure: truncated or corrupt gzip, with the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"runtime"
+	"slices"
 
 	"github.com/tierflow/tierflow/container/hive"
 	"github.com/tierflow/tierflow/container/pqwrite"
@@ -53,6 +54,12 @@ type plan struct {
 	sortCols    []int
 	rowGroup    int64
 	memory      int64
+	spillBudget int64  // pass 1: bucket buffers before the largest is spilled
+	mergeBytes  int64  // pass 2: read buffers of one bucket's spilled runs
+	spillDir    string // where runs are spilled ("" = the system temp dir)
+	needFields  int    // pass 1: fields up to the last bucket or sort column
+	builders    int    // pass 2: buckets converted at once
+	encoders    int    // pass 2: encoders per row group
 	workers     int
 	maxRejects  int64
 	maxRejectFr float64
@@ -165,6 +172,9 @@ func newPlan(opts Options) (*plan, error) {
 		}
 		p.sortCols = append(p.sortCols, i)
 	}
+	for _, c := range append(slices.Clone(p.bucketCols), p.sortCols...) {
+		p.needFields = max(p.needFields, p.cols[c].source+1)
+	}
 	p.rowGroup = o.RowGroupBytes
 	if p.rowGroup <= 0 {
 		p.rowGroup = DefaultRowGroupBytes
@@ -177,6 +187,18 @@ func newPlan(opts Options) (*plan, error) {
 	if p.workers <= 0 {
 		p.workers = runtime.NumCPU()
 	}
+	// The budget, split between the passes. Pass 1: a quarter for the
+	// bucket buffers (the rest is chunks in flight, parse scratch and the
+	// garbage collector's headroom). Pass 2: half for the row groups being
+	// built, each about 1.5 times its target in memory (string lengths,
+	// definition levels, growth), besides the buffers pass 1 left and the
+	// read buffers of spilled runs. When fewer row groups fit than there
+	// are workers, each row group gets several encoders instead.
+	p.spillBudget = p.memory / 4
+	p.mergeBytes = p.memory / 32
+	p.spillDir = s.Convert.SpillDir
+	p.builders = int(min(int64(p.workers), max(1, p.memory/2/(p.rowGroup*3/2))))
+	p.encoders = max(1, p.workers/p.builders)
 	p.maxRejects = s.Rejects.MaxRows
 	if p.maxRejects == 0 {
 		p.maxRejects = DefaultMaxRejectRows

@@ -6,9 +6,9 @@ import (
 	"testing"
 
 	"github.com/tierflow/tierflow/container/csvparse"
-	"github.com/tierflow/tierflow/container/pqwrite"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/synth"
+	"github.com/tierflow/tierflow/lake/storage"
 )
 
 // Stage benchmarks on the shipped 406-column schema and synthetic data:
@@ -42,86 +42,75 @@ func stageInput(b *testing.B, buckets int) (*plan, []*csvparse.Chunk) {
 	return p, chunks
 }
 
-func BenchmarkStageParse(b *testing.B) {
+// BenchmarkStageRoute is pass 1 after decompression: split records,
+// check them, compute bucket and sort key, copy them to bucket buffers.
+func BenchmarkStageRoute(b *testing.B) {
 	p, chunks := stageInput(b, 60)
+	p.spillBudget = 1 << 40 // in memory: the benchmark measures CPU
 	var total int64
 	for _, ch := range chunks {
 		total += int64(len(ch.Data))
 	}
 	b.SetBytes(total)
+	rt := &router{}
 	bt := newBatch(p)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		a := newAccumulator(p)
 		for _, ch := range chunks {
-			p.parseChunk(ch, bt)
+			p.routeChunk(ch, rt, bt)
+			if err := a.add(bt); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
 
-// BenchmarkStageAccumulateEncode uses 4 buckets so that row groups have
-// about 5,000 rows, as in a real part (60 buckets, a few hundred MiB of
-// buffers).
-func BenchmarkStageAccumulateEncode(b *testing.B) {
-	p, chunks := stageInput(b, 4)
+// BenchmarkStageAssemble is pass 2 on one worker: merge, parse and convert
+// every bucket, encode and write (to nowhere) its row groups. Two buckets
+// of about 10,000 rows each: a real part's buckets hold tens of thousands.
+func BenchmarkStageAssemble(b *testing.B) {
+	p, chunks := stageInput(b, 2)
+	p.spillBudget = 1 << 40
 	var total int64
-	var batches []*batch
+	a := newAccumulator(p)
+	rt := &router{}
+	bt := newBatch(p)
 	for _, ch := range chunks {
 		total += int64(len(ch.Data))
-		bt := newBatch(p)
-		p.parseChunk(ch, bt)
-		batches = append(batches, bt)
+		p.routeChunk(ch, rt, bt)
+		if err := a.add(bt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	saved := make([][][]byte, len(a.buckets))
+	for bk := range a.buckets {
+		saved[bk] = a.buckets[bk].blocks
 	}
 	b.SetBytes(total)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		a := newAccumulator(context.Background(), p, nil, "")
-		a.stop() // encoders not used: row groups are written below
-		enc := []*pqwrite.Encoder{{}}
-		for _, bt := range batches {
-			for bk := 0; bk < p.bucketCount; bk++ {
-				buf := &a.buckets[bk]
-				lo, hi := bt.starts[bk], bt.starts[bk+1]
-				if lo == hi {
-					continue
-				}
-				for c := range p.cols {
-					var sr strRange
-					if p.cols[c].phys == pqwrite.ByteArray {
-						ds, ls := bt.dataStart[c], bt.longStart[c]
-						sr = strRange{ds[bk], ds[bk+1], ls[bk], ls[bk+1]}
-					}
-					appendRange(nil, &p.cols[c], &buf.cols[c], &bt.cols[c], buf.rows, lo, hi, sr)
-				}
-				buf.rows += hi - lo
-			}
-		}
 		for bk := range a.buckets {
-			buf := &a.buckets[bk]
-			if buf.rows == 0 {
-				continue
-			}
-			w, err := pqwrite.NewWriter(discard{}, p.schema)
-			if err != nil {
-				b.Fatal(err)
-			}
-			cols := make([]*pqwrite.Column, len(buf.cols))
-			for c := range buf.cols {
-				if p.cols[c].phys == pqwrite.ByteArray {
-					buf.cols[c].FillEnds(nil)
-				}
-				cols[c] = &buf.cols[c]
-			}
-			perm := a.sortPerm(buf.cols, buf.rows, nil)
-			if len(perm) == 0 {
-				perm = nil
-			}
-			if err := w.WriteRowGroup(enc, cols, perm, buf.rows, nil); err != nil {
-				b.Fatal(err)
-			}
+			a.buckets[bk].blocks = saved[bk]
+		}
+		as := &assembler{ctx: context.Background(), p: p, acc: a, dst: discardStore{}, encoders: 1, subChunk: chunkBytes}
+		if err := as.run(1); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
 
-type discard struct{}
+// discardStore takes writes and keeps nothing (only Create and ObjectURI
+// are used by pass 2).
+type discardStore struct{ storage.Storage }
 
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
+func (discardStore) Create(context.Context, string, storage.PutOptions) (storage.Writer, error) {
+	return discardWriter{}, nil
+}
+func (discardStore) ObjectURI(key string) string { return "discard:///" + key }
+
+type discardWriter struct{}
+
+func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+func (discardWriter) Commit() error               { return nil }
+func (discardWriter) Abort() error                { return nil }

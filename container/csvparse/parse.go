@@ -127,24 +127,33 @@ func Parse(data []byte, delim byte, r *Records) {
 			}
 			continue
 		}
-		nl := bytes.IndexByte(data[pos:], '\n')
-		lineEnd := n
-		if nl >= 0 {
-			lineEnd = pos + nl
-		}
-		rec := Record{Start: pos, Line: line, FirstField: len(r.Fields)}
-		if bytes.IndexByte(data[pos:lineEnd], '"') < 0 {
-			pos = r.splitPlain(data, pos, lineEnd, delim)
-			line++
-		} else {
-			var lines int64
-			pos, lines, rec.Err = r.splitQuoted(data, pos, delim)
-			line += lines
-		}
-		rec.End = pos
-		rec.NumFields = len(r.Fields) - rec.FirstField
-		r.Recs = append(r.Recs, rec)
+		var lines int64
+		pos, lines = r.ParseRecord(data, pos, delim, line)
+		line += lines
 	}
+}
+
+// ParseRecord appends to r the record that starts at data[pos], which is
+// not a blank line, giving it line as its Line. It returns where the next
+// record starts and the number of '\n' the record spans.
+func (r *Records) ParseRecord(data []byte, pos int, delim byte, line int64) (next int, lines int64) {
+	n := len(data)
+	nl := bytes.IndexByte(data[pos:], '\n')
+	lineEnd := n
+	if nl >= 0 {
+		lineEnd = pos + nl
+	}
+	rec := Record{Start: pos, Line: line, FirstField: len(r.Fields)}
+	if bytes.IndexByte(data[pos:lineEnd], '"') < 0 {
+		pos = r.splitPlain(data, pos, lineEnd, delim)
+		lines = 1
+	} else {
+		pos, lines, rec.Err = r.splitQuoted(data, pos, delim)
+	}
+	rec.End = pos
+	rec.NumFields = len(r.Fields) - rec.FirstField
+	r.Recs = append(r.Recs, rec)
+	return pos, lines
 }
 
 // splitPlain splits a line without any quote: [pos, lineEnd) then '\n' or

@@ -7,6 +7,7 @@
 package pqwrite
 
 import (
+	"encoding/binary"
 	"fmt"
 	"slices"
 
@@ -90,6 +91,16 @@ type Column struct {
 	// the size of Ends. The Writer needs Ends: see FillEnds.
 	Lens []uint16
 	Long []uint32
+
+	// Dict, when set, holds a ByteArray column in dictionary form: row i
+	// is entry Idx[i] of Dict (see StringDict). Data, Lens and Long are
+	// then unused.
+	Dict *StringDict
+	Idx  []uint16
+	// DictFailed says the column was given a dictionary for this row
+	// group and left it (too many distinct values): the Writer stops
+	// trying after two such row groups (see Writer.TryDict).
+	DictFailed bool
 }
 
 // LongLen in Lens marks a value of 65535 bytes or more.
@@ -134,6 +145,9 @@ func (c *Column) Len(p Physical, flba int) int {
 	case Double:
 		return len(c.F64)
 	case ByteArray:
+		if c.Dict != nil {
+			return len(c.Idx)
+		}
 		return max(len(c.Ends), len(c.Lens))
 	}
 	return len(c.Data) / flba
@@ -145,6 +159,7 @@ func (c *Column) Reset() {
 	c.I32, c.I64, c.F64, c.Bool = c.I32[:0], c.I64[:0], c.F64[:0], c.Bool[:0]
 	c.Data, c.Ends = c.Data[:0], c.Ends[:0]
 	c.Lens, c.Long = c.Lens[:0], c.Long[:0]
+	c.Idx, c.DictFailed = c.Idx[:0], false
 }
 
 // Bytes returns the bytes of ByteArray row i. With Lens instead of Ends
@@ -178,5 +193,62 @@ func (c *Column) Present(i int) bool {
 
 // MemSize is the memory held by the column's buffers (capacity, bytes).
 func (c *Column) MemSize() int64 {
-	return int64(cap(c.Def) + 4*cap(c.I32) + 8*cap(c.I64) + 8*cap(c.F64) + cap(c.Bool) + cap(c.Data) + 4*cap(c.Ends) + 2*cap(c.Lens) + 4*cap(c.Long))
+	return int64(cap(c.Def) + 4*cap(c.I32) + 8*cap(c.I64) + 8*cap(c.F64) + cap(c.Bool) + cap(c.Data) + 4*cap(c.Ends) + 2*cap(c.Lens) + 4*cap(c.Long) + 2*cap(c.Idx))
 }
+
+// StringDict builds a ByteArray column's dictionary while the column is
+// filled, so values are hashed once, not copied and hashed again when the
+// row group is encoded. Entries are numbered in order of first appearance,
+// as the Encoder numbers them.
+type StringDict struct {
+	d       bytesDict
+	lastKey uint64 // short key of the last value added (^0: none)
+	last    uint16
+}
+
+// Reset empties the dictionary.
+func (s *StringDict) Reset() { s.d.reset(); s.lastKey = ^uint64(0) }
+
+// Add appends v's entry to idx, which holds the column's entries so far.
+// It returns false, and idx unchanged, when the dictionary is full or does
+// not pay (the Encoder's rule: more than half of the first 1024 values
+// distinct); the column must then be written PLAIN.
+func (s *StringDict) Add(idx []uint16, v []byte) ([]uint16, bool) {
+	if len(idx) == dictProbe && s.d.len() > dictProbe/2 {
+		return idx, false
+	}
+	l := len(v)
+	if l > 7 {
+		k, full := s.d.index(v)
+		if full {
+			return idx, false
+		}
+		return append(idx, uint16(k)), true
+	}
+	var key uint64
+	if cap(v) >= 8 {
+		// One 8-byte load; the bytes past len(v) are masked off.
+		key = binary.LittleEndian.Uint64(v[:8])&(1<<(8*l)-1) | uint64(l)<<56
+	} else {
+		key = shortKey(v)
+	}
+	if key == s.lastKey {
+		// Sorted and sparse columns repeat the previous value often.
+		return append(idx, s.last), true
+	}
+	k, full := s.d.indexShortKey(v, key)
+	if full {
+		return idx, false
+	}
+	s.lastKey, s.last = key, uint16(k)
+	return append(idx, uint16(k)), true
+}
+
+// Len returns the number of entries.
+func (s *StringDict) Len() int { return s.d.len() }
+
+// Bytes returns the total length of the entries.
+func (s *StringDict) Bytes() int { return len(s.d.data) }
+
+// Entry returns entry i.
+func (s *StringDict) Entry(i int) []byte { return s.d.entry(int32(i)) }

@@ -3,6 +3,7 @@ package pqwrite
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"hash/maphash"
 	"math"
 	"math/bits"
@@ -37,7 +38,9 @@ type Encoder struct {
 	src    *Column // ByteArray source column
 	rows   []int32 // ByteArray: source row of each present value (nil = identity)
 	idx    []int32
-	srcIdx []int32 // dictionary index by source row (see buildDict)
+	srcIdx []int32    // dictionary index by source row (see buildDict)
+	ends   []uint32   // Ends of a Lens-only ByteArray column, while it is encoded
+	dict   *bytesDict // the ByteArray dictionary of the chunk being encoded
 
 	body []byte
 	comp []byte
@@ -144,8 +147,33 @@ func grow(b []byte, n int) []byte {
 
 // encodeChunk encodes rows perm (or 0..n-1) of col as one column chunk.
 func (e *Encoder) encodeChunk(spec *colInfo, col *Column, perm []int32, n int, tryDict bool) (*chunk, error) {
+	if col.Dict != nil {
+		if spec.phys != ByteArray || perm != nil || len(col.Idx) < n {
+			return nil, errors.New("dictionary column: ByteArray, in row order, with a value per row")
+		}
+		return e.encodeDictChunk(spec, col, n)
+	}
+	if spec.phys == ByteArray && len(col.Ends) < len(col.Lens) {
+		// Ends only while this column is encoded: for a whole row group
+		// they would cost 4 bytes per value.
+		col.FillEnds(e.ends)
+		e.ends = col.Ends
+		defer func() { col.Ends = nil }()
+	}
 	nulls := e.gather(spec.phys, spec.flba, col, perm, n)
 	nvals := n - nulls
+	ch := e.newChunk(spec, n, nulls)
+	ndict := 0
+	if tryDict && nvals >= 16 && spec.phys != Boolean && spec.phys != FixedLenByteArray {
+		e.dict = &e.byts
+		ndict = e.buildDict(spec, nvals)
+		ch.dictFailed = ndict == 0
+	}
+	return e.encodePages(spec, ch, n, nulls, ndict)
+}
+
+// newChunk starts a column chunk of n rows.
+func (e *Encoder) newChunk(spec *colInfo, n, nulls int) *chunk {
 	e.out = e.out[:0]
 	ch := &chunk{}
 	meta := &ch.meta
@@ -154,12 +182,35 @@ func (e *Encoder) encodeChunk(spec *colInfo, col *Column, perm []int32, n int, t
 	meta.Codec = format.Snappy
 	meta.NumValues = int64(n)
 	meta.Statistics.NullCount = int64(nulls)
-	var uncompressed int64
-	ndict := 0
-	if tryDict && nvals >= 16 && spec.phys != Boolean && spec.phys != FixedLenByteArray {
-		ndict = e.buildDict(spec, nvals)
-		ch.dictFailed = ndict == 0
+	return ch
+}
+
+// encodeDictChunk encodes a column that arrives in dictionary form.
+func (e *Encoder) encodeDictChunk(spec *colInfo, col *Column, n int) (*chunk, error) {
+	e.def = grow(e.def[:0], n)
+	e.idx = e.idx[:0]
+	nulls := 0
+	for j, k := range col.Idx[:n] {
+		d := byte(1)
+		if len(col.Def) > 0 && col.Def[j] == 0 {
+			d = 0
+			nulls++
+		} else {
+			e.idx = append(e.idx, int32(k))
+		}
+		e.def[j] = d
 	}
+	e.dict = &col.Dict.d
+	ch := e.newChunk(spec, n, nulls)
+	return e.encodePages(spec, ch, n, nulls, col.Dict.Len())
+}
+
+// encodePages writes the statistics, the dictionary page when ndict > 0
+// and the data pages of a gathered column chunk.
+func (e *Encoder) encodePages(spec *colInfo, ch *chunk, n, nulls, ndict int) (*chunk, error) {
+	meta := &ch.meta
+	nvals := n - nulls
+	var uncompressed int64
 	minV, maxV := e.stats(spec, nvals, ndict)
 	meta.Statistics.MinValue, meta.Statistics.MaxValue = minV, maxV
 	if ndict > 0 {
@@ -519,9 +570,9 @@ func (e *Encoder) stats(spec *colInfo, nvals, ndict int) (minV, maxV []byte) {
 	case ByteArray:
 		var lo, hi []byte
 		if ndict > 0 {
-			lo, hi = e.byts.entry(0), e.byts.entry(0)
+			lo, hi = e.dict.entry(0), e.dict.entry(0)
 			for i := 1; i < ndict; i++ {
-				b := e.byts.entry(int32(i))
+				b := e.dict.entry(int32(i))
 				if bytes.Compare(b, lo) < 0 {
 					lo = b
 				} else if bytes.Compare(b, hi) > 0 {
@@ -589,6 +640,9 @@ func (e *Encoder) buildDict(spec *colInfo, nvals int) int {
 		// the data alone.
 		srcOrder := e.rows != nil && len(e.rows) == len(ends) && len(e.src.Def) == 0
 		idx := e.idx[:0]
+		// Sorted row groups and sparse columns repeat the previous value
+		// often: reuse its index without a lookup.
+		lastKey, lastK := uint64(1<<64-1), int32(0)
 		for i := 0; i < nvals; i++ {
 			if i == probe && d.len() > probe/2 {
 				return 0
@@ -607,7 +661,12 @@ func (e *Encoder) buildDict(spec *colInfo, nvals int) int {
 			if l := end - s; l <= 7 && int(s)+8 <= len(data) {
 				// One 8-byte load instead of a byte loop.
 				key := binary.LittleEndian.Uint64(data[s:])&(1<<(8*l)-1) | uint64(l)<<56
+				if key == lastKey {
+					idx = append(idx, lastK)
+					continue
+				}
 				k, full = d.indexShortKey(data[s:end], key)
+				lastKey, lastK = key, k
 			} else {
 				k, full = d.index(data[s:end])
 			}
@@ -657,7 +716,7 @@ func (e *Encoder) buildDict(spec *colInfo, nvals int) int {
 func (e *Encoder) appendDictValues(spec *colInfo, dst []byte) []byte {
 	switch spec.phys {
 	case ByteArray:
-		d := &e.byts
+		d := e.dict
 		var s uint32
 		for _, end := range d.ends {
 			dst = binary.LittleEndian.AppendUint32(dst, end-s)

@@ -182,7 +182,7 @@ func (w *Writer) WriteRowGroup(encs []*Encoder, cols []*Column, perm []int32, n 
 	}
 	rg := format.RowGroup{NumRows: int64(n), FileOffset: w.off, Ordinal: int16(len(w.groups))}
 	emit := func(i int, ch *chunk) error {
-		if ch.dictFailed {
+		if ch.dictFailed || cols[i].DictFailed {
 			w.noDict[i]++
 		}
 		start := w.off
@@ -308,6 +308,21 @@ func (w *Writer) Close() error {
 	footer = binary.LittleEndian.AppendUint32(footer, uint32(len(footer)))
 	footer = append(footer, magic...)
 	return w.write(footer)
+}
+
+// TryDict reports whether column i should be given a dictionary in the
+// next row group: not after two row groups of this file where it did not
+// pay.
+func (w *Writer) TryDict(i int) bool { return w.noDict[i] < 2 }
+
+// UncompressedBytes is the total uncompressed size of the row groups
+// written so far, as their footer entries record it.
+func (w *Writer) UncompressedBytes() int64 {
+	var n int64
+	for i := range w.groups {
+		n += w.groups[i].TotalByteSize
+	}
+	return n
 }
 
 // Size returns the bytes written so far.

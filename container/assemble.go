@@ -1,0 +1,582 @@
+package container
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"container/heap"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tierflow/tierflow/container/csvparse"
+	"github.com/tierflow/tierflow/container/pqwrite"
+	"github.com/tierflow/tierflow/lake/storage"
+)
+
+// hashWriter counts and hashes what goes through it.
+type hashWriter struct {
+	w storage.Writer
+	h hash.Hash
+	n int64
+}
+
+func (h *hashWriter) Write(p []byte) (int, error) {
+	n, err := h.w.Write(p)
+	h.h.Write(p[:n])
+	h.n += int64(n)
+	return n, err
+}
+
+// assembler is pass 2: per bucket, merge the sorted records, parse them
+// into typed columns and write full-size row groups. Buckets are
+// independent, so they run on several workers; each bucket's file depends
+// only on its records, so the output does not depend on the workers.
+type assembler struct {
+	ctx        context.Context
+	p          *plan
+	acc        *accumulator
+	dst        storage.Storage
+	dataPrefix string
+	encoders   int // per row group
+	subChunk   int // raw bytes parsed at once
+
+	rejected atomic.Int64 // pass-2 rejects so far (for the max_rows check)
+	base     int64        // pass-1 rejects
+	// for messages
+	rowsRead   int64
+	rejectsKey string
+
+	mu        sync.Mutex
+	files     []*FileEntry // by bucket
+	rejects   []reject
+	committed []string
+	rowGroups int
+	rgBytes   []int64 // uncompressed bytes of each row group, as the footers say
+	encode    time.Duration
+	parse     time.Duration
+	open      []storage.Writer // writers not yet committed, by bucket
+}
+
+// worker is one pass-2 goroutine's reusable state.
+type worker struct {
+	cols  []pqwrite.Column
+	encs  []*pqwrite.Encoder
+	recs  csvparse.Records
+	data  []byte
+	metas []recMeta
+	keep  []bool
+	bad   map[int]badVal
+	marks []colMark
+	dicts []pqwrite.StringDict
+}
+
+type badVal struct {
+	col int
+	why string
+}
+
+// run converts every bucket on n workers, largest first.
+func (as *assembler) run(n int) error {
+	order := make([]int, 0, as.p.bucketCount)
+	for bk := range as.acc.buckets {
+		if as.acc.buckets[bk].rows > 0 {
+			order = append(order, bk)
+		}
+	}
+	slices.SortStableFunc(order, func(x, y int) int {
+		return cmp.Compare(as.acc.buckets[y].bytes, as.acc.buckets[x].bytes)
+	})
+	as.files = make([]*FileEntry, as.p.bucketCount)
+	as.open = make([]storage.Writer, as.p.bucketCount)
+	ctx, cancel := context.WithCancel(as.ctx)
+	defer cancel()
+	queue := make(chan int)
+	var wg sync.WaitGroup
+	var first error
+	var once sync.Once
+	fail := func(err error) {
+		once.Do(func() { first = err; cancel() })
+	}
+	for i := 0; i < min(n, max(1, len(order))); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &worker{cols: make([]pqwrite.Column, len(as.p.cols))}
+			for i := 0; i < as.encoders; i++ {
+				w.encs = append(w.encs, &pqwrite.Encoder{})
+			}
+			for bk := range queue {
+				if ctx.Err() != nil {
+					continue
+				}
+				if err := as.bucket(ctx, w, bk); err != nil {
+					fail(err)
+				}
+			}
+		}()
+	}
+feed:
+	for _, bk := range order {
+		select {
+		case queue <- bk:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(queue)
+	wg.Wait()
+	if first != nil {
+		return first
+	}
+	return as.ctx.Err()
+}
+
+// source yields one sorted stream of framed records.
+type source interface {
+	// next advances to the next record; false at the end.
+	next() (bool, error)
+	key() []byte
+	meta() recMeta
+	// appendRaw appends the current record's raw bytes to dst.
+	appendRaw(dst []byte) ([]byte, error)
+}
+
+// memSource reads a bucket's blocks through their sorted index.
+type memSource struct {
+	blocks [][]byte
+	idx    []runRec
+	i      int
+	m      recMeta
+	raw    []byte
+}
+
+func (s *memSource) next() (bool, error) {
+	if s.i >= len(s.idx) {
+		return false, nil
+	}
+	r := s.idx[s.i]
+	s.i++
+	var rawLen, keyLen int
+	buf := s.blocks[r.blk][r.off:]
+	s.m, rawLen, keyLen = recHeaderOf(buf)
+	s.raw = buf[recHeader+keyLen : recHeader+keyLen+rawLen]
+	return true, nil
+}
+func (s *memSource) key() []byte                          { return s.idx[s.i-1].key }
+func (s *memSource) meta() recMeta                        { return s.m }
+func (s *memSource) appendRaw(dst []byte) ([]byte, error) { return append(dst, s.raw...), nil }
+
+// fileSource streams a spilled run.
+type fileSource struct {
+	name   string
+	f      *os.File
+	r      *bufio.Reader
+	hdr    [recHeader]byte
+	k      []byte
+	m      recMeta
+	rawLen int
+	read   bool // the current record's raw bytes were consumed
+}
+
+func (s *fileSource) next() (bool, error) {
+	if !s.read && s.rawLen > 0 {
+		if _, err := s.r.Discard(s.rawLen); err != nil {
+			return false, s.fail(err)
+		}
+	}
+	if _, err := io.ReadFull(s.r, s.hdr[:]); err != nil {
+		if err == io.EOF {
+			return false, nil
+		}
+		return false, s.fail(err)
+	}
+	var keyLen int
+	s.m, s.rawLen, keyLen = recHeaderOf(s.hdr[:])
+	s.k = slices.Grow(s.k[:0], keyLen)[:keyLen]
+	if _, err := io.ReadFull(s.r, s.k); err != nil {
+		return false, s.fail(err)
+	}
+	s.read = false
+	return true, nil
+}
+func (s *fileSource) key() []byte   { return s.k }
+func (s *fileSource) meta() recMeta { return s.m }
+func (s *fileSource) appendRaw(dst []byte) ([]byte, error) {
+	n := len(dst)
+	dst = slices.Grow(dst, s.rawLen)[:n+s.rawLen]
+	if _, err := io.ReadFull(s.r, dst[n:]); err != nil {
+		return dst[:n], s.fail(err)
+	}
+	s.read = true
+	return dst, nil
+}
+func (s *fileSource) fail(err error) error {
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("spilled run %s: %w", s.name, err)
+}
+
+// mergeHeap orders sources by their current (key, line).
+type mergeHeap []source
+
+func (h mergeHeap) Len() int { return len(h) }
+func (h mergeHeap) Less(i, j int) bool {
+	if c := bytes.Compare(h[i].key(), h[j].key()); c != 0 {
+		return c < 0
+	}
+	return h[i].meta().line < h[j].meta().line
+}
+func (h mergeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *mergeHeap) Push(x any)   { *h = append(*h, x.(source)) }
+func (h *mergeHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// bucket writes bucket bk's file.
+func (as *assembler) bucket(ctx context.Context, w *worker, bk int) (err error) {
+	st := &as.acc.buckets[bk]
+	var srcs []source
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	// Read buffers share a fixed allowance, so a bucket of many runs does
+	// not grow memory with the part.
+	bufSize := 1 << 20
+	if len(st.runs) > 0 {
+		bufSize = min(bufSize, max(16<<10, int(as.p.mergeBytes)/len(st.runs)))
+	}
+	for _, name := range st.runs {
+		f, err := os.Open(name)
+		if err != nil {
+			return fmt.Errorf("bucket %d: %w", bk, err)
+		}
+		files = append(files, f)
+		srcs = append(srcs, &fileSource{name: name, f: f, r: bufio.NewReaderSize(f, bufSize)})
+	}
+	if len(st.blocks) > 0 {
+		srcs = append(srcs, &memSource{blocks: st.blocks, idx: index(st.blocks, nil)})
+	}
+	h := make(mergeHeap, 0, len(srcs))
+	for _, s := range srcs {
+		ok, err := s.next()
+		if err != nil {
+			return err
+		}
+		if ok {
+			h = append(h, s)
+		}
+	}
+	heap.Init(&h)
+
+	key := joinKey(as.dataPrefix, as.p.fileName(bk))
+	sw, err := as.dst.Create(ctx, key, storage.PutOptions{ContentType: "application/vnd.apache.parquet"})
+	if err != nil {
+		return fmt.Errorf("create %s: %w", key, err)
+	}
+	as.mu.Lock()
+	as.open[bk] = sw
+	as.mu.Unlock()
+	hw := &hashWriter{w: sw, h: sha256.New()}
+	pw, err := pqwrite.NewWriter(hw, as.p.schema)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	b := &bucketOut{as: as, w: w, bk: bk, key: key, pw: pw}
+	b.reset()
+	w.data, w.metas = w.data[:0], w.metas[:0]
+	for len(h) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s := h[0]
+		if len(w.data) >= as.subChunk {
+			if err := b.parse(); err != nil {
+				return err
+			}
+		}
+		w.metas = append(w.metas, s.meta())
+		if w.data, err = s.appendRaw(w.data); err != nil {
+			return err
+		}
+		ok, err := s.next()
+		if err != nil {
+			return err
+		}
+		if ok {
+			heap.Fix(&h, 0)
+		} else {
+			heap.Pop(&h)
+		}
+	}
+	if err := b.parse(); err != nil {
+		return err
+	}
+	if err := b.flush(); err != nil {
+		return err
+	}
+	// The bucket's blocks are no longer needed.
+	st.blocks = nil
+	if err := pw.Close(); err != nil {
+		return fmt.Errorf("bucket %d (%s): footer: %w", bk, key, err)
+	}
+	if err := sw.Commit(); err != nil {
+		return fmt.Errorf("commit %s: %w", key, err)
+	}
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	as.open[bk] = nil
+	as.committed = append(as.committed, key)
+	as.files[bk] = &FileEntry{Key: key, URI: as.dst.ObjectURI(key), Bucket: bk, Rows: b.written, Bytes: hw.n, SHA256: hex.EncodeToString(hw.h.Sum(nil))}
+	return nil
+}
+
+// bucketOut is one bucket's file being written by a worker.
+type bucketOut struct {
+	as      *assembler
+	w       *worker
+	bk      int
+	key     string
+	pw      *pqwrite.Writer
+	rows    int // rows in the worker's columns
+	written int64
+}
+
+// reset empties the worker's columns for the next row group and gives
+// each string column a dictionary, unless the file's writer has given up
+// on dictionaries for it.
+func (b *bucketOut) reset() {
+	w, p := b.w, b.as.p
+	if w.dicts == nil {
+		w.dicts = make([]pqwrite.StringDict, len(p.cols))
+	}
+	for c := range w.cols {
+		col := &w.cols[c]
+		col.Reset()
+		col.Dict = nil
+		if p.cols[c].phys == pqwrite.ByteArray && b.pw.TryDict(c) {
+			w.dicts[c].Reset()
+			col.Dict = &w.dicts[c]
+		}
+	}
+}
+
+// parse converts the records gathered in w.data into the row-group
+// columns and writes a row group once they reach the target size.
+func (b *bucketOut) parse() error {
+	w, p := b.w, b.as.p
+	if len(w.metas) == 0 {
+		return nil
+	}
+	start := time.Now()
+	csvparse.Parse(w.data, p.delim, &w.recs)
+	if len(w.recs.Recs) != len(w.metas) {
+		return fmt.Errorf("bucket %d: %d spilled records parse back as %d", b.bk, len(w.metas), len(w.recs.Recs))
+	}
+	// Records that took pass 1's fast path had their field count
+	// unchecked.
+	nf := len(p.header)
+	var rej []reject
+	k := 0
+	for i := range w.recs.Recs {
+		rec := &w.recs.Recs[i]
+		if rec.Err != csvparse.OK || rec.NumFields != nf {
+			why := rec.Err.String()
+			if rec.Err == csvparse.OK {
+				why = fmt.Sprintf("wrong field count: %d, want %d", rec.NumFields, nf)
+			}
+			m := w.metas[i]
+			rej = append(rej, p.newReject(w.data, &w.recs, i, m.line, m.offset, "", why, false))
+			continue
+		}
+		w.recs.Recs[k], w.metas[k] = *rec, w.metas[i]
+		k++
+	}
+	w.recs.Recs, w.metas = w.recs.Recs[:k], w.metas[:k]
+	w.marks = w.marks[:0]
+	for c := range p.cols {
+		w.marks = append(w.marks, markOf(&p.cols[c], &w.cols[c]))
+	}
+	clear(w.bad)
+	p.convertRecords(w.data, &w.recs, w.cols, func(i, c int, why string) {
+		if w.bad == nil {
+			w.bad = map[int]badVal{}
+		}
+		if _, seen := w.bad[i]; !seen {
+			w.bad[i] = badVal{col: c, why: why}
+		}
+	})
+	n := len(w.metas)
+	if len(w.bad) > 0 {
+		w.keep = slices.Grow(w.keep[:0], n)[:n]
+		for i := range w.keep {
+			bv, isBad := w.bad[i]
+			w.keep[i] = !isBad
+			if isBad {
+				m := w.metas[i]
+				rej = append(rej, p.newReject(w.data, &w.recs, i, m.line, m.offset, p.cols[bv.col].name, bv.why, true))
+			}
+		}
+		for c := range p.cols {
+			compactTail(&p.cols[c], &w.cols[c], w.marks[c], w.keep)
+		}
+		n -= len(w.bad)
+	}
+	if len(rej) > 0 {
+		total := b.as.rejected.Add(int64(len(rej)))
+		b.as.mu.Lock()
+		b.as.rejects = append(b.as.rejects, rej...)
+		b.as.mu.Unlock()
+		if b.as.base+total > p.maxRejects {
+			return fmt.Errorf("too many rejected rows: %d so far (of %d read), max_rows %d; see %s", b.as.base+total, b.as.rowsRead, p.maxRejects, b.as.rejectsKey)
+		}
+	}
+	b.rows += n
+	w.data, w.metas = w.data[:0], w.metas[:0]
+	b.as.addTime(&b.as.parse, time.Since(start))
+	if colsBytes(p, w.cols) >= p.rowGroup {
+		return b.flush()
+	}
+	return nil
+}
+
+// flush writes the worker's columns as one row group.
+func (b *bucketOut) flush() error {
+	if b.rows == 0 {
+		return nil
+	}
+	start := time.Now()
+	w, p := b.w, b.as.p
+	cols := make([]*pqwrite.Column, len(w.cols))
+	for i := range w.cols {
+		cols[i] = &w.cols[i]
+	}
+	var sorting []pqwrite.SortingColumn
+	for _, c := range p.sortCols {
+		sorting = append(sorting, pqwrite.SortingColumn{Column: c})
+	}
+	before := b.pw.UncompressedBytes()
+	if err := b.pw.WriteRowGroup(w.encs, cols, nil, b.rows, sorting); err != nil {
+		return fmt.Errorf("bucket %d (%s): %w", b.bk, b.key, err)
+	}
+	b.written += int64(b.rows)
+	b.rows = 0
+	b.reset()
+	b.as.mu.Lock()
+	b.as.rowGroups++
+	b.as.rgBytes = append(b.as.rgBytes, b.pw.UncompressedBytes()-before)
+	b.as.mu.Unlock()
+	b.as.addTime(&b.as.encode, time.Since(start))
+	return nil
+}
+
+func (as *assembler) addTime(d *time.Duration, t time.Duration) {
+	as.mu.Lock()
+	*d += t
+	as.mu.Unlock()
+}
+
+// colsBytes is the size of the values held by cols, as they would be
+// written uncompressed and unencoded (string lengths counted as Parquet's
+// 4-byte prefixes).
+func colsBytes(p *plan, cols []pqwrite.Column) int64 {
+	var n int64
+	for c := range cols {
+		col := &cols[c]
+		n += int64(len(col.Def)/8 + 4*len(col.I32) + 8*len(col.I64) + 8*len(col.F64) + len(col.Bool)/8 + len(col.Data) + 4*len(col.Lens))
+		if d := col.Dict; d != nil && d.Len() > 0 {
+			// Rows times the mean entry: an estimate, but a function of
+			// the data only.
+			n += int64(len(col.Idx)) * int64(4+d.Bytes()/d.Len())
+		}
+	}
+	return n
+}
+
+// finish adds empty files for the buckets without rows when the job asks
+// for them and returns the files in bucket order.
+func (as *assembler) finish() ([]FileEntry, error) {
+	var out []FileEntry
+	for bk := 0; bk < as.p.bucketCount; bk++ {
+		f := as.files[bk]
+		if f == nil && as.p.spec.Output.EmptyBuckets && len(as.p.bucketCols) > 0 {
+			key := joinKey(as.dataPrefix, as.p.fileName(bk))
+			sw, err := as.dst.Create(as.ctx, key, storage.PutOptions{ContentType: "application/vnd.apache.parquet"})
+			if err != nil {
+				return nil, fmt.Errorf("create %s: %w", key, err)
+			}
+			hw := &hashWriter{w: sw, h: sha256.New()}
+			pw, err := pqwrite.NewWriter(hw, as.p.schema)
+			if err == nil {
+				err = pw.Close()
+			}
+			if err != nil {
+				_ = sw.Abort()
+				return nil, fmt.Errorf("write %s: %w", key, err)
+			}
+			if err := sw.Commit(); err != nil {
+				return nil, fmt.Errorf("commit %s: %w", key, err)
+			}
+			as.committed = append(as.committed, key)
+			f = &FileEntry{Key: key, URI: as.dst.ObjectURI(key), Bucket: bk, Bytes: hw.n, SHA256: hex.EncodeToString(hw.h.Sum(nil))}
+		}
+		if f != nil {
+			out = append(out, *f)
+		}
+	}
+	return out, nil
+}
+
+// abort discards every open writer and deletes the files already
+// committed.
+func (as *assembler) abort(ctx context.Context) error {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	var first error
+	for bk, w := range as.open {
+		if w != nil {
+			if err := w.Abort(); err != nil && first == nil {
+				first = fmt.Errorf("abort bucket %d: %w", bk, err)
+			}
+			as.open[bk] = nil
+		}
+	}
+	for _, key := range as.committed {
+		if err := as.dst.Delete(ctx, key); err != nil && first == nil {
+			first = fmt.Errorf("delete %s: %w", key, err)
+		}
+	}
+	as.committed = nil
+	return first
+}
+
+// fileName is the Hive/Trino bucket file name of bucket bk for this part.
+func (p *plan) fileName(bk int) string {
+	return fmt.Sprintf("%06d_0_%s.snappy.parquet", bk, p.part)
+}
+
+func joinKey(prefix, name string) string {
+	if prefix == "" {
+		return name
+	}
+	if prefix[len(prefix)-1] == '/' {
+		return prefix + name
+	}
+	return prefix + "/" + name
+}
