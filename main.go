@@ -381,7 +381,7 @@ func deployFlags(jobFlag cli.Flag, withAccount bool) []cli.Flag {
 		&cli.StringSliceFlag{Name: "security-group", Usage: "security group `ID`, repeatable (default: aws.security_groups)"},
 		&cli.BoolFlag{Name: "public-ip", Usage: "give the tasks a public IP (public subnets without a NAT gateway)"},
 		&cli.StringFlag{Name: "name", Usage: "base `NAME` of every resource (default tierflow-<job>)"},
-		&cli.IntFlag{Name: "storage-gib", Usage: "the tasks' ephemeral storage in `GiB`, 21-200 (default: Fargate's 20)"},
+		&cli.IntFlag{Name: "storage-gib", Usage: "the tasks' ephemeral storage in `GiB`, 21-200: the converter spills a part's decompressed rows there (≈ 7-10 × its gzip size)", Value: 200},
 		&cli.BoolFlag{Name: "no-schedule", Usage: "no monthly schedule (runs start with tierflow run --on aws)"},
 	}
 	if withAccount {

@@ -74,15 +74,18 @@ type worker struct {
 	recs  csvparse.Records
 	data  []byte
 	metas []recMeta
+	ends  []int // end of each record in data
+	rowOf []int // per row appended: its record
 	keep  []bool
-	bad   map[int]badVal
+	bad   []badVal
 	marks []colMark
 	dicts []pqwrite.StringDict
 }
 
+// badVal is a row with a value that does not parse.
 type badVal struct {
-	col int
-	why string
+	row, col int
+	why      string
 }
 
 // run converts every bucket on n workers, largest first.
@@ -300,7 +303,7 @@ func (as *assembler) bucket(ctx context.Context, w *worker, bk int) (err error) 
 	}
 	b := &bucketOut{as: as, w: w, bk: bk, key: key, pw: pw}
 	b.reset()
-	w.data, w.metas = w.data[:0], w.metas[:0]
+	w.data, w.metas, w.ends = w.data[:0], w.metas[:0], w.ends[:0]
 	for len(h) > 0 {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -315,6 +318,7 @@ func (as *assembler) bucket(ctx context.Context, w *worker, bk int) (err error) 
 		if w.data, err = s.appendRaw(w.data); err != nil {
 			return err
 		}
+		w.ends = append(w.ends, len(w.data))
 		ok, err := s.next()
 		if err != nil {
 			return err
@@ -378,60 +382,77 @@ func (b *bucketOut) reset() {
 }
 
 // parse converts the records gathered in w.data into the row-group
-// columns and writes a row group once they reach the target size.
+// columns and writes a row group once they reach the target size. A
+// record without quotes (the usual case) is split and converted in one
+// sequential pass over its bytes, field by field into its column; others
+// are parsed by csvparse first. Records that took pass 1's fast path have
+// their field count checked here.
 func (b *bucketOut) parse() error {
 	w, p := b.w, b.as.p
 	if len(w.metas) == 0 {
 		return nil
 	}
 	start := time.Now()
-	csvparse.Parse(w.data, p.delim, &w.recs)
-	if len(w.recs.Recs) != len(w.metas) {
-		return fmt.Errorf("bucket %d: %d spilled records parse back as %d", b.bk, len(w.metas), len(w.recs.Recs))
-	}
-	// Records that took pass 1's fast path had their field count
-	// unchecked.
 	nf := len(p.header)
 	var rej []reject
-	k := 0
-	for i := range w.recs.Recs {
-		rec := &w.recs.Recs[i]
-		if rec.Err != csvparse.OK || rec.NumFields != nf {
-			why := rec.Err.String()
-			if rec.Err == csvparse.OK {
-				why = fmt.Sprintf("wrong field count: %d, want %d", rec.NumFields, nf)
-			}
-			m := w.metas[i]
-			rej = append(rej, p.newReject(w.data, &w.recs, i, m.line, m.offset, "", why, false))
-			continue
-		}
-		w.recs.Recs[k], w.metas[k] = *rec, w.metas[i]
-		k++
-	}
-	w.recs.Recs, w.metas = w.recs.Recs[:k], w.metas[:k]
 	w.marks = w.marks[:0]
 	for c := range p.cols {
 		w.marks = append(w.marks, markOf(&p.cols[c], &w.cols[c]))
 	}
-	clear(w.bad)
-	p.convertRecords(w.data, &w.recs, w.cols, func(i, c int, why string) {
-		if w.bad == nil {
-			w.bad = map[int]badVal{}
+	w.rowOf, w.bad = w.rowOf[:0], w.bad[:0]
+	row := 0
+	onBad := func(c int, why string) {
+		if k := len(w.bad); k == 0 || w.bad[k-1].row != row {
+			w.bad = append(w.bad, badVal{row: row, col: c, why: why})
 		}
-		if _, seen := w.bad[i]; !seen {
-			w.bad[i] = badVal{col: c, why: why}
+	}
+	pos := 0
+	for i, end := range w.ends {
+		line := w.data[pos:end]
+		pos = end
+		body := line[:len(line)-1] // every record ends with '\n'
+		if len(body) > 0 && body[len(body)-1] == '\r' {
+			body = body[:len(body)-1]
 		}
-	})
-	n := len(w.metas)
+		row = len(w.rowOf)
+		if bytes.IndexByte(body, '"') < 0 {
+			if n := bytes.Count(body, []byte{p.delim}) + 1; n != nf {
+				rej = append(rej, b.reject(line, w.metas[i], "", fmt.Sprintf("wrong field count: %d, want %d", n, nf), false))
+				continue
+			}
+			p.convertLine(body, w.cols, onBad)
+		} else {
+			w.recs.Reset()
+			w.recs.ParseRecord(line, 0, p.delim, 0)
+			rec := &w.recs.Recs[0]
+			if rec.Err != csvparse.OK || rec.NumFields != nf {
+				why := rec.Err.String()
+				if rec.Err == csvparse.OK {
+					why = fmt.Sprintf("wrong field count: %d, want %d", rec.NumFields, nf)
+				}
+				rej = append(rej, b.reject(line, w.metas[i], "", why, false))
+				continue
+			}
+			for f, fl := range w.recs.RecordFields(0) {
+				p.convertField(w.cols, f, w.recs.Bytes(line, fl), onBad)
+			}
+		}
+		w.rowOf = append(w.rowOf, i)
+	}
+	n := len(w.rowOf)
 	if len(w.bad) > 0 {
 		w.keep = slices.Grow(w.keep[:0], n)[:n]
-		for i := range w.keep {
-			bv, isBad := w.bad[i]
-			w.keep[i] = !isBad
-			if isBad {
-				m := w.metas[i]
-				rej = append(rej, p.newReject(w.data, &w.recs, i, m.line, m.offset, p.cols[bv.col].name, bv.why, true))
+		for r := range w.keep {
+			w.keep[r] = true
+		}
+		for _, bv := range w.bad {
+			w.keep[bv.row] = false
+			i := w.rowOf[bv.row]
+			lo := 0
+			if i > 0 {
+				lo = w.ends[i-1]
 			}
+			rej = append(rej, b.reject(w.data[lo:w.ends[i]], w.metas[i], p.cols[bv.col].name, bv.why, true))
 		}
 		for c := range p.cols {
 			compactTail(&p.cols[c], &w.cols[c], w.marks[c], w.keep)
@@ -448,12 +469,19 @@ func (b *bucketOut) parse() error {
 		}
 	}
 	b.rows += n
-	w.data, w.metas = w.data[:0], w.metas[:0]
+	w.data, w.metas, w.ends = w.data[:0], w.metas[:0], w.ends[:0]
 	b.as.addTime(&b.as.parse, time.Since(start))
 	if colsBytes(p, w.cols) >= p.rowGroup {
 		return b.flush()
 	}
 	return nil
+}
+
+// reject describes one record (line: its raw bytes) for the sidecar.
+func (b *bucketOut) reject(line []byte, m recMeta, column, why string, fieldsOK bool) reject {
+	var recs csvparse.Records
+	recs.ParseRecord(line, 0, b.as.p.delim, 0)
+	return b.as.p.newReject(line, &recs, 0, m.line, m.offset, column, why, fieldsOK)
 }
 
 // flush writes the worker's columns as one row group.

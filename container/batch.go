@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 	"slices"
 	"strings"
 	"unicode/utf8"
@@ -270,50 +271,70 @@ func cmpInt64(x, y int64) int {
 	return 0
 }
 
-// rowBlock is the number of records converted column by column at once:
-// their field offsets stay in cache while each column vector is appended
-// to as one stream.
-const rowBlock = 128
-
-// convertRecords is pass 2 over records of recs (parsed from data, each
-// with the expected field count): it appends every record's typed values
-// to cols. A record with a value that does not parse gets NULL
-// placeholders and is reported through bad (record index, schema column,
-// reason); the caller removes it.
-func (p *plan) convertRecords(data []byte, recs *csvparse.Records, cols []pqwrite.Column, bad func(i, c int, why string)) {
-	total := len(recs.Recs)
-	for c := range p.cols {
-		p.reserve(&p.cols[c], &cols[c], total)
+// convertLine converts one record without quotes (body: its bytes
+// without the terminator, with exactly the expected number of fields) into
+// cols, splitting it eight bytes at a time.
+func (p *plan) convertLine(body []byte, cols []pqwrite.Column, onBad func(c int, why string)) {
+	const lo7 = 0x7f7f7f7f7f7f7f7f
+	pat := uint64(p.delim) * 0x0101010101010101
+	f, start, i := 0, 0, 0
+	for ; i+8 <= len(body); i += 8 {
+		x := binary.LittleEndian.Uint64(body[i:]) ^ pat
+		m := ^((x&lo7 + lo7) | x | lo7)
+		for m != 0 {
+			k := i + bits.TrailingZeros64(m)>>3
+			p.convertField(cols, f, body[start:k], onBad)
+			f++
+			start = k + 1
+			m &= m - 1
+		}
 	}
-	var firsts [rowBlock]int
-	fields := recs.Fields
-	for j0 := 0; j0 < total; j0 += rowBlock {
-		n := min(total-j0, rowBlock)
-		for k := 0; k < n; k++ {
-			firsts[k] = recs.Recs[j0+k].FirstField
+	for ; i < len(body); i++ {
+		if body[i] == p.delim {
+			p.convertField(cols, f, body[start:i], onBad)
+			f++
+			start = i + 1
 		}
-		fi := firsts[:n]
-		onBad := func(k int, c int, why string) { bad(j0+k, c, why) }
-		for c := range p.cols {
-			cp := &p.cols[c]
-			col := &cols[c]
-			src := cp.source
-			switch cp.kind {
-			case jobs.String:
-				appendStrings(col, recs, data, fields, fi, src)
-				continue
-			case jobs.Int:
-				p.appendInts(c, col, recs, data, fields, fi, src, onBad)
-				continue
+	}
+	p.convertField(cols, f, body[start:], onBad)
+}
+
+// convertField appends field f of a record to its column.
+func (p *plan) convertField(cols []pqwrite.Column, f int, v []byte, onBad func(c int, why string)) {
+	c := p.fieldCol[f]
+	cp := &p.cols[c]
+	col := &cols[c]
+	if cp.kind == jobs.String {
+		if col.Dict != nil {
+			if idx, ok := col.Dict.Add(col.Idx, v); ok {
+				col.Idx = idx
+				return
 			}
-			for k, first := range fi {
-				v := recs.Bytes(data, fields[first+src])
-				if why := p.convert(cp, v, col); why != "" {
-					onBad(k, c, why)
-					p.appendNull(cp, col)
-				}
-			}
+			materialize(col)
 		}
+		appendString(col, v)
+		return
+	}
+	if cp.kind == jobs.Int && len(v) > 0 && len(v) <= 9 && (p.markerLens>>len(v)&1 == 0 || !p.isNullMarker(v)) {
+		// Unsigned, at most 9 digits: fits an int32.
+		x := int32(0)
+		for _, ch := range v {
+			d := ch - '0'
+			if d > 9 {
+				goto general
+			}
+			x = x*10 + int32(d)
+		}
+		if len(col.Def) > 0 {
+			col.Def = append(col.Def, 1)
+		}
+		col.I32 = append(col.I32, x)
+		return
+	}
+general:
+	if why := p.convert(cp, v, col); why != "" {
+		onBad(c, why)
+		p.appendNull(cp, col)
 	}
 }
 
@@ -537,24 +558,6 @@ func (p *plan) newReject(data []byte, recs *csvparse.Records, i int, line, offse
 	return reject{line: line, offset: offset, column: column, reason: reason, raw: raw}
 }
 
-// reserve grows col's buffers for n more rows.
-func (p *plan) reserve(cp *colPlan, col *pqwrite.Column, n int) {
-	switch cp.phys {
-	case pqwrite.Int32:
-		col.I32 = slices.Grow(col.I32, n)
-	case pqwrite.Int64:
-		col.I64 = slices.Grow(col.I64, n)
-	case pqwrite.Double:
-		col.F64 = slices.Grow(col.F64, n)
-	case pqwrite.Boolean:
-		col.Bool = slices.Grow(col.Bool, n)
-	case pqwrite.ByteArray:
-		col.Lens = slices.Grow(col.Lens, n)
-	case pqwrite.FixedLenByteArray:
-		col.Data = slices.Grow(col.Data, n*cp.flba)
-	}
-}
-
 // setDef records the definition level of the row being appended to a
 // column holding rows rows; the first NULL materialises Def.
 func setDef(col *pqwrite.Column, rows int, present bool) {
@@ -593,59 +596,6 @@ func (p *plan) appendNull(cp *colPlan, col *pqwrite.Column) {
 	}
 }
 
-// appendStrings appends field src of a block of records (fi: their first
-// field) to a string column (Data and Lens). The slice headers live in
-// locals for the loop, and short values move as one 8-byte word.
-func appendStrings(col *pqwrite.Column, recs *csvparse.Records, data []byte, fields []csvparse.Field, fi []int, src int) {
-	if col.Dict != nil {
-		k := appendStringsDict(col, recs, data, fields, fi, src)
-		if k == len(fi) {
-			return
-		}
-		materialize(col)
-		fi = fi[k:]
-	}
-	d, lens := col.Data, slices.Grow(col.Lens, len(fi))
-	for _, first := range fi {
-		v := recs.Bytes(data, fields[first+src])
-		n := len(d)
-		if cap(d)-n < len(v)+8 {
-			d = slices.Grow(d, max(len(v)+8, cap(d)))
-		}
-		if len(v) <= 8 && cap(v) >= 8 {
-			// The bytes past len(v) land in spare capacity and are
-			// overwritten by the next value.
-			binary.LittleEndian.PutUint64(d[n:n+8], binary.LittleEndian.Uint64(v[:8]))
-			d = d[:n+len(v)]
-		} else {
-			d = append(d, v...)
-		}
-		if len(v) >= pqwrite.LongLen {
-			col.Lens = lens
-			col.AppendLen(len(v))
-			lens = col.Lens
-			continue
-		}
-		lens = append(lens, uint16(len(v)))
-	}
-	col.Data, col.Lens = d, lens
-}
-
-// appendStringsDict appends values to a column in dictionary form until
-// the dictionary stops paying or fills up; it returns how many it took.
-func appendStringsDict(col *pqwrite.Column, recs *csvparse.Records, data []byte, fields []csvparse.Field, fi []int, src int) int {
-	d, idx := col.Dict, col.Idx
-	for k, first := range fi {
-		var ok bool
-		if idx, ok = d.Add(idx, recs.Bytes(data, fields[first+src])); !ok {
-			col.Idx = idx
-			return k
-		}
-	}
-	col.Idx = idx
-	return len(fi)
-}
-
 // materialize turns a column in dictionary form into Data and Lens, for
 // a dictionary that does not pay.
 func materialize(col *pqwrite.Column) {
@@ -657,36 +607,6 @@ func materialize(col *pqwrite.Column) {
 		col.AppendLen(len(v))
 	}
 	col.Idx, col.Dict, col.DictFailed = col.Idx[:0], nil, true
-}
-
-// appendInts is the int (INT32) counterpart of appendStrings: NULLs,
-// markers and parse failures handled inline, failures reported to onBad.
-func (p *plan) appendInts(c int, col *pqwrite.Column, recs *csvparse.Records, data []byte, fields []csvparse.Field, fi []int, src int, onBad func(k, c int, why string)) {
-	vals, def := col.I32, col.Def
-	for k, first := range fi {
-		v := recs.Bytes(data, fields[first+src])
-		if len(v) != 0 && (p.markerLens>>min(len(v), 63)&1 == 0 || !p.isNullMarker(v)) {
-			x, why := parseInt32(v)
-			if why == "" {
-				if len(def) > 0 {
-					def = append(def, 1)
-				}
-				vals = append(vals, x)
-				continue
-			}
-			onBad(k, c, why)
-		}
-		// NULL (or a placeholder for a rejected row).
-		if len(def) == 0 {
-			def = slices.Grow(def[:0], max(len(vals)+1, 64))[:len(vals)]
-			for i := range def {
-				def[i] = 1
-			}
-		}
-		def = append(def, 0)
-		vals = append(vals, 0)
-	}
-	col.I32, col.Def = vals, def
 }
 
 // appendString appends v to a string column; short values (the common

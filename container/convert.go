@@ -14,7 +14,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"runtime/debug"
 	"slices"
@@ -103,22 +102,6 @@ func ManifestKey(metaPrefix, part string) string { return joinKey(metaPrefix, pa
 
 // RejectsKey names a part's rejects sidecar under metaPrefix.
 func RejectsKey(metaPrefix, part string) string { return joinKey(metaPrefix, part+".rejects.csv") }
-
-// countingReader counts and hashes the compressed input.
-type countingReader struct {
-	r io.Reader
-	h hash.Hash
-	n atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	if n > 0 {
-		c.h.Write(p[:n])
-		c.n.Add(int64(n))
-	}
-	return n, err
-}
 
 // Convert streams the gzip CSV object srcKey of src into Hive-bucketed
 // Snappy Parquet files written to dst under dataPrefix (file names
@@ -217,7 +200,8 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 		return fmt.Errorf("open input %s: %w", src.ObjectURI(srcKey), err)
 	}
 	defer rc.Close()
-	cr := &countingReader{r: rc, h: sha256.New()}
+	cr := newPrefetchReader(rc, sha256.New())
+	defer cr.Close()
 	zr, err := pgzip.NewReader(cr)
 	if err != nil {
 		return fmt.Errorf("input %s is not a gzip file at byte offset 0: %w", src.ObjectURI(srcKey), err)
@@ -292,7 +276,7 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 				return
 			}
 			if err != nil {
-				readErr = gzipError(err, cr.n.Load(), total)
+				readErr = gzipError(err, cr.consumed.Load(), total)
 				return
 			}
 			out := make(chan *batch, 1)
@@ -307,7 +291,7 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 				return
 			}
 			if opts.Progress != nil {
-				opts.Progress(cr.n.Load(), total)
+				opts.Progress(cr.consumed.Load(), total)
 			}
 		}
 	}()

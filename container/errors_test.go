@@ -304,6 +304,27 @@ func TestNullMarkers(t *testing.T) {
 	}
 }
 
+// TestDigitNullMarker: a marker made of digits makes an int NULL (the
+// converter's all-digits fast path must not take it for a number).
+func TestDigitNullMarker(t *testing.T) {
+	e := newEnv(t)
+	spec := testSpec()
+	spec.Source.NullMarkers = append(spec.Source.NullMarkers, "30")
+	m, err := e.convert(t, spec, gz([]byte(hdr+goodLine(1)+strings.Replace(goodLine(2), ",30,", ",31,", 1)), 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := openDuck(t)
+	var nulls, ages int
+	q := "SELECT count(*) FILTER (WHERE age IS NULL), sum(age) FROM read_parquet('" + e.dst.path(m.Files[0].Key) + "')"
+	if err := db.QueryRow(q).Scan(&nulls, &ages); err != nil {
+		t.Fatal(err)
+	}
+	if nulls != 1 || ages != 31 {
+		t.Fatalf("%d NULL ages, sum %d: want 1 and 31", nulls, ages)
+	}
+}
+
 func TestBadOptions(t *testing.T) {
 	e := newEnv(t)
 	_, err := e.convert(t, testSpec(), gz([]byte(hdr), 1), func(o *Options) { o.Part = "../evil" })

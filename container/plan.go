@@ -58,6 +58,7 @@ type plan struct {
 	mergeBytes  int64  // pass 2: read buffers of one bucket's spilled runs
 	spillDir    string // where runs are spilled ("" = the system temp dir)
 	needFields  int    // pass 1: fields up to the last bucket or sort column
+	fieldCol    []int  // per field position: its schema column
 	builders    int    // pass 2: buckets converted at once
 	encoders    int    // pass 2: encoders per row group
 	workers     int
@@ -113,6 +114,7 @@ func newPlan(opts Options) (*plan, error) {
 		return nil, fmt.Errorf("header sample has %d columns, schema %d", len(p.header), len(cols))
 	}
 	p.fieldPII = make([]string, len(p.header))
+	p.fieldCol = make([]int, len(p.header))
 	var specs []pqwrite.ColumnSpec
 	for _, c := range cols {
 		src, ok := pos[sourceName(c)]
@@ -122,6 +124,7 @@ func newPlan(opts Options) (*plan, error) {
 		phys, flba := pqwrite.PhysicalOf(c.Type)
 		p.cols = append(p.cols, colPlan{name: c.Name, kind: c.Type.Kind, typ: c.Type, phys: phys, flba: flba, pii: c.PII, source: src})
 		p.fieldPII[src] = c.PII
+		p.fieldCol[src] = len(p.cols) - 1
 		if c.PII != "" {
 			p.anyPII = true
 		}

@@ -39,7 +39,9 @@ type DeployOptions struct {
 	// Region and Account (defaults: aws.region or the SDK's; the caller's
 	// account from STS GetCallerIdentity).
 	Region, Account string
-	// StorageGiB is the tasks' ephemeral storage, 21–200 (default: Fargate's 20).
+	// StorageGiB is the tasks' ephemeral storage, 21–200 (default 200: the
+	// converter spills a part's decompressed rows to disk, ≈ 7-10 times
+	// the part's gzip size).
 	StorageGiB int
 	// NoSchedule skips (deploy) or leaves out (render) the schedule.
 	NoSchedule bool
@@ -164,8 +166,11 @@ func NewDeployment(spec *jobs.Spec, o DeployOptions, partition, region, account 
 		d.MemoryMiB = 4 * d.CPU
 	}
 	d.StorageGiB = o.StorageGiB
-	if d.StorageGiB != 0 && (d.StorageGiB < 21 || d.StorageGiB > 200) {
-		return nil, fmt.Errorf("--storage-gib %d: Fargate offers 21–200 GiB (20 without the option)", d.StorageGiB)
+	if d.StorageGiB == 0 {
+		d.StorageGiB = 200
+	}
+	if d.StorageGiB < 21 || d.StorageGiB > 200 {
+		return nil, fmt.Errorf("--storage-gib %d: Fargate offers 21–200 GiB", d.StorageGiB)
 	}
 	d.LogGroup = "/tierflow/" + spec.Name
 	if !o.NoSchedule {
