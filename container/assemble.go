@@ -69,17 +69,19 @@ type assembler struct {
 
 // worker is one pass-2 goroutine's reusable state.
 type worker struct {
-	cols  []pqwrite.Column
-	encs  []*pqwrite.Encoder
-	recs  csvparse.Records
-	data  []byte
-	metas []recMeta
-	ends  []int // end of each record in data
-	rowOf []int // per row appended: its record
-	keep  []bool
-	bad   []badVal
-	marks []colMark
-	dicts []pqwrite.StringDict
+	cols   []pqwrite.Column
+	encs   []*pqwrite.Encoder
+	recs   csvparse.Records
+	data   []byte
+	metas  []recMeta
+	ends   []int    // end of each record in data
+	bounds []uint32 // end of each field of a record
+	hot    []hotField
+	rowOf  []int // per row appended: its record
+	keep   []bool
+	bad    []badVal
+	marks  []colMark
+	dicts  []pqwrite.StringDict
 }
 
 // badVal is a row with a value that does not parse.
@@ -406,6 +408,10 @@ func (b *bucketOut) parse() error {
 			w.bad = append(w.bad, badVal{row: row, col: c, why: why})
 		}
 	}
+	if len(w.hot) != nf {
+		w.hot = make([]hotField, nf)
+	}
+	p.loadHot(w.hot, w.cols)
 	pos := 0
 	for i, end := range w.ends {
 		line := w.data[pos:end]
@@ -416,11 +422,10 @@ func (b *bucketOut) parse() error {
 		}
 		row = len(w.rowOf)
 		if bytes.IndexByte(body, '"') < 0 {
-			if n := bytes.Count(body, []byte{p.delim}) + 1; n != nf {
-				rej = append(rej, b.reject(line, w.metas[i], "", fmt.Sprintf("wrong field count: %d, want %d", n, nf), false))
+			if !p.convertLine(body, w.hot, w.cols, &w.bounds, onBad) {
+				rej = append(rej, b.reject(line, w.metas[i], "", fmt.Sprintf("wrong field count: %d, want %d", len(w.bounds), nf), false))
 				continue
 			}
-			p.convertLine(body, w.cols, onBad)
 		} else {
 			w.recs.Reset()
 			w.recs.ParseRecord(line, 0, p.delim, 0)
@@ -434,11 +439,12 @@ func (b *bucketOut) parse() error {
 				continue
 			}
 			for f, fl := range w.recs.RecordFields(0) {
-				p.convertField(w.cols, f, w.recs.Bytes(line, fl), onBad)
+				p.convertField(&w.hot[f], w.cols, w.recs.Bytes(line, fl), onBad)
 			}
 		}
 		w.rowOf = append(w.rowOf, i)
 	}
+	storeHot(w.hot, w.cols)
 	n := len(w.rowOf)
 	if len(w.bad) > 0 {
 		w.keep = slices.Grow(w.keep[:0], n)[:n]

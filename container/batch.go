@@ -271,69 +271,151 @@ func cmpInt64(x, y int64) int {
 	return 0
 }
 
+// hotField is the per-field state pass 2 touches for every value, packed
+// so that a record's 406 fields stay in the first-level cache (the columns
+// themselves are 250-byte structs): the column's dictionary indices and
+// the last value's key while the column is in dictionary form.
+type hotField struct {
+	idx     []uint16
+	lastKey uint64
+	dict    *pqwrite.StringDict
+	col     int32
+	kind    uint8
+	last    uint16
+}
+
+// Kinds of hotField.
+const (
+	hotOther = iota // every other type: p.convert
+	hotDict         // string in dictionary form
+	hotPlain        // string, PLAIN
+	hotInt          // int: the small-int fast path first
+)
+
+// loadHot fills hot from the columns, before a sub-chunk is converted.
+func (p *plan) loadHot(hot []hotField, cols []pqwrite.Column) {
+	for f := range hot {
+		h := &hot[f]
+		c := p.fieldCol[f]
+		col := &cols[c]
+		*h = hotField{col: int32(c), lastKey: ^uint64(0)}
+		switch {
+		case p.cols[c].kind == jobs.String && col.Dict != nil:
+			h.kind, h.dict, h.idx = hotDict, col.Dict, col.Idx
+		case p.cols[c].kind == jobs.String:
+			h.kind = hotPlain
+		case p.cols[c].kind == jobs.Int:
+			h.kind = hotInt
+		}
+	}
+}
+
+// storeHot writes hot back into the columns.
+func storeHot(hot []hotField, cols []pqwrite.Column) {
+	for f := range hot {
+		if h := &hot[f]; h.kind == hotDict {
+			cols[h.col].Idx = h.idx
+		}
+	}
+}
+
 // convertLine converts one record without quotes (body: its bytes
-// without the terminator, with exactly the expected number of fields) into
-// cols, splitting it eight bytes at a time.
-func (p *plan) convertLine(body []byte, cols []pqwrite.Column, onBad func(c int, why string)) {
+// without the terminator) into cols, through hot (see loadHot). It splits
+// the record eight bytes at a time, then converts field by field; it
+// returns false, appending nothing, when the record does not have the
+// expected number of fields (bounds then holds the field count found).
+func (p *plan) convertLine(body []byte, hot []hotField, cols []pqwrite.Column, bounds *[]uint32, onBad func(c int, why string)) bool {
 	const lo7 = 0x7f7f7f7f7f7f7f7f
 	pat := uint64(p.delim) * 0x0101010101010101
-	f, start, i := 0, 0, 0
+	ends := (*bounds)[:0]
+	i := 0
 	for ; i+8 <= len(body); i += 8 {
 		x := binary.LittleEndian.Uint64(body[i:]) ^ pat
 		m := ^((x&lo7 + lo7) | x | lo7)
 		for m != 0 {
-			k := i + bits.TrailingZeros64(m)>>3
-			p.convertField(cols, f, body[start:k], onBad)
-			f++
-			start = k + 1
+			ends = append(ends, uint32(i+bits.TrailingZeros64(m)>>3))
 			m &= m - 1
 		}
 	}
 	for ; i < len(body); i++ {
 		if body[i] == p.delim {
-			p.convertField(cols, f, body[start:i], onBad)
-			f++
-			start = i + 1
+			ends = append(ends, uint32(i))
 		}
 	}
-	p.convertField(cols, f, body[start:], onBad)
+	ends = append(ends, uint32(len(body)))
+	*bounds = ends
+	if len(ends) != len(hot) {
+		return false
+	}
+	start := uint32(0)
+	for f, end := range ends {
+		v := body[start:end]
+		start = end + 1
+		h := &hot[f]
+		switch h.kind {
+		case hotDict:
+			if key, short := pqwrite.ShortKey(v); short && key == h.lastKey && len(h.idx) != pqwrite.DictProbe {
+				h.idx = append(h.idx, h.last)
+				continue
+			}
+		case hotInt:
+			if x, ok := p.smallInt(v); ok {
+				col := &cols[h.col]
+				if len(col.Def) > 0 {
+					col.Def = append(col.Def, 1)
+				}
+				col.I32 = append(col.I32, x)
+				continue
+			}
+		}
+		p.convertField(h, cols, v, onBad)
+	}
+	return true
 }
 
-// convertField appends field f of a record to its column.
-func (p *plan) convertField(cols []pqwrite.Column, f int, v []byte, onBad func(c int, why string)) {
-	c := p.fieldCol[f]
-	cp := &p.cols[c]
-	col := &cols[c]
-	if cp.kind == jobs.String {
-		if col.Dict != nil {
-			if idx, ok := col.Dict.Add(col.Idx, v); ok {
-				col.Idx = idx
-				return
-			}
-			materialize(col)
+// smallInt parses an unsigned int of at most 9 digits (it fits an int32)
+// that is not a NULL marker: the common case, without the general
+// parser's checks.
+func (p *plan) smallInt(v []byte) (int32, bool) {
+	if len(v) == 0 || len(v) > 9 || (p.markerLens>>len(v)&1 != 0 && p.isNullMarker(v)) {
+		return 0, false
+	}
+	x := int32(0)
+	for _, ch := range v {
+		d := ch - '0'
+		if d > 9 {
+			return 0, false
 		}
+		x = x*10 + int32(d)
+	}
+	return x, true
+}
+
+// convertField appends value v of a record to its field's column.
+func (p *plan) convertField(h *hotField, cols []pqwrite.Column, v []byte, onBad func(c int, why string)) {
+	col := &cols[h.col]
+	switch h.kind {
+	case hotDict:
+		idx, ok := h.dict.Add(h.idx, v)
+		if ok {
+			h.idx = idx
+			if key, short := pqwrite.ShortKey(v); short {
+				h.lastKey, h.last = key, idx[len(idx)-1]
+			}
+			return
+		}
+		// The dictionary does not pay: PLAIN from now on.
+		col.Idx = h.idx
+		materialize(col)
+		h.kind, h.idx, h.dict = hotPlain, nil, nil
+		fallthrough
+	case hotPlain:
 		appendString(col, v)
 		return
 	}
-	if cp.kind == jobs.Int && len(v) > 0 && len(v) <= 9 && (p.markerLens>>len(v)&1 == 0 || !p.isNullMarker(v)) {
-		// Unsigned, at most 9 digits: fits an int32.
-		x := int32(0)
-		for _, ch := range v {
-			d := ch - '0'
-			if d > 9 {
-				goto general
-			}
-			x = x*10 + int32(d)
-		}
-		if len(col.Def) > 0 {
-			col.Def = append(col.Def, 1)
-		}
-		col.I32 = append(col.I32, x)
-		return
-	}
-general:
+	cp := &p.cols[h.col]
 	if why := p.convert(cp, v, col); why != "" {
-		onBad(c, why)
+		onBad(int(h.col), why)
 		p.appendNull(cp, col)
 	}
 }

@@ -209,6 +209,26 @@ type StringDict struct {
 // Reset empties the dictionary.
 func (s *StringDict) Reset() { s.d.reset(); s.lastKey = ^uint64(0) }
 
+// ShortKey returns the lookup key of a value of at most 7 bytes; ok is
+// false for longer values. A value with spare capacity is read with one
+// 8-byte load (the bytes past it are masked off).
+func ShortKey(v []byte) (key uint64, ok bool) {
+	l := len(v)
+	if l > 7 {
+		return 0, false
+	}
+	if cap(v) >= 8 {
+		return binary.LittleEndian.Uint64(v[:8])&(1<<(8*l)-1) | uint64(l)<<56, true
+	}
+	return shortKey(v), true
+}
+
+// DictProbe is the number of values after which a dictionary with more
+// than half as many entries is given up (see StringDict.Add): a caller
+// that repeats an entry without calling Add must call Add for value
+// number DictProbe.
+const DictProbe = dictProbe
+
 // Add appends v's entry to idx, which holds the column's entries so far.
 // It returns false, and idx unchanged, when the dictionary is full or does
 // not pay (the Encoder's rule: more than half of the first 1024 values
@@ -225,13 +245,7 @@ func (s *StringDict) Add(idx []uint16, v []byte) ([]uint16, bool) {
 		}
 		return append(idx, uint16(k)), true
 	}
-	var key uint64
-	if cap(v) >= 8 {
-		// One 8-byte load; the bytes past len(v) are masked off.
-		key = binary.LittleEndian.Uint64(v[:8])&(1<<(8*l)-1) | uint64(l)<<56
-	} else {
-		key = shortKey(v)
-	}
+	key, _ := ShortKey(v)
 	if key == s.lastKey {
 		// Sorted and sparse columns repeat the previous value often.
 		return append(idx, s.last), true
