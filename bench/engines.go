@@ -43,6 +43,7 @@ type Engine struct {
 	CSVMBps     float64     `json:"csv_mb_per_s"`  // decompressed MB per wall second
 	VsDuckDB    float64     `json:"wall_vs_duckdb,omitempty"`
 	VsGzip      float64     `json:"wall_vs_gzip,omitempty"`
+	VsPgzip     float64     `json:"wall_vs_pgzip,omitempty"` // the issue's "decompress-only" floor
 	Samples     []RunSample `json:"samples"`
 	// Tierflow marks the converter's rows; Workers is its parse workers.
 	Tierflow bool `json:"tierflow,omitempty"`
@@ -223,6 +224,9 @@ func (b *bencher) fillConvert(cr *ConvertResults, specs []engineSpec, samples []
 		}
 		if g := cr.engine(gzipKey); g != nil && g.WallSeconds > 0 {
 			e.VsGzip = e.WallSeconds / g.WallSeconds
+		}
+		if g := cr.engine(pgzipKey); g != nil && g.WallSeconds > 0 {
+			e.VsPgzip = e.WallSeconds / g.WallSeconds
 		}
 	}
 }

@@ -101,8 +101,8 @@ func TestRunSmall(t *testing.T) {
 		if e.WallSeconds <= 0 || e.CPUSeconds <= 0 || e.PeakRSS <= 0 || len(e.Samples) != 1 {
 			t.Errorf("%s: %+v", k, e)
 		}
-		if e.VsDuckDB <= 0 || (cr.engine(gzipKey) != nil && e.VsGzip <= 0) {
-			t.Errorf("%s: ratios %v %v", k, e.VsDuckDB, e.VsGzip)
+		if e.VsDuckDB <= 0 || e.VsPgzip <= 0 || (cr.engine(gzipKey) != nil && e.VsGzip <= 0) {
+			t.Errorf("%s: ratios %v %v %v", k, e.VsDuckDB, e.VsPgzip, e.VsGzip)
 		}
 	}
 	for _, k := range []string{tierflowKey(1), tierflowKey(2), duckKey, duckPartKey} {

@@ -64,6 +64,7 @@ func BenchmarkSectionConvert(b *testing.B) {
 	if tf.VsGzip > 0 {
 		b.ReportMetric(tf.VsGzip, "tierflow/gzip-dc")
 	}
+	b.ReportMetric(tf.VsPgzip, "tierflow/pgzip")
 	if d := cr.engine(duckKey); d != nil {
 		b.ReportMetric(d.CSVMBps, "duckdb-csvMB/s")
 	}

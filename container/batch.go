@@ -380,15 +380,8 @@ func (p *plan) smallInt(v []byte) (int32, bool) {
 	if len(v) == 0 || len(v) > 9 || (p.markerLens>>len(v)&1 != 0 && p.isNullMarker(v)) {
 		return 0, false
 	}
-	x := int32(0)
-	for _, ch := range v {
-		d := ch - '0'
-		if d > 9 {
-			return 0, false
-		}
-		x = x*10 + int32(d)
-	}
-	return x, true
+	x, ok := digits(v)
+	return int32(x), ok
 }
 
 // convertField appends value v of a record to its field's column.
