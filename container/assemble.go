@@ -50,8 +50,9 @@ type assembler struct {
 	encoders   int // per row group
 	subChunk   int // raw bytes parsed at once
 
-	rejected atomic.Int64 // pass-2 rejects so far (for the max_rows check)
-	base     int64        // pass-1 rejects
+	rejected atomic.Int64      // pass-2 rejects so far (for the max_rows check)
+	progress func(delta int64) // called with the framed bytes of each sub-chunk
+	base     int64             // pass-1 rejects
 	// for messages
 	rowsRead   int64
 	rejectsKey string
@@ -339,6 +340,17 @@ func (as *assembler) bucket(ctx context.Context, w *worker, bk int) (err error) 
 	}
 	// The bucket's blocks are no longer needed.
 	st.blocks = nil
+	if b.written == 0 {
+		// Every row was rejected in pass 2: no file (finish writes an
+		// empty one if the job wants empty buckets).
+		as.mu.Lock()
+		as.open[bk] = nil
+		as.mu.Unlock()
+		if err := sw.Abort(); err != nil {
+			return fmt.Errorf("abort %s: %w", key, err)
+		}
+		return nil
+	}
 	if err := pw.Close(); err != nil {
 		return fmt.Errorf("bucket %d (%s): footer: %w", bk, key, err)
 	}
@@ -395,6 +407,9 @@ func (b *bucketOut) parse() error {
 		return nil
 	}
 	start := time.Now()
+	if pr := b.as.progress; pr != nil {
+		pr(int64(len(w.data)) + int64(len(w.metas))*recHeader)
+	}
 	nf := len(p.header)
 	var rej []reject
 	w.marks = w.marks[:0]
@@ -421,7 +436,7 @@ func (b *bucketOut) parse() error {
 			body = body[:len(body)-1]
 		}
 		row = len(w.rowOf)
-		if bytes.IndexByte(body, '"') < 0 {
+		if !p.slowPaths && bytes.IndexByte(body, '"') < 0 {
 			if !p.convertLine(body, w.hot, w.cols, &w.bounds, onBad) {
 				rej = append(rej, b.reject(line, w.metas[i], "", fmt.Sprintf("wrong field count: %d, want %d", len(w.bounds), nf), false))
 				continue

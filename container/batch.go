@@ -165,7 +165,7 @@ func (p *plan) routeChunk(ch *csvparse.Chunk, rt *router, b *batch) {
 // is valid UTF-8 and its bucket and sort fields parse. It returns bucket
 // -2 when the record needs routeSlow.
 func (p *plan) routeFast(data []byte, pos int, allUTF8 bool, rt *router, b *batch) (next int, lines int64, bk int32) {
-	if !allUTF8 {
+	if !allUTF8 || p.slowPaths {
 		return 0, 0, -2
 	}
 	lineEnd := len(data)
@@ -622,7 +622,16 @@ func (p *plan) newReject(data []byte, recs *csvparse.Records, i int, line, offse
 		}
 		raw = sb.String()
 	case p.anyPII:
-		raw = fmt.Sprintf("<redacted: %d fields, %d bytes>", rec.NumFields, rec.End-rec.Start)
+		// Bytes without the terminator: a part's last record may have
+		// none, and pass 2 sees it with one.
+		n := rec.End - rec.Start
+		if n > 0 && data[rec.Start+n-1] == '\n' {
+			n--
+			if n > 0 && data[rec.Start+n-1] == '\r' {
+				n--
+			}
+		}
+		raw = fmt.Sprintf("<redacted: %d fields, %d bytes>", rec.NumFields, n)
 	default:
 		raw = string(data[rec.Start:min(rec.End, rec.Start+rawCap)])
 	}

@@ -35,12 +35,16 @@ type Options struct {
 	Spec   *jobs.Spec // schema, Source.Header, Source.NullMarkers, Output, Rejects, Convert
 	Part   string     // part name used in output file names, e.g. "part-0001" ([A-Za-z0-9._-]+)
 	Logger zerolog.Logger
-	// Progress, when set, is called periodically (from a pipeline
-	// goroutine) with the compressed bytes read so far and the input size
-	// (-1 when unknown).
-	Progress func(compressedBytesRead, totalBytes int64)
+	// Progress, when set, is called periodically (from pipeline
+	// goroutines, never at once) with the part's progress in bytes of the
+	// compressed input: reading it (pass 1) moves done to 30 % of total,
+	// converting the rows (pass 2) the rest, about as the time goes.
+	// total is -1 when the input size is unknown (then done is the
+	// compressed bytes read, in pass 1 only).
+	Progress func(done, total int64)
 
-	chunkSize int // decompressed bytes per parse chunk; 0 = 4 MiB (tests use tiny chunks)
+	chunkSize int  // decompressed bytes per parse chunk; 0 = 4 MiB (tests use tiny chunks)
+	slowPaths bool // tests: parse every record with csvparse in both passes (the fast paths' oracle)
 }
 
 // FileEntry describes one Parquet file written.
@@ -83,10 +87,13 @@ type Manifest struct {
 	RejectsKey       string      `json:"rejects_key"`
 	RejectsCount     int64       `json:"rejects_count"`
 	Workers          int         `json:"workers"`
-	MemoryBudget     int64       `json:"memory_budget_bytes"`
-	PeakBufferBytes  int64       `json:"peak_buffer_bytes"` // pass 1: bucket buffers
-	SpilledRuns      int         `json:"spilled_runs"`
-	SpilledBytes     int64       `json:"spilled_bytes"`
+	// Builders are the buckets pass 2 converts at once (the memory budget
+	// bounds them), each with Workers/Builders encoders.
+	Builders        int   `json:"builders"`
+	MemoryBudget    int64 `json:"memory_budget_bytes"`
+	PeakBufferBytes int64 `json:"peak_buffer_bytes"` // pass 1: bucket buffers
+	SpilledRuns     int   `json:"spilled_runs"`
+	SpilledBytes    int64 `json:"spilled_bytes"`
 	// Uncompressed row-group sizes, as the files' footers record them.
 	RowGroupBytesMedian int64     `json:"row_group_bytes_median"`
 	RowGroupBytesMax    int64     `json:"row_group_bytes_max"`
@@ -123,6 +130,12 @@ func Convert(ctx context.Context, opts Options, src storage.Storage, srcKey stri
 	m.BucketCount = p.bucketCount
 	m.BucketingVersion = p.version
 	m.Workers = p.workers
+	m.Builders = p.builders
+	if p.builders < p.workers {
+		opts.Logger.Info().Str("part", opts.Part).Int("workers", p.workers).Int("builders", p.builders).
+			Int64("memory_mb", p.memory>>20).Int64("row_group_mb", p.rowGroup>>20).
+			Msg("the memory budget lets fewer buckets convert at once than there are workers; the others encode (raise convert.memory_mb to use them for parsing too)")
+	}
 	m.MemoryBudget = p.memory
 	m.RowsPerBucket = make([]int64, p.bucketCount)
 
@@ -175,6 +188,10 @@ func writeManifest(ctx context.Context, dst storage.Storage, metaPrefix string, 
 	}
 	return w.Commit()
 }
+
+// pass1Share is the part of the progress given to pass 1, in percent: it
+// takes about 30 % of a part's time.
+const pass1Share = 30
 
 // job is one chunk on its way to a worker, with the slot its batch goes to.
 type job struct {
@@ -291,7 +308,11 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 				return
 			}
 			if opts.Progress != nil {
-				opts.Progress(cr.consumed.Load(), total)
+				done := cr.consumed.Load()
+				if total > 0 {
+					done = done * pass1Share / 100
+				}
+				opts.Progress(done, total)
 			}
 		}
 	}()
@@ -383,8 +404,25 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 
 	// Pass 2.
 	as.base, as.rowsRead, as.rejectsKey = int64(len(rejects)), m.RowsRead, m.RejectsKey
+	if opts.Progress != nil && total > 0 {
+		var framed int64
+		for bk := range acc.buckets {
+			framed += acc.buckets[bk].bytes
+		}
+		var mu sync.Mutex
+		var merged int64
+		as.progress = func(delta int64) {
+			mu.Lock()
+			defer mu.Unlock()
+			merged += delta
+			opts.Progress(total*pass1Share/100+int64(float64(total*(100-pass1Share)/100)*float64(merged)/float64(max(framed, 1))), total)
+		}
+	}
 	pass2 := time.Now()
 	err = as.run(p.builders)
+	if err == nil && opts.Progress != nil && total > 0 {
+		opts.Progress(total, total)
+	}
 	rejects = append(rejects, as.rejects...)
 	slices.SortFunc(rejects, func(x, y reject) int { return cmpInt64(x.offset, y.offset) })
 	m.RejectsCount = int64(len(rejects))

@@ -72,20 +72,22 @@ func readBack(t *testing.T, memory, rowGroup int64) {
 	spec.Convert.MemoryBytes = memory
 	spec.Output.RowGroupBytes = rowGroup
 	var progressCalls int
+	var last, lastTotal int64
 	m, err := e.convert(t, spec, gz(csvData, 1), func(o *Options) {
 		o.chunkSize = 16 << 10
-		o.Progress = func(read, total int64) {
+		o.Progress = func(done, total int64) {
 			progressCalls++
-			if read <= 0 || read > total {
-				t.Errorf("progress %d of %d", read, total)
+			if done <= 0 || done > total || done < last {
+				t.Errorf("progress %d of %d after %d", done, total, last)
 			}
+			last, lastTotal = done, total
 		}
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if progressCalls == 0 {
-		t.Error("Progress never called")
+	if progressCalls < 3 || last != lastTotal {
+		t.Errorf("Progress called %d times, last %d of %d: want several, ending at the total", progressCalls, last, lastTotal)
 	}
 	if m.RowsRead != 3000 || m.RowsWritten != 3000 || m.RowsRejected != 0 {
 		t.Fatalf("manifest rows read %d written %d rejected %d", m.RowsRead, m.RowsWritten, m.RowsRejected)

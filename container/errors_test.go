@@ -304,6 +304,20 @@ func TestNullMarkers(t *testing.T) {
 	}
 }
 
+// TestBucketAllRejected: a bucket whose every row is rejected in pass 2
+// (a value that does not parse) gets no file.
+func TestBucketAllRejected(t *testing.T) {
+	e := newEnv(t)
+	bad := strings.Replace(strings.Replace(goodLine(2), ",CA,", ",TX,", 1), ",30,", ",x,", 1)
+	m, err := e.convert(t, testSpec(), gz([]byte(hdr+goodLine(1)+bad), 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Files) != 1 || m.Files[0].Rows != 1 || m.RowsRejected != 1 || len(e.dst.keys("data/")) != 1 {
+		t.Fatalf("files %+v (on storage %v), rejected %d: want one file of one row", m.Files, e.dst.keys("data/"), m.RowsRejected)
+	}
+}
+
 // TestDigitNullMarker: a marker made of digits makes an int NULL (the
 // converter's all-digits fast path must not take it for a number).
 func TestDigitNullMarker(t *testing.T) {

@@ -59,6 +59,7 @@ type plan struct {
 	spillDir    string // where runs are spilled ("" = the system temp dir)
 	needFields  int    // pass 1: fields up to the last bucket or sort column
 	fieldCol    []int  // per field position: its schema column
+	slowPaths   bool   // tests: no fast paths (Options.slowPaths)
 	builders    int    // pass 2: buckets converted at once
 	encoders    int    // pass 2: encoders per row group
 	workers     int
@@ -86,7 +87,7 @@ func newPlan(opts Options) (*plan, error) {
 	if !partName.MatchString(opts.Part) {
 		return nil, fmt.Errorf("part name %q: must match [A-Za-z0-9._-]+", opts.Part)
 	}
-	p := &plan{spec: s, part: opts.Part, delim: s.Source.Delimiter}
+	p := &plan{spec: s, part: opts.Part, delim: s.Source.Delimiter, slowPaths: opts.slowPaths}
 	if p.delim == 0 {
 		p.delim = ','
 	}
