@@ -65,16 +65,39 @@ type FargateProjection struct {
 	Waves      int         `json:"waves"`
 
 	MeasuredOn string `json:"measured_on"`
+	// Model names the model applied: "two-pass" (pass 1 then pass 2, each
+	// at its own rate) or "one-rate fallback" (the converter reported no
+	// pass timings).
+	Model string `json:"model"`
 	// Measured rates, compressed MB (10^6) per second.
-	PerCoreMBps     float64 `json:"per_core_mb_per_s"`      // gzip bytes per CPU-second of the converter
-	DecompressMBps  float64 `json:"decompress_mb_per_s"`    // pgzip alone, one stream: the floor
-	AccumulatorMBps float64 `json:"accumulator_mb_per_s"`   // the converter's serial stage (sort, encode, write); 0 = unknown
-	MeasuredMBps    float64 `json:"measured_wall_mb_per_s"` // the converter's wall rate on this machine
+	PerCoreMBps    float64 `json:"per_core_mb_per_s"`      // gzip bytes per CPU-second of the whole converter (the fallback's per-core rate)
+	DecompressMBps float64 `json:"decompress_mb_per_s"`    // pgzip alone, one stream: pass 1's floor
+	MeasuredMBps   float64 `json:"measured_wall_mb_per_s"` // the converter's wall rate on this machine
 
+	// Pass 1 (read, decompress, route, spill) on a task: the slowest of
+	// one-stream decompression, its serial accumulator and its CPU.
+	Pass1SerialMBps  float64 `json:"pass1_accumulator_mb_per_s,omitempty"` // gzip MB ÷ the accumulator's busy seconds; 0 = unknown
+	Pass1PerCoreMBps float64 `json:"pass1_per_core_mb_per_s,omitempty"`    // gzip MB ÷ (pass-1 wall × workers)
+	Pass1MBps        float64 `json:"pass1_mb_per_s,omitempty"`
+	Pass1Bound       string  `json:"pass1_bound,omitempty"` // decompression, serial accumulator or CPU
+	Pass1PartSeconds float64 `json:"pass1_part_seconds,omitempty"`
+	// Pass1BusyVCPU is the vCPU pass 1 keeps busy: its measured CPU per MB
+	// × its projected rate, at most the task's; 0 = pass-1 CPU not measured.
+	Pass1BusyVCPU float64 `json:"pass1_busy_vcpu,omitempty"`
+
+	// Pass 2 (per bucket: merge, convert, encode) on a task: buckets are
+	// independent, so it scales with vCPU up to one per bucket.
+	Pass2PerCoreMBps float64 `json:"pass2_per_core_mb_per_s,omitempty"` // gzip MB ÷ (pass-2 wall × workers)
+	Pass2VCPU        float64 `json:"pass2_vcpu,omitempty"`              // min(task vCPU, buckets)
+	Pass2MBps        float64 `json:"pass2_mb_per_s,omitempty"`
+	Pass2PartSeconds float64 `json:"pass2_part_seconds,omitempty"`
+
+	// TaskMBps is a task's overall rate: part MB ÷ PartSeconds.
 	TaskMBps float64 `json:"task_mb_per_s"`
-	Bound    string  `json:"bound"` // which rate limits a task
-	// BusyVCPU is how many vCPU a task keeps busy at TaskMBps: a smaller
-	// task would convert as fast for less when it is below Task.VCPU.
+	Bound    string  `json:"bound"` // what limits a task, pass by pass
+	// BusyVCPU is how many vCPU a task keeps busy on average over
+	// PartSeconds (time-weighted over the passes): a smaller task would
+	// convert nearly as fast for less when it is well below Task.VCPU.
 	BusyVCPU    float64 `json:"busy_vcpu"`
 	PartSeconds float64 `json:"part_seconds"`
 	WallSeconds float64 `json:"wall_seconds"`
@@ -170,20 +193,29 @@ func tierflowEngine(cr *ConvertResults) *Engine {
 	return best
 }
 
+// caseBuckets is the case study's bucket count (the shipped job's too):
+// pass 2 converts one bucket per core at most.
+const caseBuckets = 60
+
 // projectFargate applies the model of docs/benchmarks.md: the month is
 // split into parts of about 7.5 GB, one task per part, at most
-// MaxConcurrency at once. A task converts at
+// MaxConcurrency at once. A task of V vCPU runs the converter's two passes
+// one after the other; measured here with W workers on mb gzip MB:
 //
-//	min(vCPU × per-core rate, one-stream decompression rate, serial-stage rate)
+//	pass 1 = min(one-stream decompression, mb ÷ accumulator busy s, V × mb ÷ (pass-1 s × W))
+//	pass 2 = min(V, 60 buckets) × mb ÷ (pass-2 s × W)
+//	part s = part MB ÷ pass 1 + part MB ÷ pass 2
 //
-// compressed MB/s, and is billed for startup + part / rate seconds at its
-// full size.
+// and is billed for startup + part seconds at its full size. Without pass
+// timings it falls back to one rate, min(V × per-core, decompression).
 func projectFargate(cr *ConvertResults, task FargateTask) (*FargateProjection, error) {
 	tf, pg := tierflowEngine(cr), cr.engine(pgzipKey)
 	if tf == nil || pg == nil || tf.CPUSeconds <= 0 || pg.WallSeconds <= 0 || tf.WallSeconds <= 0 {
 		return nil, errors.New("projection needs the converter's and pgzip's measurements")
 	}
 	mb := float64(cr.GzipBytes) / 1e6
+	w := float64(max(tf.Workers, 1))
+	v := task.VCPU
 	p := &FargateProjection{
 		MonthBytes: gib(30.85), Task: task,
 		MeasuredOn:     fmt.Sprintf("%s on %d rows (%.1f MB gzip), this machine", tf.Name, cr.Rows, mb),
@@ -194,25 +226,51 @@ func projectFargate(cr *ConvertResults, task FargateTask) (*FargateProjection, e
 		GBHourUSD:      runner.FargateGBHourUSD,
 		PriceSource:    fargatePriceSource,
 	}
-	if busy := tf.AccumulatorSeconds; busy > 0 { // 0: unknown, no bound
-		p.AccumulatorMBps = mb / busy
-	}
 	p.Parts = max(1, int(math.Round(float64(p.MonthBytes)/caseMonthPartBytes)))
 	p.PartBytes = p.MonthBytes / int64(p.Parts)
 	p.Tasks = min(p.Parts, task.MaxConcurrency)
 	p.Waves = (p.Parts + p.Tasks - 1) / p.Tasks
-
-	p.TaskMBps, p.Bound = task.VCPU*p.PerCoreMBps, fmt.Sprintf("CPU (%.0f vCPU × per-core rate)", task.VCPU)
-	if p.DecompressMBps < p.TaskMBps {
-		p.TaskMBps, p.Bound = p.DecompressMBps, "gzip decompression of one stream"
-	}
-	if p.AccumulatorMBps > 0 && p.AccumulatorMBps < p.TaskMBps {
-		p.TaskMBps, p.Bound = p.AccumulatorMBps, "the converter's serial stage (sort, encode, write)"
-	}
-	p.BusyVCPU = p.TaskMBps / p.PerCoreMBps
-	price := (task.VCPU*runner.FargateVCPUHourUSD + task.MemoryGB*runner.FargateGBHourUSD) / 3600 // per task-second
 	partMB := float64(p.PartBytes) / 1e6
-	p.PartSeconds = partMB / p.TaskMBps
+
+	if tf.Pass1Seconds > 0 && tf.Pass2Seconds > 0 {
+		p.Model = "two-pass"
+		p.Pass1PerCoreMBps = mb / (tf.Pass1Seconds * w)
+		p.Pass1MBps, p.Pass1Bound = v*p.Pass1PerCoreMBps, fmt.Sprintf("CPU (%g vCPU × pass-1 per-core rate)", v)
+		if p.DecompressMBps < p.Pass1MBps {
+			p.Pass1MBps, p.Pass1Bound = p.DecompressMBps, "one-stream gzip decompression"
+		}
+		if tf.Pass1BusySeconds > 0 { // 0: unknown, no bound
+			p.Pass1SerialMBps = mb / tf.Pass1BusySeconds
+			if p.Pass1SerialMBps < p.Pass1MBps {
+				p.Pass1MBps, p.Pass1Bound = p.Pass1SerialMBps, "the serial accumulator"
+			}
+		}
+		p.Pass2VCPU = min(v, caseBuckets)
+		p.Pass2PerCoreMBps = mb / (tf.Pass2Seconds * w)
+		p.Pass2MBps = p.Pass2VCPU * p.Pass2PerCoreMBps
+		p.Pass1PartSeconds, p.Pass2PartSeconds = partMB/p.Pass1MBps, partMB/p.Pass2MBps
+		p.PartSeconds = p.Pass1PartSeconds + p.Pass2PartSeconds
+		p.Bound = fmt.Sprintf("pass 1 by %s, pass 2 by CPU (%g of %d buckets at once)", p.Pass1Bound, p.Pass2VCPU, caseBuckets)
+		if tf.Pass1CPUSeconds > 0 {
+			p.Pass1BusyVCPU = min(v, tf.Pass1CPUSeconds/mb*p.Pass1MBps)
+			p.BusyVCPU = (p.Pass1PartSeconds*p.Pass1BusyVCPU + p.Pass2PartSeconds*p.Pass2VCPU) / p.PartSeconds
+		} else {
+			// Pass 1 runs mostly on one core, so this overstates the average.
+			p.BusyVCPU = p.Pass2VCPU
+			p.Bound += "; pass-1 CPU not measured: busy vCPU is pass 2's, pass 1 runs mostly on one core"
+		}
+	} else {
+		p.Model = "one-rate fallback"
+		p.TaskMBps, p.Bound = v*p.PerCoreMBps, fmt.Sprintf("CPU (%g vCPU × per-core rate)", v)
+		if p.DecompressMBps < p.TaskMBps {
+			p.TaskMBps, p.Bound = p.DecompressMBps, "gzip decompression of one stream"
+		}
+		p.Bound += " — fallback: the converter reported no pass timings, so the passes and the serial accumulator are not modelled"
+		p.BusyVCPU = p.TaskMBps / p.PerCoreMBps
+		p.PartSeconds = partMB / p.TaskMBps
+	}
+	p.TaskMBps = partMB / p.PartSeconds
+	price := (task.VCPU*runner.FargateVCPUHourUSD + task.MemoryGB*runner.FargateGBHourUSD) / 3600 // per task-second
 	p.WallSeconds = float64(p.Waves) * (task.StartupSeconds + p.PartSeconds)
 	p.TaskSeconds = float64(p.Parts) * (task.StartupSeconds + p.PartSeconds)
 	p.USD = p.TaskSeconds * price
@@ -223,6 +281,7 @@ func projectFargate(cr *ConvertResults, task FargateTask) (*FargateProjection, e
 		fmt.Sprintf("month = 30.85 GB (2^30) of gzip CSV, the case study's CSV bytes scanned, in %d parts of %.2f GB (\"roughly 7.5 GB each\")", p.Parts, float64(p.PartBytes)/(1<<30)),
 		fmt.Sprintf("one Fargate task per part, %.0f vCPU / %.0f GB, at most %d at once (the job's aws settings)", task.VCPU, task.MemoryGB, task.MaxConcurrency),
 		fmt.Sprintf("%.0f s billed per task before converting (image pull, start) — assumed", task.StartupSeconds),
+		"a Fargate vCPU does the work of one of this machine's cores; pass 1 cannot beat one-stream decompression nor its serial accumulator, pass 2 converts at most one bucket per vCPU",
 		"the synthetic part's compressed bytes cost as much CPU as the vendor's (the real file compresses to ≈107 B/row, the synthetic one to more; rows with more empty fields are cheaper per byte)",
 		"S3 requests, Step Functions transitions and data transfer are not included (cents)",
 		"conservative variant: a task converts no faster than this machine did (its measured wall rate), at the same task size",

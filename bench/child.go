@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -63,10 +64,16 @@ type childResult struct {
 	DecompressedBytes int64 `json:"decompressed_bytes,omitempty"`
 	Files             int   `json:"files"`
 	Bytes             int64 `json:"bytes"`
-	// The converter's own timings (manifest): its wall time and the time
-	// its accumulator waited for parsed chunks.
-	ConvertWall float64 `json:"convert_wall_seconds,omitempty"`
-	ConvertWait float64 `json:"convert_wait_seconds,omitempty"`
+	// The converter's own timings (manifest): its wall time, its two
+	// passes' wall times and the time pass 1's accumulator waited for
+	// parsed chunks.
+	ConvertWall  float64 `json:"convert_wall_seconds,omitempty"`
+	ConvertWait  float64 `json:"convert_wait_seconds,omitempty"`
+	ConvertPass1 float64 `json:"convert_pass1_seconds,omitempty"`
+	ConvertPass2 float64 `json:"convert_pass2_seconds,omitempty"`
+	// ConvertPass1CPU is the process's CPU seconds (user+sys) during pass
+	// 1, read off a trace of getrusage samples; 0 = unknown.
+	ConvertPass1CPU float64 `json:"convert_pass1_cpu_seconds,omitempty"`
 
 	// PeakRSS is the child's own VmHWM at exit (see measureCmd).
 	PeakRSS int64 `json:"peak_rss_bytes,omitempty"`
@@ -130,16 +137,102 @@ func childConvert(ctx context.Context, t childTask) (childResult, error) {
 		return childResult{}, err
 	}
 	defer dst.Close()
+	trace := startCPUTrace(cpuTraceEvery, processCPU)
 	m, err := container.Convert(ctx, container.Options{Spec: &s, Part: t.Part, Logger: zerolog.Nop()}, src, filepath.Base(t.In), dst, "data", "meta")
+	trace.stop()
 	if err != nil {
 		return childResult{}, err
 	}
 	r := childResult{Rows: m.RowsWritten, DecompressedBytes: m.DecompressedByte, Files: len(m.Files),
-		ConvertWall: m.Timings.WallSeconds, ConvertWait: m.Timings.WaitSeconds}
+		ConvertWall: m.Timings.WallSeconds, ConvertWait: m.Timings.WaitSeconds,
+		ConvertPass1: m.Timings.Pass1Seconds, ConvertPass2: m.Timings.Pass2Seconds}
+	if m.Timings.Pass1Seconds > 0 {
+		end := m.Started.Add(time.Duration(m.Timings.Pass1Seconds * float64(time.Second)))
+		c0, ok0 := trace.at(m.Started)
+		c1, ok1 := trace.at(end)
+		if ok0 && ok1 && c1 > c0 {
+			r.ConvertPass1CPU = c1 - c0
+		}
+	}
 	for _, f := range m.Files {
 		r.Bytes += f.Bytes
 	}
 	return r, nil
+}
+
+// cpuTraceEvery is how often a convert child samples its CPU time: the
+// pass-1 CPU it reads off is off by at most one interval's CPU (2 cores ×
+// 20 ms here), small next to a pass of seconds.
+const cpuTraceEvery = 20 * time.Millisecond
+
+// cpuTrace samples a process's CPU time at intervals. The converter reports
+// when pass 1 ended only once it has finished (the manifest), and the
+// kernel reports CPU time only as a running total: the trace joins the two.
+type cpuTrace struct {
+	mu      sync.Mutex
+	samples []cpuSample
+	quit    chan struct{}
+	done    chan struct{}
+}
+
+type cpuSample struct {
+	at  time.Time
+	cpu float64 // seconds
+}
+
+// startCPUTrace samples read() now and every interval until stop.
+func startCPUTrace(every time.Duration, read func() float64) *cpuTrace {
+	c := &cpuTrace{quit: make(chan struct{}), done: make(chan struct{})}
+	c.add(read())
+	go func() {
+		defer close(c.done)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-c.quit:
+				c.add(read())
+				return
+			case <-tick.C:
+				c.add(read())
+			}
+		}
+	}()
+	return c
+}
+
+func (c *cpuTrace) add(cpu float64) {
+	c.mu.Lock()
+	c.samples = append(c.samples, cpuSample{time.Now(), cpu})
+	c.mu.Unlock()
+}
+
+// stop takes a last sample and ends the trace.
+func (c *cpuTrace) stop() {
+	close(c.quit)
+	<-c.done
+}
+
+// at is the CPU time at t, interpolated linearly between the samples
+// around it; false if t is outside the trace.
+func (c *cpuTrace) at(t time.Time) (float64, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for i := 1; i < len(c.samples); i++ {
+		a, b := c.samples[i-1], c.samples[i]
+		if t.Before(a.at) {
+			return 0, false
+		}
+		if t.After(b.at) {
+			continue
+		}
+		span := b.at.Sub(a.at)
+		if span <= 0 {
+			return b.cpu, true
+		}
+		return a.cpu + (b.cpu-a.cpu)*float64(t.Sub(a.at))/float64(span), true
+	}
+	return 0, false
 }
 
 // duckCopySQL is the DuckDB statement of the conversion comparison. It

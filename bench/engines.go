@@ -48,9 +48,17 @@ type Engine struct {
 	// Tierflow marks the converter's rows; Workers is its parse workers.
 	Tierflow bool `json:"tierflow,omitempty"`
 	Workers  int  `json:"workers,omitempty"`
-	// AccumulatorSeconds is the converter's serial stage's busy time
-	// (its wall minus the time it waited for parsed chunks), median.
-	AccumulatorSeconds float64 `json:"accumulator_busy_seconds,omitempty"`
+	// The converter's two passes, medians of its manifests' timings: pass 1
+	// (read, decompress, route, spill) and pass 2 (merge, convert, encode,
+	// per bucket), wall seconds each.
+	Pass1Seconds float64 `json:"pass1_seconds,omitempty"`
+	Pass2Seconds float64 `json:"pass2_seconds,omitempty"`
+	// Pass1BusySeconds is pass 1's serial accumulator's busy time: pass 1's
+	// wall minus the time the accumulator waited for parsed chunks.
+	Pass1BusySeconds float64 `json:"pass1_accumulator_busy_seconds,omitempty"`
+	// Pass1CPUSeconds is the CPU (user+sys) the converter's process used
+	// during pass 1; 0 = not measured.
+	Pass1CPUSeconds float64 `json:"pass1_cpu_seconds,omitempty"`
 }
 
 // RunSample is one run of one engine.
@@ -188,10 +196,15 @@ func (b *bencher) measure(ctx context.Context, specs []engineSpec) ([][]sample, 
 func (b *bencher) fillConvert(cr *ConvertResults, specs []engineSpec, samples [][]sample) {
 	for i, s := range specs {
 		e := Engine{Key: s.key, Name: s.name, Command: s.command, Tierflow: s.tierflow, Workers: s.workers}
-		var walls, users, syss, cpus, busy []time.Duration
+		var walls, users, syss, cpus, pass1, pass2, busy, cpu1 []time.Duration
 		for _, sm := range samples[i] {
-			if sm.Result.ConvertWall > 0 {
-				busy = append(busy, time.Duration((sm.Result.ConvertWall-sm.Result.ConvertWait)*float64(time.Second)))
+			if r := sm.Result; r.ConvertPass1 > 0 && r.ConvertPass2 > 0 {
+				pass1 = append(pass1, seconds(r.ConvertPass1))
+				pass2 = append(pass2, seconds(r.ConvertPass2))
+				busy = append(busy, seconds(max(r.ConvertPass1-r.ConvertWait, 0)))
+				if r.ConvertPass1CPU > 0 {
+					cpu1 = append(cpu1, seconds(r.ConvertPass1CPU))
+				}
 			}
 			walls = append(walls, sm.Wall)
 			users = append(users, sm.User)
@@ -201,7 +214,8 @@ func (b *bencher) fillConvert(cr *ConvertResults, specs []engineSpec, samples []
 			e.Samples = append(e.Samples, RunSample{WallSeconds: secs(sm.Wall), UserSeconds: secs(sm.User), SysSeconds: secs(sm.Sys), PeakRSS: sm.MaxRSS})
 		}
 		e.WallSeconds, e.UserSeconds, e.SysSeconds, e.CPUSeconds = secs(medianDur(walls)), secs(medianDur(users)), secs(medianDur(syss)), secs(medianDur(cpus))
-		e.AccumulatorSeconds = secs(medianDur(busy))
+		e.Pass1Seconds, e.Pass2Seconds = secs(medianDur(pass1)), secs(medianDur(pass2))
+		e.Pass1BusySeconds, e.Pass1CPUSeconds = secs(medianDur(busy)), secs(medianDur(cpu1))
 		last := samples[i][len(samples[i])-1].Result
 		e.OutputBytes, e.Files, e.Rows = last.Bytes, last.Files, last.Rows
 		if last.DecompressedBytes > 0 && cr.CSVBytes == 0 {
@@ -230,6 +244,9 @@ func (b *bencher) fillConvert(cr *ConvertResults, specs []engineSpec, samples []
 		}
 	}
 }
+
+// seconds is the duration of s seconds.
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
 
 func (cr *ConvertResults) engine(key string) *Engine {
 	for i := range cr.Engines {

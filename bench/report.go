@@ -180,11 +180,40 @@ func printAthena(w io.Writer, ar *AthenaResults) {
 		fmt.Fprintf(w, "rows: %d in all three tables; %d column checksums equal: %v\n", m.Rows, m.Columns, m.Equal)
 	}
 	if p := ar.Projection; p != nil {
-		fmt.Fprintf(w, "model: per task min(%.0f vCPU × %.1f MB/s per core, %.1f MB/s one-stream decompression, %.1f MB/s serial stage) = %.1f MB/s gzip, bound by %s\n",
-			p.Task.VCPU, p.PerCoreMBps, p.DecompressMBps, p.AccumulatorMBps, p.TaskMBps, p.Bound)
-		fmt.Fprintf(w, "       %d parts of %s, %d in parallel, %s per part + %.0f s start; %.1f of %.0f vCPU busy; measured: %s\n",
-			p.Parts, humanBytes(p.PartBytes), p.Tasks, dur(p.PartSeconds), p.Task.StartupSeconds, p.BusyVCPU, p.Task.VCPU, p.MeasuredOn)
+		for _, l := range modelLines(p) {
+			fmt.Fprintf(w, "model: %s\n", l)
+		}
+		fmt.Fprintf(w, "       %d parts of %s, %d in parallel, %s per part + %.0f s start; measured: %s\n",
+			p.Parts, humanBytes(p.PartBytes), p.Tasks, dur(p.PartSeconds), p.Task.StartupSeconds, p.MeasuredOn)
 		fmt.Fprintf(w, "prices: $%.5f per vCPU-hour, $%.6f per GB-hour (%s)\n", p.VCPUHourUSD, p.GBHourUSD, "us-east-1 Linux/x86")
+	}
+}
+
+// modelLines explains a projection's rates, one line per pass (or one line
+// for the fallback), for the console and the markdown.
+func modelLines(p *FargateProjection) []string {
+	if p.Model != "two-pass" {
+		return []string{
+			fmt.Sprintf("a task converts at min(%g vCPU × %.1f MB/s per core, %.1f MB/s one-stream decompression) = %.1f MB/s gzip, bound by %s; %.1f of %g vCPU busy",
+				p.Task.VCPU, p.PerCoreMBps, p.DecompressMBps, p.TaskMBps, p.Bound, p.BusyVCPU, p.Task.VCPU),
+		}
+	}
+	serial := "unknown"
+	if p.Pass1SerialMBps > 0 {
+		serial = fmt.Sprintf("%.1f MB/s", p.Pass1SerialMBps)
+	}
+	busy1 := "pass-1 CPU not measured (mostly one core)"
+	overall := fmt.Sprintf("overall %.1f MB/s gzip; %.1f of %g vCPU busy in pass 2, fewer in pass 1", p.TaskMBps, p.BusyVCPU, p.Task.VCPU)
+	if p.Pass1BusyVCPU > 0 {
+		busy1 = fmt.Sprintf("%.1f vCPU busy", p.Pass1BusyVCPU)
+		overall = fmt.Sprintf("overall %.1f MB/s gzip, %.1f of %g vCPU busy on average over both passes", p.TaskMBps, p.BusyVCPU, p.Task.VCPU)
+	}
+	return []string{
+		fmt.Sprintf("pass 1 (read, decompress, route, spill) at min(%.1f MB/s one-stream decompression, %s serial accumulator, %g vCPU × %.1f MB/s per core) = %.1f MB/s gzip, bound by %s: %s per part, %s",
+			p.DecompressMBps, serial, p.Task.VCPU, p.Pass1PerCoreMBps, p.Pass1MBps, p.Pass1Bound, dur(p.Pass1PartSeconds), busy1),
+		fmt.Sprintf("then pass 2 (per bucket: merge, convert, encode) at min(%g vCPU, %d buckets) × %.1f MB/s per core = %.1f MB/s gzip: %s per part",
+			p.Task.VCPU, caseBuckets, p.Pass2PerCoreMBps, p.Pass2MBps, dur(p.Pass2PartSeconds)),
+		overall,
 	}
 }
 
@@ -273,8 +302,8 @@ func writeMarkdown(w io.Writer, r *Results) {
 		if p := ar.Projection; p != nil {
 			fmt.Fprintf(w, "| **projected**: tierflow, %d Fargate tasks of %.0f vCPU / %.0f GB | %s | 0 | %s |\n", p.Parts, p.Task.VCPU, p.Task.MemoryGB, dur(p.WallSeconds), usd(p.USD))
 			fmt.Fprintf(w, "| **projected**, conservative: no faster than this machine | %s | 0 | %s |\n", dur(p.ConservativeWallSeconds), usd(p.ConservativeUSD))
-			fmt.Fprintf(w, "\nModel: a task converts at min(%.0f vCPU × %.1f MB/s per core, %.1f MB/s one-stream decompression, %.1f MB/s serial stage) = **%.1f MB/s** of gzip (bound: %s, %.1f of %.0f vCPU busy); %d parts of %s, %d at once, %s per part plus %.0f s start. Measured: %s.\n\n",
-				p.Task.VCPU, p.PerCoreMBps, p.DecompressMBps, p.AccumulatorMBps, p.TaskMBps, p.Bound, p.BusyVCPU, p.Task.VCPU, p.Parts, humanBytes(p.PartBytes), p.Tasks, dur(p.PartSeconds), p.Task.StartupSeconds, p.MeasuredOn)
+			fmt.Fprintf(w, "\nModel (%s): %s. %d parts of %s, %d at once, %s per part plus %.0f s start. Measured: %s.\n\n",
+				p.Model, strings.Join(modelLines(p), "; "), p.Parts, humanBytes(p.PartBytes), p.Tasks, dur(p.PartSeconds), p.Task.StartupSeconds, p.MeasuredOn)
 			fmt.Fprintf(w, "Prices: %s.\n\n", p.PriceSource)
 			for _, a := range p.Assumptions {
 				fmt.Fprintf(w, "- %s\n", a)

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -113,6 +114,18 @@ func TestRunSmall(t *testing.T) {
 	if cr.engine(duckKey).Files != 1 || cr.engine(duckPartKey).Files < 10 || cr.engine(tierflowKey(2)).Files < 10 {
 		t.Errorf("file counts: duckdb %d, partitioned %d, tierflow %d", cr.engine(duckKey).Files, cr.engine(duckPartKey).Files, cr.engine(tierflowKey(2)).Files)
 	}
+	// The converter's manifests time both passes, inside the child's wall.
+	for _, k := range []string{tierflowKey(1), tierflowKey(2)} {
+		e := cr.engine(k)
+		if e.Pass1Seconds <= 0 || e.Pass2Seconds <= 0 || e.Pass1BusySeconds <= 0 || e.Pass1BusySeconds > e.Pass1Seconds || e.Pass1Seconds+e.Pass2Seconds > e.WallSeconds {
+			t.Errorf("%s: pass 1 %vs (accumulator busy %vs), pass 2 %vs, wall %vs", k, e.Pass1Seconds, e.Pass1BusySeconds, e.Pass2Seconds, e.WallSeconds)
+		}
+		// Read off a trace sampled every cpuTraceEvery: at most all CPUs
+		// busy for pass 1 and one interval more.
+		if limit := (e.Pass1Seconds + cpuTraceEvery.Seconds()) * float64(runtime.NumCPU()); e.Pass1CPUSeconds < 0 || e.Pass1CPUSeconds > limit {
+			t.Errorf("%s: pass-1 CPU %vs, beyond %vs", k, e.Pass1CPUSeconds, limit)
+		}
+	}
 	if d := cr.engine(pgzipKey); d == nil || cr.CSVBytes <= 0 {
 		t.Errorf("decompressed size unknown")
 	}
@@ -184,6 +197,9 @@ func TestRunSmall(t *testing.T) {
 	ar := res.Athena
 	if ar == nil || ar.Projection == nil || ar.Mode != "projection" || ar.Projection.WallSeconds <= 0 || ar.Projection.USD <= 0 {
 		t.Fatalf("athena section %+v", ar)
+	}
+	if p := ar.Projection; p.Model != "two-pass" || p.Pass1MBps <= 0 || p.Pass2MBps <= 0 || !strings.Contains(out.String(), "model: pass 1 (") {
+		t.Errorf("projection: model %q, pass 1 %v MB/s, pass 2 %v MB/s", p.Model, p.Pass1MBps, p.Pass2MBps)
 	}
 
 	// Outputs.

@@ -1,13 +1,14 @@
 package container
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // Pass 1 keeps every good record, as its raw CSV bytes, in its bucket's
@@ -21,6 +22,9 @@ import (
 // order, so a bucket's rows come out sorted whatever was spilled when, and
 // parses them into full-size row groups.
 const recHeader = 22
+
+// spillBlock is the S2 block size of spilled runs.
+const spillBlock = 128 << 10
 
 // recMeta is where a record came from in the part.
 type recMeta struct {
@@ -41,10 +45,11 @@ func recHeaderOf(h []byte) (m recMeta, rawLen, keyLen int) {
 	return m, int(binary.LittleEndian.Uint32(h[16:])), int(binary.LittleEndian.Uint16(h[20:]))
 }
 
-// blockSize is the unit of bucket buffers: records never straddle two
+// maxBlock is the unit of bucket buffers: records never straddle two
 // blocks, and spilled blocks are reused, so pass 1 neither copies buffers
-// to grow them nor asks the runtime for fresh (zeroed) memory.
-const blockSize = 1 << 20
+// to grow them nor asks the runtime for fresh (zeroed) memory. Small
+// budgets get blocks of an eighth of the buffers' share.
+const maxBlock = 1 << 20
 
 // bucketRows is one bucket's records during pass 1.
 type bucketRows struct {
@@ -59,18 +64,21 @@ type bucketRows struct {
 // appends their records to the bucket buffers, spilling under its budget.
 // Every decision depends only on the input, never on timing.
 type accumulator struct {
-	p       *plan
-	buckets []bucketRows
-	budget  int64 // bytes of blocks (held and free) before spilling
-	mem     int64 // bytes of blocks allocated
-	peakMem int64
-	free    [][]byte // spare blocks of blockSize
-	dir     string   // spill directory, created on the first spill
-	runs    int
-	spilled int64
+	p         *plan
+	buckets   []bucketRows
+	budget    int64 // bytes of blocks (held and free) before spilling
+	mem       int64 // bytes of blocks allocated
+	peakMem   int64
+	blockSize int      // bytes per block
+	free      [][]byte // spare blocks of block bytes
+	dir       string   // spill directory, created on the first spill
+	runs      int
+	spilled   int64
+
+	spilledDisk int64 // compressed
 
 	idx  []runRec
-	wbuf *bufio.Writer
+	wbuf *s2.Writer
 }
 
 // runRec locates one framed record of a bucket's blocks for sorting.
@@ -80,17 +88,18 @@ type runRec struct {
 }
 
 func newAccumulator(p *plan) *accumulator {
-	return &accumulator{p: p, buckets: make([]bucketRows, p.bucketCount), budget: p.spillBudget}
+	return &accumulator{p: p, buckets: make([]bucketRows, p.bucketCount), budget: p.spillBudget,
+		blockSize: int(min(maxBlock, max(4<<10, p.spillBudget/8)))}
 }
 
 // block returns a block for bucket bk with room for need bytes, spilling
 // the largest bucket when the budget is spent.
 func (a *accumulator) block(bk, need int) ([]byte, error) {
-	if need > blockSize {
+	if need > a.blockSize {
 		a.mem += int64(need)
 		return make([]byte, 0, need), nil
 	}
-	for len(a.free) == 0 && a.mem+blockSize > a.budget {
+	for len(a.free) == 0 && a.mem+int64(a.blockSize) > a.budget {
 		big := -1
 		for b := range a.buckets {
 			if a.buckets[b].held > 0 && (big < 0 || a.buckets[b].held > a.buckets[big].held) {
@@ -109,9 +118,9 @@ func (a *accumulator) block(bk, need int) ([]byte, error) {
 		a.free = a.free[:n-1]
 		return b[:0], nil
 	}
-	a.mem += blockSize
+	a.mem += int64(a.blockSize)
 	a.peakMem = max(a.peakMem, a.mem)
-	return make([]byte, 0, blockSize), nil
+	return make([]byte, 0, a.blockSize), nil
 }
 
 // add copies a batch's routed records into the bucket buffers.
@@ -162,7 +171,7 @@ func (a *accumulator) add(b *batch) error {
 
 // endPass1 lets the garbage collector have the spare blocks.
 func (a *accumulator) endPass1() {
-	a.mem -= int64(len(a.free)) * blockSize
+	a.mem -= int64(len(a.free)) * int64(a.blockSize)
 	a.free = nil
 	a.idx = nil
 }
@@ -211,8 +220,13 @@ func (a *accumulator) spill(bk int) error {
 		return fmt.Errorf("spill: %w", err)
 	}
 	a.idx = index(st.blocks, a.idx)
+	// Runs are S2-compressed (CSV shrinks 3-4×): less disk traffic on
+	// Fargate's network-attached ephemeral storage, for CPU that pass 1,
+	// bound by one-stream decompression, has to spare. Small blocks keep
+	// each run's read buffers small in pass 2, where a bucket may have
+	// many runs open.
 	if a.wbuf == nil {
-		a.wbuf = bufio.NewWriterSize(f, 1<<20)
+		a.wbuf = s2.NewWriter(f, s2.WriterBlockSize(spillBlock), s2.WriterConcurrency(2))
 	} else {
 		a.wbuf.Reset(f)
 	}
@@ -223,7 +237,11 @@ func (a *accumulator) spill(bk int) error {
 		}
 		size += int64(r.n)
 	}
-	err = a.wbuf.Flush()
+	err = a.wbuf.Close()
+	var disk int64
+	if fi, serr := f.Stat(); serr == nil {
+		disk = fi.Size()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -233,8 +251,9 @@ func (a *accumulator) spill(bk int) error {
 	st.runs = append(st.runs, name)
 	a.runs++
 	a.spilled += size
+	a.spilledDisk += disk
 	for _, blk := range st.blocks {
-		if cap(blk) == blockSize {
+		if cap(blk) == a.blockSize {
 			a.free = append(a.free, blk)
 		} else {
 			a.mem -= int64(cap(blk))

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/klauspost/compress/s2"
+
 	"github.com/tierflow/tierflow/container/csvparse"
 	"github.com/tierflow/tierflow/container/pqwrite"
 	"github.com/tierflow/tierflow/lake/storage"
@@ -186,7 +188,7 @@ func (s *memSource) appendRaw(dst []byte) ([]byte, error) { return append(dst, s
 type fileSource struct {
 	name   string
 	f      *os.File
-	r      *bufio.Reader
+	r      *s2.Reader
 	hdr    [recHeader]byte
 	k      []byte
 	m      recMeta
@@ -196,7 +198,7 @@ type fileSource struct {
 
 func (s *fileSource) next() (bool, error) {
 	if !s.read && s.rawLen > 0 {
-		if _, err := s.r.Discard(s.rawLen); err != nil {
+		if err := s.r.Skip(int64(s.rawLen)); err != nil {
 			return false, s.fail(err)
 		}
 	}
@@ -274,7 +276,7 @@ func (as *assembler) bucket(ctx context.Context, w *worker, bk int) (err error) 
 			return fmt.Errorf("bucket %d: %w", bk, err)
 		}
 		files = append(files, f)
-		srcs = append(srcs, &fileSource{name: name, f: f, r: bufio.NewReaderSize(f, bufSize)})
+		srcs = append(srcs, &fileSource{name: name, f: f, r: s2.NewReader(bufio.NewReaderSize(f, bufSize), s2.ReaderMaxBlockSize(spillBlock))})
 	}
 	if len(st.blocks) > 0 {
 		srcs = append(srcs, &memSource{blocks: st.blocks, idx: index(st.blocks, nil)})

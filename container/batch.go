@@ -622,14 +622,15 @@ func (p *plan) newReject(data []byte, recs *csvparse.Records, i int, line, offse
 		}
 		raw = sb.String()
 	case p.anyPII:
-		// Bytes without the terminator: a part's last record may have
-		// none, and pass 2 sees it with one.
+		// Bytes without the terminator ("\n", "\r\n", or at the end of
+		// the part "\r" or nothing): pass 2 sees a part's last record
+		// with a "\n" added.
 		n := rec.End - rec.Start
 		if n > 0 && data[rec.Start+n-1] == '\n' {
 			n--
-			if n > 0 && data[rec.Start+n-1] == '\r' {
-				n--
-			}
+		}
+		if n > 0 && data[rec.Start+n-1] == '\r' {
+			n--
 		}
 		raw = fmt.Sprintf("<redacted: %d fields, %d bytes>", rec.NumFields, n)
 	default:

@@ -93,7 +93,8 @@ type Manifest struct {
 	MemoryBudget    int64 `json:"memory_budget_bytes"`
 	PeakBufferBytes int64 `json:"peak_buffer_bytes"` // pass 1: bucket buffers
 	SpilledRuns     int   `json:"spilled_runs"`
-	SpilledBytes    int64 `json:"spilled_bytes"`
+	SpilledBytes    int64 `json:"spilled_bytes"`      // framed records
+	SpilledDisk     int64 `json:"spilled_disk_bytes"` // S2-compressed, on disk
 	// Uncompressed row-group sizes, as the files' footers record them.
 	RowGroupBytesMedian int64     `json:"row_group_bytes_median"`
 	RowGroupBytesMax    int64     `json:"row_group_bytes_max"`
@@ -142,8 +143,9 @@ func Convert(ctx context.Context, opts Options, src storage.Storage, srcKey stri
 	// The budget is a promise about the process's memory: tell the garbage
 	// collector, so freed buffers are reused before the heap grows past it
 	// (with GOGC alone it could reach twice the live data). A lower limit
-	// already set is kept.
-	if limit := p.memory * 85 / 100; limit < debug.SetMemoryLimit(-1) {
+	// already set is kept; below 64 MiB (tests' tiny budgets) the runtime
+	// would collect without pause.
+	if limit := p.memory * 85 / 100; p.memory >= 64<<20 && limit < debug.SetMemoryLimit(-1) {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
 	}
 	runErr := run(ctx, opts, p, src, srcKey, dst, dataPrefix, metaPrefix, m)
@@ -400,6 +402,7 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	m.PeakBufferBytes = acc.peakMem
 	m.SpilledRuns = acc.runs
 	m.SpilledBytes = acc.spilled
+	m.SpilledDisk = acc.spilledDisk
 	m.Timings.Pass1Seconds = time.Since(m.Started).Seconds()
 
 	// Pass 2.

@@ -49,7 +49,7 @@ func FuzzFastPaths(f *testing.F) {
 			e := newEnv(t)
 			spec := testSpec()
 			spec.Rejects.MaxRows, spec.Rejects.MaxFraction = 1<<30, 1
-			spec.Convert.MemoryBytes = 256 << 10 // spill runs too
+			spec.Convert.MemoryBytes = 32 << 20 // no spill: fast execs (spilling is tested elsewhere)
 			spec.Output.RowGroupBytes = 16 << 10
 			m, err := e.convert(t, spec, in, func(o *Options) { o.chunkSize = 4 << 10; o.slowPaths = slow })
 			o := outcome{m: m, files: filesOf(t, e.dst)}

@@ -188,8 +188,20 @@ func (e *Encoder) newChunk(spec *colInfo, n, nulls int) *chunk {
 // encodeDictChunk encodes a column that arrives in dictionary form.
 func (e *Encoder) encodeDictChunk(spec *colInfo, col *Column, n int) (*chunk, error) {
 	e.def = grow(e.def[:0], n)
-	e.idx = e.idx[:0]
 	nulls := 0
+	if len(col.Def) == 0 {
+		// No NULLs (strings never are): straight copies.
+		for j := range e.def[:n] {
+			e.def[j] = 1
+		}
+		e.idx = slices.Grow(e.idx[:0], n)[:n]
+		for j, k := range col.Idx[:n] {
+			e.idx[j] = int32(k)
+		}
+		e.dict = &col.Dict.d
+		return e.encodePages(spec, e.newChunk(spec, n, 0), n, 0, col.Dict.Len())
+	}
+	e.idx = e.idx[:0]
 	for j, k := range col.Idx[:n] {
 		d := byte(1)
 		if len(col.Def) > 0 && col.Def[j] == 0 {
@@ -689,6 +701,8 @@ func (e *Encoder) buildDict(spec *colInfo, nvals int) int {
 	default:
 		d := &e.u64
 		d.reset()
+		var lastKey uint64
+		lastK := int32(-1)
 		for i := 0; i < nvals && ok; i++ {
 			if i == probe && d.len() > probe/2 {
 				return 0
@@ -702,11 +716,16 @@ func (e *Encoder) buildDict(spec *colInfo, nvals int) int {
 			case Double:
 				key = math.Float64bits(e.f64[i])
 			}
+			if lastK >= 0 && key == lastKey {
+				e.idx = append(e.idx, lastK)
+				continue
+			}
 			k, full := d.index(key)
 			if full {
 				return 0
 			}
 			e.idx = append(e.idx, k)
+			lastKey, lastK = key, k
 		}
 		return d.len()
 	}
@@ -808,14 +827,13 @@ type bytesDict struct {
 	// Values of up to 7 bytes (most CSV attributes) are looked up by a
 	// 64-bit key (bytes | length<<56) in their own table: no byte hashing
 	// or comparison.
-	shortKeys []uint64
-	shortIdx  []int32 // -1 = empty
-	slots     []int32
-	hashes    []uint64
-	data      []byte
-	ends      []uint32
-	nshort    int
-	nlong     int
+	short  []shortSlot // key and entry side by side: one cache line per probe
+	slots  []int32
+	hashes []uint64
+	data   []byte
+	ends   []uint32
+	nshort int
+	nlong  int
 }
 
 func (d *bytesDict) reset() {
@@ -831,13 +849,12 @@ func (d *bytesDict) reset() {
 		d.slots[i] = -1
 	}
 	d.hashes, d.data, d.ends = d.hashes[:0], d.data[:0], d.ends[:0]
-	if cap(d.shortIdx) < 256 {
-		d.shortIdx = make([]int32, 256)
-		d.shortKeys = make([]uint64, 256)
+	if cap(d.short) < 256 {
+		d.short = make([]shortSlot, 256)
 	}
-	d.shortIdx, d.shortKeys = d.shortIdx[:256], d.shortKeys[:256]
-	for i := range d.shortIdx {
-		d.shortIdx[i] = -1
+	d.short = d.short[:256]
+	for i := range d.short {
+		d.short[i].idx = -1
 	}
 	d.nshort, d.nlong = 0, 0
 }
@@ -869,45 +886,51 @@ func (d *bytesDict) indexShort(b []byte) (int32, bool) {
 
 // indexShortKey looks up b (at most 7 bytes) whose shortKey is key.
 func (d *bytesDict) indexShortKey(b []byte, key uint64) (int32, bool) {
-	mask := uint64(len(d.shortIdx) - 1)
+	mask := uint64(len(d.short) - 1)
 	for i := hash64(key) & mask; ; i = (i + 1) & mask {
-		s := d.shortIdx[i]
+		slot := &d.short[i]
+		s := slot.idx
 		if s < 0 {
 			n, full := d.add(b, 0)
 			if full {
 				return 0, true
 			}
-			d.shortIdx[i], d.shortKeys[i] = n, key
+			slot.idx, slot.key = n, key
 			d.nshort++
-			if 2*d.nshort > len(d.shortIdx) {
+			if 2*d.nshort > len(d.short) {
 				d.rehashShort()
 			}
 			return n, false
 		}
-		if d.shortKeys[i] == key {
+		if slot.key == key {
 			return s, false
 		}
 	}
 }
 
 func (d *bytesDict) rehashShort() {
-	oldIdx, oldKeys := d.shortIdx, d.shortKeys
-	n := 2 * len(oldIdx)
-	d.shortIdx, d.shortKeys = make([]int32, n), make([]uint64, n)
-	for i := range d.shortIdx {
-		d.shortIdx[i] = -1
+	old := d.short
+	d.short = make([]shortSlot, 2*len(old))
+	for i := range d.short {
+		d.short[i].idx = -1
 	}
-	mask := uint64(n - 1)
-	for j, s := range oldIdx {
-		if s < 0 {
+	mask := uint64(len(d.short) - 1)
+	for _, o := range old {
+		if o.idx < 0 {
 			continue
 		}
-		i := hash64(oldKeys[j]) & mask
-		for d.shortIdx[i] >= 0 {
+		i := hash64(o.key) & mask
+		for d.short[i].idx >= 0 {
 			i = (i + 1) & mask
 		}
-		d.shortIdx[i], d.shortKeys[i] = s, oldKeys[j]
+		d.short[i] = o
 	}
+}
+
+// shortSlot is one entry of the table of short values.
+type shortSlot struct {
+	key uint64
+	idx int32 // -1 = empty
 }
 
 func (d *bytesDict) len() int { return len(d.ends) }
