@@ -1,9 +1,11 @@
 package container
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -75,10 +77,11 @@ type accumulator struct {
 	runs      int
 	spilled   int64
 
-	spilledDisk int64 // compressed
+	spilledDisk int64 // on disk (compressed or not)
 
-	idx  []runRec
-	wbuf *s2.Writer
+	idx []runRec
+	zw  *s2.Writer
+	bw  *bufio.Writer
 }
 
 // runRec locates one framed record of a bucket's blocks for sorting.
@@ -220,24 +223,38 @@ func (a *accumulator) spill(bk int) error {
 		return fmt.Errorf("spill: %w", err)
 	}
 	a.idx = index(st.blocks, a.idx)
-	// Runs are S2-compressed (CSV shrinks 3-4×): less disk traffic on
-	// Fargate's network-attached ephemeral storage, for CPU that pass 1,
-	// bound by one-stream decompression, has to spare. Small blocks keep
-	// each run's read buffers small in pass 2, where a bucket may have
-	// many runs open.
-	if a.wbuf == nil {
-		a.wbuf = s2.NewWriter(f, s2.WriterBlockSize(spillBlock), s2.WriterConcurrency(2))
+	// Large parts' runs are S2-compressed (CSV shrinks 3-4×): less
+	// traffic to Fargate's network-attached ephemeral storage, for CPU
+	// taken from pass 1. Small parts' spills stay in the page cache,
+	// where compressing only costs. Small blocks keep each run's read
+	// buffers small in pass 2, where a bucket may have many runs open.
+	var w interface {
+		io.Writer
+		Close() error
+	}
+	if a.p.compressSpill {
+		if a.zw == nil {
+			a.zw = s2.NewWriter(f, s2.WriterBlockSize(spillBlock), s2.WriterConcurrency(2))
+		} else {
+			a.zw.Reset(f)
+		}
+		w = a.zw
 	} else {
-		a.wbuf.Reset(f)
+		if a.bw == nil {
+			a.bw = bufio.NewWriterSize(f, 1<<20)
+		} else {
+			a.bw.Reset(f)
+		}
+		w = flushCloser{a.bw}
 	}
 	var size int64
 	for _, r := range a.idx {
-		if _, err := a.wbuf.Write(st.blocks[r.blk][r.off : r.off+r.n]); err != nil {
+		if _, err := w.Write(st.blocks[r.blk][r.off : r.off+r.n]); err != nil {
 			break
 		}
 		size += int64(r.n)
 	}
-	err = a.wbuf.Close()
+	err = w.Close()
 	var disk int64
 	if fi, serr := f.Stat(); serr == nil {
 		disk = fi.Size()
@@ -262,6 +279,11 @@ func (a *accumulator) spill(bk int) error {
 	st.blocks, st.held = nil, 0
 	return nil
 }
+
+// flushCloser closes a bufio.Writer by flushing it.
+type flushCloser struct{ *bufio.Writer }
+
+func (f flushCloser) Close() error { return f.Flush() }
 
 // cleanup removes the spill directory.
 func (a *accumulator) cleanup() error {

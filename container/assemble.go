@@ -188,7 +188,7 @@ func (s *memSource) appendRaw(dst []byte) ([]byte, error) { return append(dst, s
 type fileSource struct {
 	name   string
 	f      *os.File
-	r      *s2.Reader
+	r      runReader
 	hdr    [recHeader]byte
 	k      []byte
 	m      recMeta
@@ -235,6 +235,20 @@ func (s *fileSource) fail(err error) error {
 	return fmt.Errorf("spilled run %s: %w", s.name, err)
 }
 
+// runReader reads a spilled run: *s2.Reader or bufioRun.
+type runReader interface {
+	io.Reader
+	Skip(n int64) error
+}
+
+// bufioRun reads an uncompressed run.
+type bufioRun struct{ *bufio.Reader }
+
+func (b bufioRun) Skip(n int64) error {
+	_, err := b.Discard(int(n))
+	return err
+}
+
 // mergeHeap orders sources by their current (key, line).
 type mergeHeap []source
 
@@ -276,7 +290,11 @@ func (as *assembler) bucket(ctx context.Context, w *worker, bk int) (err error) 
 			return fmt.Errorf("bucket %d: %w", bk, err)
 		}
 		files = append(files, f)
-		srcs = append(srcs, &fileSource{name: name, f: f, r: s2.NewReader(bufio.NewReaderSize(f, bufSize), s2.ReaderMaxBlockSize(spillBlock))})
+		var r runReader = bufioRun{bufio.NewReaderSize(f, bufSize)}
+		if as.p.compressSpill {
+			r = s2.NewReader(bufio.NewReaderSize(f, bufSize), s2.ReaderMaxBlockSize(spillBlock))
+		}
+		srcs = append(srcs, &fileSource{name: name, f: f, r: r})
 	}
 	if len(st.blocks) > 0 {
 		srcs = append(srcs, &memSource{blocks: st.blocks, idx: index(st.blocks, nil)})

@@ -45,6 +45,7 @@ type Options struct {
 
 	chunkSize int  // decompressed bytes per parse chunk; 0 = 4 MiB (tests use tiny chunks)
 	slowPaths bool // tests: parse every record with csvparse in both passes (the fast paths' oracle)
+	compress  int  // tests: 1 compresses spilled runs, -1 does not, 0 decides by the part's size
 }
 
 // FileEntry describes one Parquet file written.
@@ -94,7 +95,8 @@ type Manifest struct {
 	PeakBufferBytes int64 `json:"peak_buffer_bytes"` // pass 1: bucket buffers
 	SpilledRuns     int   `json:"spilled_runs"`
 	SpilledBytes    int64 `json:"spilled_bytes"`      // framed records
-	SpilledDisk     int64 `json:"spilled_disk_bytes"` // S2-compressed, on disk
+	SpilledDisk     int64 `json:"spilled_disk_bytes"` // on disk
+	SpillCompressed bool  `json:"spill_compressed"`   // S2
 	// Uncompressed row-group sizes, as the files' footers record them.
 	RowGroupBytesMedian int64     `json:"row_group_bytes_median"`
 	RowGroupBytesMax    int64     `json:"row_group_bytes_max"`
@@ -191,6 +193,11 @@ func writeManifest(ctx context.Context, dst storage.Storage, metaPrefix string, 
 	return w.Commit()
 }
 
+// compressSpillAbove is the compressed part size above which spilled runs
+// are compressed: a part of 512 MiB spills ≈ 3.5 GB, more than a page
+// cache can be counted on to absorb.
+const compressSpillAbove = 512 << 20
+
 // pass1Share is the part of the progress given to pass 1, in percent: it
 // takes about 30 % of a part's time.
 const pass1Share = 30
@@ -214,6 +221,7 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	} else if errors.Is(err, storage.ErrNotExist) {
 		return fmt.Errorf("input %s: %w", src.ObjectURI(srcKey), err)
 	}
+	p.compressSpill = opts.compress > 0 || (opts.compress == 0 && (total < 0 || total > compressSpillAbove))
 	rc, err := src.Open(ctx, srcKey)
 	if err != nil {
 		return fmt.Errorf("open input %s: %w", src.ObjectURI(srcKey), err)
@@ -403,6 +411,7 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	m.SpilledRuns = acc.runs
 	m.SpilledBytes = acc.spilled
 	m.SpilledDisk = acc.spilledDisk
+	m.SpillCompressed = p.compressSpill && acc.runs > 0
 	m.Timings.Pass1Seconds = time.Since(m.Started).Seconds()
 
 	// Pass 2.

@@ -75,6 +75,7 @@ func readBack(t *testing.T, memory, rowGroup int64) {
 	var last, lastTotal int64
 	m, err := e.convert(t, spec, gz(csvData, 1), func(o *Options) {
 		o.chunkSize = 16 << 10
+		o.compress = 1
 		o.Progress = func(done, total int64) {
 			progressCalls++
 			if done <= 0 || done > total || done < last {
@@ -316,9 +317,13 @@ func TestDeterministicAcrossWorkers(t *testing.T) {
 			spec.Convert.MemoryBytes = 1 << 30
 		}
 		spec.Output.RowGroupBytes = 64 << 10
-		m, err := e.convert(t, spec, in, func(o *Options) { o.chunkSize = 8 << 10 })
+		compress := []int{1, -1}[i%2] // spilled runs S2-compressed or not
+		m, err := e.convert(t, spec, in, func(o *Options) { o.chunkSize = 8 << 10; o.compress = compress })
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !inMemory && m.SpillCompressed != (compress > 0) {
+			t.Fatalf("run %d: spill compressed %v, want %v", i, m.SpillCompressed, compress > 0)
 		}
 		if m.RowGroups <= len(m.Files) {
 			t.Fatalf("expected the row-group target to make several row groups per file: %d groups, %d files", m.RowGroups, len(m.Files))

@@ -60,13 +60,16 @@ type plan struct {
 	needFields  int    // pass 1: fields up to the last bucket or sort column
 	fieldCol    []int  // per field position: its schema column
 	slowPaths   bool   // tests: no fast paths (Options.slowPaths)
-	builders    int    // pass 2: buckets converted at once
-	encoders    int    // pass 2: encoders per row group
-	workers     int
-	maxRejects  int64
-	maxRejectFr float64
-	schema      *pqwrite.Schema
-	anyPII      bool
+	// compressSpill: S2-compress spilled runs (parts of more than
+	// compressSpillAbove compressed bytes, or as tests force).
+	compressSpill bool
+	builders      int // pass 2: buckets converted at once
+	encoders      int // pass 2: encoders per row group
+	workers       int
+	maxRejects    int64
+	maxRejectFr   float64
+	schema        *pqwrite.Schema
+	anyPII        bool
 }
 
 // isNullMarker reports whether v is one of the configured NULL markers.
