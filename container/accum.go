@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/klauspost/compress/s2"
 )
@@ -78,6 +80,7 @@ type accumulator struct {
 	spilled   int64
 
 	spilledDisk int64 // on disk (compressed or not)
+	reaped      int   // stale spill directories removed
 
 	idx []runRec
 	zw  *s2.Writer
@@ -211,7 +214,8 @@ func (a *accumulator) spill(bk int) error {
 		if base == "" {
 			base = os.TempDir()
 		}
-		dir, err := os.MkdirTemp(base, "tierflow-spill-")
+		a.reaped = reapStaleSpills(base, time.Now().Add(-staleSpill))
+		dir, err := os.MkdirTemp(base, spillPrefix)
 		if err != nil {
 			return fmt.Errorf("spill: %w", err)
 		}
@@ -278,6 +282,36 @@ func (a *accumulator) spill(bk int) error {
 	}
 	st.blocks, st.held = nil, 0
 	return nil
+}
+
+// spillPrefix names spill directories; staleSpill is the age past which
+// one is taken for a killed converter's and removed (a part converts in
+// minutes).
+const (
+	spillPrefix = "tierflow-spill-"
+	staleSpill  = 24 * time.Hour
+)
+
+// reapStaleSpills removes the spill directories under base not modified
+// since before: a converter that was killed (SIGKILL, out of memory) could
+// not remove its own. It returns how many it removed.
+func reapStaleSpills(base string, before time.Time) int {
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), spillPrefix) {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && fi.ModTime().Before(before) {
+			if os.RemoveAll(filepath.Join(base, e.Name())) == nil {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // flushCloser closes a bufio.Writer by flushing it.

@@ -303,7 +303,12 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 				return
 			}
 			if err != nil {
-				readErr = gzipError(err, cr.consumed.Load(), total)
+				if serr := cr.sourceErr(); serr != nil {
+					// The storage failed, not the gzip stream.
+					readErr = fmt.Errorf("read input at compressed byte offset %d: %w", cr.n.Load(), serr)
+				} else {
+					readErr = gzipError(err, cr.consumed.Load(), total)
+				}
 				return
 			}
 			out := make(chan *batch, 1)
@@ -407,6 +412,10 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	m.InputBytes = cr.n.Load()
 	m.InputSHA256 = hex.EncodeToString(cr.h.Sum(nil))
 	acc.endPass1()
+	if acc.reaped > 0 {
+		opts.Logger.Warn().Str("part", opts.Part).Int("directories", acc.reaped).Str("spill_dir", p.spillDir).
+			Msg("removed stale spill directories left by killed converters")
+	}
 	m.PeakBufferBytes = acc.peakMem
 	m.SpilledRuns = acc.runs
 	m.SpilledBytes = acc.spilled

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/csv"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 const hdr = "ID,State,Name,Age,Score,Active,Born,Seen,AMOUNT,BIG,HUGE,Note\n"
@@ -350,5 +352,37 @@ func TestBadOptions(t *testing.T) {
 	_, err = e.convert(t, spec, gz([]byte(hdr), 1), nil)
 	if err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// TestReapStaleSpills: spill directories a killed converter left behind
+// are removed once stale; fresh ones (a converter at work) and other
+// directories stay.
+func TestReapStaleSpills(t *testing.T) {
+	base := t.TempDir()
+	mk := func(name string, age time.Duration) string {
+		p := filepath.Join(base, name)
+		if err := os.MkdirAll(filepath.Join(p, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(p, "000001-000000.run"), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		when := time.Now().Add(-age)
+		if err := os.Chtimes(p, when, when); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	stale := mk(spillPrefix+"1", 48*time.Hour)
+	fresh := mk(spillPrefix+"2", time.Minute)
+	other := mk("something-else", 48*time.Hour)
+	if n := reapStaleSpills(base, time.Now().Add(-staleSpill)); n != 1 {
+		t.Fatalf("reaped %d, want 1", n)
+	}
+	for p, want := range map[string]bool{stale: false, fresh: true, other: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s exists %v, want %v", p, err == nil, want)
+		}
 	}
 }

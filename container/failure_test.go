@@ -3,9 +3,11 @@ package container
 import (
 	"context"
 	"errors"
+	"io"
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -96,4 +98,40 @@ func TestCancelCleansUp(t *testing.T) {
 		t.Fatalf("files left after cancel: %v", keys)
 	}
 	waitGoroutines(t, before)
+}
+
+// brokenSource serves its input's first n bytes, then fails.
+type brokenSource struct {
+	*dirStorage
+	n int64
+}
+
+var errNetwork = errors.New("connection reset by peer")
+
+func (b *brokenSource) Open(ctx context.Context, key string) (io.ReadCloser, error) {
+	rc, err := b.dirStorage.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(io.LimitReader(rc, b.n), iotest.ErrReader(errNetwork)), rc}, nil
+}
+
+// TestSourceReadError: a storage failure mid-part is reported as such,
+// with the compressed offset, not as corrupt gzip; nothing is published.
+func TestSourceReadError(t *testing.T) {
+	e := newEnv(t)
+	csvData, _ := genCSV(3, 3000, false)
+	e.src.put("in/part-0001.csv.gz", gz(csvData, 1))
+	src := &brokenSource{dirStorage: e.src, n: 20 << 10}
+	opts := Options{Spec: testSpec(), Part: "part-0001", Logger: zerolog.New(zerolog.NewTestWriter(t))}
+	_, err := Convert(context.Background(), opts, src, "in/part-0001.csv.gz", e.dst, "data", "meta")
+	if !errors.Is(err, errNetwork) || !strings.Contains(err.Error(), "read input at compressed byte offset 20480") || strings.Contains(err.Error(), "corrupt") {
+		t.Fatalf("err = %v", err)
+	}
+	if keys := e.dst.keys("data/"); len(keys) != 0 {
+		t.Fatalf("files left: %v", keys)
+	}
 }

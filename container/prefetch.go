@@ -22,6 +22,7 @@ type prefetchReader struct {
 	// consumed counts the bytes handed to the reader's consumer: where
 	// the decompressor is, for error messages and progress.
 	consumed atomic.Int64
+	failed   atomic.Pointer[error] // a read error other than EOF
 }
 
 // prefetchBlocks blocks of prefetchBlock bytes are in flight at most.
@@ -62,6 +63,9 @@ func (p *prefetchReader) fill(r io.Reader) {
 			err = io.EOF
 		}
 		if err != nil {
+			if err != io.EOF {
+				p.failed.Store(&err)
+			}
 			p.err = err
 			return
 		}
@@ -84,6 +88,15 @@ func (p *prefetchReader) Read(b []byte) (int, error) {
 	p.cur = p.cur[n:]
 	p.consumed.Add(int64(n))
 	return n, nil
+}
+
+// sourceErr returns the source's read error, if reading it failed other
+// than at its end: then a decompression error is the storage's fault.
+func (p *prefetchReader) sourceErr() error {
+	if e := p.failed.Load(); e != nil {
+		return *e
+	}
+	return nil
 }
 
 // Close stops the read-ahead goroutine; it does not close the source.
