@@ -49,8 +49,9 @@ type assembler struct {
 	acc        *accumulator
 	dst        storage.Storage
 	dataPrefix string
-	encoders   int // per row group
-	subChunk   int // raw bytes parsed at once
+	encoders   int          // per row group
+	idle       atomic.Int32 // builders that found no bucket left
+	subChunk   int          // raw bytes parsed at once
 
 	rejected atomic.Int64      // pass-2 rejects so far (for the max_rows check)
 	progress func(delta int64) // called with the framed bytes of each sub-chunk
@@ -119,10 +120,8 @@ func (as *assembler) run(n int) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			defer as.idle.Add(1)
 			w := &worker{cols: make([]pqwrite.Column, len(as.p.cols))}
-			for i := 0; i < as.encoders; i++ {
-				w.encs = append(w.encs, &pqwrite.Encoder{})
-			}
 			for bk := range queue {
 				if ctx.Err() != nil {
 					continue
@@ -541,7 +540,13 @@ func (b *bucketOut) flush() error {
 		sorting = append(sorting, pqwrite.SortingColumn{Column: c})
 	}
 	before := b.pw.UncompressedBytes()
-	if err := b.pw.WriteRowGroup(w.encs, cols, nil, b.rows, sorting); err != nil {
+	// Builders that ran out of buckets leave their cores to the others'
+	// encoders (the bytes written do not depend on the encoder count).
+	n := min(p.workers, b.as.encoders*(1+int(b.as.idle.Load())))
+	for len(w.encs) < n {
+		w.encs = append(w.encs, &pqwrite.Encoder{})
+	}
+	if err := b.pw.WriteRowGroup(w.encs[:n], cols, nil, b.rows, sorting); err != nil {
 		return fmt.Errorf("bucket %d (%s): %w", b.bk, b.key, err)
 	}
 	b.written += int64(b.rows)

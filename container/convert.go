@@ -170,9 +170,11 @@ func Convert(ctx context.Context, opts Options, src storage.Storage, srcKey stri
 	}
 	ev.Str("part", m.Part).Str("input", m.InputURI).Int64("input_bytes", m.InputBytes).
 		Int64("rows_read", m.RowsRead).Int64("rows_written", m.RowsWritten).Int64("rows_rejected", m.RowsRejected).
-		Int("files", len(m.Files)).Int("row_groups", m.RowGroups).Int("workers", m.Workers).
-		Float64("wall_s", m.Timings.WallSeconds).Float64("mb_per_s", m.MBPerSecond).
-		Int64("peak_buffer_bytes", m.PeakBufferBytes).Msg("part converted")
+		Int("files", len(m.Files)).Int("row_groups", m.RowGroups).Int("workers", m.Workers).Int("builders", m.Builders).
+		Float64("wall_s", m.Timings.WallSeconds).Float64("pass1_s", m.Timings.Pass1Seconds).Float64("pass2_s", m.Timings.Pass2Seconds).
+		Float64("mb_per_s", m.MBPerSecond).Int64("peak_buffer_bytes", m.PeakBufferBytes).
+		Int("spilled_runs", m.SpilledRuns).Int64("spilled_bytes", m.SpilledBytes).Int64("spilled_disk_bytes", m.SpilledDisk).
+		Msg("part converted")
 	return m, runErr
 }
 

@@ -198,7 +198,7 @@ func (j *job) convertOne(ctx context.Context, o pristineObject, progress func(re
 	}
 	m, err := container.Convert(ctx, opts, j.env.Storage, o.key, j.env.Output, j.dataPrefix(), j.metaPrefix())
 	if err != nil {
-		return m, fmt.Errorf("part %s: %w", o.part.Name, err)
+		return m, err // it names the part already
 	}
 	if m.InputSHA256 != o.sha256 {
 		return m, fmt.Errorf("part %s: the tier-1 copy %s has sha256 %s but the intake object had %s; tier 1 is never modified, so this delivery cannot be stored", o.part.Name, o.key, m.InputSHA256, o.sha256)
