@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"runtime"
 	"strings"
 	"testing"
@@ -62,10 +63,18 @@ func TestWriteFailureCleansUp(t *testing.T) {
 	dst := &failingStorage{dirStorage: e.dst, limit: 20 << 10}
 	e.src.put("in/part-0001.csv.gz", gz(csvData, 1))
 	spec := testSpec()
-	spec.Convert.MemoryBytes = 400 << 10 // budget flushes: failures mid-part
+	spec.Convert.MemoryBytes = 400 << 10 // spilled runs, several row groups: failures mid-part
+	spec.Output.RowGroupBytes = 16 << 10
+	spec.Convert.SpillDir = t.TempDir()
 	m, err := Convert(context.Background(), Options{Spec: spec, Part: "part-0001", Logger: zerolog.Nop(), chunkSize: 8 << 10}, e.src, "in/part-0001.csv.gz", dst, "data", "meta")
 	if !errors.Is(err, errDiskFull) {
 		t.Fatalf("err = %v, want disk full", err)
+	}
+	if m.SpilledRuns == 0 {
+		t.Fatal("nothing was spilled: the test does not cover the spill's cleanup")
+	}
+	if left, _ := os.ReadDir(spec.Convert.SpillDir); len(left) != 0 {
+		t.Fatalf("spill left behind: %v", left)
 	}
 	if keys := e.dst.keys("data/"); len(keys) != 0 {
 		t.Fatalf("files left after a write failure: %v", keys)
