@@ -83,8 +83,7 @@ type accumulator struct {
 	reaped      int   // stale spill directories removed
 
 	idx []runRec
-	zw  *s2.Writer
-	bw  *bufio.Writer
+	rw  runWriter
 }
 
 // runRec locates one framed record of a bucket's blocks for sorting.
@@ -222,52 +221,19 @@ func (a *accumulator) spill(bk int) error {
 		a.dir = dir
 	}
 	name := filepath.Join(a.dir, fmt.Sprintf("%06d-%06d.run", bk, len(st.runs)))
-	f, err := os.Create(name)
-	if err != nil {
-		return fmt.Errorf("spill: %w", err)
-	}
 	a.idx = index(st.blocks, a.idx)
-	// Large parts' runs are S2-compressed (CSV shrinks 3-4×): less
-	// traffic to Fargate's network-attached ephemeral storage, for CPU
-	// taken from pass 1. Small parts' spills stay in the page cache,
-	// where compressing only costs. Small blocks keep each run's read
-	// buffers small in pass 2, where a bucket may have many runs open.
-	var w interface {
-		io.Writer
-		Close() error
-	}
-	if a.p.compressSpill {
-		if a.zw == nil {
-			a.zw = s2.NewWriter(f, s2.WriterBlockSize(spillBlock), s2.WriterConcurrency(2))
-		} else {
-			a.zw.Reset(f)
-		}
-		w = a.zw
-	} else {
-		if a.bw == nil {
-			a.bw = bufio.NewWriterSize(f, 1<<20)
-		} else {
-			a.bw.Reset(f)
-		}
-		w = flushCloser{a.bw}
-	}
 	var size int64
-	for _, r := range a.idx {
-		if _, err := w.Write(st.blocks[r.blk][r.off : r.off+r.n]); err != nil {
-			break
+	disk, err := a.rw.write(name, a.p.compressSpill, func(w io.Writer) error {
+		for _, r := range a.idx {
+			if _, err := w.Write(st.blocks[r.blk][r.off : r.off+r.n]); err != nil {
+				return err
+			}
+			size += int64(r.n)
 		}
-		size += int64(r.n)
-	}
-	err = w.Close()
-	var disk int64
-	if fi, serr := f.Stat(); serr == nil {
-		disk = fi.Size()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
+		return nil
+	})
 	if err != nil {
-		return fmt.Errorf("spill %s: %w", name, err)
+		return err
 	}
 	st.runs = append(st.runs, name)
 	a.runs++
@@ -314,10 +280,56 @@ func reapStaleSpills(base string, before time.Time) int {
 	return n
 }
 
-// flushCloser closes a bufio.Writer by flushing it.
-type flushCloser struct{ *bufio.Writer }
+// runWriter writes run files, reusing its buffers from run to run.
+type runWriter struct {
+	zw *s2.Writer
+	bw *bufio.Writer
+}
 
-func (f flushCloser) Close() error { return f.Flush() }
+// write creates the run file name, lets fill write the framed records and
+// returns the bytes on disk. Large parts' runs are S2-compressed (CSV
+// shrinks 3-4×): less traffic to Fargate's network-attached ephemeral
+// storage, for CPU taken from pass 1. Small parts' spills stay in the page
+// cache, where compressing only costs. Small S2 blocks keep each run's
+// read buffers small in pass 2, where a bucket may have many runs open.
+func (rw *runWriter) write(name string, compress bool, fill func(io.Writer) error) (int64, error) {
+	f, err := os.Create(name)
+	if err != nil {
+		return 0, fmt.Errorf("spill: %w", err)
+	}
+	var w io.Writer
+	var flush func() error
+	if compress {
+		if rw.zw == nil {
+			rw.zw = s2.NewWriter(f, s2.WriterBlockSize(spillBlock), s2.WriterConcurrency(2))
+		} else {
+			rw.zw.Reset(f)
+		}
+		w, flush = rw.zw, rw.zw.Close
+	} else {
+		if rw.bw == nil {
+			rw.bw = bufio.NewWriterSize(f, 1<<20)
+		} else {
+			rw.bw.Reset(f)
+		}
+		w, flush = rw.bw, rw.bw.Flush
+	}
+	err = fill(w)
+	if ferr := flush(); err == nil {
+		err = ferr
+	}
+	var disk int64
+	if fi, serr := f.Stat(); serr == nil {
+		disk = fi.Size()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return 0, fmt.Errorf("spill %s: %w", name, err)
+	}
+	return disk, nil
+}
 
 // cleanup removes the spill directory.
 func (a *accumulator) cleanup() error {

@@ -51,6 +51,7 @@ type assembler struct {
 	dataPrefix string
 	encoders   int          // per row group
 	idle       atomic.Int32 // builders that found no bucket left
+	merges     atomic.Int32 // intermediate merges of runs
 	subChunk   int          // raw bytes parsed at once
 
 	rejected atomic.Int64      // pass-2 rejects so far (for the max_rows check)
@@ -270,45 +271,22 @@ func (h *mergeHeap) Pop() any {
 // bucket writes bucket bk's file.
 func (as *assembler) bucket(ctx context.Context, w *worker, bk int) (err error) {
 	st := &as.acc.buckets[bk]
-	var srcs []source
-	var files []*os.File
-	defer func() {
-		for _, f := range files {
-			f.Close()
-		}
-	}()
-	// Read buffers share a fixed allowance, so a bucket of many runs does
-	// not grow memory with the part.
-	bufSize := 1 << 20
-	if len(st.runs) > 0 {
-		bufSize = min(bufSize, max(16<<10, int(as.p.mergeBytes)/len(st.runs)))
+	runs, err := as.reduceRuns(ctx, bk, st.runs)
+	if err != nil {
+		return err
 	}
-	for _, name := range st.runs {
-		f, err := os.Open(name)
-		if err != nil {
-			return fmt.Errorf("bucket %d: %w", bk, err)
-		}
-		files = append(files, f)
-		var r runReader = bufioRun{bufio.NewReaderSize(f, bufSize)}
-		if as.p.compressSpill {
-			r = s2.NewReader(bufio.NewReaderSize(f, bufSize), s2.ReaderMaxBlockSize(spillBlock))
-		}
-		srcs = append(srcs, &fileSource{name: name, f: f, r: r})
+	srcs, closeRuns, err := as.openRuns(bk, runs)
+	defer closeRuns()
+	if err != nil {
+		return err
 	}
 	if len(st.blocks) > 0 {
 		srcs = append(srcs, &memSource{blocks: st.blocks, idx: index(st.blocks, nil)})
 	}
-	h := make(mergeHeap, 0, len(srcs))
-	for _, s := range srcs {
-		ok, err := s.next()
-		if err != nil {
-			return err
-		}
-		if ok {
-			h = append(h, s)
-		}
+	h, err := newMergeHeap(srcs)
+	if err != nil {
+		return err
 	}
-	heap.Init(&h)
 
 	key := joinKey(as.dataPrefix, as.p.fileName(bk))
 	sw, err := as.dst.Create(ctx, key, storage.PutOptions{ContentType: "application/vnd.apache.parquet"})
@@ -381,6 +359,134 @@ func (as *assembler) bucket(ctx context.Context, w *worker, bk int) (err error) 
 	as.open[bk] = nil
 	as.committed = append(as.committed, key)
 	as.files[bk] = &FileEntry{Key: key, URI: as.dst.ObjectURI(key), Bucket: bk, Rows: b.written, Bytes: hw.n, SHA256: hex.EncodeToString(hw.h.Sum(nil))}
+	return nil
+}
+
+// maxFanIn bounds the runs merged at once: each open run costs a file
+// handle and its read buffers.
+const maxFanIn = 64
+
+// openRuns opens spilled runs as merge sources; close releases them.
+func (as *assembler) openRuns(bk int, names []string) (srcs []source, close func(), err error) {
+	var files []*os.File
+	close = func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}
+	// Read buffers share a fixed allowance, so a bucket of many runs does
+	// not grow memory with the part.
+	bufSize := 1 << 20
+	if len(names) > 0 {
+		bufSize = min(bufSize, max(16<<10, int(as.p.mergeBytes)/len(names)))
+	}
+	for _, name := range names {
+		f, err := os.Open(name)
+		if err != nil {
+			return srcs, close, fmt.Errorf("bucket %d: %w", bk, err)
+		}
+		files = append(files, f)
+		var r runReader = bufioRun{bufio.NewReaderSize(f, bufSize)}
+		if as.p.compressSpill {
+			r = s2.NewReader(bufio.NewReaderSize(f, bufSize), s2.ReaderMaxBlockSize(spillBlock))
+		}
+		srcs = append(srcs, &fileSource{name: name, f: f, r: r})
+	}
+	return srcs, close, nil
+}
+
+// newMergeHeap positions every source on its first record.
+func newMergeHeap(srcs []source) (mergeHeap, error) {
+	h := make(mergeHeap, 0, len(srcs))
+	for _, s := range srcs {
+		ok, err := s.next()
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			h = append(h, s)
+		}
+	}
+	heap.Init(&h)
+	return h, nil
+}
+
+// reduceRuns merges a bucket's runs, maxFanIn (as.p.fanIn) at a time, into
+// fewer, longer runs until at most that many are left: a very large part
+// spills hundreds of runs per bucket. Merged inputs are deleted.
+func (as *assembler) reduceRuns(ctx context.Context, bk int, runs []string) ([]string, error) {
+	fanIn := as.p.fanIn
+	var rw runWriter
+	for round := 0; len(runs) > fanIn; round++ {
+		var next []string
+		for i := 0; i < len(runs); i += fanIn {
+			group := runs[i:min(i+fanIn, len(runs))]
+			if len(group) == 1 {
+				next = append(next, group[0])
+				continue
+			}
+			name := fmt.Sprintf("%s.m%d-%d", group[0], round, i/fanIn)
+			if err := as.mergeRuns(ctx, bk, group, name, &rw); err != nil {
+				return nil, err
+			}
+			next = append(next, name)
+		}
+		runs = next
+	}
+	return runs, nil
+}
+
+// mergeRuns merges runs into one run, name, and deletes them.
+func (as *assembler) mergeRuns(ctx context.Context, bk int, runs []string, name string, rw *runWriter) error {
+	srcs, closeRuns, err := as.openRuns(bk, runs)
+	defer closeRuns()
+	if err != nil {
+		return err
+	}
+	h, err := newMergeHeap(srcs)
+	if err != nil {
+		return err
+	}
+	var hdr [recHeader]byte
+	var raw []byte
+	_, err = rw.write(name, as.p.compressSpill, func(w io.Writer) error {
+		for len(h) > 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			s := h[0]
+			var err error
+			if raw, err = s.appendRaw(raw[:0]); err != nil {
+				return err
+			}
+			putRecHeader(hdr[:], s.meta(), len(raw), len(s.key()))
+			for _, b := range [][]byte{hdr[:], s.key(), raw} {
+				if _, err := w.Write(b); err != nil {
+					return err
+				}
+			}
+			ok, err := s.next()
+			if err != nil {
+				return err
+			}
+			if ok {
+				heap.Fix(&h, 0)
+			} else {
+				heap.Pop(&h)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bucket %d: merge runs: %w", bk, err)
+	}
+	as.merges.Add(1)
+	closeRuns()
+	for _, r := range runs {
+		if err := os.Remove(r); err != nil {
+			return fmt.Errorf("bucket %d: %w", bk, err)
+		}
+	}
 	return nil
 }
 

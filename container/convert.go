@@ -46,6 +46,7 @@ type Options struct {
 	chunkSize int  // decompressed bytes per parse chunk; 0 = 4 MiB (tests use tiny chunks)
 	slowPaths bool // tests: parse every record with csvparse in both passes (the fast paths' oracle)
 	compress  int  // tests: 1 compresses spilled runs, -1 does not, 0 decides by the part's size
+	fanIn     int  // tests: runs merged at once (0: maxFanIn)
 }
 
 // FileEntry describes one Parquet file written.
@@ -97,6 +98,9 @@ type Manifest struct {
 	SpilledBytes    int64 `json:"spilled_bytes"`      // framed records
 	SpilledDisk     int64 `json:"spilled_disk_bytes"` // on disk
 	SpillCompressed bool  `json:"spill_compressed"`   // S2
+	// SpillMerges counts intermediate merges of runs, for buckets that
+	// spilled more runs than are merged at once.
+	SpillMerges int `json:"spill_merges"`
 	// Uncompressed row-group sizes, as the files' footers record them.
 	RowGroupBytesMedian int64     `json:"row_group_bytes_median"`
 	RowGroupBytesMax    int64     `json:"row_group_bytes_max"`
@@ -455,6 +459,7 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	m.Timings.WaitSeconds = wait.Seconds()
 	m.Timings.Pass2Seconds = time.Since(pass2).Seconds()
 	m.RowGroups = as.rowGroups
+	m.SpillMerges = int(as.merges.Load())
 	if len(as.rgBytes) > 0 {
 		sizes := slices.Clone(as.rgBytes)
 		slices.Sort(sizes)

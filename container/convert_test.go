@@ -318,9 +318,13 @@ func TestDeterministicAcrossWorkers(t *testing.T) {
 		}
 		spec.Output.RowGroupBytes = 64 << 10
 		compress := []int{1, -1}[i%2] // spilled runs S2-compressed or not
-		m, err := e.convert(t, spec, in, func(o *Options) { o.chunkSize = 8 << 10; o.compress = compress })
+		fanIn := []int{0, 2, 3}[i%3]  // runs merged in rounds before the last merge
+		m, err := e.convert(t, spec, in, func(o *Options) { o.chunkSize = 8 << 10; o.compress = compress; o.fanIn = fanIn })
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !inMemory && (fanIn > 0) != (m.SpillMerges > 0) {
+			t.Fatalf("run %d: fan-in %d, %d intermediate merges", i, fanIn, m.SpillMerges)
 		}
 		if !inMemory && m.SpillCompressed != (compress > 0) {
 			t.Fatalf("run %d: spill compressed %v, want %v", i, m.SpillCompressed, compress > 0)

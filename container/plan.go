@@ -64,6 +64,7 @@ type plan struct {
 	// compressSpillAbove compressed bytes, or as tests force).
 	compressSpill bool
 	builders      int // pass 2: buckets converted at once
+	fanIn         int // pass 2: runs merged at once (maxFanIn; tests fewer)
 	encoders      int // pass 2: encoders per row group
 	workers       int
 	maxRejects    int64
@@ -204,6 +205,10 @@ func newPlan(opts Options) (*plan, error) {
 	p.spillBudget = p.memory / 4
 	p.mergeBytes = p.memory / 32
 	p.spillDir = s.Convert.SpillDir
+	p.fanIn = maxFanIn
+	if opts.fanIn > 1 {
+		p.fanIn = opts.fanIn
+	}
 	p.builders = int(min(int64(p.workers), max(1, p.memory/2/(p.rowGroup*3/2))))
 	p.encoders = max(1, p.workers/p.builders)
 	p.maxRejects = s.Rejects.MaxRows
