@@ -319,14 +319,8 @@ func (as *assembler) bucket(ctx context.Context, w *worker, bk int) (err error) 
 			return err
 		}
 		w.ends = append(w.ends, len(w.data))
-		ok, err := s.next()
-		if err != nil {
+		if err := h.advance(); err != nil {
 			return err
-		}
-		if ok {
-			heap.Fix(&h, 0)
-		} else {
-			heap.Pop(&h)
 		}
 	}
 	if err := b.parse(); err != nil {
@@ -393,6 +387,20 @@ func (as *assembler) openRuns(bk int, names []string) (srcs []source, close func
 		srcs = append(srcs, &fileSource{name: name, f: f, r: r})
 	}
 	return srcs, close, nil
+}
+
+// advance moves the first source to its next record.
+func (h *mergeHeap) advance() error {
+	ok, err := (*h)[0].next()
+	if err != nil {
+		return err
+	}
+	if ok {
+		heap.Fix(h, 0)
+	} else {
+		heap.Pop(h)
+	}
+	return nil
 }
 
 // newMergeHeap positions every source on its first record.
@@ -465,14 +473,8 @@ func (as *assembler) mergeRuns(ctx context.Context, bk int, runs []string, name 
 					return err
 				}
 			}
-			ok, err := s.next()
-			if err != nil {
+			if err := h.advance(); err != nil {
 				return err
-			}
-			if ok {
-				heap.Fix(&h, 0)
-			} else {
-				heap.Pop(&h)
 			}
 		}
 		return nil
