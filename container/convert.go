@@ -1,9 +1,15 @@
 // Package container is tierflow's converter: it streams one gzip CSV part
 // into Hive-bucketed Snappy Parquet files (one per bucket), a rejects
-// sidecar and a manifest. The pipeline is read (hash + count) → pgzip →
-// quote-aware chunker → N parse workers (typed columns, bucket per row,
-// rejects) → an accumulator that consumes chunks in input order, keeps
-// rows per bucket under one memory budget and encodes row groups.
+// sidecar and a manifest, in two passes (docs/converter.md).
+//
+// Pass 1: prefetching reader (hash + count) → pgzip → quote-aware chunker
+// → N route workers (bucket and sort key per record, rejects) → an
+// accumulator that takes chunks in input order and copies raw records
+// into per-bucket blocks, spilling sorted runs under the memory budget.
+//
+// Pass 2, per bucket on several builders: merge the runs by (sort key,
+// line) → split and convert into typed columns → row groups of the target
+// size → Parquet encoders → storage.
 package container
 
 import (
