@@ -428,24 +428,30 @@ func appendHybrid[T byte | int32](dst []byte, v []T, w uint) []byte {
 			i = n
 		}
 		dst = binary.AppendUvarint(dst, uint64(groups)<<1|1)
-		if w <= 8 {
-			// Eight values of at most 8 bits fill at most one uint64.
+		if w <= 16 {
+			// Eight values of at most 16 bits fill at most two uint64s;
+			// both are appended whole and the slice cut back to w bytes.
 			for g := 0; g < groups; g++ {
-				var acc uint64
+				var lo, hi uint64
 				base := start + 8*g
-				if base+8 <= n {
-					vs := v[base : base+8]
-					for k, x := range vs {
-						acc |= uint64(uint32(x)) << (uint(k) * w)
-					}
-				} else {
-					for k := 0; base+k < n; k++ {
-						acc |= uint64(uint32(v[base+k])) << (uint(k) * w)
+				for k := 0; k < 8 && base+k < n; k++ {
+					x := uint64(uint32(v[base+k]))
+					p := uint(k) * w
+					if p < 64 {
+						lo |= x << p
+						if p+w > 64 {
+							hi |= x >> (64 - p)
+						}
+					} else {
+						hi |= x << (p - 64)
 					}
 				}
-				for k := uint(0); k < w; k++ {
-					dst = append(dst, byte(acc>>(8*k)))
+				m := len(dst)
+				dst = binary.LittleEndian.AppendUint64(dst, lo)
+				if w > 8 {
+					dst = binary.LittleEndian.AppendUint64(dst, hi)
 				}
+				dst = dst[:m+int(w)]
 			}
 			continue
 		}
