@@ -326,7 +326,7 @@ func (rw *runWriter) write(name string, compress bool, fill func(io.Writer) erro
 		err = cerr
 	}
 	if err != nil {
-		return 0, fmt.Errorf("spill %s: %w", name, err)
+		return 0, fmt.Errorf("spill %s (convert.spill_dir must hold up to the part's decompressed rows): %w", name, err)
 	}
 	return disk, nil
 }
