@@ -279,8 +279,8 @@ func (l *loader) validateOutput() {
 	if o.RowGroupBytes < 1<<20 || o.RowGroupBytes > MaxRowGroupBytes {
 		d.errf(d.line("output.row_group_mb"), "output.row_group_mb: must be 1..%d, got %d", MaxRowGroupBytes>>20, o.RowGroupBytes>>20)
 	} else if o.RowGroupBytes > l.spec.Convert.MemoryBytes/3 {
-		// A row group being built takes up to 1.5 times its size, within
-		// half of the budget (see docs/converter.md).
+		// Row groups being built share half of the budget (see
+		// docs/converter.md): at least one must fit, with room to spare.
 		d.errf(d.line("output.row_group_mb"), "output.row_group_mb: %d is more than a third of the converter's memory budget convert.memory_mb %d",
 			o.RowGroupBytes>>20, l.spec.Convert.MemoryBytes>>20)
 	}
