@@ -445,6 +445,7 @@ func compactTail(cp *colPlan, col *pqwrite.Column, m colMark, keep []bool) {
 	case pqwrite.ByteArray:
 		if col.Dict != nil {
 			view.Dict, view.Idx = col.Dict, col.Idx[m.rows:]
+			col.DictSparse = true
 			break
 		}
 		if m.dict {

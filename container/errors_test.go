@@ -386,3 +386,29 @@ func TestReapStaleSpills(t *testing.T) {
 		}
 	}
 }
+
+// TestStatsIgnoreRejectedRows: a row rejected in pass 2 (a bad int) had
+// its other values converted already; its string must not widen the
+// file's min/max statistics.
+func TestStatsIgnoreRejectedRows(t *testing.T) {
+	e := newEnv(t)
+	keep := strings.Replace(goodLine(1), ",ok\n", ",mmm\n", 1)
+	bad := strings.Replace(strings.Replace(goodLine(2), ",ok\n", ",zzz\n", 1), ",30,", ",x,", 1)
+	low := strings.Replace(strings.Replace(goodLine(3), ",ok\n", ",aaa\n", 1), ",30,", ",y,", 1)
+	m, err := e.convert(t, testSpec(), gz([]byte(hdr+low+keep+bad+keep), 1), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RowsRejected != 2 || len(m.Files) != 1 {
+		t.Fatalf("%d rejected, %d files", m.RowsRejected, len(m.Files))
+	}
+	db := openDuck(t)
+	var lo, hi string
+	q := "SELECT stats_min_value, stats_max_value FROM parquet_metadata('" + e.dst.path(m.Files[0].Key) + "') WHERE path_in_schema = 'note'"
+	if err := db.QueryRow(q).Scan(&lo, &hi); err != nil {
+		t.Fatal(err)
+	}
+	if lo != "mmm" || hi != "mmm" {
+		t.Fatalf("note statistics [%q, %q], want [mmm, mmm]: rejected rows' values leaked in", lo, hi)
+	}
+}

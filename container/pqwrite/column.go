@@ -101,6 +101,9 @@ type Column struct {
 	// group and left it (too many distinct values): the Writer stops
 	// trying after two such row groups (see Writer.TryDict).
 	DictFailed bool
+	// DictSparse says rows were removed after their values entered Dict:
+	// some entries may be unused, and statistics skip them.
+	DictSparse bool
 }
 
 // LongLen in Lens marks a value of 65535 bytes or more.
@@ -159,7 +162,7 @@ func (c *Column) Reset() {
 	c.I32, c.I64, c.F64, c.Bool = c.I32[:0], c.I64[:0], c.F64[:0], c.Bool[:0]
 	c.Data, c.Ends = c.Data[:0], c.Ends[:0]
 	c.Lens, c.Long = c.Lens[:0], c.Long[:0]
-	c.Idx, c.DictFailed = c.Idx[:0], false
+	c.Idx, c.DictFailed, c.DictSparse = c.Idx[:0], false, false
 }
 
 // Bytes returns the bytes of ByteArray row i. With Lens instead of Ends

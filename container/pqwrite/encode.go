@@ -41,6 +41,7 @@ type Encoder struct {
 	srcIdx []int32    // dictionary index by source row (see buildDict)
 	ends   []uint32   // Ends of a Lens-only ByteArray column, while it is encoded
 	dict   *bytesDict // the ByteArray dictionary of the chunk being encoded
+	used   []bool     // per entry of dict, when some are unused (nil: all are)
 
 	body []byte
 	comp []byte
@@ -165,11 +166,26 @@ func (e *Encoder) encodeChunk(spec *colInfo, col *Column, perm []int32, n int, t
 	ch := e.newChunk(spec, n, nulls)
 	ndict := 0
 	if tryDict && nvals >= 16 && spec.phys != Boolean && spec.phys != FixedLenByteArray {
-		e.dict = &e.byts
+		e.dict, e.used = &e.byts, nil
 		ndict = e.buildDict(spec, nvals)
 		ch.dictFailed = ndict == 0
 	}
 	return e.encodePages(spec, ch, n, nulls, ndict)
+}
+
+// markUsed notes which entries of a column's dictionary its rows use,
+// when rows were removed after their values entered it: statistics must
+// not count values no row holds.
+func (e *Encoder) markUsed(col *Column) {
+	e.used = nil
+	if !col.DictSparse {
+		return
+	}
+	e.used = slices.Grow(e.used[:0], col.Dict.Len())[:col.Dict.Len()]
+	clear(e.used)
+	for _, k := range e.idx {
+		e.used[k] = true
+	}
 }
 
 // newChunk starts a column chunk of n rows.
@@ -199,6 +215,7 @@ func (e *Encoder) encodeDictChunk(spec *colInfo, col *Column, n int) (*chunk, er
 			e.idx[j] = int32(k)
 		}
 		e.dict = &col.Dict.d
+		e.markUsed(col)
 		return e.encodePages(spec, e.newChunk(spec, n, 0), n, 0, col.Dict.Len())
 	}
 	e.idx = e.idx[:0]
@@ -213,6 +230,7 @@ func (e *Encoder) encodeDictChunk(spec *colInfo, col *Column, n int) (*chunk, er
 		e.def[j] = d
 	}
 	e.dict = &col.Dict.d
+	e.markUsed(col)
 	ch := e.newChunk(spec, n, nulls)
 	return e.encodePages(spec, ch, n, nulls, col.Dict.Len())
 }
@@ -588,12 +606,18 @@ func (e *Encoder) stats(spec *colInfo, nvals, ndict int) (minV, maxV []byte) {
 	case ByteArray:
 		var lo, hi []byte
 		if ndict > 0 {
-			lo, hi = e.dict.entry(0), e.dict.entry(0)
-			for i := 1; i < ndict; i++ {
+			first := true
+			for i := 0; i < ndict; i++ {
+				if e.used != nil && !e.used[i] {
+					continue // an entry only rows since removed used
+				}
 				b := e.dict.entry(int32(i))
-				if bytes.Compare(b, lo) < 0 {
+				switch {
+				case first:
+					lo, hi, first = b, b, false
+				case bytes.Compare(b, lo) < 0:
 					lo = b
-				} else if bytes.Compare(b, hi) > 0 {
+				case bytes.Compare(b, hi) > 0:
 					hi = b
 				}
 			}
