@@ -388,13 +388,13 @@ func TestReapStaleSpills(t *testing.T) {
 }
 
 // TestStatsIgnoreRejectedRows: a row rejected in pass 2 (a bad int) had
-// its other values converted already; its string must not widen the
-// file's min/max statistics.
+// its other values converted already; its string must neither widen the
+// file's min/max statistics nor stay in the column's dictionary.
 func TestStatsIgnoreRejectedRows(t *testing.T) {
 	e := newEnv(t)
 	keep := strings.Replace(goodLine(1), ",ok\n", ",mmm\n", 1)
-	bad := strings.Replace(strings.Replace(goodLine(2), ",ok\n", ",zzz\n", 1), ",30,", ",x,", 1)
-	low := strings.Replace(strings.Replace(goodLine(3), ",ok\n", ",aaa\n", 1), ",30,", ",y,", 1)
+	bad := strings.Replace(strings.Replace(goodLine(2), ",ok\n", ",zzz-rejected\n", 1), ",30,", ",x,", 1)
+	low := strings.Replace(strings.Replace(goodLine(3), ",ok\n", ",aaa-rejected\n", 1), ",30,", ",y,", 1)
 	m, err := e.convert(t, testSpec(), gz([]byte(hdr+low+keep+bad+keep), 1), nil)
 	if err != nil {
 		t.Fatal(err)
@@ -410,5 +410,12 @@ func TestStatsIgnoreRejectedRows(t *testing.T) {
 	}
 	if lo != "mmm" || hi != "mmm" {
 		t.Fatalf("note statistics [%q, %q], want [mmm, mmm]: rejected rows' values leaked in", lo, hi)
+	}
+	b, err := os.ReadFile(e.dst.path(m.Files[0].Key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(b, []byte("-rejected")) {
+		t.Fatal("a rejected row's value is in the file (its column's dictionary)")
 	}
 }

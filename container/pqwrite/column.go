@@ -102,7 +102,7 @@ type Column struct {
 	// trying after two such row groups (see Writer.TryDict).
 	DictFailed bool
 	// DictSparse says rows were removed after their values entered Dict:
-	// some entries may be unused, and statistics skip them.
+	// some entries may be unused, and are left out of the file.
 	DictSparse bool
 }
 

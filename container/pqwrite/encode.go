@@ -41,7 +41,9 @@ type Encoder struct {
 	srcIdx []int32    // dictionary index by source row (see buildDict)
 	ends   []uint32   // Ends of a Lens-only ByteArray column, while it is encoded
 	dict   *bytesDict // the ByteArray dictionary of the chunk being encoded
-	used   []bool     // per entry of dict, when some are unused (nil: all are)
+	used   []bool     // per entry of a sparse dictionary: used by a row
+	remap  []int32    // per entry of a sparse dictionary: its new index
+	spare  bytesDict  // a sparse dictionary's used entries
 
 	body []byte
 	comp []byte
@@ -166,26 +168,42 @@ func (e *Encoder) encodeChunk(spec *colInfo, col *Column, perm []int32, n int, t
 	ch := e.newChunk(spec, n, nulls)
 	ndict := 0
 	if tryDict && nvals >= 16 && spec.phys != Boolean && spec.phys != FixedLenByteArray {
-		e.dict, e.used = &e.byts, nil
+		e.dict = &e.byts
 		ndict = e.buildDict(spec, nvals)
 		ch.dictFailed = ndict == 0
 	}
 	return e.encodePages(spec, ch, n, nulls, ndict)
 }
 
-// markUsed notes which entries of a column's dictionary its rows use,
-// when rows were removed after their values entered it: statistics must
-// not count values no row holds.
-func (e *Encoder) markUsed(col *Column) {
-	e.used = nil
+// useDict makes a column's own dictionary the chunk's and returns its
+// size. When rows were removed after their values entered it, the unused
+// entries are dropped (in order) and e.idx renumbered: no value of a
+// rejected row reaches the file, not even its dictionary or statistics.
+func (e *Encoder) useDict(col *Column) int {
+	d := &col.Dict.d
+	e.dict = d
 	if !col.DictSparse {
-		return
+		return d.len()
 	}
-	e.used = slices.Grow(e.used[:0], col.Dict.Len())[:col.Dict.Len()]
+	e.used = slices.Grow(e.used[:0], d.len())[:d.len()]
 	clear(e.used)
 	for _, k := range e.idx {
 		e.used[k] = true
 	}
+	e.remap = slices.Grow(e.remap[:0], d.len())[:d.len()]
+	e.spare.data, e.spare.ends = e.spare.data[:0], e.spare.ends[:0]
+	for i, u := range e.used {
+		if u {
+			e.remap[i] = int32(len(e.spare.ends))
+			e.spare.data = append(e.spare.data, d.entry(int32(i))...)
+			e.spare.ends = append(e.spare.ends, uint32(len(e.spare.data)))
+		}
+	}
+	for j, k := range e.idx {
+		e.idx[j] = e.remap[k]
+	}
+	e.dict = &e.spare
+	return e.spare.len()
 }
 
 // newChunk starts a column chunk of n rows.
@@ -214,9 +232,7 @@ func (e *Encoder) encodeDictChunk(spec *colInfo, col *Column, n int) (*chunk, er
 		for j, k := range col.Idx[:n] {
 			e.idx[j] = int32(k)
 		}
-		e.dict = &col.Dict.d
-		e.markUsed(col)
-		return e.encodePages(spec, e.newChunk(spec, n, 0), n, 0, col.Dict.Len())
+		return e.encodePages(spec, e.newChunk(spec, n, 0), n, 0, e.useDict(col))
 	}
 	e.idx = e.idx[:0]
 	for j, k := range col.Idx[:n] {
@@ -229,10 +245,9 @@ func (e *Encoder) encodeDictChunk(spec *colInfo, col *Column, n int) (*chunk, er
 		}
 		e.def[j] = d
 	}
-	e.dict = &col.Dict.d
-	e.markUsed(col)
+	ndict := e.useDict(col)
 	ch := e.newChunk(spec, n, nulls)
-	return e.encodePages(spec, ch, n, nulls, col.Dict.Len())
+	return e.encodePages(spec, ch, n, nulls, ndict)
 }
 
 // encodePages writes the statistics, the dictionary page when ndict > 0
@@ -606,18 +621,12 @@ func (e *Encoder) stats(spec *colInfo, nvals, ndict int) (minV, maxV []byte) {
 	case ByteArray:
 		var lo, hi []byte
 		if ndict > 0 {
-			first := true
-			for i := 0; i < ndict; i++ {
-				if e.used != nil && !e.used[i] {
-					continue // an entry only rows since removed used
-				}
+			lo, hi = e.dict.entry(0), e.dict.entry(0)
+			for i := 1; i < ndict; i++ {
 				b := e.dict.entry(int32(i))
-				switch {
-				case first:
-					lo, hi, first = b, b, false
-				case bytes.Compare(b, lo) < 0:
+				if bytes.Compare(b, lo) < 0 {
 					lo = b
-				case bytes.Compare(b, hi) > 0:
+				} else if bytes.Compare(b, hi) > 0 {
 					hi = b
 				}
 			}
