@@ -88,9 +88,14 @@ part=$(cd "$data/lake" && find intake -name '*.csv.gz' | head -1)
 step "generated $part, $(stat -c %s "$data/lake/$part") bytes ($(since "$t"))"
 
 t=$(now)
-step "converting it (tierflow convert, JSON logs on stderr)"
+# The shipped job with a 64 MiB budget, so the converter spills runs to the
+# image's /tmp as it does on Fargate.
+mkdir -p "$data/job"
+cp jobs/consumer-header.yaml jobs/consumer-header.schema.yaml jobs/consumer-header.header.csv "$data/job/"
+sed -i 's/memory_mb: 1024/memory_mb: 64/; s/row_group_mb: 128/row_group_mb: 16/' "$data/job/consumer-header.yaml"
+step "converting it (tierflow convert with a 64 MiB budget, JSON logs on stderr)"
 podman run --rm --network=none -v "$data":/data "$IMAGE" \
-  convert --job consumer-header --part "file:///data/lake/$part" --out file:///data/out \
+  convert --job /data/job/consumer-header.yaml --part "file:///data/lake/$part" --out file:///data/out \
   >"$WORK/logs/container-convert.out" 2>"$WORK/logs/container-convert.err" ||
   { cat "$WORK/logs/container-convert.err"; echo "container: convert failed" >&2; exit 1; }
 files=$(find "$data/out" -name '*.parquet' | wc -l)
@@ -100,10 +105,15 @@ if [ "$files" -eq 0 ] || [ "$manifests" -eq 0 ]; then
   find "$data/out" | head >&2
   exit 1
 fi
+runs=$(sed -n 's/.*"spilled_runs": *\([0-9]*\).*/\1/p' "$WORK/logs/container-convert.out" | head -1)
+if [ "${runs:-0}" -eq 0 ]; then
+  echo "container: the converter spilled no runs (want some with a 64 MiB budget)" >&2
+  exit 1
+fi
 if ! head -1 "$WORK/logs/container-convert.err" | grep -q '^{'; then
   echo "container: the converter's log is not JSON lines:" >&2
   head -3 "$WORK/logs/container-convert.err" >&2
   exit 1
 fi
-step "converted into $files Parquet files and $manifests manifest ($(since "$t")); logs are JSON lines"
+step "converted into $files Parquet files and $manifests manifest, spilling $runs runs ($(since "$t")); logs are JSON lines"
 step "done in $(since "$t0")"
