@@ -461,9 +461,29 @@ func appendHybrid[T byte | int32](dst []byte, v []T, w uint) []byte {
 			i = n
 		}
 		dst = binary.AppendUvarint(dst, uint64(groups)<<1|1)
+		if w <= 8 {
+			// Eight values of at most 8 bits fill at most one uint64,
+			// appended whole and the slice cut back to w bytes.
+			for g := 0; g < groups; g++ {
+				var acc uint64
+				base := start + 8*g
+				if base+8 <= n {
+					vs := v[base : base+8]
+					for k, x := range vs {
+						acc |= uint64(uint32(x)) << (uint(k) * w)
+					}
+				} else {
+					for k := 0; base+k < n; k++ {
+						acc |= uint64(uint32(v[base+k])) << (uint(k) * w)
+					}
+				}
+				m := len(dst)
+				dst = binary.LittleEndian.AppendUint64(dst, acc)[:m+int(w)]
+			}
+			continue
+		}
 		if w <= 16 {
-			// Eight values of at most 16 bits fill at most two uint64s;
-			// both are appended whole and the slice cut back to w bytes.
+			// Eight values of at most 16 bits fill at most two uint64s.
 			for g := 0; g < groups; g++ {
 				var lo, hi uint64
 				base := start + 8*g
@@ -481,10 +501,7 @@ func appendHybrid[T byte | int32](dst []byte, v []T, w uint) []byte {
 				}
 				m := len(dst)
 				dst = binary.LittleEndian.AppendUint64(dst, lo)
-				if w > 8 {
-					dst = binary.LittleEndian.AppendUint64(dst, hi)
-				}
-				dst = dst[:m+int(w)]
+				dst = binary.LittleEndian.AppendUint64(dst, hi)[:m+int(w)]
 			}
 			continue
 		}
