@@ -175,11 +175,24 @@ func slicesMax(xs []int) int {
 	return m
 }
 
-// measure runs every engine opts.Runs times, interleaved.
+// settleDelay is the pause before each measured run, after the page cache's
+// dirty pages are written back: the previous engine's output (or a 10 GiB
+// process's exit) must not be cleaned up on the next engine's time. On a
+// 2-core machine any such work comes straight out of a two-worker run.
+const settleDelay = time.Second
+
+func settle() {
+	flushDirty()
+	time.Sleep(settleDelay)
+}
+
+// measure runs every engine opts.Runs times, interleaved, each after
+// settle.
 func (b *bencher) measure(ctx context.Context, specs []engineSpec) ([][]sample, error) {
 	out := make([][]sample, len(specs))
 	for r := 0; r < b.opts.Runs; r++ {
 		for i, s := range specs {
+			settle()
 			b.log.Info().Str("engine", s.key).Int("run", r+1).Msg("measuring")
 			sm, err := s.run(ctx)
 			if err != nil {
