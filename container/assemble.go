@@ -65,7 +65,6 @@ type assembler struct {
 	files     []*FileEntry // by bucket
 	rejects   []reject
 	committed []string
-	rowGroups int
 	rgBytes   []int64 // uncompressed bytes of each row group, as the footers say
 	encode    time.Duration
 	parse     time.Duration
@@ -187,7 +186,6 @@ func (s *memSource) appendRaw(dst []byte) ([]byte, error) { return append(dst, s
 // fileSource streams a spilled run.
 type fileSource struct {
 	name   string
-	f      *os.File
 	r      runReader
 	hdr    [recHeader]byte
 	k      []byte
@@ -363,10 +361,11 @@ const maxFanIn = 64
 // openRuns opens spilled runs as merge sources; close releases them.
 func (as *assembler) openRuns(bk int, names []string) (srcs []source, close func(), err error) {
 	var files []*os.File
-	close = func() {
+	close = func() { // safe to call twice
 		for _, f := range files {
 			f.Close()
 		}
+		files = nil
 	}
 	// Read buffers share a fixed allowance, so a bucket of many runs does
 	// not grow memory with the part.
@@ -384,7 +383,7 @@ func (as *assembler) openRuns(bk int, names []string) (srcs []source, close func
 		if as.p.compressSpill {
 			r = s2.NewReader(bufio.NewReaderSize(f, bufSize), s2.ReaderMaxBlockSize(spillBlock))
 		}
-		srcs = append(srcs, &fileSource{name: name, f: f, r: r})
+		srcs = append(srcs, &fileSource{name: name, r: r})
 	}
 	return srcs, close, nil
 }
@@ -619,7 +618,7 @@ func (b *bucketOut) parse() error {
 	b.rows += n
 	w.data, w.metas, w.ends = w.data[:0], w.metas[:0], w.ends[:0]
 	b.as.addTime(&b.as.parse, time.Since(start))
-	if colsBytes(p, w.cols) >= p.rowGroup {
+	if colsBytes(w.cols) >= p.rowGroup {
 		return b.flush()
 	}
 	return nil
@@ -661,7 +660,6 @@ func (b *bucketOut) flush() error {
 	b.rows = 0
 	b.reset()
 	b.as.mu.Lock()
-	b.as.rowGroups++
 	b.as.rgBytes = append(b.as.rgBytes, b.pw.UncompressedBytes()-before)
 	b.as.mu.Unlock()
 	b.as.addTime(&b.as.encode, time.Since(start))
@@ -677,7 +675,7 @@ func (as *assembler) addTime(d *time.Duration, t time.Duration) {
 // colsBytes is the size of the values held by cols, as they would be
 // written uncompressed and unencoded (string lengths counted as Parquet's
 // 4-byte prefixes).
-func colsBytes(p *plan, cols []pqwrite.Column) int64 {
+func colsBytes(cols []pqwrite.Column) int64 {
 	var n int64
 	for c := range cols {
 		col := &cols[c]

@@ -157,8 +157,6 @@ func (p *plan) routeChunk(ch *csvparse.Chunk, rt *router, b *batch) {
 		next[bk]++
 	}
 	b.recs, rt.grouped = rt.grouped, b.recs
-	// Rejects in input order.
-	slices.SortFunc(b.rejects, func(x, y reject) int { return cmpInt64(x.offset, y.offset) })
 }
 
 // routeFast routes the record at data[pos] if it has no quote, the chunk

@@ -464,7 +464,7 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	m.Timings.EncodeSeconds = as.encode.Seconds()
 	m.Timings.WaitSeconds = wait.Seconds()
 	m.Timings.Pass2Seconds = time.Since(pass2).Seconds()
-	m.RowGroups = as.rowGroups
+	m.RowGroups = len(as.rgBytes)
 	m.SpillMerges = int(as.merges.Load())
 	if len(as.rgBytes) > 0 {
 		sizes := slices.Clone(as.rgBytes)
