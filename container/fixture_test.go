@@ -3,7 +3,6 @@ package container
 import (
 	"bytes"
 	"compress/gzip"
-	"fmt"
 	"math/big"
 	"math/rand/v2"
 	"strconv"
@@ -190,5 +189,3 @@ func gz(data []byte, members int) []byte {
 	}
 	return out.Bytes()
 }
-
-func fmtRow(r expRow) string { return fmt.Sprint(r.vals...) }

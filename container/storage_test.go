@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/tierflow/tierflow/lake/storage"
 )
@@ -18,7 +17,6 @@ import (
 // the converter's tests (DuckDB reads the files it writes from disk).
 type dirStorage struct {
 	root string
-	mu   sync.Mutex
 }
 
 func (d *dirStorage) URI() string                 { return "file://" + d.root }
@@ -57,10 +55,9 @@ func (d *dirStorage) Stat(ctx context.Context, key string) (storage.Object, erro
 }
 
 type dirWriter struct {
-	f      *os.File
-	final  string
-	done   bool
-	closed bool
+	f     *os.File
+	final string
+	done  bool
 }
 
 func (w *dirWriter) Write(p []byte) (int, error) { return w.f.Write(p) }
