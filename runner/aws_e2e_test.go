@@ -408,7 +408,7 @@ func TestStepsAWS(t *testing.T) {
 	if n := countUnder(t, env.Storage, Layout{Spec: spec}.Tier2Prefix("2020-04", fx.RunID)); n != 0 {
 		t.Errorf("failed execution left %d tier-2 objects", n)
 	}
-	if err := env.Lineage.ClaimMonth(ctx, spec.Name, "2020-04", "next-run", time.Minute); err != nil {
+	if _, err := env.Lineage.Claim(ctx, spec.Name, "2020-04", lineage.Claim{Owner: "next-run#x"}, time.Minute); err != nil {
 		t.Errorf("finish did not release the month: %v", err)
 	}
 }

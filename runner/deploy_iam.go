@@ -155,7 +155,7 @@ func (d *Deployment) taskPolicy() PolicyDocument {
 	}
 	if t := d.Spec.AWS.LineageTable; t != "" {
 		st = append(st, allow("RecordLineage", []string{
-			"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:UpdateItem", "dynamodb:Query",
+			"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Query",
 			"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable",
 		}, d.arn("dynamodb", "table/"+t), d.arn("dynamodb", "table/"+t+"/index/*")))
 	}

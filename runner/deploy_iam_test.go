@@ -154,7 +154,7 @@ var operations = map[string]opUse{
 	// DynamoDB (lake/lineage/dynamo): the job's lineage table and its index.
 	"dynamodb.GetItem":        {role: "task", needs: ddbNeeds("dynamodb:GetItem")},
 	"dynamodb.PutItem":        {role: "task", needs: ddbNeeds("dynamodb:PutItem")},
-	"dynamodb.DeleteItem":     {role: "task", needs: ddbNeeds("dynamodb:DeleteItem")},
+	"dynamodb.UpdateItem":     {role: "task", needs: ddbNeeds("dynamodb:UpdateItem")},
 	"dynamodb.Query":          {role: "task", needs: ddbNeeds("dynamodb:Query")},
 	"dynamodb.BatchGetItem":   {role: "task", needs: ddbNeeds("dynamodb:BatchGetItem")},
 	"dynamodb.BatchWriteItem": {role: "task", needs: ddbNeeds("dynamodb:BatchWriteItem")},

@@ -34,6 +34,9 @@ type Env struct {
 	Lineage     lineage.Store
 	Log         zerolog.Logger
 	CodeVersion string
+	// ExecutionAlive tells whether a Step Functions execution (a claim's
+	// holder on AWS) still runs; nil where there is none to ask.
+	ExecutionAlive func(ctx context.Context, arn string) Liveness
 
 	newEngine func(context.Context) (engine.Engine, error)
 	engine    engine.Engine

@@ -5,6 +5,8 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -96,12 +98,18 @@ func TestClaimedMonthRefused(t *testing.T) {
 	spec := shippedSpec(t)
 	env, _ := openTestEnv(t, spec, 100, 1, 0)
 	ctx := context.Background()
-	if err := env.Lineage.ClaimMonth(ctx, spec.Name, testMonth, "someone-else", time.Minute); err != nil {
+	if _, err := env.Lineage.Claim(ctx, spec.Name, testMonth, holderClaim("someone-else#x"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	_, err := Run(ctx, env, spec, Options{Month: testMonth})
-	if err == nil || !strings.Contains(err.Error(), "being run by another run") {
-		t.Fatalf("run of a claimed month: %v", err)
+	var held *HeldError
+	if !errors.As(err, &held) || held.Holder.Owner != "someone-else#x" || held.Liveness != HolderAlive {
+		t.Fatalf("run of a claimed month: %v, want a HeldError naming the live holder", err)
+	}
+	for _, want := range []string{"held by run someone-else", fmt.Sprintf("pid %d", os.Getpid()), "looks alive", "tierflow unlock --job consumer-header --month " + testMonth} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("refusal %q does not say %q", err, want)
+		}
 	}
 }
 
@@ -133,7 +141,7 @@ func TestConcurrentRunsExactlyOnePublishes(t *testing.T) {
 		case errs[i] == nil && results[i].Run.Published && !results[i].Skipped:
 			published++
 		case errs[i] == nil && results[i].Skipped:
-		case errs[i] != nil && strings.Contains(errs[i].Error(), "being run by another run"):
+		case errs[i] != nil && errors.As(errs[i], new(*HeldError)):
 		default:
 			t.Errorf("run %d: %v %+v", i, errs[i], results[i])
 		}

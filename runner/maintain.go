@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
-	"sort"
 	"time"
 
 	"github.com/tierflow/tierflow/jobs"
-	"github.com/tierflow/tierflow/lake/catalog"
 	"github.com/tierflow/tierflow/lake/lineage"
 	"github.com/tierflow/tierflow/lake/storage"
 )
@@ -34,28 +31,82 @@ func tables(spec *jobs.Spec) []publishedTable {
 	return out
 }
 
+// rollbackLease is how long a rollback holds its month.
+const rollbackLease = 2 * time.Minute
+
 // Rollback switches a month back to an earlier complete run (to == "":
-// the newest complete run before the published one). The earlier run's
-// prefixes must still exist (gc keeps them unless told otherwise).
+// the newest complete run started before the published one) through the
+// same commit as a publish: it claims the month (refused while a run holds
+// it), checks the target's files, commits, then rolls the catalog forward.
+// The earlier run's prefixes must still exist (gc keeps the run rollback
+// would pick).
 func Rollback(ctx context.Context, env *Env, spec *jobs.Spec, month, to string) (from, target string, err error) {
 	if _, err := jobs.ParseMonth(month); err != nil {
 		return "", "", err
 	}
-	cur, err := env.Lineage.Published(ctx, spec.Name, month)
+	if _, err := Repair(ctx, env, spec, month); err != nil {
+		return "", "", err
+	}
+	claim, err := claimMonth(ctx, env, spec.Name, month, "rollback#"+nonce(), "the rollback", rollbackLease, env.Log)
 	if err != nil {
-		return "", "", fmt.Errorf("rollback %s: no published run: %w", month, err)
+		return "", "", fmt.Errorf("rollback %s refused while another command holds the month: %w", month, err)
+	}
+	defer func() {
+		if err := env.Lineage.Release(context.WithoutCancel(ctx), spec.Name, month, claim.Owner); err != nil {
+			env.Log.Warn().Err(err).Msg("releasing the month claim (it expires by itself)")
+		}
+	}()
+	m, err := env.Lineage.Month(ctx, spec.Name, month)
+	if err != nil {
+		return "", "", fmt.Errorf("rollback %s: %w", month, err)
+	}
+	cur := m.Published.RunID
+	if cur == "" {
+		return "", "", fmt.Errorf("rollback %s: no published run: %w", month, lineage.ErrNotFound)
 	}
 	runs, err := env.Lineage.ListRuns(ctx, spec.Name, month)
 	if err != nil {
-		return "", "", err
+		return cur, "", err
 	}
+	if target = rollbackTarget(runs, cur, to); target == "" {
+		if to != "" {
+			return cur, "", fmt.Errorf("rollback %s: run %s is not a complete run of this month other than the published one", month, to)
+		}
+		return cur, "", fmt.Errorf("rollback %s: no earlier complete run to go back to (published: %s)", month, cur)
+	}
+	plan, err := loadPlan(ctx, env, spec, month, target)
+	if err != nil {
+		return cur, target, fmt.Errorf("rollback %s to %s: %w", month, target, err)
+	}
+	for _, t := range tables(spec) {
+		if err := mustHaveObjects(ctx, env.Storage, t.prefix(month, target)); err != nil {
+			return cur, target, fmt.Errorf("rollback %s to %s: %w", month, target, err)
+		}
+	}
+	c := lineage.Commit{RunID: target, Prev: cur, Token: claim.Token, At: time.Now().UTC(), Rollback: true}
+	if err := env.Lineage.Commit(ctx, spec.Name, month, claim.Owner, c); err != nil {
+		return cur, target, fmt.Errorf("rollback %s: the month changed while rolling back; nothing changed: %w", month, err)
+	}
+	// Committed: the rollback has happened; a failed switch is repaired.
+	if _, err := rollForward(context.WithoutCancel(ctx), env, spec, plan, claim.Token, false); err != nil && !errors.Is(err, errSuperseded) {
+		env.Log.Warn().Err(err).Str("month", month).Msgf("rolled back to run %s; some partitions are not switched yet and are finished by the next command (or: tierflow repair --job %s --month %s)", target, spec.Name, month)
+		return cur, target, nil
+	}
+	env.Log.Info().Str("month", month).Str("from", cur).Str("to", target).Msg("rolled back")
+	return cur, target, nil
+}
+
+// rollbackTarget is the run a rollback of a month whose published run is
+// cur goes to: run to, or (to == "") the newest complete run started
+// before cur; "" when there is none. runs are newest first.
+func rollbackTarget(runs []lineage.Run, cur, to string) string {
 	var curRun *lineage.Run
 	for i := range runs {
 		if runs[i].ID == cur {
 			curRun = &runs[i]
 		}
 	}
-	for _, r := range runs { // newest first
+	for _, r := range runs {
 		if r.ID == cur || r.Status != lineage.StatusComplete {
 			continue
 		}
@@ -63,38 +114,10 @@ func Rollback(ctx context.Context, env *Env, spec *jobs.Spec, month, to string) 
 			continue
 		}
 		if to == "" || r.ID == to {
-			target = r.ID
-			break
+			return r.ID
 		}
 	}
-	if target == "" {
-		if to != "" {
-			return cur, "", fmt.Errorf("rollback %s: run %s is not a complete run of this month other than the published one", month, to)
-		}
-		return cur, "", fmt.Errorf("rollback %s: no earlier complete run to go back to (published: %s)", month, cur)
-	}
-	var parts []catalog.Partition
-	for _, t := range tables(spec) {
-		prefix := t.prefix(month, target)
-		if err := mustHaveObjects(ctx, env.Storage, prefix); err != nil {
-			return cur, target, fmt.Errorf("rollback %s to %s: %w", month, target, err)
-		}
-		def, err := env.Catalog.GetTable(ctx, spec.Database, t.name)
-		if err != nil {
-			return cur, target, fmt.Errorf("rollback %s: table %s: %w", month, t.name, err)
-		}
-		parts = append(parts, MonthPartition(def, month, DirURI(env.Storage, prefix), target))
-	}
-	for _, p := range parts {
-		if err := env.Catalog.PutPartition(ctx, p); err != nil {
-			return cur, target, fmt.Errorf("rollback %s: switch %s.%s: %w", month, p.Database, p.Table, err)
-		}
-	}
-	if err := env.Lineage.SetPublished(ctx, spec.Name, month, target, cur); err != nil {
-		return cur, target, fmt.Errorf("rollback %s: published pointer: %w", month, err)
-	}
-	env.Log.Info().Str("month", month).Str("from", cur).Str("to", target).Msg("rolled back")
-	return cur, target, nil
+	return ""
 }
 
 func mustHaveObjects(ctx context.Context, st storage.Storage, prefix string) error {
@@ -107,138 +130,4 @@ func mustHaveObjects(ctx context.Context, st storage.Storage, prefix string) err
 		return err
 	}
 	return fmt.Errorf("%s holds no files (pruned by gc?)", st.ObjectURI(prefix))
-}
-
-// GCOptions tune gc.
-type GCOptions struct {
-	// Keep is how many complete, unpublished runs per month are kept for
-	// rollback besides the published one.
-	Keep int
-	// DryRun lists what would be deleted without deleting.
-	DryRun bool
-	// TempAge is the age beyond which abandoned temporary files and
-	// incomplete multipart uploads are removed.
-	TempAge time.Duration
-}
-
-// GCReport says what gc removed (or would remove).
-type GCReport struct {
-	Prefixes []string // run prefixes removed
-	Objects  int      // objects removed
-	Temp     int      // abandoned temporary files / incomplete uploads removed
-}
-
-var runDir = regexp.MustCompile(`month=([0-9]{4}-[0-9]{2})/run=([^/]+)/`)
-
-// GC prunes run prefixes that are neither published nor among the Keep
-// newest complete runs of their month, and never touches a run that may
-// still be running. Incomplete uploads and abandoned temporary files older
-// than TempAge go too.
-func GC(ctx context.Context, env *Env, spec *jobs.Spec, o GCOptions) (*GCReport, error) {
-	runs, err := env.Lineage.ListRuns(ctx, spec.Name, "")
-	if err != nil {
-		return nil, err
-	}
-	ttl := spec.Timeout
-	if ttl <= 0 {
-		ttl = 6 * time.Hour
-	}
-	keep := map[string]bool{}
-	kept := map[string]int{}
-	for _, r := range runs { // newest first
-		if r.Status == lineage.StatusRunning && time.Since(r.Started) < ttl {
-			keep[r.ID] = true // may still be writing
-			continue
-		}
-		if r.Status == lineage.StatusComplete && kept[r.Month] < o.Keep {
-			keep[r.ID] = true
-			kept[r.Month]++
-		}
-	}
-	months := map[string]bool{}
-	for _, r := range runs {
-		months[r.Month] = true
-	}
-	for m := range months {
-		id, err := env.Lineage.Published(ctx, spec.Name, m)
-		if err == nil {
-			keep[id] = true
-			// The published run does not count against Keep.
-		} else if !errors.Is(err, lineage.ErrNotFound) {
-			return nil, err
-		}
-	}
-	// The catalog is the final word on what readers see.
-	for _, t := range tables(spec) {
-		parts, err := env.Catalog.ListPartitions(ctx, spec.Database, t.name)
-		if err != nil && !errors.Is(err, catalog.ErrNotFound) {
-			return nil, err
-		}
-		for _, p := range parts {
-			if m := runDir.FindStringSubmatch(p.StorageDescriptor.Location); m != nil {
-				keep[m[2]] = true
-			}
-		}
-	}
-
-	rep := &GCReport{}
-	for _, t := range tables(spec) {
-		root := TableRoot(t.tier, t.name)
-		doomed := map[string][]string{}
-		err := env.Storage.List(ctx, root, func(ob storage.Object) error {
-			m := runDir.FindStringSubmatchIndex(ob.Key)
-			if m == nil {
-				return nil
-			}
-			id := ob.Key[m[4]:m[5]]
-			if !keep[id] {
-				prefix := ob.Key[:m[1]]
-				doomed[prefix] = append(doomed[prefix], ob.Key)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("gc: list %s: %w", root, err)
-		}
-		prefixes := make([]string, 0, len(doomed))
-		for p := range doomed {
-			prefixes = append(prefixes, p)
-		}
-		sort.Strings(prefixes)
-		for _, p := range prefixes {
-			rep.Prefixes = append(rep.Prefixes, p)
-			rep.Objects += len(doomed[p])
-			if o.DryRun {
-				continue
-			}
-			for _, k := range doomed[p] {
-				if err := env.Storage.Delete(ctx, k); err != nil {
-					return rep, fmt.Errorf("gc: delete %s: %w", k, err)
-				}
-			}
-		}
-	}
-	if o.TempAge > 0 && !o.DryRun {
-		type tempCleaner interface {
-			CleanTemp(ctx context.Context, olderThan time.Duration) (int, error)
-		}
-		type uploadAborter interface {
-			AbortIncompleteUploads(ctx context.Context, prefix string, olderThan time.Duration) (int, error)
-		}
-		if c, ok := env.Storage.(tempCleaner); ok {
-			n, err := c.CleanTemp(ctx, o.TempAge)
-			if err != nil {
-				return rep, fmt.Errorf("gc: temporary files: %w", err)
-			}
-			rep.Temp += n
-		}
-		if a, ok := env.Storage.(uploadAborter); ok {
-			n, err := a.AbortIncompleteUploads(ctx, "", o.TempAge)
-			if err != nil {
-				return rep, fmt.Errorf("gc: incomplete uploads: %w", err)
-			}
-			rep.Temp += n
-		}
-	}
-	return rep, nil
 }

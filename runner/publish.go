@@ -12,41 +12,46 @@ import (
 	"github.com/tierflow/tierflow/lake/storage"
 )
 
-// publish checks every part manifest against what is really stored, then
-// switches the month's partitions (tier 2, then each derived table) to this
-// run's prefixes, moves the published-run pointer and records lineage.
+// publish writes the run's publish plan, commits (the one write that
+// makes the run what readers see), then rolls the catalog forward and
+// records lineage. Before the commit a failure leaves nothing visible;
+// after it, failures are logged as follow-ups that the next command (or
+// `tierflow repair`) finishes, and the run has published.
 func (j *job) publish(ctx context.Context) (lineage.Stage, error) {
 	st := lineage.Stage{}
+	plan := &publishPlan{Run: j.run.ID, Month: j.plan.Month, Edges: j.edges()}
 	for _, s := range j.staged {
-		if err := j.env.Catalog.PutTable(ctx, s.table); err != nil {
-			return st, fmt.Errorf("catalog: table %s.%s: %w", s.table.Database, s.table.Name, err)
-		}
-	}
-	// From here on readers may see the new month: record it so a failure
-	// below is never "cleaned up" by deleting published data.
-	j.published = true
-	for _, s := range j.staged {
-		if err := j.env.Catalog.PutPartition(ctx, s.partition); err != nil {
-			return st, fmt.Errorf("catalog: switch %s.%s month=%s to %s: %w", s.table.Database, s.table.Name, j.plan.Month, s.partition.StorageDescriptor.Location, err)
-		}
-		st.Files++
-	}
-	if err := j.env.Lineage.SetPublished(ctx, j.spec.Name, j.plan.Month, j.run.ID, j.res.Previous); err != nil {
-		if errors.Is(err, lineage.ErrConflict) {
-			return st, fmt.Errorf("another run published month %s while this one ran: %w", j.plan.Month, err)
-		}
-		return st, fmt.Errorf("lineage: set published run: %w", err)
-	}
-	for _, s := range j.staged {
-		j.run.Outputs = append(j.run.Outputs, lineage.Dataset{
+		plan.Tables = append(plan.Tables, planEntry{Table: s.table, Partition: s.partition})
+		plan.Outputs = append(plan.Outputs, lineage.Dataset{
 			URI: PartitionURI(s.table.Database, s.table.Name, j.plan.Month), Kind: "partition",
 			Tier: tierOf(s.prefix), Rows: s.rows,
 		})
 	}
-	if err := j.env.Lineage.AddEdges(ctx, j.edges()); err != nil {
-		return st, fmt.Errorf("lineage: edges: %w", err)
+	if err := putJSON(ctx, j.env.Storage, planKey(j.spec, j.run.ID), plan); err != nil {
+		return st, fmt.Errorf("publish plan: %w", err)
+	}
+	if err := j.commit(ctx); err != nil {
+		return st, err
+	}
+	// Committed. Nothing below may undo it; what fails is repaired later.
+	ctx = context.WithoutCancel(ctx)
+	j.run.Outputs = plan.Outputs
+	n, err := rollForward(ctx, j.env, j.spec, plan, j.ex.Token, true)
+	st.Files = n
+	if err != nil && !errors.Is(err, errSuperseded) {
+		j.followUp("switching the catalog partitions", err)
+	}
+	if err := j.env.Lineage.AddEdges(ctx, plan.Edges); err != nil {
+		j.followUp("recording lineage edges", fmt.Errorf("lineage: edges: %w", err))
 	}
 	return st, nil
+}
+
+// followUp records a failure after the commit: the month is published, and
+// the next command that touches it finishes the step.
+func (j *job) followUp(what string, err error) {
+	j.pending = append(j.pending, fmt.Errorf("%s: %w", what, err))
+	j.log.Warn().Err(err).Str("step", what).Msg("the run is committed; this step failed and is finished by the next command (or tierflow repair)")
 }
 
 // verifyManifest checks a part's invariant and that every file it lists is

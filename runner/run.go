@@ -6,6 +6,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -71,9 +72,12 @@ func Run(ctx context.Context, env *Env, spec *jobs.Spec, opts Options) (*Result,
 	}
 	j.opts = opts
 	res = j.res
-	stopRenew := renewClaim(ctx, env, spec.Name, ex.Month, ex.Claim, lease, j.log)
+	runCtx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	claim := lineage.Claim{Owner: ex.Claim, Token: ex.Token}
+	stopRenew := renewClaim(runCtx, env, spec.Name, ex.Month, claim, lease, j.log, cancel)
 	u0, t0, r0 := CurrentUsage(), time.Now(), env.Requests()
-	runErr := j.local(ctx)
+	runErr := j.local(runCtx)
 	j.addCompute(MeasureCost(u0, CurrentUsage(), time.Since(t0), 0, 0))
 	j.run.Cost.S3Requests += env.Requests() - r0
 	stopRenew()
@@ -102,30 +106,6 @@ func (j *job) local(ctx context.Context) error {
 	})
 }
 
-// renewClaim keeps the month's claim alive while the run works; the
-// returned func stops it. A run that cannot renew keeps going: publish
-// still compares-and-sets the published pointer.
-func renewClaim(ctx context.Context, env *Env, job, month, owner string, lease time.Duration, log logger) func() {
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		t := time.NewTicker(lease / 4)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := env.Lineage.ClaimMonth(ctx, job, month, owner, lease); err != nil && ctx.Err() == nil {
-					log.Warn().Err(err).Msg("renewing the month claim")
-				}
-			}
-		}
-	}()
-	return func() { cancel(); <-done }
-}
-
 // markAbandoned records runs of the month that are still "running" although
 // this run now holds the month's claim: their process died (their claim
 // expired), so they are failed.
@@ -139,13 +119,7 @@ func markAbandoned(ctx context.Context, env *Env, job, month string, log logger)
 		if r.Status != lineage.StatusRunning {
 			continue
 		}
-		r.Status = lineage.StatusFailed
-		r.Ended = time.Now()
-		r.Error = "abandoned: the run stopped renewing its claim on the month (its process died); run gc to remove what it wrote"
-		if err := env.Lineage.FinishRun(ctx, r); err != nil {
-			log.Warn().Err(err).Str("abandoned", r.ID).Msg("recording an abandoned run")
-			continue
-		}
+		markFailed(ctx, env, r, "abandoned: the run stopped renewing its claim on the month (its process died); run gc to remove what it wrote")
 		log.Warn().Str("abandoned", r.ID).Msg("an earlier run of this month died; recorded it as failed")
 	}
 }
@@ -179,9 +153,15 @@ type job struct {
 	opts   Options
 	res    *Result
 
-	tier1     []pristineObject
-	staged    []staged // partitions to switch at publish, tier 2 first
-	published bool
+	tier1  []pristineObject
+	staged []staged // partitions to switch at publish, tier 2 first
+	// committed is set once the commit has landed: from then on the run
+	// is published and nothing it wrote may be removed.
+	committed bool
+	// uncertain: the commit's outcome could not be read; nothing is
+	// removed, repair settles it.
+	uncertain bool
+	pending   []error // failures after the commit, finished by repair
 }
 
 // staged is one partition ready to publish.
@@ -206,14 +186,17 @@ func (j *job) stages(ctx context.Context, list []stageFunc) error {
 		return fmt.Errorf("catalog: database %s: %w", j.spec.Database, err)
 	}
 	for _, stage := range list {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("%s: %w", stage.name, err)
+		if ctx.Err() != nil {
+			return fmt.Errorf("%s: %w", stage.name, context.Cause(ctx))
 		}
 		t0 := time.Now()
 		st, err := stage.fn(ctx)
 		st.Name, st.Wall = stage.name, time.Since(t0)
 		j.run.Stages = append(j.run.Stages, st)
 		if err != nil {
+			if cause := context.Cause(ctx); cause != nil && !errors.Is(err, cause) {
+				err = fmt.Errorf("%w (%v)", cause, err)
+			}
 			return fmt.Errorf("%s: %w", stage.name, err)
 		}
 		j.log.Info().Str("stage", stage.name).Dur("wall", st.Wall).Int64("rows_out", st.RowsOut).Int("files", st.Files).Msg("stage done")
@@ -222,15 +205,14 @@ func (j *job) stages(ctx context.Context, list []stageFunc) error {
 }
 
 // cleanup removes what a failed run wrote to its data prefixes; its
-// manifests and rejects stay for inspection. Nothing was published.
+// manifests and rejects stay for inspection. It is only called when the
+// run did not commit.
 func (j *job) cleanup(ctx context.Context) {
-	if j.published {
-		return
-	}
 	for _, t := range tables(j.spec) {
 		p := t.prefix(j.plan.Month, j.run.ID)
 		if err := storage.DeletePrefix(ctx, j.env.Storage, p); err != nil {
-			j.log.Warn().Err(err).Str("prefix", p).Msg("cleaning up a failed run")
+			j.log.Warn().Err(err).Str("prefix", j.env.Storage.ObjectURI(p)).
+				Msg("could not remove what the failed run wrote (readers never see it); run `tierflow gc` to remove it later")
 		}
 	}
 }

@@ -27,7 +27,9 @@ type Exec struct {
 	// Claim is the owner token of the month's claim: the run id plus a
 	// random nonce, so two attempts that compute the same run id (the same
 	// inputs, started at once) cannot both hold the month.
-	Claim    string    `json:"claim,omitempty"`
+	Claim string `json:"claim,omitempty"`
+	// Token is the claim's fencing token: the commit is conditional on it.
+	Token    int64     `json:"token,omitempty"`
 	Skipped  bool      `json:"skipped"`
 	Reason   string    `json:"reason,omitempty"`
 	Previous string    `json:"previous,omitempty"`
@@ -120,10 +122,13 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 	}
 	ex := &Exec{Name: execution, Job: spec.Name, Month: month, Started: started, Plan: plan}
 
-	prev, err := env.Lineage.Published(ctx, spec.Name, month)
-	if err != nil && !errors.Is(err, lineage.ErrNotFound) {
-		return nil, fmt.Errorf("lineage: published run of %s: %w", month, err)
+	// An earlier command may have committed and died before rolling the
+	// catalog forward: finish that first.
+	rep, err := Repair(ctx, env, spec, month)
+	if err != nil {
+		return nil, err
 	}
+	prev := rep.Run
 	ex.Previous = prev
 	if prev != "" && !force {
 		pr, err := env.Lineage.GetRun(ctx, spec.Name, prev)
@@ -147,12 +152,15 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 	if ex.Name == "" {
 		ex.Name = ex.RunID
 	}
-	ex.Claim = ex.RunID + "#" + nonce()
-	if err := env.Lineage.ClaimMonth(ctx, spec.Name, month, ex.Claim, lease); err != nil {
-		if errors.Is(err, lineage.ErrConflict) {
-			return nil, fmt.Errorf("month %s of job %s is being run by another run right now; not starting run %s: %w", month, spec.Name, ex.RunID, err)
-		}
-		return nil, fmt.Errorf("lineage: claim month %s: %w", month, err)
+	claim, err := claimMonth(ctx, env, spec.Name, month, ex.RunID+"#"+nonce(), "run "+ex.RunID, lease, log)
+	if err != nil {
+		return nil, err
+	}
+	ex.Claim, ex.Token = claim.Owner, claim.Token
+	// The claim may have been released by a rollback or taken from a dead
+	// holder while this plan read the published run: read it again.
+	if m, err := env.Lineage.Month(ctx, spec.Name, month); err == nil {
+		ex.Previous = m.Published.RunID
 	}
 	markAbandoned(ctx, env, spec.Name, month, log)
 	run := lineage.Run{
@@ -161,7 +169,7 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 		Parent: execution, Stages: []lineage.Stage{planStage},
 	}
 	if err := env.Lineage.StartRun(ctx, run); err != nil {
-		_ = env.Lineage.ReleaseMonth(context.WithoutCancel(ctx), spec.Name, month, ex.Claim)
+		_ = env.Lineage.Release(context.WithoutCancel(ctx), spec.Name, month, ex.Claim)
 		return nil, fmt.Errorf("lineage: start run %s: %w", ex.RunID, err)
 	}
 	if err := ex.save(ctx, env.Storage); err != nil {
@@ -199,27 +207,53 @@ func resumeJob(ctx context.Context, env *Env, spec *jobs.Spec, ex *Exec) (*job, 
 	return j, nil
 }
 
-// finish records the run's end: COMPLETE, or FAIL with the error after
-// removing what it wrote to unpublished prefixes. It releases the month.
+// finish records the run's end and releases the month. A run that
+// committed is COMPLETE, whatever failed after the commit (those steps are
+// finished by repair). A run that did not commit is FAIL, and what it wrote
+// to its data prefixes is removed (unless the commit's outcome is unknown).
+// The last log line says which.
 func (j *job) finish(ctx context.Context, runErr error) (lineage.Run, error) {
 	ctx = context.WithoutCancel(ctx)
 	run := *j.run
 	run.Ended = time.Now()
-	if runErr != nil {
+	month := j.ex.Month
+	switch {
+	case j.committed:
+		runErr = nil
+		run.Status, run.Published, run.Error = lineage.StatusComplete, true, ""
+	default:
+		if runErr == nil {
+			runErr = errors.New("the run ended without committing")
+		}
 		run.Status = lineage.StatusFailed
 		run.Error = runErr.Error()
-		j.cleanup(ctx)
-		j.log.Error().Err(runErr).Msg("run failed; nothing was published")
-	} else {
-		run.Status = lineage.StatusComplete
-		run.Published = true
-		j.log.Info().Dur("wall", run.Ended.Sub(run.Started)).Int64("rows_out", run.RowsOut).Int64("rows_rejected", run.RowsRejected).Msg("run complete")
+		if !j.uncertain {
+			j.cleanup(ctx)
+		}
 	}
 	if err := j.env.Lineage.FinishRun(ctx, run); err != nil {
-		runErr = errors.Join(runErr, fmt.Errorf("lineage: finish run %s: %w", run.ID, err))
+		if j.committed {
+			j.followUp("recording the run as complete", err)
+		} else {
+			runErr = errors.Join(runErr, fmt.Errorf("lineage: finish run %s: %w", run.ID, err))
+		}
 	}
-	if err := j.env.Lineage.ReleaseMonth(ctx, j.spec.Name, j.ex.Month, j.ex.Claim); err != nil {
-		j.log.Warn().Err(err).Msg("releasing the month claim")
+	if err := j.env.Lineage.Release(ctx, j.spec.Name, month, j.ex.Claim); err != nil {
+		j.log.Warn().Err(err).Msg("releasing the month claim (it expires by itself)")
+	}
+	switch {
+	case j.committed && len(j.pending) > 0:
+		j.log.Warn().Int("follow_ups", len(j.pending)).Msgf("run complete: month %s is published by run %s; %d follow-up steps failed and are finished by the next command (or: tierflow repair --job %s --month %s)",
+			month, run.ID, len(j.pending), j.spec.Name, month)
+	case j.committed:
+		j.log.Info().Dur("wall", run.Ended.Sub(run.Started)).Int64("rows_out", run.RowsOut).Int64("rows_rejected", run.RowsRejected).
+			Msgf("run complete: month %s is published by run %s", month, run.ID)
+	case j.uncertain:
+		j.log.Error().Err(runErr).Msgf("run failed and whether its commit landed is unknown; run: tierflow repair --job %s --month %s", j.spec.Name, month)
+	case j.res.Previous != "":
+		j.log.Error().Err(runErr).Msgf("run failed; nothing was published: month %s still shows run %s", month, j.res.Previous)
+	default:
+		j.log.Error().Err(runErr).Msgf("run failed; nothing was published: month %s has no published run", month)
 	}
 	return run, runErr
 }

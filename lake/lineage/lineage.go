@@ -7,6 +7,7 @@ package lineage
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -14,7 +15,7 @@ import (
 var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: a conditional write lost (run already recorded, month
-	// claimed by another run, published pointer moved).
+	// claimed by another run, claim superseded, published run moved).
 	ErrConflict = errors.New("conflict")
 )
 
@@ -93,6 +94,63 @@ type Run struct {
 	Published    bool      `json:"published"`
 }
 
+// Claim is a lease on one month of a job: while it lasts only its owner
+// works on the month. Token is the fencing token: every new claim of the
+// month gets a larger one, and the commit is conditional on it, so a run
+// that lost its claim (paused past its lease, then taken over) can never
+// publish.
+type Claim struct {
+	Owner string `json:"owner"`
+	Token int64  `json:"token"`
+	// Host and PID identify a local holder, so that a claim whose process
+	// is gone can be taken over at once.
+	Host string `json:"host,omitempty"`
+	PID  int    `json:"pid,omitempty"`
+	// Execution is the holder's Step Functions execution ARN on AWS.
+	Execution string    `json:"execution,omitempty"`
+	Since     time.Time `json:"since,omitzero"`
+	Renewed   time.Time `json:"renewed,omitzero"`
+	Expires   time.Time `json:"expires,omitzero"`
+}
+
+// Live reports whether the claim is held and unexpired at now.
+func (c Claim) Live(now time.Time) bool { return c.Owner != "" && now.Before(c.Expires) }
+
+// Commit is a month's published-run record, written by Store.Commit.
+type Commit struct {
+	RunID string    `json:"run_id"`
+	Prev  string    `json:"prev,omitempty"`
+	Token int64     `json:"token"`
+	At    time.Time `json:"at,omitzero"`
+	// Rollback is set when the commit went back to an earlier run rather
+	// than publishing a new one.
+	Rollback bool `json:"rollback,omitempty"`
+	// RolledForward is set once every catalog partition of the month
+	// points at RunID (Store.MarkRolledForward).
+	RolledForward bool `json:"rolled_forward"`
+}
+
+// Month is the state of one month of a job: who holds it, and what is
+// published.
+type Month struct {
+	Claim     Claim  // Owner "" when nobody holds it
+	Published Commit // RunID "" when nothing is published
+}
+
+// HeldError is returned by Store.Claim while another owner holds the
+// month; it wraps ErrConflict.
+type HeldError struct {
+	Job, Month string
+	Holder     Claim
+}
+
+func (e *HeldError) Error() string {
+	return fmt.Sprintf("lineage: month %s of %s is held by %s until %s", e.Month, e.Job, e.Holder.Owner, e.Holder.Expires.UTC().Format(time.RFC3339))
+}
+
+// Unwrap makes errors.Is(err, ErrConflict) hold.
+func (e *HeldError) Unwrap() error { return ErrConflict }
+
 // Store records runs and lineage.
 type Store interface {
 	// StartRun records a new run; ErrConflict if run.ID is already recorded.
@@ -111,15 +169,40 @@ type Store interface {
 	// Downstream returns the edges whose From is uri.
 	Downstream(ctx context.Context, uri string) ([]Edge, error)
 
-	// ClaimMonth gives runID the exclusive right to work on (job, month)
-	// until ReleaseMonth or until ttl passes; ErrConflict while another run
-	// holds it.
-	ClaimMonth(ctx context.Context, job, month, runID string, ttl time.Duration) error
-	// ReleaseMonth gives up a claim held by runID (no-op otherwise).
-	ReleaseMonth(ctx context.Context, job, month, runID string) error
-	// SetPublished moves the month's published-run pointer from prev ("" =
-	// none yet) to runID; ErrConflict if the pointer is not prev.
-	SetPublished(ctx context.Context, job, month, runID, prev string) error
+	// Claim gives c.Owner the month for ttl and returns the claim as
+	// stored, with its fencing token. It succeeds when nobody holds the
+	// month (never claimed, released, or expired: then Token is one more
+	// than the month's last token) or when c.Owner holds it already (a
+	// retried claim: Token unchanged). While another owner's claim lasts it
+	// fails with a *HeldError naming the holder (it wraps ErrConflict).
+	// Owner strings must be unique per attempt (run id plus a nonce).
+	Claim(ctx context.Context, job, month string, c Claim, ttl time.Duration) (Claim, error)
+	// TakeOver replaces holder's claim by c whatever its expiry, for a
+	// holder known to be dead; ErrConflict if the month's claim is no longer
+	// holder's (Owner and Token). The new claim gets a new token.
+	TakeOver(ctx context.Context, job, month string, holder, c Claim, ttl time.Duration) (Claim, error)
+	// Renew extends owner's claim (whose token must be token) to ttl from
+	// now; ErrConflict if the month's claim is no longer that one: the
+	// caller has been fenced off and must stop.
+	Renew(ctx context.Context, job, month, owner string, token int64, ttl time.Duration) error
+	// Release gives up owner's claim; it does nothing when owner does not
+	// hold the month. The month's token is kept, so the next claim's is
+	// larger.
+	Release(ctx context.Context, job, month, owner string) error
+
+	// Commit is the one commit point of publish and rollback: one
+	// conditional write that makes c.RunID the month's published run. It
+	// succeeds only if owner still holds the claim with token c.Token (held
+	// or expired, but not superseded: fencing) and the published run is
+	// still c.Prev ("" = none); otherwise ErrConflict and nothing changed.
+	Commit(ctx context.Context, job, month, owner string, c Commit) error
+	// MarkRolledForward records that every catalog partition of the month
+	// points at the committed run runID (token): later commands need not
+	// check. It does nothing if the month's commit has moved on.
+	MarkRolledForward(ctx context.Context, job, month, runID string, token int64) error
+	// Month returns the month's claim and commit; zero values (not an
+	// error) when the month was never claimed or published.
+	Month(ctx context.Context, job, month string) (Month, error)
 	// Published returns the month's published run id, or ErrNotFound.
 	Published(ctx context.Context, job, month string) (string, error)
 

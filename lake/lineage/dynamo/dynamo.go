@@ -12,8 +12,7 @@
 //	run chunk   JOB#<job>                    CHUNK#<run id>#<gen>#<nnnn>      -                            -
 //	edge (up)   DS#<to URI>                  UP#<from>#<run id>#<transform>   -                            -
 //	edge (down) DS#<from URI>                DOWN#<to>#<run id>#<transform>   -                            -
-//	claim       JOB#<job>#MONTH#<month>      CLAIM                            -                            -
-//	published   JOB#<job>#MONTH#<month>      PUBLISHED                        -                            -
+//	month       JOB#<job>#MONTH#<month>      MONTH                            -                            -
 //
 // Access patterns:
 //
@@ -22,9 +21,17 @@
 //	runs of a job and month       Query    GSI1: GSI1PK=JOB#job#MONTH#month, descending
 //	upstream of a dataset         Query    PK=DS#uri, begins_with(SK, "UP#") (consistent)
 //	downstream of a dataset       Query    PK=DS#uri, begins_with(SK, "DOWN#") (consistent)
-//	the month claim               PutItem  PK=JOB#job#MONTH#month, SK=CLAIM if attribute_not_exists(PK) OR expires < :now OR owner = :me
-//	release                       DeleteItem same key if owner = :me
-//	the published run of a month  GetItem / PutItem SK=PUBLISHED if attribute_not_exists(PK) (first) or run_id = :prev
+//	claim a month                 UpdateItem PK=JOB#job#MONTH#month, SK=MONTH if owner = :me (retry), else
+//	                              if attribute_not_exists(owner) OR expires < :now, token = epoch + 1
+//	renew / release               UpdateItem same key if owner = :me AND token = :token / if owner = :me
+//	commit (publish, rollback)    UpdateItem same key SET pub_run … if owner = :me AND token = :token AND pub_run = :prev
+//	the month's claim and commit  GetItem  same key (consistent)
+//
+// The month item holds the month's claim (owner, token, expires, holder)
+// and its commit (pub_run, pub_prev, pub_token, pub_at, pub_done) together:
+// the commit's one conditional update checks the fencing token and moves
+// the published run at once, with no transaction.
+//
 //	start / finish a run          PutItem if attribute_not_exists(PK) / attribute_exists(PK)
 //
 // A run item holds the whole lineage.Run as JSON in "doc" (plus a few plain
@@ -667,99 +674,347 @@ func (s *Store) Downstream(ctx context.Context, uri string) ([]lineage.Edge, err
 	return s.edges(ctx, uri, "DOWN")
 }
 
-// ---- claims and the published pointer ----
+// ---- the month item: claim and commit ----
 
-// ClaimMonth gives runID (job, month) until ReleaseMonth or ttl: one
-// conditional put that succeeds when there is no claim, it has expired, or
-// runID already holds it (renewal).
-func (s *Store) ClaimMonth(ctx context.Context, job, month, runID string, ttl time.Duration) error {
-	if err := checkNames("job", job, "month", month, "run id", runID); err != nil {
+// monthSK is the sort key of the month item, which holds the month's claim
+// and its commit together, so that Commit's one conditional update checks
+// the claim (fencing) and moves the published run at once without
+// transactions (dynalite has none).
+const monthSK = "MONTH"
+
+// legacyPublishedSK is where stores before the month item kept the
+// published run id (attribute run_id); Month still reads it.
+const legacyPublishedSK = "PUBLISHED"
+
+// Month item attributes.
+const (
+	attrOwner     = "owner"
+	attrToken     = "token"
+	attrEpoch     = "epoch" // the last token issued; outlives the claim
+	attrExpires   = "expires"
+	attrSince     = "since"
+	attrRenewed   = "renewed"
+	attrHost      = "host"
+	attrPID       = "pid"
+	attrExecution = "execution"
+	attrPubRun    = "pub_run"
+	attrPubPrev   = "pub_prev"
+	attrPubToken  = "pub_token"
+	attrPubAt     = "pub_at"
+	attrPubDone   = "pub_done"
+	attrPubBack   = "pub_rollback"
+)
+
+// update is one UpdateItem on the month item, its expression built from
+// SET and REMOVE clauses with every name and value a placeholder.
+type update struct {
+	set, remove []string
+	names       map[string]string
+	values      map[string]types.AttributeValue
+}
+
+func newUpdate() *update {
+	return &update{names: map[string]string{}, values: map[string]types.AttributeValue{}}
+}
+
+// name returns the placeholder of attribute a.
+func (u *update) name(a string) string {
+	u.names["#"+a] = a
+	return "#" + a
+}
+
+// value returns a placeholder for v.
+func (u *update) value(v types.AttributeValue) string {
+	p := fmt.Sprintf(":v%d", len(u.values))
+	u.values[p] = v
+	return p
+}
+
+// str sets a to v, or removes it when v is empty (empty strings are not
+// stored).
+func (u *update) str(a, v string) {
+	if v == "" {
+		u.remove = append(u.remove, u.name(a))
+		return
+	}
+	u.set = append(u.set, u.name(a)+" = "+u.value(str(v)))
+}
+
+func (u *update) num(a string, v int64) {
+	u.set = append(u.set, u.name(a)+" = "+u.value(num(v)))
+}
+
+func (u *update) expression() string {
+	var parts []string
+	if len(u.set) > 0 {
+		parts = append(parts, "SET "+strings.Join(u.set, ", "))
+	}
+	if len(u.remove) > 0 {
+		parts = append(parts, "REMOVE "+strings.Join(u.remove, ", "))
+	}
+	return strings.Join(parts, " ")
+}
+
+// do runs the update under condition (with the update's placeholders) and
+// returns the item as it is afterwards.
+func (s *Store) do(ctx context.Context, job, month string, u *update, condition string) (map[string]types.AttributeValue, error) {
+	u.str("type", "month")
+	out, err := s.client.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: &s.table, Key: key(monthPK(job, month), monthSK),
+		UpdateExpression:          aws.String(u.expression()),
+		ConditionExpression:       aws.String(condition),
+		ExpressionAttributeNames:  u.names,
+		ExpressionAttributeValues: u.values,
+		ReturnValues:              types.ReturnValueAllNew,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out.Attributes, nil
+}
+
+func millis(t time.Time) int64 { return t.UnixMilli() }
+
+func fromMillis(n int64) time.Time {
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(n).UTC()
+}
+
+func decodeClaim(item map[string]types.AttributeValue) lineage.Claim {
+	return lineage.Claim{
+		Owner: getS(item, attrOwner), Token: getN(item, attrToken),
+		Host: getS(item, attrHost), PID: int(getN(item, attrPID)), Execution: getS(item, attrExecution),
+		Since: fromMillis(getN(item, attrSince)), Renewed: fromMillis(getN(item, attrRenewed)),
+		Expires: fromMillis(getN(item, attrExpires)),
+	}
+}
+
+// grant is the update that stores c as a new claim with the next token.
+func grant(c lineage.Claim, ttl time.Duration) *update {
+	now := time.Now()
+	u := newUpdate()
+	u.str(attrOwner, c.Owner)
+	u.str(attrHost, c.Host)
+	u.str(attrExecution, c.Execution)
+	u.num(attrPID, int64(c.PID))
+	u.num(attrSince, millis(now))
+	u.num(attrRenewed, millis(now))
+	u.num(attrExpires, millis(now.Add(ttl)))
+	// Both read the epoch as it was before this update.
+	next := "if_not_exists(" + u.name(attrEpoch) + ", " + u.value(num(0)) + ") + " + u.value(num(1))
+	u.set = append(u.set, u.name(attrEpoch)+" = "+next, u.name(attrToken)+" = "+next)
+	return u
+}
+
+func checkClaim(job, month string, c lineage.Claim, ttl time.Duration) error {
+	if err := checkNames("job", job, "month", month, "claim owner", c.Owner); err != nil {
 		return err
 	}
 	if ttl <= 0 {
 		return fmt.Errorf("lineage: claim %s/%s: ttl %v must be positive", job, month, ttl)
 	}
+	return nil
+}
+
+// Claim gives c.Owner the month (see lineage.Store): a renewal if c.Owner
+// holds it already, else a new claim if the month is free or expired.
+func (s *Store) Claim(ctx context.Context, job, month string, c lineage.Claim, ttl time.Duration) (lineage.Claim, error) {
+	if err := checkClaim(job, month, c, ttl); err != nil {
+		return lineage.Claim{}, err
+	}
 	now := time.Now()
-	item := key(monthPK(job, month), "CLAIM")
-	item["type"] = str("claim")
-	item["owner"] = str(runID)
-	item["expires"] = num(now.Add(ttl).UnixMilli())
-	_, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.table, Item: item,
-		ConditionExpression:      aws.String("attribute_not_exists(PK) OR #expires < :now OR #owner = :me"),
-		ExpressionAttributeNames: map[string]string{"#expires": "expires", "#owner": "owner"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{
-			":now": num(now.UnixMilli()), ":me": str(runID),
-		},
-	})
+	u := newUpdate()
+	u.num(attrRenewed, millis(now))
+	u.num(attrExpires, millis(now.Add(ttl)))
+	item, err := s.do(ctx, job, month, u, u.name(attrOwner)+" = "+u.value(str(c.Owner)))
+	if err == nil {
+		return decodeClaim(item), nil
+	}
+	if !isConditionFailed(err) {
+		return lineage.Claim{}, fmt.Errorf("lineage: claim %s/%s: %w", job, month, err)
+	}
+	u = grant(c, ttl)
+	cond := "attribute_not_exists(" + u.name(attrOwner) + ") OR " + u.name(attrExpires) + " < " + u.value(num(millis(now)))
+	item, err = s.do(ctx, job, month, u, cond)
+	if err == nil {
+		return decodeClaim(item), nil
+	}
+	if !isConditionFailed(err) {
+		return lineage.Claim{}, fmt.Errorf("lineage: claim %s/%s: %w", job, month, err)
+	}
+	m, merr := s.Month(ctx, job, month)
+	if merr != nil {
+		return lineage.Claim{}, fmt.Errorf("lineage: claim %s/%s: held by another run (%v): %w", job, month, merr, lineage.ErrConflict)
+	}
+	return lineage.Claim{}, &lineage.HeldError{Job: job, Month: month, Holder: m.Claim}
+}
+
+// TakeOver replaces holder's claim by c (see lineage.Store).
+func (s *Store) TakeOver(ctx context.Context, job, month string, holder, c lineage.Claim, ttl time.Duration) (lineage.Claim, error) {
+	if err := checkClaim(job, month, c, ttl); err != nil {
+		return lineage.Claim{}, err
+	}
+	u := grant(c, ttl)
+	cond := u.name(attrOwner) + " = " + u.value(str(holder.Owner)) + " AND " + u.name(attrToken) + " = " + u.value(num(holder.Token))
+	item, err := s.do(ctx, job, month, u, cond)
 	if isConditionFailed(err) {
-		return fmt.Errorf("lineage: claim %s/%s for %s: held by another run: %w", job, month, runID, lineage.ErrConflict)
+		return lineage.Claim{}, fmt.Errorf("lineage: take over %s/%s from %s: the claim changed: %w", job, month, holder.Owner, lineage.ErrConflict)
 	}
 	if err != nil {
-		return fmt.Errorf("lineage: claim %s/%s: %w", job, month, err)
+		return lineage.Claim{}, fmt.Errorf("lineage: take over %s/%s: %w", job, month, err)
+	}
+	return decodeClaim(item), nil
+}
+
+// Renew extends owner's claim (see lineage.Store).
+func (s *Store) Renew(ctx context.Context, job, month, owner string, token int64, ttl time.Duration) error {
+	if err := checkClaim(job, month, lineage.Claim{Owner: owner}, ttl); err != nil {
+		return err
+	}
+	now := time.Now()
+	u := newUpdate()
+	u.num(attrRenewed, millis(now))
+	u.num(attrExpires, millis(now.Add(ttl)))
+	cond := u.name(attrOwner) + " = " + u.value(str(owner)) + " AND " + u.name(attrToken) + " = " + u.value(num(token))
+	_, err := s.do(ctx, job, month, u, cond)
+	if isConditionFailed(err) {
+		return fmt.Errorf("lineage: renew %s/%s for %s: the claim is no longer its own: %w", job, month, owner, lineage.ErrConflict)
+	}
+	if err != nil {
+		return fmt.Errorf("lineage: renew %s/%s: %w", job, month, err)
 	}
 	return nil
 }
 
-// ReleaseMonth deletes the claim if runID holds it; otherwise it does
-// nothing.
-func (s *Store) ReleaseMonth(ctx context.Context, job, month, runID string) error {
-	if err := checkNames("job", job, "month", month, "run id", runID); err != nil {
+// Release gives up owner's claim, keeping the month's epoch.
+func (s *Store) Release(ctx context.Context, job, month, owner string) error {
+	if err := checkNames("job", job, "month", month, "claim owner", owner); err != nil {
 		return err
 	}
-	_, err := s.client.DeleteItem(ctx, &dynamodb.DeleteItemInput{
-		TableName: &s.table, Key: key(monthPK(job, month), "CLAIM"),
-		ConditionExpression:       aws.String("#owner = :me"),
-		ExpressionAttributeNames:  map[string]string{"#owner": "owner"},
-		ExpressionAttributeValues: map[string]types.AttributeValue{":me": str(runID)},
-	})
+	u := newUpdate()
+	for _, a := range []string{attrOwner, attrToken, attrExpires, attrSince, attrRenewed, attrHost, attrPID, attrExecution} {
+		u.remove = append(u.remove, u.name(a))
+	}
+	_, err := s.do(ctx, job, month, u, u.name(attrOwner)+" = "+u.value(str(owner)))
 	if err != nil && !isConditionFailed(err) {
 		return fmt.Errorf("lineage: release %s/%s: %w", job, month, err)
 	}
 	return nil
 }
 
-// SetPublished moves the month's published pointer from prev ("" = none)
-// to runID with one conditional put; lineage.ErrConflict if it is not at
-// prev.
-func (s *Store) SetPublished(ctx context.Context, job, month, runID, prev string) error {
-	if err := checkNames("job", job, "month", month, "run id", runID); err != nil {
+// Commit makes c.RunID the month's published run with one conditional
+// update of the month item (see lineage.Store).
+func (s *Store) Commit(ctx context.Context, job, month, owner string, c lineage.Commit) error {
+	if err := checkNames("job", job, "month", month, "claim owner", owner, "run id", c.RunID); err != nil {
 		return err
 	}
-	item := key(monthPK(job, month), "PUBLISHED")
-	item["type"] = str("published")
-	item["run_id"] = str(runID)
-	in := &dynamodb.PutItemInput{TableName: &s.table, Item: item}
-	if prev == "" {
-		in.ConditionExpression = aws.String("attribute_not_exists(PK)")
-	} else {
-		in.ConditionExpression = aws.String("run_id = :prev")
-		in.ExpressionAttributeValues = map[string]types.AttributeValue{":prev": str(prev)}
+	prevCond := "attribute_not_exists(#" + attrPubRun + ")"
+	if c.Prev != "" {
+		// A month published before the month item existed has its run in
+		// the legacy item only; the claim still fences this commit.
+		legacy, err := s.legacyPublished(ctx, job, month)
+		if err != nil {
+			return err
+		}
+		if legacy != c.Prev {
+			prevCond = "#" + attrPubRun + " = :prev"
+		} else {
+			prevCond = "(#" + attrPubRun + " = :prev OR " + prevCond + ")"
+		}
 	}
-	_, err := s.client.PutItem(ctx, in)
+	u := newUpdate()
+	u.name(attrPubRun)
+	u.str(attrPubRun, c.RunID)
+	u.str(attrPubPrev, c.Prev)
+	u.num(attrPubToken, c.Token)
+	u.num(attrPubAt, millis(c.At))
+	u.set = append(u.set, u.name(attrPubDone)+" = "+u.value(&types.AttributeValueMemberBOOL{Value: false}),
+		u.name(attrPubBack)+" = "+u.value(&types.AttributeValueMemberBOOL{Value: c.Rollback}))
+	cond := u.name(attrOwner) + " = " + u.value(str(owner)) + " AND " + u.name(attrToken) + " = " + u.value(num(c.Token)) + " AND " + prevCond
+	if c.Prev != "" {
+		u.values[":prev"] = str(c.Prev)
+	}
+	_, err := s.do(ctx, job, month, u, cond)
 	if isConditionFailed(err) {
-		return fmt.Errorf("lineage: publish %s/%s: pointer is not %q: %w", job, month, prev, lineage.ErrConflict)
+		return fmt.Errorf("lineage: commit %s/%s by %s (token %d): the claim or the published run changed: %w", job, month, owner, c.Token, lineage.ErrConflict)
 	}
 	if err != nil {
-		return fmt.Errorf("lineage: publish %s/%s: %w", job, month, err)
+		return fmt.Errorf("lineage: commit %s/%s: %w", job, month, err)
 	}
 	return nil
 }
 
-// Published returns the month's published run id or lineage.ErrNotFound.
-func (s *Store) Published(ctx context.Context, job, month string) (string, error) {
+// MarkRolledForward records a finished roll-forward (see lineage.Store).
+func (s *Store) MarkRolledForward(ctx context.Context, job, month, runID string, token int64) error {
+	if err := checkNames("job", job, "month", month, "run id", runID); err != nil {
+		return err
+	}
+	u := newUpdate()
+	u.set = append(u.set, u.name(attrPubDone)+" = "+u.value(&types.AttributeValueMemberBOOL{Value: true}))
+	cond := u.name(attrPubRun) + " = " + u.value(str(runID)) + " AND " + u.name(attrPubToken) + " = " + u.value(num(token))
+	_, err := s.do(ctx, job, month, u, cond)
+	if err != nil && !isConditionFailed(err) {
+		return fmt.Errorf("lineage: mark %s/%s rolled forward: %w", job, month, err)
+	}
+	return nil
+}
+
+// Month returns the month's claim and commit (see lineage.Store).
+func (s *Store) Month(ctx context.Context, job, month string) (lineage.Month, error) {
+	var m lineage.Month
 	if job == "" || month == "" {
-		return "", fmt.Errorf("lineage: published %s/%s: %w", job, month, lineage.ErrNotFound)
+		return m, nil
 	}
 	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName: &s.table, Key: key(monthPK(job, month), "PUBLISHED"), ConsistentRead: aws.Bool(true),
+		TableName: &s.table, Key: key(monthPK(job, month), monthSK), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return m, fmt.Errorf("lineage: month %s/%s: %w", job, month, err)
+	}
+	item := out.Item
+	m.Claim = decodeClaim(item)
+	m.Published = lineage.Commit{
+		RunID: getS(item, attrPubRun), Prev: getS(item, attrPubPrev), Token: getN(item, attrPubToken),
+		At: fromMillis(getN(item, attrPubAt)),
+	}
+	if v, ok := item[attrPubDone].(*types.AttributeValueMemberBOOL); ok {
+		m.Published.RolledForward = v.Value
+	}
+	if v, ok := item[attrPubBack].(*types.AttributeValueMemberBOOL); ok {
+		m.Published.Rollback = v.Value
+	}
+	if m.Published.RunID == "" {
+		id, err := s.legacyPublished(ctx, job, month)
+		if err != nil {
+			return m, err
+		}
+		m.Published = lineage.Commit{RunID: id, RolledForward: id != ""}
+	}
+	return m, nil
+}
+
+// legacyPublished reads the published run id kept by stores before the
+// month item ("" when none).
+func (s *Store) legacyPublished(ctx context.Context, job, month string) (string, error) {
+	out, err := s.client.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: &s.table, Key: key(monthPK(job, month), legacyPublishedSK), ConsistentRead: aws.Bool(true),
 	})
 	if err != nil {
 		return "", fmt.Errorf("lineage: published %s/%s: %w", job, month, err)
 	}
-	id := getS(out.Item, "run_id")
-	if id == "" {
+	return getS(out.Item, "run_id"), nil
+}
+
+// Published returns the month's published run id or lineage.ErrNotFound.
+func (s *Store) Published(ctx context.Context, job, month string) (string, error) {
+	m, err := s.Month(ctx, job, month)
+	if err != nil {
+		return "", err
+	}
+	if m.Published.RunID == "" {
 		return "", fmt.Errorf("lineage: published %s/%s: %w", job, month, lineage.ErrNotFound)
 	}
-	return id, nil
+	return m.Published.RunID, nil
 }

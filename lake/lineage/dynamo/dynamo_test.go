@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -127,7 +128,10 @@ func item(t *testing.T, client *dynamodb.Client, table, pk, sk string) map[strin
 }
 
 func attr(it map[string]types.AttributeValue, name string) string {
-	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
+	switch v := it[name].(type) {
+	case *types.AttributeValueMemberS:
+		return v.Value
+	case *types.AttributeValueMemberN:
 		return v.Value
 	}
 	return ""
@@ -158,17 +162,54 @@ func TestItemLayout(t *testing.T) {
 	if down := item(t, client, table, "DS#s3://b/in#1", "DOWN#s3://b/out#r1#convert"); attr(down, "to") != e.To {
 		t.Fatalf("downstream item %v", down)
 	}
-	if err := s.ClaimMonth(ctx, "consumer-header", "2020-03", "r1", time.Hour); err != nil {
+	c, err := s.Claim(ctx, "consumer-header", "2020-03", lineage.Claim{Owner: "r1#x", Host: "h1", PID: 7}, time.Hour)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if c := item(t, client, table, "JOB#consumer-header#MONTH#2020-03", "CLAIM"); attr(c, "owner") != "r1" {
-		t.Fatalf("claim item %v", c)
+	if m := item(t, client, table, "JOB#consumer-header#MONTH#2020-03", "MONTH"); attr(m, "owner") != "r1#x" || attr(m, "host") != "h1" ||
+		attr(m, "token") != "1" || attr(m, "epoch") != "1" {
+		t.Fatalf("month item after the claim %v", m)
 	}
-	if err := s.SetPublished(ctx, "consumer-header", "2020-03", "r1", ""); err != nil {
+	if err := s.Commit(ctx, "consumer-header", "2020-03", "r1#x", lineage.Commit{RunID: "r1", Token: c.Token}); err != nil {
 		t.Fatal(err)
 	}
-	if p := item(t, client, table, "JOB#consumer-header#MONTH#2020-03", "PUBLISHED"); attr(p, "run_id") != "r1" {
-		t.Fatalf("published item %v", p)
+	if err := s.Release(ctx, "consumer-header", "2020-03", "r1#x"); err != nil {
+		t.Fatal(err)
+	}
+	if m := item(t, client, table, "JOB#consumer-header#MONTH#2020-03", "MONTH"); attr(m, "pub_run") != "r1" || attr(m, "pub_token") != "1" ||
+		attr(m, "owner") != "" || attr(m, "epoch") != "1" {
+		t.Fatalf("month item after commit and release %v", m)
+	}
+}
+
+// TestLegacyPublishedItem: a month published by a store from before the
+// month item (run id in the PUBLISHED item) is still read, and the next
+// commit moves on from it.
+func TestLegacyPublishedItem(t *testing.T) {
+	s, client, table := newTable(t)
+	ctx := t.Context()
+	legacy := map[string]types.AttributeValue{
+		"PK": &types.AttributeValueMemberS{Value: "JOB#job#MONTH#2020-03"}, "SK": &types.AttributeValueMemberS{Value: "PUBLISHED"},
+		"run_id": &types.AttributeValueMemberS{Value: "old"},
+	}
+	if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: &table, Item: legacy}); err != nil {
+		t.Fatal(err)
+	}
+	if id, err := s.Published(ctx, "job", "2020-03"); err != nil || id != "old" {
+		t.Fatalf("legacy published run: %q, %v", id, err)
+	}
+	c, err := s.Claim(ctx, "job", "2020-03", lineage.Claim{Owner: "new#x"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, "job", "2020-03", "new#x", lineage.Commit{RunID: "new", Prev: "nope", Token: c.Token}); !errors.Is(err, lineage.ErrConflict) {
+		t.Fatalf("commit with the wrong prev over a legacy month: %v", err)
+	}
+	if err := s.Commit(ctx, "job", "2020-03", "new#x", lineage.Commit{RunID: "new", Prev: "old", Token: c.Token}); err != nil {
+		t.Fatalf("commit over a legacy month: %v", err)
+	}
+	if id, _ := s.Published(ctx, "job", "2020-03"); id != "new" {
+		t.Fatalf("published after the commit: %q", id)
 	}
 }
 

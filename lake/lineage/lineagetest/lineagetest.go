@@ -12,12 +12,17 @@
 //     it again (also twice in one batch) stores it once; the same pair under
 //     another run is another edge. Unknown URIs have no edges (no error).
 //     Edge order is not specified; the suite sorts before comparing.
-//   - The run holding a claim may claim again (renewal); another run gets
-//     ErrConflict until the holder releases or the ttl passes; a release by
-//     a run that does not hold the claim changes nothing.
-//   - Of concurrent StartRun (same id), ClaimMonth (same month) and
-//     SetPublished (same prev) calls, exactly one succeeds and every other
-//     one fails with ErrConflict.
+//   - The owner holding a claim may claim again (a retry: same token);
+//     another owner gets a *HeldError naming the holder until the holder
+//     releases or the ttl passes; every new claim (after release, expiry or
+//     take-over) gets a larger token; a release by a non-holder changes
+//     nothing; Renew and Commit by a holder that was superseded fail.
+//   - A commit is fenced: it needs the committing owner's claim with its
+//     token (expired is fine, superseded is not) and the expected previous
+//     published run.
+//   - Of concurrent StartRun (same id), Claim (same month) and Commit (same
+//     prev) calls, exactly one succeeds and every other one fails with
+//     ErrConflict.
 //
 // The suite does not call Close: open should register its own cleanup.
 package lineagetest
@@ -400,63 +405,125 @@ func testEdges(t *testing.T, open func(t *testing.T) lineage.Store) {
 	})
 }
 
+// claimAs is a claim request by owner, with a holder identity to round-trip.
+func claimAs(owner string) lineage.Claim {
+	return lineage.Claim{Owner: owner, Host: "host-" + owner, PID: 4242, Execution: "arn:aws:states:us-east-1:123456789012:execution:tierflow:" + owner}
+}
+
+func mustClaim(t *testing.T, s lineage.Store, month, owner string, ttl time.Duration) lineage.Claim {
+	t.Helper()
+	c, err := s.Claim(t.Context(), job, month, claimAs(owner), ttl)
+	if err != nil {
+		t.Fatalf("claim %s by %s: %v", month, owner, err)
+	}
+	if c.Owner != owner || c.Token <= 0 {
+		t.Fatalf("claim %s by %s: got %+v", month, owner, c)
+	}
+	return c
+}
+
 func testClaims(t *testing.T, open func(t *testing.T) lineage.Store) {
 	const month, ttl = "2020-03", time.Hour
 	t.Run("ClaimConflictReleaseClaim", func(t *testing.T) {
 		s := open(t)
 		ctx := t.Context()
-		if err := s.ClaimMonth(ctx, job, month, "r1", ttl); err != nil {
+		c1 := mustClaim(t, s, month, "r1", ttl)
+		_, err := s.Claim(ctx, job, month, claimAs("r2"), ttl)
+		var held *lineage.HeldError
+		if !errors.As(err, &held) || !errors.Is(err, lineage.ErrConflict) {
+			t.Fatalf("claim of a held month: %v, want a *HeldError wrapping ErrConflict", err)
+		}
+		if h := held.Holder; h.Owner != "r1" || h.Token != c1.Token || h.Host != "host-r1" || h.PID != 4242 ||
+			h.Execution != claimAs("r1").Execution || h.Since.IsZero() || !h.Expires.After(time.Now()) {
+			t.Fatalf("holder named by the refusal: %+v", h)
+		}
+		if err := s.Release(ctx, job, month, "r1"); err != nil {
 			t.Fatal(err)
 		}
-		wantErr(t, "claim held month", s.ClaimMonth(ctx, job, month, "r2", ttl), lineage.ErrConflict)
-		if err := s.ReleaseMonth(ctx, job, month, "r1"); err != nil {
-			t.Fatal(err)
+		c2 := mustClaim(t, s, month, "r2", ttl)
+		if c2.Token <= c1.Token {
+			t.Fatalf("token after release %d, want more than %d", c2.Token, c1.Token)
 		}
-		if err := s.ClaimMonth(ctx, job, month, "r2", ttl); err != nil {
-			t.Fatalf("claim after release: %v", err)
-		}
-		wantErr(t, "old holder reclaims", s.ClaimMonth(ctx, job, month, "r1", ttl), lineage.ErrConflict)
+		_, err = s.Claim(ctx, job, month, claimAs("r1"), ttl)
+		wantErr(t, "old holder reclaims", err, lineage.ErrConflict)
 	})
-	t.Run("SameRunRenews", func(t *testing.T) {
+	t.Run("RetryKeepsToken", func(t *testing.T) {
 		s := open(t)
-		for range 2 {
-			if err := s.ClaimMonth(t.Context(), job, month, "r1", ttl); err != nil {
-				t.Fatal(err)
-			}
+		c1 := mustClaim(t, s, month, "r1", time.Minute)
+		c2 := mustClaim(t, s, month, "r1", ttl)
+		if c2.Token != c1.Token || !c2.Expires.After(c1.Expires) {
+			t.Fatalf("retried claim %+v after %+v: want the same token, a later expiry", c2, c1)
 		}
-		wantErr(t, "other run after renewal", s.ClaimMonth(t.Context(), job, month, "r2", ttl), lineage.ErrConflict)
+		_, err := s.Claim(t.Context(), job, month, claimAs("r2"), ttl)
+		wantErr(t, "other owner after renewal", err, lineage.ErrConflict)
 	})
-	t.Run("ReleaseByOtherRunIsNoop", func(t *testing.T) {
+	t.Run("ReleaseByOtherIsNoop", func(t *testing.T) {
 		s := open(t)
-		if err := s.ClaimMonth(t.Context(), job, month, "r1", ttl); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.ReleaseMonth(t.Context(), job, month, "r2"); err != nil {
+		mustClaim(t, s, month, "r1", ttl)
+		if err := s.Release(t.Context(), job, month, "r2"); err != nil {
 			t.Fatalf("release by non-holder: %v", err)
 		}
-		wantErr(t, "claim after foreign release", s.ClaimMonth(t.Context(), job, month, "r3", ttl), lineage.ErrConflict)
-		if err := s.ReleaseMonth(t.Context(), job, "2099-01", "r1"); err != nil {
+		_, err := s.Claim(t.Context(), job, month, claimAs("r3"), ttl)
+		wantErr(t, "claim after foreign release", err, lineage.ErrConflict)
+		if err := s.Release(t.Context(), job, "2099-01", "r1"); err != nil {
 			t.Fatalf("release of unclaimed month: %v", err)
 		}
 	})
 	t.Run("ExpiredClaimTakenOver", func(t *testing.T) {
 		s := open(t)
 		ctx := t.Context()
-		if err := s.ClaimMonth(ctx, job, month, "r1", 50*time.Millisecond); err != nil {
+		c1 := mustClaim(t, s, month, "r1", 50*time.Millisecond)
+		_, err := s.Claim(ctx, job, month, claimAs("r2"), ttl)
+		wantErr(t, "claim before expiry", err, lineage.ErrConflict)
+		time.Sleep(150 * time.Millisecond)
+		c2 := mustClaim(t, s, month, "r2", ttl)
+		if c2.Token <= c1.Token {
+			t.Fatalf("token %d after expiry, want more than %d", c2.Token, c1.Token)
+		}
+		_, err = s.Claim(ctx, job, month, claimAs("r1"), ttl)
+		wantErr(t, "expired holder reclaims", err, lineage.ErrConflict)
+		wantErr(t, "expired holder renews", s.Renew(ctx, job, month, "r1", c1.Token, ttl), lineage.ErrConflict)
+	})
+	t.Run("TakeOverLiveClaim", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		c1 := mustClaim(t, s, month, "r1", ttl)
+		stale := c1
+		stale.Token++
+		_, err := s.TakeOver(ctx, job, month, stale, claimAs("r2"), ttl)
+		wantErr(t, "take over with the wrong token", err, lineage.ErrConflict)
+		c2, err := s.TakeOver(ctx, job, month, c1, claimAs("r2"), ttl)
+		if err != nil || c2.Owner != "r2" || c2.Token <= c1.Token {
+			t.Fatalf("take over: %+v, %v", c2, err)
+		}
+		_, err = s.TakeOver(ctx, job, month, c1, claimAs("r3"), ttl)
+		wantErr(t, "second take over from the same holder", err, lineage.ErrConflict)
+		wantErr(t, "taken-over holder renews", s.Renew(ctx, job, month, "r1", c1.Token, ttl), lineage.ErrConflict)
+		if err := s.Renew(ctx, job, month, "r2", c2.Token, ttl); err != nil {
+			t.Fatalf("new holder renews: %v", err)
+		}
+	})
+	t.Run("RenewFencedAfterRelease", func(t *testing.T) {
+		s := open(t)
+		ctx := t.Context()
+		c1 := mustClaim(t, s, month, "r1", ttl)
+		if err := s.Renew(ctx, job, month, "r1", c1.Token, ttl); err != nil {
 			t.Fatal(err)
 		}
-		wantErr(t, "claim before expiry", s.ClaimMonth(ctx, job, month, "r2", ttl), lineage.ErrConflict)
-		time.Sleep(150 * time.Millisecond)
-		if err := s.ClaimMonth(ctx, job, month, "r2", ttl); err != nil {
-			t.Fatalf("claim after expiry: %v", err)
+		if err := s.Release(ctx, job, month, "r1"); err != nil {
+			t.Fatal(err)
 		}
-		wantErr(t, "expired holder reclaims", s.ClaimMonth(ctx, job, month, "r1", ttl), lineage.ErrConflict)
+		wantErr(t, "renew after release", s.Renew(ctx, job, month, "r1", c1.Token, ttl), lineage.ErrConflict)
+		m, err := s.Month(ctx, job, month)
+		if err != nil || m.Claim.Owner != "" {
+			t.Fatalf("month after release: %+v, %v", m, err)
+		}
 	})
 	t.Run("MonthsAndJobsIndependent", func(t *testing.T) {
 		s := open(t)
 		ctx := t.Context()
 		for _, c := range [][2]string{{job, month}, {job, "2020-04"}, {"other-job", month}} {
-			if err := s.ClaimMonth(ctx, c[0], c[1], "r-"+c[0]+"-"+c[1], ttl); err != nil {
+			if _, err := s.Claim(ctx, c[0], c[1], claimAs("r-"+c[0]+"-"+c[1]), ttl); err != nil {
 				t.Fatalf("claim %v: %v", c, err)
 			}
 		}
@@ -464,71 +531,132 @@ func testClaims(t *testing.T, open func(t *testing.T) lineage.Store) {
 	t.Run("ConcurrentClaimExactlyOne", func(t *testing.T) {
 		s := open(t)
 		w := exactlyOne(t, 8, func(i int) error {
-			return s.ClaimMonth(t.Context(), job, month, fmt.Sprintf("r%d", i), ttl)
+			_, err := s.Claim(t.Context(), job, month, claimAs(fmt.Sprintf("r%d", i)), ttl)
+			return err
 		})
-		// The winner holds it: it can renew, the others still conflict.
-		if err := s.ClaimMonth(t.Context(), job, month, fmt.Sprintf("r%d", w), ttl); err != nil {
-			t.Fatalf("winner renews: %v", err)
-		}
-		wantErr(t, "loser after race", s.ClaimMonth(t.Context(), job, month, fmt.Sprintf("r%d", (w+1)%8), ttl), lineage.ErrConflict)
+		mustClaim(t, s, month, fmt.Sprintf("r%d", w), ttl)
+		_, err := s.Claim(t.Context(), job, month, claimAs(fmt.Sprintf("r%d", (w+1)%8)), ttl)
+		wantErr(t, "loser after race", err, lineage.ErrConflict)
 	})
 }
 
 func testPublished(t *testing.T, open func(t *testing.T) lineage.Store) {
-	const month = "2020-03"
+	const month, ttl = "2020-03", time.Hour
+	commit := func(s lineage.Store, owner string, token int64, run, prev string) error {
+		return s.Commit(t.Context(), job, month, owner, lineage.Commit{RunID: run, Prev: prev, Token: token, At: t0})
+	}
+	published := func(s lineage.Store) string {
+		t.Helper()
+		m, err := s.Month(t.Context(), job, month)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Published.RunID
+	}
 	t.Run("MissingNotFound", func(t *testing.T) {
-		_, err := open(t).Published(t.Context(), job, month)
+		s := open(t)
+		_, err := s.Published(t.Context(), job, month)
 		wantErr(t, "published before any publish", err, lineage.ErrNotFound)
+		m, err := s.Month(t.Context(), job, month)
+		if err != nil || m != (lineage.Month{}) {
+			t.Fatalf("month never touched: %+v, %v", m, err)
+		}
 	})
-	t.Run("SetAndMove", func(t *testing.T) {
+	t.Run("CommitRollForwardMove", func(t *testing.T) {
 		s := open(t)
 		ctx := t.Context()
-		if err := s.SetPublished(ctx, job, month, "r1", ""); err != nil {
+		c := mustClaim(t, s, month, "r1#a", ttl)
+		if err := commit(s, "r1#a", c.Token, "r1", ""); err != nil {
 			t.Fatal(err)
+		}
+		m, err := s.Month(ctx, job, month)
+		if err != nil || m.Published.RunID != "r1" || m.Published.Token != c.Token || m.Published.RolledForward || !m.Published.At.Equal(t0) {
+			t.Fatalf("month after commit: %+v, %v", m, err)
 		}
 		if got, err := s.Published(ctx, job, month); err != nil || got != "r1" {
-			t.Fatalf("published = %q, %v; want r1", got, err)
+			t.Fatalf("published = %q, %v", got, err)
 		}
-		if err := s.SetPublished(ctx, job, month, "r2", "r1"); err != nil {
+		if err := s.MarkRolledForward(ctx, job, month, "r1", c.Token+1); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.Published(ctx, job, month); err != nil || got != "r2" {
-			t.Fatalf("published = %q, %v; want r2", got, err)
+		if m, _ := s.Month(ctx, job, month); m.Published.RolledForward {
+			t.Fatal("rolled forward marked with another token")
 		}
-		// Rollback is just another move.
-		if err := s.SetPublished(ctx, job, month, "r1", "r2"); err != nil {
+		if err := s.MarkRolledForward(ctx, job, month, "r1", c.Token); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := s.Published(ctx, job, month); err != nil || got != "r1" {
-			t.Fatalf("published after rollback = %q, %v; want r1", got, err)
+		if m, _ := s.Month(ctx, job, month); !m.Published.RolledForward {
+			t.Fatal("rolled forward not recorded")
+		}
+		if err := s.Release(ctx, job, month, "r1#a"); err != nil {
+			t.Fatal(err)
+		}
+		c2 := mustClaim(t, s, month, "r2#b", ttl)
+		if err := commit(s, "r2#b", c2.Token, "r2", "r1"); err != nil {
+			t.Fatal(err)
+		}
+		m, _ = s.Month(ctx, job, month)
+		if m.Published.RunID != "r2" || m.Published.Prev != "r1" || m.Published.RolledForward {
+			t.Fatalf("month after the second commit: %+v", m.Published)
+		}
+		// Rollback is just another commit.
+		if err := s.Commit(ctx, job, month, "r2#b", lineage.Commit{RunID: "r1", Prev: "r2", Token: c2.Token, Rollback: true}); err != nil {
+			t.Fatal(err)
+		}
+		if m, _ := s.Month(ctx, job, month); m.Published.RunID != "r1" || !m.Published.Rollback {
+			t.Fatalf("published after rollback = %+v", m.Published)
 		}
 		if _, err := s.Published(ctx, job, "2020-04"); !errors.Is(err, lineage.ErrNotFound) {
 			t.Fatalf("other month: %v", err)
 		}
 	})
-	t.Run("CompareAndSetMismatch", func(t *testing.T) {
+	t.Run("CommitFencedByToken", func(t *testing.T) {
 		s := open(t)
 		ctx := t.Context()
-		wantErr(t, "first publish with a prev", s.SetPublished(ctx, job, month, "r1", "r0"), lineage.ErrConflict)
-		if _, err := s.Published(ctx, job, month); !errors.Is(err, lineage.ErrNotFound) {
-			t.Fatalf("failed CAS created the pointer: %v", err)
+		wantErr(t, "commit without a claim", commit(s, "r1#a", 1, "r1", ""), lineage.ErrConflict)
+		stale := mustClaim(t, s, month, "r1#a", 50*time.Millisecond)
+		time.Sleep(120 * time.Millisecond)
+		// Expired but not superseded: the holder may still commit.
+		if err := commit(s, "r1#a", stale.Token, "r1", ""); err != nil {
+			t.Fatalf("commit by an expired, unsuperseded holder: %v", err)
 		}
-		if err := s.SetPublished(ctx, job, month, "r1", ""); err != nil {
+		time.Sleep(120 * time.Millisecond)
+		c2 := mustClaim(t, s, month, "r2#b", ttl)
+		wantErr(t, "commit by the superseded holder", commit(s, "r1#a", stale.Token, "r9", "r1"), lineage.ErrConflict)
+		wantErr(t, "commit with the new owner but the old token", commit(s, "r2#b", stale.Token, "r9", "r1"), lineage.ErrConflict)
+		wantErr(t, "commit by another owner with the token", commit(s, "r1#a", c2.Token, "r9", "r1"), lineage.ErrConflict)
+		if got := published(s); got != "r1" {
+			t.Fatalf("fenced commits moved the published run to %q", got)
+		}
+		if err := s.Release(ctx, job, month, "r2#b"); err != nil {
 			t.Fatal(err)
 		}
-		wantErr(t, "publish with prev \"\" when set", s.SetPublished(ctx, job, month, "r2", ""), lineage.ErrConflict)
-		wantErr(t, "publish with wrong prev", s.SetPublished(ctx, job, month, "r2", "r9"), lineage.ErrConflict)
-		if got, err := s.Published(ctx, job, month); err != nil || got != "r1" {
-			t.Fatalf("pointer moved by failed CAS: %q, %v", got, err)
+		wantErr(t, "commit after release", commit(s, "r2#b", c2.Token, "r2", "r1"), lineage.ErrConflict)
+	})
+	t.Run("CommitPrevMismatch", func(t *testing.T) {
+		s := open(t)
+		c := mustClaim(t, s, month, "r1#a", ttl)
+		wantErr(t, "first commit with a prev", commit(s, "r1#a", c.Token, "r1", "r0"), lineage.ErrConflict)
+		if got := published(s); got != "" {
+			t.Fatalf("failed commit created the published run %q", got)
+		}
+		if err := commit(s, "r1#a", c.Token, "r1", ""); err != nil {
+			t.Fatal(err)
+		}
+		wantErr(t, "commit with prev \"\" when set", commit(s, "r1#a", c.Token, "r2", ""), lineage.ErrConflict)
+		wantErr(t, "commit with the wrong prev", commit(s, "r1#a", c.Token, "r2", "r9"), lineage.ErrConflict)
+		if got := published(s); got != "r1" {
+			t.Fatalf("published run moved by failed commits: %q", got)
 		}
 	})
 	t.Run("ConcurrentExactlyOne", func(t *testing.T) {
 		s := open(t)
+		c := mustClaim(t, s, month, "r#a", ttl)
 		w := exactlyOne(t, 8, func(i int) error {
-			return s.SetPublished(t.Context(), job, month, fmt.Sprintf("r%d", i), "")
+			return commit(s, "r#a", c.Token, fmt.Sprintf("r%d", i), "")
 		})
-		if got, err := s.Published(t.Context(), job, month); err != nil || got != fmt.Sprintf("r%d", w) {
-			t.Fatalf("published = %q, %v; want the winner r%d", got, err, w)
+		if got := published(s); got != fmt.Sprintf("r%d", w) {
+			t.Fatalf("published = %q; want the winner r%d", got, w)
 		}
 	})
 }

@@ -6,14 +6,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tierflow/tierflow/lake/lineage"
 	"github.com/tierflow/tierflow/lake/lineage/local"
 )
 
-// BenchmarkClaimMonth measures one write (open, fsynced transaction, close).
-func BenchmarkClaimMonth(b *testing.B) {
+// BenchmarkClaim measures one write (open, fsynced transaction, close).
+func BenchmarkClaim(b *testing.B) {
 	s, _ := local.Open(filepath.Join(b.TempDir(), "lineage.db"))
 	for i := 0; b.Loop(); i++ {
-		if err := s.ClaimMonth(b.Context(), "job", fmt.Sprint(i), "r", time.Hour); err != nil {
+		if _, err := s.Claim(b.Context(), "job", fmt.Sprint(i), lineage.Claim{Owner: "r"}, time.Hour); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -22,7 +23,11 @@ func BenchmarkClaimMonth(b *testing.B) {
 // BenchmarkPublished measures one read (shared open, view, close).
 func BenchmarkPublished(b *testing.B) {
 	s, _ := local.Open(filepath.Join(b.TempDir(), "lineage.db"))
-	if err := s.SetPublished(b.Context(), "job", "m", "r", ""); err != nil {
+	c, err := s.Claim(b.Context(), "job", "m", lineage.Claim{Owner: "r#x"}, time.Hour)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := s.Commit(b.Context(), "job", "m", "r#x", lineage.Commit{RunID: "r", Token: c.Token}); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {

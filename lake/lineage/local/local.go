@@ -11,7 +11,8 @@
 // one process a semaphore hands the file to one operation at a time, so
 // goroutines queue without polling. Each write is one fsynced bbolt
 // transaction, which is what makes StartRun, ClaimMonth and SetPublished
-// atomic compare-and-set operations across processes.
+// atomic compare-and-set operations across processes; Commit checks the
+// claim and moves the published run in one transaction.
 package local
 
 import (
@@ -38,8 +39,8 @@ var (
 	bucketRuns      = []byte("runs")       // runs/<job>/<run id> → Run JSON
 	bucketEdgesFrom = []byte("edges_from") // from\0to\0run\0transform → Edge JSON
 	bucketEdgesTo   = []byte("edges_to")   // to\0from\0run\0transform → Edge JSON
-	bucketClaims    = []byte("claims")     // job\0month → claim JSON
-	bucketPublished = []byte("published")  // job\0month → run id
+	bucketClaims    = []byte("claims")     // job\0month → monthRecord JSON
+	bucketPublished = []byte("published")  // job\0month → lineage.Commit JSON
 )
 
 // lockAttempt bounds one wait for bbolt's file lock before ctx is checked
@@ -315,93 +316,228 @@ func (s *Store) Downstream(ctx context.Context, uri string) ([]lineage.Edge, err
 	return s.edges(ctx, bucketEdgesFrom, uri)
 }
 
-// claim is the stored value of a month claim.
-type claim struct {
-	RunID   string    `json:"run_id"`
-	Expires time.Time `json:"expires"`
+// monthRecord is the stored claim of a month: the current claim (Owner ""
+// when released) and the last token issued, which outlives the claim.
+type monthRecord struct {
+	lineage.Claim
+	Epoch int64 `json:"epoch"`
 }
 
-// ClaimMonth gives runID (job, month) until ReleaseMonth or ttl. A claim by
-// another run that has expired is taken over; the same run claiming again
-// renews its claim.
-func (s *Store) ClaimMonth(ctx context.Context, job, month, runID string, ttl time.Duration) error {
-	if err := checkNames("job", job, "month", month, "run id", runID); err != nil {
+func getClaim(b *bolt.Bucket, job, month string) (monthRecord, error) {
+	var r monthRecord
+	v := b.Get(key(job, month))
+	if v == nil {
+		return r, nil
+	}
+	if err := json.Unmarshal(v, &r); err != nil {
+		return r, fmt.Errorf("lineage: decode claim %s/%s: %w", job, month, err)
+	}
+	if r.Epoch < r.Token { // written before tokens were kept
+		r.Epoch = r.Token
+	}
+	return r, nil
+}
+
+func putClaim(b *bolt.Bucket, job, month string, r monthRecord) error {
+	val, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return b.Put(key(job, month), val)
+}
+
+// grant stores c as the month's new claim with the next token.
+func grant(b *bolt.Bucket, job, month string, r monthRecord, c lineage.Claim, ttl time.Duration) (lineage.Claim, error) {
+	now := time.Now()
+	r.Epoch++
+	c.Token, c.Since, c.Renewed, c.Expires = r.Epoch, now, now, now.Add(ttl)
+	r.Claim = c
+	return c, putClaim(b, job, month, r)
+}
+
+func checkClaim(job, month string, c lineage.Claim, ttl time.Duration) error {
+	if err := checkNames("job", job, "month", month, "claim owner", c.Owner); err != nil {
 		return err
 	}
 	if ttl <= 0 {
 		return fmt.Errorf("lineage: claim %s/%s: ttl %v must be positive", job, month, ttl)
 	}
-	return s.update(ctx, func(tx *bolt.Tx) error {
+	return nil
+}
+
+// Claim gives c.Owner the month (see lineage.Store).
+func (s *Store) Claim(ctx context.Context, job, month string, c lineage.Claim, ttl time.Duration) (lineage.Claim, error) {
+	if err := checkClaim(job, month, c, ttl); err != nil {
+		return lineage.Claim{}, err
+	}
+	var out lineage.Claim
+	err := s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketClaims)
-		k := key(job, month)
-		now := time.Now()
-		if v := b.Get(k); v != nil {
-			var c claim
-			if err := json.Unmarshal(v, &c); err != nil {
-				return fmt.Errorf("lineage: decode claim %s/%s: %w", job, month, err)
-			}
-			if c.RunID != runID && now.Before(c.Expires) {
-				return fmt.Errorf("lineage: claim %s/%s for %s: held by %s until %s: %w",
-					job, month, runID, c.RunID, c.Expires.Format(time.RFC3339), lineage.ErrConflict)
-			}
-		}
-		val, err := json.Marshal(claim{RunID: runID, Expires: now.Add(ttl)})
+		r, err := getClaim(b, job, month)
 		if err != nil {
 			return err
 		}
-		return b.Put(k, val)
+		now := time.Now()
+		switch {
+		case r.Owner == c.Owner:
+			r.Renewed, r.Expires = now, now.Add(ttl)
+			out = r.Claim
+			return putClaim(b, job, month, r)
+		case r.Live(now):
+			return &lineage.HeldError{Job: job, Month: month, Holder: r.Claim}
+		}
+		out, err = grant(b, job, month, r, c, ttl)
+		return err
 	})
+	return out, err
 }
 
-// ReleaseMonth removes the claim if runID holds it; otherwise it does
-// nothing.
-func (s *Store) ReleaseMonth(ctx context.Context, job, month, runID string) error {
-	if err := checkNames("job", job, "month", month, "run id", runID); err != nil {
+// TakeOver replaces holder's claim by c (see lineage.Store).
+func (s *Store) TakeOver(ctx context.Context, job, month string, holder, c lineage.Claim, ttl time.Duration) (lineage.Claim, error) {
+	if err := checkClaim(job, month, c, ttl); err != nil {
+		return lineage.Claim{}, err
+	}
+	var out lineage.Claim
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketClaims)
+		r, err := getClaim(b, job, month)
+		if err != nil {
+			return err
+		}
+		if r.Owner != holder.Owner || r.Token != holder.Token {
+			return fmt.Errorf("lineage: take over %s/%s from %s: the claim is now %q (token %d): %w", job, month, holder.Owner, r.Owner, r.Token, lineage.ErrConflict)
+		}
+		out, err = grant(b, job, month, r, c, ttl)
+		return err
+	})
+	return out, err
+}
+
+// Renew extends owner's claim (see lineage.Store).
+func (s *Store) Renew(ctx context.Context, job, month, owner string, token int64, ttl time.Duration) error {
+	if err := checkClaim(job, month, lineage.Claim{Owner: owner}, ttl); err != nil {
 		return err
 	}
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketClaims)
-		k := key(job, month)
-		v := b.Get(k)
-		if v == nil {
-			return nil
+		r, err := getClaim(b, job, month)
+		if err != nil {
+			return err
 		}
-		var c claim
-		if err := json.Unmarshal(v, &c); err != nil {
-			return fmt.Errorf("lineage: decode claim %s/%s: %w", job, month, err)
+		if r.Owner != owner || r.Token != token {
+			return fmt.Errorf("lineage: renew %s/%s for %s: the claim is now %q (token %d): %w", job, month, owner, r.Owner, r.Token, lineage.ErrConflict)
 		}
-		if c.RunID != runID {
-			return nil
-		}
-		return b.Delete(k)
+		now := time.Now()
+		r.Renewed, r.Expires = now, now.Add(ttl)
+		return putClaim(b, job, month, r)
 	})
 }
 
-// SetPublished moves the month's published pointer from prev ("" = none)
-// to runID, or fails with lineage.ErrConflict if it is not at prev.
-func (s *Store) SetPublished(ctx context.Context, job, month, runID, prev string) error {
+// Release gives up owner's claim; it does nothing otherwise.
+func (s *Store) Release(ctx context.Context, job, month, owner string) error {
+	if err := checkNames("job", job, "month", month, "claim owner", owner); err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketClaims)
+		r, err := getClaim(b, job, month)
+		if err != nil || r.Owner != owner {
+			return err
+		}
+		return putClaim(b, job, month, monthRecord{Epoch: r.Epoch})
+	})
+}
+
+// getCommit reads the month's commit; a bare run id is what stores before
+// commit records kept.
+func getCommit(b *bolt.Bucket, job, month string) (lineage.Commit, error) {
+	var c lineage.Commit
+	v := b.Get(key(job, month))
+	switch {
+	case v == nil:
+		return c, nil
+	case v[0] != '{':
+		return lineage.Commit{RunID: string(v), RolledForward: true}, nil
+	}
+	if err := json.Unmarshal(v, &c); err != nil {
+		return c, fmt.Errorf("lineage: decode published run of %s/%s: %w", job, month, err)
+	}
+	return c, nil
+}
+
+// Commit makes c.RunID the month's published run, in one bbolt
+// transaction over the claim and the commit (see lineage.Store).
+func (s *Store) Commit(ctx context.Context, job, month, owner string, c lineage.Commit) error {
+	if err := checkNames("job", job, "month", month, "claim owner", owner, "run id", c.RunID); err != nil {
+		return err
+	}
+	val, err := json.Marshal(lineage.Commit{RunID: c.RunID, Prev: c.Prev, Token: c.Token, At: c.At, Rollback: c.Rollback})
+	if err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		r, err := getClaim(tx.Bucket(bucketClaims), job, month)
+		if err != nil {
+			return err
+		}
+		if r.Owner != owner || r.Token != c.Token {
+			return fmt.Errorf("lineage: commit %s/%s by %s (token %d): the claim is now %q (token %d): %w", job, month, owner, c.Token, r.Owner, r.Token, lineage.ErrConflict)
+		}
+		b := tx.Bucket(bucketPublished)
+		cur, err := getCommit(b, job, month)
+		if err != nil {
+			return err
+		}
+		if cur.RunID != c.Prev {
+			return fmt.Errorf("lineage: commit %s/%s: published run is %q, caller expected %q: %w", job, month, cur.RunID, c.Prev, lineage.ErrConflict)
+		}
+		return b.Put(key(job, month), val)
+	})
+}
+
+// MarkRolledForward records a finished roll-forward (see lineage.Store).
+func (s *Store) MarkRolledForward(ctx context.Context, job, month, runID string, token int64) error {
 	if err := checkNames("job", job, "month", month, "run id", runID); err != nil {
 		return err
 	}
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketPublished)
-		k := key(job, month)
-		if cur := string(b.Get(k)); cur != prev {
-			return fmt.Errorf("lineage: publish %s/%s: pointer is %q, caller expected %q: %w", job, month, cur, prev, lineage.ErrConflict)
+		cur, err := getCommit(b, job, month)
+		if err != nil || cur.RunID != runID || cur.Token != token || cur.RolledForward {
+			return err
 		}
-		return b.Put(k, []byte(runID))
+		cur.RolledForward = true
+		val, err := json.Marshal(cur)
+		if err != nil {
+			return err
+		}
+		return b.Put(key(job, month), val)
 	})
+}
+
+// Month returns the month's claim and commit.
+func (s *Store) Month(ctx context.Context, job, month string) (lineage.Month, error) {
+	var m lineage.Month
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		r, err := getClaim(tx.Bucket(bucketClaims), job, month)
+		if err != nil {
+			return err
+		}
+		m.Claim = r.Claim
+		m.Published, err = getCommit(tx.Bucket(bucketPublished), job, month)
+		return err
+	})
+	return m, err
 }
 
 // Published returns the month's published run id or lineage.ErrNotFound.
 func (s *Store) Published(ctx context.Context, job, month string) (string, error) {
-	var id string
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		id = string(tx.Bucket(bucketPublished).Get(key(job, month)))
-		if id == "" {
-			return fmt.Errorf("lineage: published %s/%s: %w", job, month, lineage.ErrNotFound)
-		}
-		return nil
-	})
-	return id, err
+	m, err := s.Month(ctx, job, month)
+	if err != nil {
+		return "", err
+	}
+	if m.Published.RunID == "" {
+		return "", fmt.Errorf("lineage: published %s/%s: %w", job, month, lineage.ErrNotFound)
+	}
+	return m.Published.RunID, nil
 }

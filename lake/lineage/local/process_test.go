@@ -37,7 +37,7 @@ func TestTwoStoresClaim(t *testing.T) {
 	var wg sync.WaitGroup
 	for i := range errs {
 		wg.Go(func() {
-			errs[i] = stores[i%2].ClaimMonth(t.Context(), "job", "2020-03", fmt.Sprintf("r%d", i), time.Hour)
+			_, errs[i] = stores[i%2].Claim(t.Context(), "job", "2020-03", lineage.Claim{Owner: fmt.Sprintf("r%d", i)}, time.Hour)
 		})
 	}
 	wg.Wait()
@@ -100,7 +100,7 @@ func TestChildClaim(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	switch err := s.ClaimMonth(context.Background(), "job", "2020-03", run, time.Hour); {
+	switch _, err := s.Claim(context.Background(), "job", "2020-03", lineage.Claim{Owner: run}, time.Hour); {
 	case err == nil:
 		t.Log("CLAIM-WON")
 	case errors.Is(err, lineage.ErrConflict):
@@ -123,7 +123,7 @@ func TestWaitsForHolderWithoutHanging(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 150*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	err = s.ClaimMonth(ctx, "job", "2020-03", "r1", time.Hour)
+	_, err = s.Claim(ctx, "job", "2020-03", lineage.Claim{Owner: "r1"}, time.Hour)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("claim while the file is held: %v, want deadline exceeded", err)
 	}
@@ -136,7 +136,7 @@ func TestWaitsForHolderWithoutHanging(t *testing.T) {
 		db.Close()
 		close(released)
 	}()
-	if err := s.ClaimMonth(t.Context(), "job", "2020-03", "r1", time.Hour); err != nil {
+	if _, err := s.Claim(t.Context(), "job", "2020-03", lineage.Claim{Owner: "r1"}, time.Hour); err != nil {
 		t.Fatalf("claim after the holder closed: %v", err)
 	}
 	<-released
@@ -149,7 +149,11 @@ func TestPersistsAcrossOpen(t *testing.T) {
 	if err := s.StartRun(t.Context(), r); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.SetPublished(t.Context(), "job", "2020-03", "r1", ""); err != nil {
+	c, err := s.Claim(t.Context(), "job", "2020-03", lineage.Claim{Owner: "r1#x"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(t.Context(), "job", "2020-03", "r1#x", lineage.Commit{RunID: "r1", Token: c.Token}); err != nil {
 		t.Fatal(err)
 	}
 	s2 := openStore(t, path)
@@ -164,7 +168,7 @@ func TestPersistsAcrossOpen(t *testing.T) {
 func TestClosedAndInvalid(t *testing.T) {
 	s := openStore(t, filepath.Join(t.TempDir(), "lineage.db"))
 	ctx := t.Context()
-	if err := s.ClaimMonth(ctx, "job", "2020-03", "r1", 0); err == nil {
+	if _, err := s.Claim(ctx, "job", "2020-03", lineage.Claim{Owner: "r1"}, 0); err == nil {
 		t.Error("zero ttl accepted")
 	}
 	if err := s.StartRun(ctx, lineage.Run{Job: "job"}); err == nil {

@@ -479,11 +479,25 @@ func (s *Store) walk(ctx context.Context, dir, namePrefix string, fn func(key st
 	return nil
 }
 
-// CleanTemp removes temp files (left by crashed or abandoned writers) whose
-// modification time is older than olderThan, then prunes directories they
-// leave empty. It returns how many files it removed. Use an age well above
-// the longest write (an in-progress writer's temp file is not protected).
-func (s *Store) CleanTemp(ctx context.Context, olderThan time.Duration) (int, error) {
+// CleanTemp removes the temp files below prefix (left by crashed or
+// abandoned writers) whose modification time is older than olderThan, and
+// every directory below prefix left empty (an engine that died before
+// writing its first file leaves one). prefix is "" (the whole lake) or a
+// directory prefix ending in "/". It returns how many temp files it
+// removed. An in-progress writer's temp file is not protected: the caller
+// passes only prefixes no live writer uses, or an age well above the
+// longest write.
+func (s *Store) CleanTemp(ctx context.Context, prefix string, olderThan time.Duration) (int, error) {
+	if prefix != "" && !strings.HasSuffix(prefix, "/") {
+		return 0, fmt.Errorf("file: clean temp files: prefix %q is not a directory prefix", prefix)
+	}
+	if err := checkKey(strings.TrimSuffix(prefix, "/")); prefix != "" && err != nil {
+		return 0, err
+	}
+	top := strings.TrimSuffix(prefix, "/")
+	if top == "" {
+		top = "."
+	}
 	cutoff := time.Now().Add(-olderThan)
 	removed := 0
 	var walk func(dir string) error
@@ -509,19 +523,25 @@ func (s *Store) CleanTemp(ctx context.Context, olderThan time.Duration) (int, er
 				}
 			case strings.HasPrefix(e.Name(), tempPrefix) && e.Type().IsRegular():
 				fi, err := s.root.Lstat(filepath.FromSlash(name))
-				if err != nil || !fi.ModTime().Before(cutoff) {
+				if err != nil || (olderThan > 0 && !fi.ModTime().Before(cutoff)) {
 					continue
 				}
 				if err := s.root.Remove(filepath.FromSlash(name)); err == nil {
 					removed++
-					s.prune(dir)
 				}
 			}
 		}
+		if dir != "." {
+			// Fails (and is meant to) unless the directory is empty now.
+			_ = s.root.Remove(filepath.FromSlash(dir))
+		}
 		return nil
 	}
-	if err := walk("."); err != nil {
-		return removed, fmt.Errorf("file: clean temp files: %w", err)
+	if err := walk(top); err != nil && !isNotExist(err) {
+		return removed, fmt.Errorf("file: clean temp files under %q: %w", prefix, err)
+	}
+	if top != "." {
+		s.prune(path.Dir(top))
 	}
 	return removed, nil
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -238,14 +239,17 @@ func TestCrashLeavesOnlyTemp(t *testing.T) {
 	if _, err := s.Stat(ctx, "m/2020-03/part"); !errors.Is(err, storage.ErrNotExist) {
 		t.Fatalf("stat: %v", err)
 	}
-	if n, err := s.CleanTemp(ctx, time.Hour); err != nil || n != 0 {
+	if n, err := s.CleanTemp(ctx, "", time.Hour); err != nil || n != 0 {
 		t.Fatalf("CleanTemp removed %d young temp files (%v)", n, err)
+	}
+	if n, err := s.CleanTemp(ctx, "m/2019-12/", 0); err != nil || n != 0 {
+		t.Fatalf("CleanTemp of another prefix removed %d (%v)", n, err)
 	}
 	old := time.Now().Add(-2 * time.Hour)
 	if err := os.Chtimes(temps[0], old, old); err != nil {
 		t.Fatal(err)
 	}
-	if n, err := s.CleanTemp(ctx, time.Hour); err != nil || n != 1 {
+	if n, err := s.CleanTemp(ctx, "", time.Hour); err != nil || n != 1 {
 		t.Fatalf("CleanTemp removed %d, %v; want 1", n, err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "m")); !errors.Is(err, os.ErrNotExist) {
@@ -254,6 +258,46 @@ func TestCrashLeavesOnlyTemp(t *testing.T) {
 	// Temp names cannot be used as keys.
 	if _, err := s.Create(ctx, "a/.tierflow-tmp-x", storage.PutOptions{}); !errors.Is(err, storage.ErrInvalidKey) {
 		t.Fatalf("create of a temp-looking key: %v", err)
+	}
+}
+
+// TestCleanTempPrefix: a prefix's temp files go whatever their age, with
+// the empty directories below it (an engine that died before its first
+// file), and nothing outside the prefix is touched.
+func TestCleanTempPrefix(t *testing.T) {
+	dir := t.TempDir()
+	s := newStore(t, dir)
+	ctx := t.Context()
+	for _, k := range []string{"t/run=a/x", "t/run=b/x"} {
+		w, err := s.Create(ctx, k, storage.PutOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write([]byte("partial")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "t", "run=a", "empty", "deeper"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.Put(ctx, s, "t/keep", strings.NewReader("x"), storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CleanTemp(ctx, "t/run=a", 0); err == nil {
+		t.Fatal("a prefix without its slash was accepted")
+	}
+	if n, err := s.CleanTemp(ctx, "t/run=a/", 0); err != nil || n != 1 {
+		t.Fatalf("CleanTemp of a dead run's prefix removed %d, %v; want its one young temp file", n, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "t", "run=a")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the dead run's directory is still there: %v", err)
+	}
+	temps, _ := filepath.Glob(filepath.Join(dir, "t", "run=b", ".tierflow-tmp-*"))
+	if len(temps) != 1 {
+		t.Fatalf("another run's temp file was touched: %v", temps)
+	}
+	if ks := keys(t, s); !slices.Equal(ks, []string{"t/keep"}) {
+		t.Fatalf("objects after clean: %v", ks)
 	}
 }
 
