@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -125,13 +126,14 @@ func (e *Engine) createTableAs(ctx context.Context, c engine.CTAS) (engine.Resul
 		opts = append(opts, "FILE_SIZE_BYTES '"+targetFileBytes+"'")
 	}
 	opts = append(opts, "RETURN_STATS")
-	stmt := "COPY (SELECT " + strings.Join(proj, ", ") + " FROM (\n" + query + "\n) AS q)\nTO " +
-		quoteString(outDir) + " (" + strings.Join(opts, ", ") + ")"
+	sortStmt := "CREATE TEMP TABLE " + sortedTable + " AS\nSELECT * FROM (SELECT " + strings.Join(proj, ", ") +
+		" FROM (\n" + query + "\n) AS q) AS r\nORDER BY " + strings.Join(totalOrder(cols), ", ")
+	copyStmt := "COPY " + sortedTable + " TO " + quoteString(outDir) + " (" + strings.Join(opts, ", ") + ")"
 
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return engine.Result{}, fmt.Errorf("location %s: %w", c.Location, err)
 	}
-	res, err := e.runCopy(ctx, conn, stmt)
+	res, err := e.sortAndCopy(ctx, conn, sortStmt, copyStmt)
 	if err != nil {
 		// Nothing may be left for a retry to trip over; the location was
 		// empty before.
@@ -139,7 +141,7 @@ func (e *Engine) createTableAs(ctx context.Context, c engine.CTAS) (engine.Resul
 	}
 	res.QueryID = newQueryID()
 	res.Columns = cols
-	res.SQL = stmt
+	res.SQL = sortStmt + ";\n" + copyStmt
 	res.EngineMillis = time.Since(start).Milliseconds()
 	for _, s := range srcs {
 		res.InputTables = append(res.InputTables, s.String())
@@ -148,6 +150,35 @@ func (e *Engine) createTableAs(ctx context.Context, c engine.CTAS) (engine.Resul
 		Int64("rows", res.Rows).Int("files", len(res.Files)).Int64("bytes", res.Bytes).
 		Int64("ms", res.EngineMillis).Msg("duckdb: CTAS done")
 	return res, nil
+}
+
+// sortedTable holds a CTAS result between its sort and its write.
+const sortedTable = "temp.main.tierflow_ctas_sorted"
+
+// sortAndCopy makes the files a function of the result rows alone, the same
+// for every run and thread count. DuckDB writes in parallel, in the order
+// its threads finish, whenever COPY has FILE_SIZE_BYTES or PARTITION_BY,
+// whatever the ORDER BY, so the rows are sorted into a temporary table with
+// every thread (CREATE TABLE AS keeps the sorted order), and the table is
+// written with one thread, which scans and writes it in that order.
+func (e *Engine) sortAndCopy(ctx context.Context, conn *sql.Conn, sortStmt, copyStmt string) (res engine.Result, err error) {
+	if _, err := conn.ExecContext(ctx, sortStmt); err != nil {
+		return engine.Result{}, err
+	}
+	defer func() {
+		_, derr := conn.ExecContext(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+sortedTable)
+		err = errors.Join(err, derr)
+	}()
+	// threads is global in DuckDB: a concurrent Query runs with one thread
+	// meanwhile; CTAS and DefineViews wait for this one.
+	if _, err := conn.ExecContext(ctx, "SET threads = 1"); err != nil {
+		return engine.Result{}, err
+	}
+	defer func() {
+		_, terr := conn.ExecContext(context.WithoutCancel(ctx), "SET threads = "+strconv.Itoa(e.threads))
+		err = errors.Join(err, terr)
+	}()
+	return e.runCopy(ctx, conn, copyStmt)
 }
 
 // runCopy runs the COPY and sums its per-file statistics (RETURN_STATS:
@@ -192,6 +223,29 @@ func (e *Engine) runCopy(ctx context.Context, conn *sql.Conn, stmt string) (engi
 	}
 	sort.Strings(res.Files)
 	return res, nil
+}
+
+// totalOrder is the ORDER BY that makes the written bytes a function of
+// the result's rows alone: GROUP BY, joins and parallel scans emit rows in
+// the order DuckDB's threads finish. Every column is a key, so rows that
+// tie are equal, except floating-point zeros (-0.0 = 0.0, the bits
+// differ): their sign bit is a key too. A float is sorted by an expression
+// of it, not by itself: DuckDB writes a key column back from its
+// normalised sort key, which turns -0.0 into 0.0. NULLs sort last
+// explicitly, not by a setting. Duplicate rows need no tie-break: their
+// bytes are the same either way.
+func totalOrder(cols []catalog.Column) []string {
+	keys := make([]string, 0, len(cols))
+	var signs []string
+	for _, c := range cols {
+		ref := "r." + quoteIdent(c.Name)
+		if c.Type == "double" || c.Type == "float" {
+			signs = append(signs, "signbit("+ref+")")
+			ref = "(" + ref + " + 0.0)"
+		}
+		keys = append(keys, ref+" ASC NULLS LAST")
+	}
+	return append(keys, signs...)
 }
 
 // resultColumns checks the result's names and types and builds the

@@ -20,6 +20,20 @@
 // Column names are lowercased; DuckDB types Athena would not produce for the
 // same SQL are cast (sum(int) is HUGEINT in DuckDB, bigint in Trino).
 //
+// The files are a function of the result's rows: the same CTAS over the
+// same inputs writes the same file names and bytes, whatever the thread
+// count. The rows are sorted by every column (NULLs last, then the sign
+// bit of float columns, since -0.0 = 0.0) into a temporary table with all
+// threads, and written from it with one thread, because DuckDB writes in
+// parallel, in no fixed order, whenever a COPY rolls files over or
+// partitions, ORDER BY or not. The SELECT's own ORDER BY is therefore not
+// kept. The cost is a full sort of the result (spilled to the temp
+// directory past the memory limit) and a single-threaded Parquet encoding.
+// Floating-point aggregates (sum, avg of doubles) can still differ in the
+// last bits between thread counts: DuckDB adds in the order its threads
+// finish. The Parquet created_by names the DuckDB version, and nothing
+// else in the files depends on the run (no time, no random name).
+//
 // Differences from Athena, by design or not yet done:
 //   - bucketed_by/bucket_count is refused: DuckDB has no Hive bucketing.
 //   - DataScannedBytes and CostUSD are 0.
@@ -27,8 +41,8 @@
 //   - partition directory names are DuckDB's escaping of the values (a space
 //     becomes %20, Hive leaves it); NULL becomes __HIVE_DEFAULT_PARTITION__
 //     as in Hive.
-//   - without ORDER BY, row order (and so the bytes of the files) may differ
-//     between runs, as on Athena.
+//   - the row order is the sort above, not the SELECT's ORDER BY (Athena
+//     keeps neither: its order and file split vary between runs).
 //
 // The build needs cgo; with CGO_ENABLED=0 or the noduckdb tag, New returns
 // an error and nothing of DuckDB is linked.
@@ -86,6 +100,7 @@ type Engine struct {
 	cat      catalog.Catalog
 	st       storage.Storage
 	lakeDir  string // local path of st.URI()
+	threads  int    // DuckDB's threads setting
 	log      zerolog.Logger
 	ownTemp  string        // temp dir created by New, removed by Close
 	sem      chan struct{} // one CTAS (or DefineViews) at a time
@@ -136,6 +151,7 @@ func New(ctx context.Context, cat catalog.Catalog, st storage.Storage, opts Opti
 		cat:     cat,
 		st:      st,
 		lakeDir: lakeDir,
+		threads: threads,
 		log:     opts.Log,
 		ownTemp: ownTemp,
 		sem:     make(chan struct{}, 1),
@@ -152,6 +168,9 @@ func open(threads int, memLimit, tempDir string) (*sql.DB, error) {
 	q.Set("temp_directory", tempDir)
 	q.Set("autoinstall_known_extensions", "false")
 	q.Set("autoload_known_extensions", "false")
+	// The default, but CTAS relies on it: a sorted CREATE TABLE AS keeps
+	// its order (see sortAndCopy).
+	q.Set("preserve_insertion_order", "true")
 	conn, err := duckdbdriver.NewConnector("?"+q.Encode(), initConn)
 	if err != nil {
 		return nil, err
