@@ -86,6 +86,7 @@ type worker struct {
 	bad    []badVal
 	marks  []colMark
 	dicts  []pqwrite.StringDict
+	norm   []byte // a normalised value
 }
 
 // badVal is a row with a value that does not parse.
@@ -563,7 +564,7 @@ func (b *bucketOut) parse() error {
 		}
 		row = len(w.rowOf)
 		if !p.slowPaths && bytes.IndexByte(body, '"') < 0 {
-			if !p.convertLine(body, w.hot, w.cols, &w.bounds, onBad) {
+			if !p.convertLine(body, w.hot, w.cols, &w.bounds, &w.norm, onBad) {
 				rej = append(rej, b.reject(line, w.metas[i], "", fmt.Sprintf("wrong field count: %d, want %d", len(w.bounds), nf), false))
 				continue
 			}
@@ -580,7 +581,7 @@ func (b *bucketOut) parse() error {
 				continue
 			}
 			for f, fl := range w.recs.RecordFields(0) {
-				p.convertField(&w.hot[f], w.cols, w.recs.Bytes(line, fl), onBad)
+				p.convertField(&w.hot[f], w.cols, w.recs.Bytes(line, fl), &w.norm, onBad)
 			}
 		}
 		w.rowOf = append(w.rowOf, i)
