@@ -57,9 +57,6 @@ type assembler struct {
 	rejected atomic.Int64      // pass-2 rejects so far (for the max_rows check)
 	progress func(delta int64) // called with the framed bytes of each sub-chunk
 	base     int64             // pass-1 rejects
-	// for messages
-	rowsRead   int64
-	rejectsKey string
 
 	mu        sync.Mutex
 	files     []*FileEntry // by bucket
@@ -613,7 +610,7 @@ func (b *bucketOut) parse() error {
 		b.as.rejects = append(b.as.rejects, rej...)
 		b.as.mu.Unlock()
 		if b.as.base+total > p.maxRejects {
-			return fmt.Errorf("too many rejected rows: %d so far (of %d read), max_rows %d; see %s", b.as.base+total, b.as.rowsRead, p.maxRejects, b.as.rejectsKey)
+			return errTooManyRejects // the verdict says which rows
 		}
 	}
 	b.rows += n

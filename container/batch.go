@@ -19,6 +19,7 @@ import (
 type reject struct {
 	line   int64
 	offset int64
+	row    int64 // pass 1: the record's number in its chunk (1-based)
 	column string
 	reason string
 	raw    string // PII redacted
@@ -63,6 +64,9 @@ type router struct {
 	counts  []int
 	hashCol pqwrite.Column
 	norm    []byte // a normalised value
+	// check: every record is parsed and checked whole, as pass 1 and
+	// pass 2 together would (the verdict).
+	check bool
 }
 
 // rawCap bounds the raw line kept for a reject.
@@ -164,7 +168,7 @@ func (p *plan) routeChunk(ch *csvparse.Chunk, rt *router, b *batch) {
 // is valid UTF-8 and its bucket and sort fields parse. It returns bucket
 // -2 when the record needs routeSlow.
 func (p *plan) routeFast(data []byte, pos int, allUTF8 bool, rt *router, b *batch) (next int, lines int64, bk int32) {
-	if !allUTF8 || p.slowPaths {
+	if !allUTF8 || p.slowPaths || rt.check {
 		return 0, 0, -2
 	}
 	lineEnd := len(data)
@@ -264,11 +268,31 @@ func (p *plan) routeSlow(ch *csvparse.Chunk, pos int, line int64, rt *router, b 
 		return next, lines, -1
 	}
 	bk, bad, why := p.keyOf(func(i int) []byte { return recs.Bytes(data, fields[i]) }, rt, b)
+	if bad < 0 && rt.check {
+		bad, why = p.checkFields(data, recs, fields, rt)
+	}
 	if bad >= 0 {
 		b.addReject(p, recs, 0, ch, p.cols[bad].name, why, true)
 		return next, lines, -1
 	}
 	return next, lines, bk
+}
+
+// checkFields converts every field of a record (parsed into recs) as
+// pass 2 does, to scratch, and returns the schema column of the first, in
+// field order, that is bad and the reason (-1 if none).
+func (p *plan) checkFields(data []byte, recs *csvparse.Records, fields []csvparse.Field, rt *router) (int, string) {
+	for f, fl := range fields {
+		c := p.fieldCol[f]
+		cp := &p.cols[c]
+		if cp.kind == jobs.String && !cp.fixed {
+			continue // any valid UTF-8 (checked) is a string
+		}
+		if why := p.keyValue(cp, recs.Bytes(data, fl), rt); why != "" {
+			return c, why
+		}
+	}
+	return -1, ""
 }
 
 func cmpInt64(x, y int64) int {
@@ -618,7 +642,9 @@ func (p *plan) invalidUTF8(data []byte, recs *csvparse.Records, fields []csvpars
 // addReject records record i of chunk ch (parsed into recs) as rejected.
 func (b *batch) addReject(p *plan, recs *csvparse.Records, i int, ch *csvparse.Chunk, column, reason string, fieldsOK bool) {
 	rec := &recs.Recs[i]
-	b.rejects = append(b.rejects, p.newReject(ch.Data, recs, i, ch.Line+rec.Line, ch.Offset+int64(rec.Start), column, reason, fieldsOK))
+	r := p.newReject(ch.Data, recs, i, ch.Line+rec.Line, ch.Offset+int64(rec.Start), column, reason, fieldsOK)
+	r.row = b.rows
+	b.rejects = append(b.rejects, r)
 }
 
 // newReject describes record i of recs (parsed from data), which starts
