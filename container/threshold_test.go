@@ -59,6 +59,15 @@ func TestRejectThresholdDeterministic(t *testing.T) {
 				}
 			}
 			in := gz(badPart(3000, c.bad), 1)
+			// The same part converted without limits: the verdict must
+			// report its first max_rows+1 rejects exactly as the passes do.
+			all := newEnv(t)
+			spec := testSpec()
+			spec.Rejects.MaxRows, spec.Rejects.MaxFraction = 1<<30, 1
+			if _, err := all.convert(t, spec, in, func(o *Options) { o.chunkSize = 8 << 10 }); err != nil {
+				t.Fatal(err)
+			}
+			allRejects := readRejects(t, all)
 			var first []byte
 			var firstM *Manifest
 			for i, workers := range []int{1, 4, 2, 3, 2} {
@@ -87,6 +96,9 @@ func TestRejectThresholdDeterministic(t *testing.T) {
 					t.Fatal(err)
 				}
 				if i == 0 {
+					if got := readRejects(t, e); fmt.Sprint(got) != fmt.Sprint(allRejects[:maxRows+1]) {
+						t.Fatalf("the verdict's rejects differ from the first %d the passes find:\n%q\n%q", maxRows+1, got, allRejects[:maxRows+1])
+					}
 					first, firstM = rej, m
 					continue
 				}
