@@ -57,9 +57,6 @@ type assembler struct {
 	rejected atomic.Int64      // pass-2 rejects so far (for the max_rows check)
 	progress func(delta int64) // called with the framed bytes of each sub-chunk
 	base     int64             // pass-1 rejects
-	// for messages
-	rowsRead   int64
-	rejectsKey string
 
 	mu        sync.Mutex
 	files     []*FileEntry // by bucket
@@ -86,6 +83,7 @@ type worker struct {
 	bad    []badVal
 	marks  []colMark
 	dicts  []pqwrite.StringDict
+	norm   []byte // a normalised value
 }
 
 // badVal is a row with a value that does not parse.
@@ -563,7 +561,7 @@ func (b *bucketOut) parse() error {
 		}
 		row = len(w.rowOf)
 		if !p.slowPaths && bytes.IndexByte(body, '"') < 0 {
-			if !p.convertLine(body, w.hot, w.cols, &w.bounds, onBad) {
+			if !p.convertLine(body, w.hot, w.cols, &w.bounds, &w.norm, onBad) {
 				rej = append(rej, b.reject(line, w.metas[i], "", fmt.Sprintf("wrong field count: %d, want %d", len(w.bounds), nf), false))
 				continue
 			}
@@ -580,7 +578,7 @@ func (b *bucketOut) parse() error {
 				continue
 			}
 			for f, fl := range w.recs.RecordFields(0) {
-				p.convertField(&w.hot[f], w.cols, w.recs.Bytes(line, fl), onBad)
+				p.convertField(&w.hot[f], w.cols, w.recs.Bytes(line, fl), &w.norm, onBad)
 			}
 		}
 		w.rowOf = append(w.rowOf, i)
@@ -612,7 +610,7 @@ func (b *bucketOut) parse() error {
 		b.as.rejects = append(b.as.rejects, rej...)
 		b.as.mu.Unlock()
 		if b.as.base+total > p.maxRejects {
-			return fmt.Errorf("too many rejected rows: %d so far (of %d read), max_rows %d; see %s", b.as.base+total, b.as.rowsRead, p.maxRejects, b.as.rejectsKey)
+			return errTooManyRejects // the verdict says which rows
 		}
 	}
 	b.rows += n

@@ -19,6 +19,7 @@ import (
 type reject struct {
 	line   int64
 	offset int64
+	row    int64 // pass 1: the record's number in its chunk (1-based)
 	column string
 	reason string
 	raw    string // PII redacted
@@ -62,6 +63,10 @@ type router struct {
 	grouped []routed
 	counts  []int
 	hashCol pqwrite.Column
+	norm    []byte // a normalised value
+	// check: every record is parsed and checked whole, as pass 1 and
+	// pass 2 together would (the verdict).
+	check bool
 }
 
 // rawCap bounds the raw line kept for a reject.
@@ -163,7 +168,7 @@ func (p *plan) routeChunk(ch *csvparse.Chunk, rt *router, b *batch) {
 // is valid UTF-8 and its bucket and sort fields parse. It returns bucket
 // -2 when the record needs routeSlow.
 func (p *plan) routeFast(data []byte, pos int, allUTF8 bool, rt *router, b *batch) (next int, lines int64, bk int32) {
-	if !allUTF8 || p.slowPaths {
+	if !allUTF8 || p.slowPaths || rt.check {
 		return 0, 0, -2
 	}
 	lineEnd := len(data)
@@ -196,7 +201,7 @@ func (p *plan) routeFast(data []byte, pos int, allUTF8 bool, rt *router, b *batc
 	if len(rt.fields) < p.needFields {
 		return 0, 0, -2
 	}
-	bk, bad, _ := p.keyOf(func(i int) []byte { return data[rt.fields[i][0]:rt.fields[i][1]] }, &rt.hashCol, b)
+	bk, bad, _ := p.keyOf(func(i int) []byte { return data[rt.fields[i][0]:rt.fields[i][1]] }, rt, b)
 	if bad >= 0 {
 		return 0, 0, -2
 	}
@@ -205,29 +210,40 @@ func (p *plan) routeFast(data []byte, pos int, allUTF8 bool, rt *router, b *batc
 
 // keyOf computes a record's bucket and appends its sort key to b.keys;
 // field(i) returns the record's field i. When a bucket or sort value does
-// not parse it returns that column (else -1) and the reason.
-func (p *plan) keyOf(field func(int) []byte, hc *pqwrite.Column, b *batch) (bk int32, bad int, why string) {
+// not parse or fails its check it returns that column (else -1) and the
+// reason.
+func (p *plan) keyOf(field func(int) []byte, rt *router, b *batch) (bk int32, bad int, why string) {
+	hc := &rt.hashCol
 	var h int32
 	for _, c := range p.bucketCols {
-		cp := &p.cols[c]
-		hc.Reset()
-		if why := p.convert(cp, field(cp.source), hc); why != "" {
+		if why := p.keyValue(&p.cols[c], field(p.cols[c].source), rt); why != "" {
 			return 0, c, why
 		}
-		h = hive.Combine(h, fieldHash(p.version, cp.kind, hc, 0))
+		h = hive.Combine(h, fieldHash(p.version, p.cols[c].kind, hc, 0))
 	}
 	for _, c := range p.sortCols {
-		cp := &p.cols[c]
-		hc.Reset()
-		if why := p.convert(cp, field(cp.source), hc); why != "" {
+		if why := p.keyValue(&p.cols[c], field(p.cols[c].source), rt); why != "" {
 			return 0, c, why
 		}
-		b.keys = appendSortKey(b.keys, cp, hc)
+		b.keys = appendSortKey(b.keys, &p.cols[c], hc)
 	}
 	if len(p.bucketCols) > 0 {
 		bk = int32(hive.Bucket(h, p.bucketCount))
 	}
 	return bk, -1, ""
+}
+
+// keyValue converts value v of bucket or sort column cp, normalised and
+// checked first, into rt.hashCol; it returns the reason it is bad, or "".
+func (p *plan) keyValue(cp *colPlan, v []byte, rt *router) string {
+	if cp.fixed {
+		var why string
+		if v, why = cp.fix(v, &rt.norm); why != "" {
+			return why
+		}
+	}
+	rt.hashCol.Reset()
+	return p.convert(cp, v, &rt.hashCol)
 }
 
 // routeSlow parses the record at ch.Data[pos] whole and checks it as pass
@@ -251,12 +267,32 @@ func (p *plan) routeSlow(ch *csvparse.Chunk, pos int, line int64, rt *router, b 
 		b.addReject(p, recs, 0, ch, p.cols[col].name, "invalid UTF-8", true)
 		return next, lines, -1
 	}
-	bk, bad, why := p.keyOf(func(i int) []byte { return recs.Bytes(data, fields[i]) }, &rt.hashCol, b)
+	bk, bad, why := p.keyOf(func(i int) []byte { return recs.Bytes(data, fields[i]) }, rt, b)
+	if bad < 0 && rt.check {
+		bad, why = p.checkFields(data, recs, fields, rt)
+	}
 	if bad >= 0 {
 		b.addReject(p, recs, 0, ch, p.cols[bad].name, why, true)
 		return next, lines, -1
 	}
 	return next, lines, bk
+}
+
+// checkFields converts every field of a record (parsed into recs) as
+// pass 2 does, to scratch, and returns the schema column of the first, in
+// field order, that is bad and the reason (-1 if none).
+func (p *plan) checkFields(data []byte, recs *csvparse.Records, fields []csvparse.Field, rt *router) (int, string) {
+	for f, fl := range fields {
+		c := p.fieldCol[f]
+		cp := &p.cols[c]
+		if cp.kind == jobs.String && !cp.fixed {
+			continue // any valid UTF-8 (checked) is a string
+		}
+		if why := p.keyValue(cp, recs.Bytes(data, fl), rt); why != "" {
+			return c, why
+		}
+	}
+	return -1, ""
 }
 
 func cmpInt64(x, y int64) int {
@@ -288,6 +324,7 @@ const (
 	hotDict         // string in dictionary form
 	hotPlain        // string, PLAIN
 	hotInt          // int: the small-int fast path first
+	hotFixed        // string normalised or checked first (colPlan.fix), no shortcut
 )
 
 // loadHot fills hot from the columns, before a sub-chunk is converted.
@@ -298,6 +335,8 @@ func (p *plan) loadHot(hot []hotField, cols []pqwrite.Column) {
 		col := &cols[c]
 		*h = hotField{col: int32(c), lastKey: ^uint64(0)}
 		switch {
+		case p.cols[c].fixed:
+			h.kind = hotFixed
 		case p.cols[c].kind == jobs.String && col.Dict != nil:
 			h.kind, h.dict, h.idx = hotDict, col.Dict, col.Idx
 		case p.cols[c].kind == jobs.String:
@@ -322,7 +361,7 @@ func storeHot(hot []hotField, cols []pqwrite.Column) {
 // the record eight bytes at a time, then converts field by field; it
 // returns false, appending nothing, when the record does not have the
 // expected number of fields (bounds then holds the field count found).
-func (p *plan) convertLine(body []byte, hot []hotField, cols []pqwrite.Column, bounds *[]uint32, onBad func(c int, why string)) bool {
+func (p *plan) convertLine(body []byte, hot []hotField, cols []pqwrite.Column, bounds *[]uint32, scratch *[]byte, onBad func(c int, why string)) bool {
 	const lo7 = 0x7f7f7f7f7f7f7f7f
 	pat := uint64(p.delim) * 0x0101010101010101
 	ends := (*bounds)[:0]
@@ -366,7 +405,7 @@ func (p *plan) convertLine(body []byte, hot []hotField, cols []pqwrite.Column, b
 				continue
 			}
 		}
-		p.convertField(h, cols, v, onBad)
+		p.convertField(h, cols, v, scratch, onBad)
 	}
 	return true
 }
@@ -382,10 +421,27 @@ func (p *plan) smallInt(v []byte) (int32, bool) {
 	return int32(x), ok
 }
 
-// convertField appends value v of a record to its field's column.
-func (p *plan) convertField(h *hotField, cols []pqwrite.Column, v []byte, onBad func(c int, why string)) {
+// convertField appends value v of a record to its field's column
+// (scratch: room for a normalised value).
+func (p *plan) convertField(h *hotField, cols []pqwrite.Column, v []byte, scratch *[]byte, onBad func(c int, why string)) {
 	col := &cols[h.col]
 	switch h.kind {
+	case hotFixed:
+		v, why := p.cols[h.col].fix(v, scratch)
+		if why != "" {
+			// The value is still appended, as a placeholder: the row is
+			// removed with its values, dictionary entries included.
+			onBad(int(h.col), why)
+		}
+		if col.Dict != nil {
+			if idx, ok := col.Dict.Add(col.Idx, v); ok {
+				col.Idx = idx
+				return
+			}
+			materialize(col)
+		}
+		appendString(col, v)
+		return
 	case hotDict:
 		idx, ok := h.dict.Add(h.idx, v)
 		if ok {
@@ -586,7 +642,9 @@ func (p *plan) invalidUTF8(data []byte, recs *csvparse.Records, fields []csvpars
 // addReject records record i of chunk ch (parsed into recs) as rejected.
 func (b *batch) addReject(p *plan, recs *csvparse.Records, i int, ch *csvparse.Chunk, column, reason string, fieldsOK bool) {
 	rec := &recs.Recs[i]
-	b.rejects = append(b.rejects, p.newReject(ch.Data, recs, i, ch.Line+rec.Line, ch.Offset+int64(rec.Start), column, reason, fieldsOK))
+	r := p.newReject(ch.Data, recs, i, ch.Line+rec.Line, ch.Offset+int64(rec.Start), column, reason, fieldsOK)
+	r.row = b.rows
+	b.rejects = append(b.rejects, r)
 }
 
 // newReject describes record i of recs (parsed from data), which starts

@@ -25,7 +25,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/pgzip"
@@ -77,17 +76,22 @@ type Timings struct {
 
 // Manifest records what a part's conversion read and wrote.
 type Manifest struct {
-	Part             string      `json:"part"`
-	InputURI         string      `json:"input_uri"`
-	InputBytes       int64       `json:"input_bytes"`  // compressed
-	InputSHA256      string      `json:"input_sha256"` // of the compressed input
-	DecompressedByte int64       `json:"decompressed_bytes"`
-	SchemaHash       string      `json:"schema_hash"`
-	BucketCount      int         `json:"bucket_count"`
-	BucketingVersion int         `json:"bucketing_version"`
-	RowsRead         int64       `json:"rows_read"`
-	RowsWritten      int64       `json:"rows_written"`
-	RowsRejected     int64       `json:"rows_rejected"`
+	Part             string `json:"part"`
+	InputURI         string `json:"input_uri"`
+	InputBytes       int64  `json:"input_bytes"`  // compressed
+	InputSHA256      string `json:"input_sha256"` // of the compressed input
+	DecompressedByte int64  `json:"decompressed_bytes"`
+	SchemaHash       string `json:"schema_hash"`
+	BucketCount      int    `json:"bucket_count"`
+	BucketingVersion int    `json:"bucketing_version"`
+	RowsRead         int64  `json:"rows_read"`
+	RowsWritten      int64  `json:"rows_written"`
+	RowsRejected     int64  `json:"rows_rejected"`
+	// RowsNotProcessed are the rows read that are neither written nor
+	// rejected: 0 when the part succeeds; when it fails, nothing is
+	// written and every row read and not rejected counts here, so that
+	// rows_read = rows_written + rows_rejected + rows_not_processed holds.
+	RowsNotProcessed int64       `json:"rows_not_processed"`
 	BlankLines       int64       `json:"blank_lines"`
 	RowsPerBucket    []int64     `json:"rows_per_bucket"`
 	Files            []FileEntry `json:"files"`
@@ -221,9 +225,152 @@ type job struct {
 }
 
 func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey string, dst storage.Storage, dataPrefix, metaPrefix string, m *Manifest) (err error) {
-	// The sidecar outlives the pipeline: it is committed after the
-	// pipeline's context is cancelled, so it uses the caller's.
-	parent := ctx
+	// Rejects sidecar: committed even when the part fails (it explains
+	// the failure), in input order. Rejects are few (the part fails past
+	// max_rows), so they are kept until the end.
+	rw, err := dst.Create(ctx, m.RejectsKey, storage.PutOptions{ContentType: "text/csv"})
+	if err != nil {
+		return fmt.Errorf("create %s: %w", m.RejectsKey, err)
+	}
+	size := opts.chunkSize
+	if size <= 0 {
+		size = chunkBytes
+	}
+	rejectsURI := dst.ObjectURI(m.RejectsKey)
+	rejects, err := passes(ctx, opts, p, src, srcKey, dst, dataPrefix, rejectsURI, size, m)
+	if errors.Is(err, errTooManyRejects) {
+		// Which rejects pass 1 and pass 2 found before stopping depends
+		// on the workers; the verdict does not.
+		var checked int64
+		rejects, checked, err = p.verdict(ctx, src, srcKey, size)
+		if err == nil {
+			err = p.rejectsError(rejects, checked, 0, rejectsURI)
+		}
+	}
+	m.RejectsCount = int64(len(rejects))
+	m.RowsRejected = m.RejectsCount
+	if err != nil {
+		// Nothing is written; every row read and not rejected is counted,
+		// so that read = written + rejected + not processed holds.
+		m.RowsNotProcessed = m.RowsRead - m.RowsWritten - m.RowsRejected
+	}
+	if werr := writeRejects(rw, p.part, rejects); werr != nil {
+		_ = rw.Abort()
+		if err == nil {
+			err = fmt.Errorf("write %s: %w", m.RejectsKey, werr)
+		}
+		return err
+	}
+	if cerr := rw.Commit(); cerr != nil && err == nil {
+		err = fmt.Errorf("commit %s: %w", m.RejectsKey, cerr)
+	}
+	return err
+}
+
+// errTooManyRejects stops a conversion that found more than max_rows
+// rejects; run replaces it by the verdict's RejectsError.
+var errTooManyRejects = errors.New("too many rejected rows")
+
+// RejectsError is the error of a part that failed on a rejects threshold.
+// Its figures are a function of the input and the job alone.
+type RejectsError struct {
+	Rejected int64 // rows rejected, all in the rejects sidecar
+	// Checked rows: the part's first Checked rows when max_rows was
+	// exceeded (the last of them is the first reject past it), every row
+	// when max_fraction was.
+	Checked     int64
+	MaxRows     int64   // set when max_rows was exceeded
+	MaxFraction float64 // set when max_fraction was exceeded
+	// The first rejected row: line, byte offset, column ("" when the row
+	// as a whole is bad) and reason.
+	Line, Offset int64
+	Column       string
+	Reason       string
+	RejectsURI   string
+}
+
+func (e *RejectsError) Error() string {
+	limit := fmt.Sprintf("max_rows %d", e.MaxRows)
+	if e.MaxFraction > 0 {
+		limit = fmt.Sprintf("%.4f%% exceeds max_fraction %g", 100*float64(e.Rejected)/float64(e.Checked), e.MaxFraction)
+	}
+	first := fmt.Sprintf("line %d, byte offset %d", e.Line, e.Offset)
+	if e.Column != "" {
+		first += ", column " + e.Column
+	}
+	return fmt.Sprintf("too many rejected rows: %d of %d rows checked (%s); the first at %s: %s; see %s",
+		e.Rejected, e.Checked, limit, first, e.Reason, e.RejectsURI)
+}
+
+// rejectsError describes a part that failed on a threshold: max_rows
+// when maxFraction is 0.
+func (p *plan) rejectsError(rejects []reject, checked int64, maxFraction float64, uri string) error {
+	e := &RejectsError{Rejected: int64(len(rejects)), Checked: checked, MaxFraction: maxFraction, RejectsURI: uri}
+	if maxFraction == 0 {
+		e.MaxRows = p.maxRejects
+	}
+	if len(rejects) > 0 {
+		r := rejects[0]
+		e.Line, e.Offset, e.Column, e.Reason = r.line, r.offset, r.column, r.reason
+	}
+	return e
+}
+
+// verdict re-reads the part from its start and checks every record
+// whole, in input order, until it finds one more bad row than max_rows
+// allows. It returns those rejects and the rows checked. Pass 1 and pass
+// 2 stop as soon as they find too many rejects, but pass 2 finds them
+// bucket by bucket on parallel builders: which ones depends on timing. The
+// verdict's do not, and they are the part's first bad rows, which is what
+// a user fixing the feed reads first. It costs reading the part up to its
+// (max_rows+1)th bad row: almost nothing for a feed that is bad
+// throughout, at most one more read of the part.
+func (p *plan) verdict(ctx context.Context, src storage.Storage, srcKey string, chunkSize int) ([]reject, int64, error) {
+	rc, err := src.Open(ctx, srcKey)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reopen input %s: %w", src.ObjectURI(srcKey), err)
+	}
+	defer rc.Close()
+	cr := newPrefetchReader(rc, nil)
+	defer cr.Close()
+	zr, err := pgzip.NewReader(cr)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reopen input %s: %w", src.ObjectURI(srcKey), err)
+	}
+	defer zr.Close()
+	pl := startPipeline(ctx, p, cr, zr, -1, chunkSize, func() *router { return &router{check: true} }, nil)
+	defer pl.stop()
+	var rejects []reject
+	var rows int64
+	for {
+		b, ok := pl.next()
+		if !ok {
+			break
+		}
+		if b.err != nil {
+			return rejects, rows, fmt.Errorf("%s: %w", src.ObjectURI(srcKey), b.err)
+		}
+		for _, r := range b.rejects {
+			if rejects = append(rejects, r); int64(len(rejects)) > p.maxRejects {
+				return rejects, rows + r.row, nil
+			}
+		}
+		rows += b.rows
+		pl.release(b)
+	}
+	if pl.readErr != nil {
+		return rejects, rows, pl.readErr
+	}
+	if err := ctx.Err(); err != nil {
+		return rejects, rows, err
+	}
+	return rejects, rows, fmt.Errorf("%s: re-reading the part found %d rejected rows of %d, not more than max_rows %d as the conversion did: did the input change?",
+		src.ObjectURI(srcKey), len(rejects), rows, p.maxRejects)
+}
+
+// passes converts the part: pass 1, then pass 2. It returns the rejects
+// found, in input order.
+func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey string, dst storage.Storage, dataPrefix, rejectsURI string, size int, m *Manifest) (rejects []reject, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -231,42 +378,21 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	if obj, err := src.Stat(ctx, srcKey); err == nil {
 		total = obj.Size
 	} else if errors.Is(err, storage.ErrNotExist) {
-		return fmt.Errorf("input %s: %w", src.ObjectURI(srcKey), err)
+		return nil, fmt.Errorf("input %s: %w", src.ObjectURI(srcKey), err)
 	}
 	p.compressSpill = opts.compress > 0 || (opts.compress == 0 && (total < 0 || total > compressSpillAbove))
 	rc, err := src.Open(ctx, srcKey)
 	if err != nil {
-		return fmt.Errorf("open input %s: %w", src.ObjectURI(srcKey), err)
+		return nil, fmt.Errorf("open input %s: %w", src.ObjectURI(srcKey), err)
 	}
 	defer rc.Close()
 	cr := newPrefetchReader(rc, sha256.New())
 	defer cr.Close()
 	zr, err := pgzip.NewReader(cr)
 	if err != nil {
-		return fmt.Errorf("input %s is not a gzip file at byte offset 0: %w", src.ObjectURI(srcKey), err)
+		return nil, fmt.Errorf("input %s is not a gzip file at byte offset 0: %w", src.ObjectURI(srcKey), err)
 	}
 	defer zr.Close()
-
-	// Rejects sidecar: committed even when the part fails (it explains
-	// the failure), in input order. Rejects are few (the part fails past
-	// max_rows), so they are kept until the end.
-	rw, err := dst.Create(parent, m.RejectsKey, storage.PutOptions{ContentType: "text/csv"})
-	if err != nil {
-		return fmt.Errorf("create %s: %w", m.RejectsKey, err)
-	}
-	var rejects []reject
-	defer func() {
-		if werr := writeRejects(rw, p.part, rejects); werr != nil {
-			_ = rw.Abort()
-			if err == nil {
-				err = fmt.Errorf("write %s: %w", m.RejectsKey, werr)
-			}
-			return
-		}
-		if cerr := rw.Commit(); cerr != nil && err == nil {
-			err = fmt.Errorf("commit %s: %w", m.RejectsKey, cerr)
-		}
-	}()
 
 	acc := newAccumulator(p)
 	defer func() {
@@ -286,110 +412,38 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 		}
 	}()
 
-	size := opts.chunkSize
-	if size <= 0 {
-		size = chunkBytes
-	}
-	chunker := csvparse.NewChunker(zr, p.delim, size)
-	work := make(chan job, p.workers)
-	ordered := make(chan chan *batch, p.workers+1)
-	free := make(chan *batch, 2*p.workers+2)
-	var readErr error
-	var parseNanos atomic.Int64
-	var wg sync.WaitGroup
-
-	// Reader + chunker.
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		defer close(ordered)
-		defer close(work)
-		for {
-			ch, err := chunker.Next()
-			if err == io.EOF {
-				// Hash the rest of the input, if any, so the digest covers
-				// the whole object.
-				if _, err := io.Copy(io.Discard, cr); err != nil {
-					readErr = fmt.Errorf("read input: %w", err)
-				}
-				return
+	var progress func()
+	if opts.Progress != nil {
+		progress = func() {
+			done := cr.consumed.Load()
+			if total > 0 {
+				done = done * pass1Share / 100
 			}
-			if err != nil {
-				if serr := cr.sourceErr(); serr != nil {
-					// The storage failed, not the gzip stream.
-					readErr = fmt.Errorf("read input at compressed byte offset %d: %w", cr.n.Load(), serr)
-				} else {
-					readErr = gzipError(err, cr.consumed.Load(), total)
-				}
-				return
-			}
-			out := make(chan *batch, 1)
-			select {
-			case work <- job{ch: ch, out: out}:
-			case <-ctx.Done():
-				return
-			}
-			select {
-			case ordered <- out:
-			case <-ctx.Done():
-				return
-			}
-			if opts.Progress != nil {
-				done := cr.consumed.Load()
-				if total > 0 {
-					done = done * pass1Share / 100
-				}
-				opts.Progress(done, total)
-			}
+			opts.Progress(done, total)
 		}
-	}()
-	// Parse workers (pass 1).
-	for w := 0; w < p.workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rt := &router{}
-			for j := range work {
-				var b *batch
-				select {
-				case b = <-free:
-				default:
-					b = newBatch(p)
-				}
-				t := time.Now()
-				p.routeChunk(j.ch, rt, b)
-				parseNanos.Add(int64(time.Since(t)))
-				j.out <- b
-			}
-		}()
 	}
-	defer func() {
-		cancel()
-		// Drain so every goroutine can exit.
-		for out := range ordered {
-			if b := <-out; b.ch != nil {
-				chunker.Release(b.ch)
-			}
-		}
-		wg.Wait()
-	}()
+	pl := startPipeline(ctx, p, cr, zr, total, size, func() *router { return &router{} }, progress)
+	defer pl.stop()
 
 	// Accumulate in chunk order.
 	waitStart := time.Now()
 	var wait time.Duration
 	sawHeader := false
-	for out := range ordered {
-		b := <-out
+	for {
+		b, ok := pl.next()
+		if !ok {
+			break
+		}
 		wait += time.Since(waitStart)
 		if b.err != nil {
-			return fmt.Errorf("%s: %w", src.ObjectURI(srcKey), b.err)
+			return rejects, fmt.Errorf("%s: %w", src.ObjectURI(srcKey), b.err)
 		}
 		if b.seq == 0 {
 			if b.noHead {
-				return fmt.Errorf("%s: no header record (empty part)", src.ObjectURI(srcKey))
+				return rejects, fmt.Errorf("%s: no header record (empty part)", src.ObjectURI(srcKey))
 			}
 			if diff := headerDiff(p.header, b.header); diff != "" {
-				return fmt.Errorf("%s: line 1, byte offset 0: header does not match the agreed header sample: %s", src.ObjectURI(srcKey), diff)
+				return rejects, fmt.Errorf("%s: line 1, byte offset 0: header does not match the agreed header sample: %s", src.ObjectURI(srcKey), diff)
 			}
 			sawHeader = true
 		}
@@ -397,30 +451,24 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 		m.BlankLines += int64(b.blank)
 		rejects = append(rejects, b.rejects...)
 		if int64(len(rejects)) > p.maxRejects {
-			return fmt.Errorf("too many rejected rows: %d so far (of %d read), max_rows %d; see %s", len(rejects), m.RowsRead, p.maxRejects, m.RejectsKey)
+			return rejects, errTooManyRejects
 		}
-		err := acc.add(b)
-		chunker.Release(b.ch)
-		b.ch = nil
-		if err != nil {
-			return err
+		if err := acc.add(b); err != nil {
+			return rejects, err
 		}
-		select {
-		case free <- b:
-		default:
-		}
+		pl.release(b)
 		waitStart = time.Now()
 	}
-	if readErr != nil {
-		return readErr
+	if pl.readErr != nil {
+		return rejects, pl.readErr
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return rejects, err
 	}
 	if !sawHeader { // a gzip stream with nothing in it yields no chunk at all
-		return fmt.Errorf("%s: no header record (empty part)", src.ObjectURI(srcKey))
+		return rejects, fmt.Errorf("%s: no header record (empty part)", src.ObjectURI(srcKey))
 	}
-	m.DecompressedByte = chunker.Offset()
+	m.DecompressedByte = pl.chunker.Offset()
 	m.InputBytes = cr.n.Load()
 	m.InputSHA256 = hex.EncodeToString(cr.h.Sum(nil))
 	acc.endPass1()
@@ -436,7 +484,7 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	m.Timings.Pass1Seconds = time.Since(m.Started).Seconds()
 
 	// Pass 2.
-	as.base, as.rowsRead, as.rejectsKey = int64(len(rejects)), m.RowsRead, m.RejectsKey
+	as.base = int64(len(rejects))
 	if opts.Progress != nil && total > 0 {
 		var framed int64
 		for bk := range acc.buckets {
@@ -458,9 +506,7 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	}
 	rejects = append(rejects, as.rejects...)
 	slices.SortFunc(rejects, func(x, y reject) int { return cmpInt64(x.offset, y.offset) })
-	m.RejectsCount = int64(len(rejects))
-	m.RowsRejected = m.RejectsCount
-	m.Timings.ParseSeconds = time.Duration(parseNanos.Load()).Seconds() + as.parse.Seconds()
+	m.Timings.ParseSeconds = time.Duration(pl.parseNanos.Load()).Seconds() + as.parse.Seconds()
 	m.Timings.EncodeSeconds = as.encode.Seconds()
 	m.Timings.WaitSeconds = wait.Seconds()
 	m.Timings.Pass2Seconds = time.Since(pass2).Seconds()
@@ -472,25 +518,26 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 		m.RowGroupBytesMedian, m.RowGroupBytesMax = sizes[len(sizes)/2], sizes[len(sizes)-1]
 	}
 	if err != nil {
-		return err
+		return rejects, err
 	}
-	if m.RowsRead > 0 && float64(m.RowsRejected) > p.maxRejectFr*float64(m.RowsRead) {
-		return fmt.Errorf("too many rejected rows: %d of %d (%.4f%%) exceeds max_fraction %g; see %s",
-			m.RowsRejected, m.RowsRead, 100*float64(m.RowsRejected)/float64(m.RowsRead), p.maxRejectFr, m.RejectsKey)
+	// The fraction can only be judged on the whole part: every row has
+	// been checked, and the rejects are all there (fewer than max_rows).
+	if m.RowsRead > 0 && float64(len(rejects)) > p.maxRejectFr*float64(m.RowsRead) {
+		return rejects, p.rejectsError(rejects, m.RowsRead, p.maxRejectFr, rejectsURI)
 	}
 	files, err := as.finish()
 	if err != nil {
-		return err
+		return rejects, err
 	}
 	m.Files = files
 	for _, f := range files {
 		m.RowsWritten += f.Rows
 		m.RowsPerBucket[f.Bucket] = f.Rows
 	}
-	if m.RowsRead != m.RowsWritten+m.RowsRejected {
-		return fmt.Errorf("row count invariant violated: read %d != written %d + rejected %d", m.RowsRead, m.RowsWritten, m.RowsRejected)
+	if m.RowsRead != m.RowsWritten+int64(len(rejects)) {
+		return rejects, fmt.Errorf("row count invariant violated: read %d != written %d + rejected %d", m.RowsRead, m.RowsWritten, len(rejects))
 	}
-	return nil
+	return rejects, nil
 }
 
 // writeRejects writes the rejects sidecar.

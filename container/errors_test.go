@@ -3,6 +3,7 @@ package container
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -66,7 +67,7 @@ func TestRejectsSidecar(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.RowsRead != 11 || m.RowsWritten != 3 || m.RowsRejected != 8 || m.RejectsCount != 8 {
+	if m.RowsRead != 11 || m.RowsWritten != 3 || m.RowsRejected != 8 || m.RejectsCount != 8 || m.RowsNotProcessed != 0 {
 		t.Fatalf("read %d written %d rejected %d", m.RowsRead, m.RowsWritten, m.RowsRejected)
 	}
 	rej := readRejects(t, e)
@@ -111,8 +112,12 @@ func TestRejectThresholds(t *testing.T) {
 		spec := testSpec()
 		spec.Rejects.MaxRows = 1
 		m, err := e.convert(t, spec, gz([]byte(data), 1), nil)
-		if err == nil || !strings.Contains(err.Error(), "part-0001") || !strings.Contains(err.Error(), "2 so far") {
-			t.Fatalf("err = %v", err)
+		var re *RejectsError
+		if !errors.As(err, &re) || !strings.Contains(err.Error(), "part-0001") || re.Rejected != 2 || re.Checked != 3 || re.Line != 3 || re.Column != "age" {
+			t.Fatalf("err = %v, want 2 rejects of the first 3 rows, the first at line 3 in age", err)
+		}
+		if m.RowsRead != 4 || m.RowsRejected != 2 || m.RowsWritten != 0 || m.RowsNotProcessed != 2 {
+			t.Fatalf("manifest read %d rejected %d written %d not processed %d", m.RowsRead, m.RowsRejected, m.RowsWritten, m.RowsNotProcessed)
 		}
 		if keys := e.dst.keys("data/"); len(keys) != 0 {
 			t.Fatalf("data files left behind: %v", keys)

@@ -5,13 +5,16 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/tierflow/tierflow/jobs"
 )
 
 // FuzzFastPaths converts the fuzzer's CSV (after the right header) twice:
 // with pass 1's partial scan and pass 2's fused split-and-convert, and with
 // every record parsed by csvparse in both passes. The two must agree on
 // everything: the outcome, the counts, the rejects sidecar and every byte
-// of every file.
+// of every file. Inputs of odd length are converted with column checks and
+// normalisation (withChecks), so both paths normalise and check too.
 //
 //	go test ./container -run '^$' -fuzz FuzzFastPaths
 func FuzzFastPaths(f *testing.F) {
@@ -31,6 +34,9 @@ func FuzzFastPaths(f *testing.F) {
 		strings.ReplaceAll(goodLine(1)+goodLine(2), "\n", "\r\n"),
 		"\n\n" + goodLine(1) + "\r\n" + strings.TrimSuffix(goodLine(2), "\n"),
 		goodLine(1) + `1,CA,"open`,
+		strings.Replace(goodLine(1), ",CA,", ", ca,", 1) + strings.Replace(goodLine(2), ",CA,", ",tx\t,", 1), // normalised
+		strings.Replace(goodLine(1), ",CA,", `," ca",`, 1) + strings.Replace(goodLine(2), ",CA,", ",ZZ,", 1), // quoted; not allowed
+		strings.Replace(goodLine(1), ",ok\n", ",NOT OK\n", 1) + strings.Replace(goodLine(2), "Secret", "S3cret", 1),
 	} {
 		f.Add([]byte(s))
 	}
@@ -48,6 +54,9 @@ func FuzzFastPaths(f *testing.F) {
 		run := func(slow bool) outcome {
 			e := newEnv(t)
 			spec := testSpec()
+			if len(body)%2 == 1 {
+				spec = withChecks(spec, jobs.NormTrim|jobs.NormUpper)
+			}
 			spec.Rejects.MaxRows, spec.Rejects.MaxFraction = 1<<30, 1
 			spec.Convert.MemoryBytes = 32 << 20 // no spill: fast execs (spilling is tested elsewhere)
 			spec.Output.RowGroupBytes = 16 << 10

@@ -36,6 +36,56 @@ type colPlan struct {
 	flba   int
 	pii    string
 	source int // index of the field in each record
+	// Normalisation and check (string columns): fixed says the column
+	// has either, so its values go through fix before anything else.
+	fixed   bool
+	norm    jobs.Normalization
+	allowed map[string]struct{} // nil: no allowed list
+	pattern *regexp.Regexp      // nil: no pattern
+	failed  string              // reject reason of a value that fails the check
+}
+
+// fix returns v normalised (case changes are written to *scratch) and,
+// when it fails the column's check, the reason.
+func (cp *colPlan) fix(v []byte, scratch *[]byte) ([]byte, string) {
+	v = cp.norm.Apply(v, scratch)
+	switch {
+	case cp.allowed != nil:
+		if _, ok := cp.allowed[string(v)]; !ok { // no allocation: the compiler looks v up in place
+			return v, cp.failed
+		}
+	case cp.pattern != nil:
+		if !cp.pattern.Match(v) {
+			return v, cp.failed
+		}
+	}
+	return v, ""
+}
+
+// planCheck resolves column c's normalisation and check into cp.
+func planCheck(cp *colPlan, c jobs.Column) error {
+	cp.norm = c.Normalize
+	cp.fixed = c.Normalize != 0 || c.Check != nil
+	if cp.fixed && c.Type.Kind != jobs.String {
+		return fmt.Errorf("column %q: check and normalize apply to string columns only", c.Name)
+	}
+	if c.Check == nil {
+		return nil
+	}
+	re, err := c.Check.Regexp()
+	if err != nil {
+		return fmt.Errorf("column %q: check.pattern: %w", c.Name, err)
+	}
+	cp.pattern = re
+	cp.failed = fmt.Sprintf("value does not match check.pattern %q", c.Check.Pattern)
+	if len(c.Check.Allowed) > 0 {
+		cp.allowed = make(map[string]struct{}, len(c.Check.Allowed))
+		for _, v := range c.Check.Allowed {
+			cp.allowed[v] = struct{}{}
+		}
+		cp.failed = fmt.Sprintf("value not in check.allowed (%d values)", len(c.Check.Allowed))
+	}
+	return nil
 }
 
 // plan is a Spec resolved for conversion.
@@ -127,7 +177,11 @@ func newPlan(opts Options) (*plan, error) {
 			return nil, fmt.Errorf("schema column %q (header %q) is not in the header sample", c.Name, sourceName(c))
 		}
 		phys, flba := pqwrite.PhysicalOf(c.Type)
-		p.cols = append(p.cols, colPlan{name: c.Name, kind: c.Type.Kind, typ: c.Type, phys: phys, flba: flba, pii: c.PII, source: src})
+		cp := colPlan{name: c.Name, kind: c.Type.Kind, typ: c.Type, phys: phys, flba: flba, pii: c.PII, source: src}
+		if err := planCheck(&cp, c); err != nil {
+			return nil, err
+		}
+		p.cols = append(p.cols, cp)
 		p.fieldPII[src] = c.PII
 		p.fieldCol[src] = len(p.cols) - 1
 		if c.PII != "" {

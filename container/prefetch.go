@@ -31,6 +31,8 @@ const (
 	prefetchBlocks = 4
 )
 
+// newPrefetchReader reads r ahead, hashing what it reads with h (nil: no
+// hashing).
 func newPrefetchReader(r io.Reader, h hash.Hash) *prefetchReader {
 	p := &prefetchReader{full: make(chan []byte, prefetchBlocks), free: make(chan []byte, prefetchBlocks), stop: make(chan struct{}), h: h}
 	for i := 0; i < prefetchBlocks; i++ {
@@ -51,7 +53,9 @@ func (p *prefetchReader) fill(r io.Reader) {
 		}
 		n, err := io.ReadFull(r, buf)
 		if n > 0 {
-			p.h.Write(buf[:n])
+			if p.h != nil {
+				p.h.Write(buf[:n])
+			}
 			p.n.Add(int64(n))
 			select {
 			case p.full <- buf[:n]:

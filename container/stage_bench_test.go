@@ -14,11 +14,23 @@ import (
 // Stage benchmarks on the shipped 406-column schema and synthetic data:
 // go test ./container -run '^$' -bench Stage
 
-func stageInput(b *testing.B, buckets int) (*plan, []*csvparse.Chunk) {
+// stageVariants runs bench on the shipped job as is (it checks and
+// normalises state) and without column checks.
+func stageVariants(b *testing.B, bench func(b *testing.B, checks bool)) {
+	b.Run("checks", func(b *testing.B) { bench(b, true) })
+	b.Run("no-checks", func(b *testing.B) { bench(b, false) })
+}
+
+func stageInput(b *testing.B, buckets int, checks bool) (*plan, []*csvparse.Chunk) {
 	b.Helper()
 	spec, err := jobs.Load("../jobs/consumer-header.yaml")
 	if err != nil {
 		b.Fatal(err)
+	}
+	if !checks {
+		for i := range spec.Schema.Columns {
+			spec.Schema.Columns[i].Check, spec.Schema.Columns[i].Normalize = nil, 0
+		}
 	}
 	spec.Output.BucketCount = buckets
 	var buf bytes.Buffer
@@ -44,8 +56,10 @@ func stageInput(b *testing.B, buckets int) (*plan, []*csvparse.Chunk) {
 
 // BenchmarkStageRoute is pass 1 after decompression: split records,
 // check them, compute bucket and sort key, copy them to bucket buffers.
-func BenchmarkStageRoute(b *testing.B) {
-	p, chunks := stageInput(b, 60)
+func BenchmarkStageRoute(b *testing.B) { stageVariants(b, benchRoute) }
+
+func benchRoute(b *testing.B, checks bool) {
+	p, chunks := stageInput(b, 60, checks)
 	p.spillBudget = 1 << 40 // in memory: the benchmark measures CPU
 	var total int64
 	for _, ch := range chunks {
@@ -69,8 +83,10 @@ func BenchmarkStageRoute(b *testing.B) {
 // BenchmarkStageAssemble is pass 2 on one worker: merge, parse and convert
 // every bucket, encode and write (to nowhere) its row groups. Two buckets
 // of about 10,000 rows each: a real part's buckets hold tens of thousands.
-func BenchmarkStageAssemble(b *testing.B) {
-	p, chunks := stageInput(b, 2)
+func BenchmarkStageAssemble(b *testing.B) { stageVariants(b, benchAssemble) }
+
+func benchAssemble(b *testing.B, checks bool) {
+	p, chunks := stageInput(b, 2, checks)
 	p.spillBudget = 1 << 40
 	var total int64
 	a := newAccumulator(p)

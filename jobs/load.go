@@ -378,6 +378,8 @@ func (l *loader) decodeColumns(n *yaml.Node, where string) {
 			}},
 			{"pii", d.setStr(&c.PII)},
 			{"comment", d.setStr(&c.Comment)},
+			{"normalize", func(n *yaml.Node, w string) { d.decodeNormalize(n, w, &c.Normalize) }},
+			{"check", func(n *yaml.Node, w string) { c.Check = d.decodeCheck(n, w) }},
 		})
 		if ln, ok := d.lines[w+".name"]; ok {
 			line = ln
@@ -397,6 +399,7 @@ func (l *loader) decodeColumns(n *yaml.Node, where string) {
 		if !ValidPII(c.PII) {
 			d.errf(d.line(w+".pii"), "%s: unknown PII class %q (want one of %v, or leave it out)", w, c.PII, PIIClasses())
 		}
+		d.validateCheck(&c, w)
 		if hasAs {
 			c.Name = as
 		} else {

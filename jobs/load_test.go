@@ -238,9 +238,20 @@ aws: {task_cpu: 4096, task_memory_mib: 4096, region: Mars}
 	}
 }
 
-func TestParseSchemaProblems(t *testing.T) {
+// parseSchema parses the minimal spec with schema as its schema file and
+// no header sample (the schema's names are the header).
+func parseSchema(t *testing.T, schema string) error {
+	t.Helper()
 	files := goodFiles()
-	files["dir/small.schema.yaml"] = `- {name: HouseholdID, type: bigint, pii: id}
+	files["dir/small.schema.yaml"] = schema
+	delete(files, "dir/small.header.csv")
+	files["dir/job.yaml"] = strings.Replace(minimalSpec, "  header: small.header.csv\n", "", 1)
+	_, err := parseFiles(t, files)
+	return err
+}
+
+func TestParseSchemaProblems(t *testing.T) {
+	err := parseSchema(t, `- {name: HouseholdID, type: bigint, pii: id}
 - {name: First Name, type: string, pii: name}
 - {name: FIRST_NAME, type: string}
 - {name: State, type: varchar(2)}
@@ -252,10 +263,7 @@ func TestParseSchemaProblems(t *testing.T) {
 - {type: int}
 - {name: Y, as: y-1, type: int}
 - {name: Z}
-`
-	delete(files, "dir/small.header.csv")
-	files["dir/job.yaml"] = strings.Replace(minimalSpec, "  header: small.header.csv\n", "", 1)
-	_, err := parseFiles(t, files)
+`)
 	f := "dir/small.schema.yaml"
 	wantProblems(t, err,
 		f+":3: columns \"First Name\" (line 2) and \"FIRST_NAME\" both normalise to \"first_name\"",
@@ -384,6 +392,20 @@ func TestLoadShippedConsumerHeader(t *testing.T) {
 	c, _, ok := s.Column("state")
 	if !ok || c.Type.Kind != String || !c.Type.Bucketable() {
 		t.Errorf("state = %+v, %v", c, ok)
+	}
+	// The 50 states, DC, the territories and the military codes, each once;
+	// the shipped job repairs case and blanks.
+	if c.Check == nil || len(c.Check.Allowed) != 59 || len(c.Check.Allowed) != len(slices.Compact(slices.Sorted(slices.Values(c.Check.Allowed)))) {
+		t.Errorf("state check = %+v, want 59 distinct codes", c.Check)
+	} else {
+		for _, code := range []string{"CA", "DC", "PR", "VI", "GU", "AS", "MP", "AA", "AE", "AP", "WY"} {
+			if !slices.Contains(c.Check.Allowed, code) {
+				t.Errorf("state check lacks %s", code)
+			}
+		}
+	}
+	if c.Normalize != NormTrim|NormUpper {
+		t.Errorf("state normalize = %v, want trim, upper", c.Normalize)
 	}
 	if c, _, _ := s.Column("zipcode"); c.Type.Kind != String {
 		t.Errorf("zipcode is %s; it must be a string to keep leading zeros", c.Type)

@@ -37,6 +37,34 @@ type Column struct {
 	// phone, email, dob, id.
 	PII     string
 	Comment string
+	// Normalize is applied to every value before anything else looks at
+	// it (bucket hash, sort key, check, the value written); string
+	// columns only.
+	Normalize Normalization
+	// Check constrains every value, after Normalize; nil: none. String
+	// columns only. A value that fails is a rejected row.
+	Check *Check
+}
+
+// Normalization is a set of value normalisations, applied in the order
+// trim, then upper or lower. They act on ASCII only, so a value never
+// changes length except by trimming, and normalising costs no allocation.
+type Normalization uint8
+
+// Normalisations a column may declare (`normalize: [trim, upper]`).
+const (
+	NormTrim  Normalization = 1 << iota // leading and trailing ASCII white space (space, \t, \n, \v, \f, \r) removed
+	NormUpper                           // ASCII a-z to A-Z
+	NormLower                           // ASCII A-Z to a-z
+)
+
+// Check constrains a string column's values. Exactly one of Allowed and
+// Pattern is set.
+type Check struct {
+	Allowed []string // the value must be one of these
+	// Pattern is an RE2 regular expression the whole value must match
+	// (it is anchored: "[A-Z]{2}" does not accept "CAL").
+	Pattern string
 }
 
 // Schema is the ordered list of columns of the input and of the tier-2 table.
