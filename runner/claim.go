@@ -16,10 +16,17 @@ import (
 // that a later execution can see whether the holder still runs.
 const ExecutionARNEnv = "TIERFLOW_EXECUTION_ARN"
 
-// holderClaim is a claim request by owner, naming this process.
-func holderClaim(owner string) lineage.Claim {
-	host, _ := os.Hostname()
-	return lineage.Claim{Owner: owner, Host: host, PID: os.Getpid(), Execution: os.Getenv(ExecutionARNEnv)}
+// holderClaim is a claim request by owner, naming this process (or the
+// identity the Env was given).
+func (e *Env) holderClaim(owner string) lineage.Claim {
+	host, pid := e.Host, e.PID
+	if host == "" {
+		host, _ = os.Hostname()
+	}
+	if pid == 0 {
+		pid = os.Getpid()
+	}
+	return lineage.Claim{Owner: owner, Host: host, PID: pid, Execution: os.Getenv(ExecutionARNEnv)}
 }
 
 // Liveness says whether a claim's holder is still working.
@@ -115,7 +122,7 @@ func runOfOwner(owner string) string {
 // is taken over at once, with a log line; any other holder refuses the
 // claim with a *HeldError.
 func claimMonth(ctx context.Context, env *Env, job, month, owner, doing string, lease time.Duration, log logger) (lineage.Claim, error) {
-	want := holderClaim(owner)
+	want := env.holderClaim(owner)
 	c, err := env.Lineage.Claim(ctx, job, month, want, lease)
 	var held *lineage.HeldError
 	if !errors.As(err, &held) {
@@ -196,7 +203,7 @@ func Unlock(ctx context.Context, env *Env, job, month string, lease time.Duratio
 	}
 	// Taking the claim over and releasing it gives the month a new token:
 	// if the holder was alive after all, it is fenced off.
-	c, err := env.Lineage.TakeOver(ctx, job, month, h, holderClaim("unlock#"+nonce()), time.Minute)
+	c, err := env.Lineage.TakeOver(ctx, job, month, h, env.holderClaim("unlock#"+nonce()), time.Minute)
 	if err != nil {
 		return h, fmt.Errorf("unlock month %s: %w", month, err)
 	}

@@ -37,6 +37,9 @@ type publishPlan struct {
 	Tables  []planEntry       `json:"tables"` // tier 2 first
 	Edges   []lineage.Edge    `json:"edges"`
 	Outputs []lineage.Dataset `json:"outputs"`
+	// Record is the run's record as it is marked COMPLETE once committed
+	// (figures, inputs, outputs), so a repair records it whole.
+	Record *lineage.Run `json:"record,omitempty"`
 }
 
 type planEntry struct {
@@ -174,18 +177,10 @@ func Repair(ctx context.Context, env *Env, spec *jobs.Spec, month string) (Repai
 	if err != nil {
 		return rep, fmt.Errorf("repair %s: %w", month, err)
 	}
-	if !c.RolledForward {
-		rep.Switched, err = rollForward(ctx, env, spec, plan, c.Token, !c.Rollback)
-		if errors.Is(err, errSuperseded) {
-			return rep, nil // the newer commit's own roll-forward (or repair) finishes it
-		}
-		if err != nil {
-			return rep, fmt.Errorf("repair %s: %w", month, err)
-		}
-	}
+	// The order of a publish: the run's record, its edges, the partitions.
 	if run.Status != lineage.StatusComplete || !run.Published {
-		if err := env.Lineage.AddEdges(ctx, plan.Edges); err != nil {
-			return rep, fmt.Errorf("repair %s: lineage edges of run %s: %w", month, c.RunID, err)
+		if plan.Record != nil && plan.Record.ID == run.ID {
+			run = *plan.Record
 		}
 		run.Status, run.Published, run.Error = lineage.StatusComplete, true, ""
 		if run.Ended.IsZero() {
@@ -198,6 +193,17 @@ func Repair(ctx context.Context, env *Env, spec *jobs.Spec, month string) (Repai
 			return rep, fmt.Errorf("repair %s: record run %s: %w", month, c.RunID, err)
 		}
 		rep.Finished = true
+	}
+	if !c.RolledForward {
+		if !c.Rollback {
+			if err := env.Lineage.AddEdges(ctx, plan.Edges); err != nil {
+				return rep, fmt.Errorf("repair %s: lineage edges of run %s: %w", month, c.RunID, err)
+			}
+		}
+		rep.Switched, err = rollForward(ctx, env, spec, plan, c.Token, !c.Rollback)
+		if err != nil && !errors.Is(err, errSuperseded) {
+			return rep, fmt.Errorf("repair %s: %w", month, err)
+		}
 	}
 	if rep.Switched > 0 || rep.Finished {
 		env.Log.Warn().Str("month", month).Str("run", c.RunID).Int("partitions_switched", rep.Switched).Bool("run_completed", rep.Finished).
@@ -229,39 +235,47 @@ func RepairAll(ctx context.Context, env *Env, spec *jobs.Spec) ([]RepairReport, 
 }
 
 // commit makes this run the month's published run: the one commit point.
-// An error whose outcome is unknown (the write may have landed) is settled
-// by releasing the claim, which fences any late write of this commit, and
-// reading the month again.
 func (j *job) commit(ctx context.Context) error {
-	job, month := j.spec.Name, j.plan.Month
 	c := lineage.Commit{RunID: j.run.ID, Prev: j.res.Previous, Token: j.ex.Token, At: time.Now().UTC()}
-	err := j.env.Lineage.Commit(ctx, job, month, j.ex.Claim, c)
+	committed, err := commitMonth(ctx, j.env, j.spec.Name, j.plan.Month, j.ex.Claim, c)
+	j.committed = committed
+	j.uncertain = errors.Is(err, errCommitUnknown)
+	return err
+}
+
+// errCommitUnknown: whether a commit landed could not be read.
+var errCommitUnknown = errors.New("whether the commit landed cannot be read")
+
+// commitMonth makes the one conditional write of a publish or rollback and
+// says whether it landed. An error whose outcome is unknown (the write may
+// have landed, its reply lost) is settled by reading the month; if that
+// does not show the commit, the claim is released, which fences off any
+// late arrival of the write, and the month is read once more.
+func commitMonth(ctx context.Context, env *Env, job, month, owner string, c lineage.Commit) (bool, error) {
+	err := env.Lineage.Commit(ctx, job, month, owner, c)
 	if err == nil {
-		j.committed = true
-		return nil
+		return true, nil
 	}
+	ctx = context.WithoutCancel(ctx)
 	landed := func() (lineage.Month, bool, error) {
-		m, err := j.env.Lineage.Month(context.WithoutCancel(ctx), job, month)
+		m, err := env.Lineage.Month(ctx, job, month)
 		return m, err == nil && m.Published.RunID == c.RunID && m.Published.Token == c.Token, err
 	}
 	m, ok, merr := landed()
 	if ok {
-		j.committed = true
-		return nil
+		return true, nil
 	}
 	if merr == nil && errors.Is(err, lineage.ErrConflict) {
-		if m.Claim.Owner != j.ex.Claim || m.Claim.Token != j.ex.Token {
-			return errFenced
+		if m.Claim.Owner != owner || m.Claim.Token != c.Token {
+			return false, errFenced
 		}
-		return fmt.Errorf("month %s was published by run %s (or rolled back to it) while this run ran; this run published nothing", month, m.Published.RunID)
+		return false, fmt.Errorf("month %s was published by run %s (or rolled back to it) meanwhile; this command changed nothing", month, m.Published.RunID)
 	}
-	_ = j.env.Lineage.Release(context.WithoutCancel(ctx), job, month, j.ex.Claim)
+	_ = env.Lineage.Release(ctx, job, month, owner)
 	if _, ok, merr := landed(); ok {
-		j.committed = true
-		return nil
+		return true, nil
 	} else if merr != nil {
-		j.uncertain = true
-		return fmt.Errorf("commit of run %s: %w; and whether it landed cannot be read (%v): nothing is removed; run `tierflow repair --job %s --month %s`", c.RunID, err, merr, job, month)
+		return false, fmt.Errorf("commit of run %s: %w; %w (%v): nothing is removed; run `tierflow repair --job %s --month %s`", c.RunID, err, errCommitUnknown, merr, job, month)
 	}
-	return fmt.Errorf("commit of run %s: %w", c.RunID, err)
+	return false, fmt.Errorf("commit of run %s: %w", c.RunID, err)
 }

@@ -34,6 +34,11 @@ type Env struct {
 	Lineage     lineage.Store
 	Log         zerolog.Logger
 	CodeVersion string
+	// Host and PID name this process in the month claims it takes (default:
+	// the hostname and os.Getpid); a later command on the same host takes
+	// over a claim whose process is gone.
+	Host string
+	PID  int
 	// ExecutionAlive tells whether a Step Functions execution (a claim's
 	// holder on AWS) still runs; nil where there is none to ask.
 	ExecutionAlive func(ctx context.Context, arn string) Liveness

@@ -98,7 +98,7 @@ func TestClaimedMonthRefused(t *testing.T) {
 	spec := shippedSpec(t)
 	env, _ := openTestEnv(t, spec, 100, 1, 0)
 	ctx := context.Background()
-	if _, err := env.Lineage.Claim(ctx, spec.Name, testMonth, holderClaim("someone-else#x"), time.Minute); err != nil {
+	if _, err := env.Lineage.Claim(ctx, spec.Name, testMonth, env.holderClaim("someone-else#x"), time.Minute); err != nil {
 		t.Fatal(err)
 	}
 	_, err := Run(ctx, env, spec, Options{Month: testMonth})

@@ -208,7 +208,7 @@ func planGC(ctx context.Context, env *Env, spec *jobs.Spec, o GCOptions, rep *GC
 			} else if !o.DryRun {
 				// Expired or dead: take the claim over and release it, so
 				// that the holder can never commit what gc removes.
-				if c, err := env.Lineage.TakeOver(ctx, spec.Name, month, h, holderClaim("gc#"+nonce()), time.Minute); err == nil {
+				if c, err := env.Lineage.TakeOver(ctx, spec.Name, month, h, env.holderClaim("gc#"+nonce()), time.Minute); err == nil {
 					_ = env.Lineage.Release(ctx, spec.Name, month, c.Owner)
 				} else if !errors.Is(err, lineage.ErrConflict) {
 					return nil, err

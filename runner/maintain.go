@@ -41,6 +41,12 @@ const rollbackLease = 2 * time.Minute
 // The earlier run's prefixes must still exist (gc keeps the run rollback
 // would pick).
 func Rollback(ctx context.Context, env *Env, spec *jobs.Spec, month, to string) (from, target string, err error) {
+	committed := false
+	defer func() {
+		if err != nil && !committed {
+			err = fmt.Errorf("%w; the month was not rolled back", err)
+		}
+	}()
 	if _, err := jobs.ParseMonth(month); err != nil {
 		return "", "", err
 	}
@@ -84,8 +90,8 @@ func Rollback(ctx context.Context, env *Env, spec *jobs.Spec, month, to string) 
 		}
 	}
 	c := lineage.Commit{RunID: target, Prev: cur, Token: claim.Token, At: time.Now().UTC(), Rollback: true}
-	if err := env.Lineage.Commit(ctx, spec.Name, month, claim.Owner, c); err != nil {
-		return cur, target, fmt.Errorf("rollback %s: the month changed while rolling back; nothing changed: %w", month, err)
+	if committed, err = commitMonth(ctx, env, spec.Name, month, claim.Owner, c); err != nil {
+		return cur, target, fmt.Errorf("rollback %s: %w", month, err)
 	}
 	// Committed: the rollback has happened; a failed switch is repaired.
 	if _, err := rollForward(context.WithoutCancel(ctx), env, spec, plan, claim.Token, false); err != nil && !errors.Is(err, errSuperseded) {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"time"
 
 	"github.com/tierflow/tierflow/container"
 	"github.com/tierflow/tierflow/lake/lineage"
@@ -27,24 +28,40 @@ func (j *job) publish(ctx context.Context) (lineage.Stage, error) {
 			Tier: tierOf(s.prefix), Rows: s.rows,
 		})
 	}
+	j.run.Outputs = plan.Outputs
+	record := j.completeRecord()
+	plan.Record = &record
 	if err := putJSON(ctx, j.env.Storage, planKey(j.spec, j.run.ID), plan); err != nil {
 		return st, fmt.Errorf("publish plan: %w", err)
 	}
 	if err := j.commit(ctx); err != nil {
 		return st, err
 	}
-	// Committed. Nothing below may undo it; what fails is repaired later.
+	// Committed. Nothing below may undo it; what fails is repaired later,
+	// in the same order: the run's record says COMPLETE before any
+	// partition points at it, and the roll-forward is marked done last.
 	ctx = context.WithoutCancel(ctx)
-	j.run.Outputs = plan.Outputs
+	if err := j.env.Lineage.FinishRun(ctx, j.completeRecord()); err != nil {
+		j.followUp("recording the run as complete", err)
+		return st, nil
+	}
+	if err := j.env.Lineage.AddEdges(ctx, plan.Edges); err != nil {
+		j.followUp("recording lineage edges", fmt.Errorf("lineage: edges: %w", err))
+		return st, nil
+	}
 	n, err := rollForward(ctx, j.env, j.spec, plan, j.ex.Token, true)
 	st.Files = n
 	if err != nil && !errors.Is(err, errSuperseded) {
 		j.followUp("switching the catalog partitions", err)
 	}
-	if err := j.env.Lineage.AddEdges(ctx, plan.Edges); err != nil {
-		j.followUp("recording lineage edges", fmt.Errorf("lineage: edges: %w", err))
-	}
 	return st, nil
+}
+
+// completeRecord is the run's record once committed: COMPLETE, published.
+func (j *job) completeRecord() lineage.Run {
+	run := *j.run
+	run.Status, run.Published, run.Error, run.Ended = lineage.StatusComplete, true, "", time.Now()
+	return run
 }
 
 // followUp records a failure after the commit: the month is published, and
@@ -54,11 +71,12 @@ func (j *job) followUp(what string, err error) {
 	j.log.Warn().Err(err).Str("step", what).Msg("the run is committed; this step failed and is finished by the next command (or tierflow repair)")
 }
 
-// verifyManifest checks a part's invariant and that every file it lists is
-// stored with the size it recorded.
+// verifyManifest checks a part's invariant (a part that succeeded processed
+// every row it read) and that every file it lists is stored with the size
+// it recorded.
 func verifyManifest(ctx context.Context, st storage.Storage, m *container.Manifest) error {
-	if m.RowsRead != m.RowsWritten+m.RowsRejected {
-		return fmt.Errorf("part %s: rows read %d != rows written %d + rows rejected %d", m.Part, m.RowsRead, m.RowsWritten, m.RowsRejected)
+	if m.RowsNotProcessed != 0 || m.RowsRead != m.RowsWritten+m.RowsRejected {
+		return fmt.Errorf("part %s: rows read %d != rows written %d + rows rejected %d (%d not processed)", m.Part, m.RowsRead, m.RowsWritten, m.RowsRejected, m.RowsNotProcessed)
 	}
 	var rows int64
 	for _, f := range m.Files {

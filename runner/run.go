@@ -55,7 +55,7 @@ func Run(ctx context.Context, env *Env, spec *jobs.Spec, opts Options) (*Result,
 	}
 	ex, err := PlanStep(ctx, env, spec, opts.Month, "", opts.Force, lease)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w; nothing was published", err)
 	}
 	res := &Result{Previous: ex.Previous, Parts: ex.Plan.Parts}
 	if ex.Skipped {
@@ -68,7 +68,7 @@ func Run(ctx context.Context, env *Env, spec *jobs.Spec, opts Options) (*Result,
 	}
 	j, err := resumeJob(ctx, env, spec, ex)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w; nothing was published", err)
 	}
 	j.opts = opts
 	res = j.res

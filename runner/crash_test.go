@@ -1,0 +1,402 @@
+//go:build cgo && !noduckdb
+
+package runner
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/lake/catalog"
+	"github.com/tierflow/tierflow/lake/lineage"
+	"github.com/tierflow/tierflow/lake/storage"
+)
+
+// The crash-point suite: every write a command makes through the storage,
+// catalog and lineage interfaces is failed, or the process killed, in turn
+// (four modes: failed before or after it was made, killed before or after),
+// and four invariants are checked right after the fault and again after
+// the next command:
+//
+//  1. every table's partition of the month points at the run that lineage
+//     names as published (after the next command);
+//  2. no partition ever points at a run that is not COMPLETE (failed,
+//     running or abandoned);
+//  3. the published run's files exist (and, after the next command, its
+//     record says COMPLETE);
+//  4. a command that was not killed says what happened: it succeeded and
+//     the month shows its outcome, or it failed and the month is as it was,
+//     and its error or last log line says so.
+
+const crashMonth = "2020-03"
+
+func crashSpec(t testing.TB) *jobs.Spec {
+	t.Helper()
+	spec, err := jobs.Load(filepath.Join("testdata", "crash", "job.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return spec
+}
+
+// putCrashMonth writes the month's two parts; version changes every name,
+// so each version is a new delivery with its own run.
+func putCrashMonth(t testing.TB, st storage.Storage, spec *jobs.Spec, version int) {
+	t.Helper()
+	states := []string{"CA", "TX", "NY", "WA", "CA", "OR"}
+	for part := 1; part <= 2; part++ {
+		var csv bytes.Buffer
+		csv.WriteString("ID,State,Name\n")
+		for i := range 30 {
+			id := part*1000 + i
+			fmt.Fprintf(&csv, "%d,%s,n%d-%d\n", id, states[id%len(states)], version, id)
+		}
+		var gz bytes.Buffer
+		zw := gzip.NewWriter(&gz)
+		zw.Write(csv.Bytes())
+		zw.Close()
+		key := fmt.Sprintf("%spart-%04d.csv.gz", spec.IntakePrefix(crashMonth), part)
+		if err := storage.Put(context.Background(), st, key, &gz, storage.PutOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// deadPID is the process id of a process that has exited: claims made
+// under it belong to a dead holder.
+func deadPID(t testing.TB) int {
+	t.Helper()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+// logBuffer keeps an env's log lines.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.buf.Write(p)
+}
+
+func (l *logBuffer) last() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lines := strings.Split(strings.TrimSpace(l.buf.String()), "\n")
+	return lines[len(lines)-1]
+}
+
+// crashOutcome is what a faulted command reported.
+type crashOutcome struct {
+	err    error
+	target string // the run the command meant to publish ("" for gc)
+	prev   string // the published run before it
+}
+
+// crashCase is one command under the crash-point suite.
+type crashCase struct {
+	name string
+	// setup builds the lake the command starts from (no faults).
+	setup func(t *testing.T, env *Env, spec *jobs.Spec)
+	// cmd is the command; it reports what it meant to do.
+	cmd func(ctx context.Context, env *Env, spec *jobs.Spec) crashOutcome
+	// next is the next command, run without faults in a fresh process.
+	next func(ctx context.Context, env *Env, spec *jobs.Spec) error
+	// said checks a failed command's error or last log line (mode fail*).
+	said func(out crashOutcome, last string) bool
+	// after checks what must hold once the next command ran.
+	after func(t *testing.T, env *Env, spec *jobs.Spec, label string)
+}
+
+func runCase() crashCase {
+	return crashCase{
+		name: "run",
+		setup: func(t *testing.T, env *Env, spec *jobs.Spec) {
+			putCrashMonth(t, env.Storage, spec, 1)
+			if _, err := Run(context.Background(), env, spec, Options{Month: crashMonth}); err != nil {
+				t.Fatal(err)
+			}
+			putCrashMonth(t, env.Storage, spec, 2)
+		},
+		cmd: func(ctx context.Context, env *Env, spec *jobs.Spec) crashOutcome {
+			prev, _ := env.Lineage.Published(ctx, spec.Name, crashMonth)
+			res, err := Run(ctx, env, spec, Options{Month: crashMonth})
+			out := crashOutcome{err: err, prev: prev}
+			if res != nil {
+				out.target = res.Run.ID
+			}
+			return out
+		},
+		next: func(ctx context.Context, env *Env, spec *jobs.Spec) error {
+			_, err := Run(ctx, env, spec, Options{Month: crashMonth})
+			return err
+		},
+		said: func(out crashOutcome, last string) bool {
+			return strings.Contains(out.err.Error(), "nothing was published") || strings.Contains(last, "nothing was published") ||
+				strings.Contains(last, "whether its commit landed is unknown")
+		},
+		after: func(t *testing.T, env *Env, spec *jobs.Spec, label string) {
+			// The rerun publishes the second delivery, whatever the fault did.
+			m, _ := env.Lineage.Month(context.Background(), spec.Name, crashMonth)
+			r, err := env.Lineage.GetRun(context.Background(), spec.Name, m.Published.RunID)
+			if err != nil || !strings.Contains(string(mustRead(t, env, planKey(spec, r.ID))), `"run_id"`) || r.RowsOut != 60 {
+				t.Errorf("%s: after the rerun the month shows %+v (%v)", label, r, err)
+			}
+		},
+	}
+}
+
+func rollbackCase() crashCase {
+	return crashCase{
+		name: "rollback",
+		setup: func(t *testing.T, env *Env, spec *jobs.Spec) {
+			for v := 1; v <= 2; v++ {
+				putCrashMonth(t, env.Storage, spec, v)
+				if _, err := Run(context.Background(), env, spec, Options{Month: crashMonth}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		},
+		cmd: func(ctx context.Context, env *Env, spec *jobs.Spec) crashOutcome {
+			prev, _ := env.Lineage.Published(ctx, spec.Name, crashMonth)
+			runs, _ := env.Lineage.ListRuns(ctx, spec.Name, crashMonth)
+			_, target, err := Rollback(ctx, env, spec, crashMonth, "")
+			if target == "" {
+				target = rollbackTarget(runs, prev, "")
+			}
+			return crashOutcome{err: err, target: target, prev: prev}
+		},
+		next: func(ctx context.Context, env *Env, spec *jobs.Spec) error {
+			_, err := RepairAll(ctx, env, spec)
+			return err
+		},
+		said: func(out crashOutcome, _ string) bool {
+			return strings.Contains(out.err.Error(), "not rolled back")
+		},
+	}
+}
+
+func gcCase() crashCase {
+	return crashCase{
+		name: "gc",
+		setup: func(t *testing.T, env *Env, spec *jobs.Spec) {
+			ctx := context.Background()
+			for v := 1; v <= 3; v++ {
+				putCrashMonth(t, env.Storage, spec, v)
+				if _, err := Run(ctx, env, spec, Options{Month: crashMonth}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// A run killed mid-way: running, its claim held by a dead process,
+			// files and a temporary file under its prefix.
+			putCrashMonth(t, env.Storage, spec, 4)
+			f := &faults{at: 8, mode: killBefore} // a tier-2 file, before the commit
+			dead := *env
+			dead.PID = deadPID(t)
+			f.wrap(&dead)
+			if _, err := Run(ctx, &dead, spec, Options{Month: crashMonth}); err == nil {
+				t.Fatal("the killed run succeeded")
+			}
+		},
+		cmd: func(ctx context.Context, env *Env, spec *jobs.Spec) crashOutcome {
+			prev, _ := env.Lineage.Published(ctx, spec.Name, crashMonth)
+			_, err := GC(ctx, env, spec, GCOptions{Keep: 0, TempAge: 1})
+			return crashOutcome{err: err, target: prev, prev: prev}
+		},
+		next: func(ctx context.Context, env *Env, spec *jobs.Spec) error {
+			_, err := GC(ctx, env, spec, GCOptions{Keep: 0, TempAge: 1})
+			return err
+		},
+		said: func(crashOutcome, string) bool { return true },
+		after: func(t *testing.T, env *Env, spec *jobs.Spec, label string) {
+			ctx := context.Background()
+			m, _ := env.Lineage.Month(ctx, spec.Name, crashMonth)
+			runs, _ := env.Lineage.ListRuns(ctx, spec.Name, crashMonth)
+			keep := map[string]bool{m.Published.RunID: true, rollbackTarget(runs, m.Published.RunID, ""): true}
+			for _, r := range runs {
+				if r.Status == lineage.StatusRunning {
+					t.Errorf("%s: run %s still recorded as running after gc", label, r.ID)
+				}
+				for _, tb := range tables(spec) {
+					n := countUnder(t, env.Storage, tb.prefix(crashMonth, r.ID))
+					if keep[r.ID] != (n > 0) {
+						t.Errorf("%s: after gc run %s (%s, kept %v) has %d objects in %s", label, r.ID, r.Status, keep[r.ID], n, tb.name)
+					}
+				}
+			}
+		},
+	}
+}
+
+func mustRead(t *testing.T, env *Env, key string) []byte {
+	t.Helper()
+	rc, err := env.Storage.Open(context.Background(), key)
+	if err != nil {
+		return nil
+	}
+	defer rc.Close()
+	var b bytes.Buffer
+	b.ReadFrom(rc)
+	return b.Bytes()
+}
+
+// checkLake checks invariants 1–3; converged asks for 1 and the strict 3.
+func checkLake(t *testing.T, env *Env, spec *jobs.Spec, label string, converged bool) string {
+	t.Helper()
+	ctx := context.Background()
+	m, err := env.Lineage.Month(ctx, spec.Name, crashMonth)
+	if err != nil {
+		t.Fatalf("%s: %v", label, err)
+	}
+	pub := m.Published.RunID
+	runs, err := env.Lineage.ListRuns(ctx, spec.Name, crashMonth)
+	if err != nil {
+		t.Fatalf("%s: %v", label, err)
+	}
+	byID := map[string]lineage.Run{}
+	for _, r := range runs {
+		byID[r.ID] = r
+	}
+	for _, tb := range tables(spec) {
+		p, err := env.Catalog.GetPartition(ctx, spec.Database, tb.name, []string{crashMonth})
+		if errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("%s: table %s has no partition of the month", label, tb.name)
+			continue
+		} else if err != nil {
+			t.Fatalf("%s: %v", label, err)
+		}
+		id := p.Parameters[RunParam]
+		if r := byID[id]; r.Status != lineage.StatusComplete {
+			t.Errorf("%s: %s's partition points at run %q, which is %q", label, tb.name, id, r.Status)
+		}
+		if !strings.HasSuffix(p.StorageDescriptor.Location, tb.prefix(crashMonth, id)) {
+			t.Errorf("%s: %s's partition names run %s but points at %s", label, tb.name, id, p.StorageDescriptor.Location)
+		}
+		if err := mustHaveObjects(ctx, env.Storage, tb.prefix(crashMonth, id)); err != nil {
+			t.Errorf("%s: %s's partition points at run %s: %v", label, tb.name, id, err)
+		}
+		if converged && id != pub {
+			t.Errorf("%s: %s's partition points at run %s, lineage publishes %s", label, tb.name, id, pub)
+		}
+	}
+	if pub == "" {
+		t.Errorf("%s: nothing published", label)
+		return pub
+	}
+	for _, tb := range tables(spec) {
+		if err := mustHaveObjects(ctx, env.Storage, tb.prefix(crashMonth, pub)); err != nil {
+			t.Errorf("%s: the published run %s: %v", label, pub, err)
+		}
+	}
+	if r := byID[pub]; converged && (r.Status != lineage.StatusComplete || !r.Published) {
+		t.Errorf("%s: the published run %s is recorded as %s (published %v)", label, pub, r.Status, r.Published)
+	}
+	return pub
+}
+
+// crashStats counts what a suite did, for the closing figures.
+type crashStats struct {
+	mu                      sync.Mutex
+	points, faults, commits int
+	writes                  map[string]bool
+}
+
+func TestCrashPointsLocal(t *testing.T) {
+	spec := crashSpec(t)
+	for _, c := range []crashCase{runCase(), rollbackCase(), gcCase()} {
+		t.Run(c.name, func(t *testing.T) {
+			template := t.TempDir()
+			openLocal := func(t *testing.T, dir string, pid int) (*Env, *logBuffer) {
+				logs := &logBuffer{}
+				env, err := OpenEnv(context.Background(), spec, "file://"+dir, zerolog.New(logs))
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { env.Close() })
+				env.PID = pid
+				return env, logs
+			}
+			env, _ := openLocal(t, template, 0)
+			c.setup(t, env, spec)
+			env.Close()
+			clone := func(t *testing.T) string {
+				dir := t.TempDir()
+				if err := os.CopyFS(dir, os.DirFS(template)); err != nil {
+					t.Fatal(err)
+				}
+				return dir
+			}
+			// A dry run counts the writes.
+			count := &faults{}
+			env, _ = openLocal(t, clone(t), deadPID(t))
+			count.wrap(env)
+			if out := c.cmd(context.Background(), env, spec); out.err != nil {
+				t.Fatalf("%s without faults: %v", c.name, out.err)
+			}
+			n := count.n
+			t.Logf("%s makes %d writes: %s", c.name, n, strings.Join(count.writes, "; "))
+			stats := &crashStats{writes: map[string]bool{}}
+			for at := 1; at <= n; at++ {
+				for _, mode := range []faultMode{failBefore, failAfter, killBefore, killAfter} {
+					label := fmt.Sprintf("%s, %s at write %d", c.name, mode, at)
+					dir := clone(t)
+					env, logs := openLocal(t, dir, deadPID(t))
+					f := &faults{at: at, mode: mode}
+					f.wrap(env)
+					out := c.cmd(context.Background(), env, spec)
+					stats.points++
+					if f.hit == "" {
+						t.Errorf("%s: no write was hit (the command made %d)", label, f.n)
+						continue
+					}
+					label += " (" + f.hit + ")"
+					stats.writes[f.hit] = true
+					stats.faults++
+					env.Close()
+					// A fresh process looks at the lake.
+					env, _ = openLocal(t, dir, 0)
+					pub := checkLake(t, env, spec, label+", right after", false)
+					if !f.killed() {
+						switch {
+						case out.err == nil && pub != out.target:
+							t.Errorf("%s: the command succeeded but the month shows %s, not %s", label, pub, out.target)
+						case out.err != nil && pub != out.prev:
+							t.Errorf("%s: the command failed (%v) but the month moved from %s to %s", label, out.err, out.prev, pub)
+						case out.err != nil && !c.said(out, logs.last()):
+							t.Errorf("%s: the failure is not said plainly: %v / last log line %s", label, out.err, logs.last())
+						}
+					}
+					if pub == out.target && out.target != out.prev {
+						stats.commits++
+					}
+					if err := c.next(context.Background(), env, spec); err != nil {
+						t.Errorf("%s: the next command: %v", label, err)
+					}
+					checkLake(t, env, spec, label+", after the next command", true)
+					if c.after != nil {
+						c.after(t, env, spec, label)
+					}
+				}
+			}
+			t.Logf("%s: %d crash points (%d writes × 4 modes), %d faults injected, %d of them after the commit had landed, %d distinct writes hit",
+				c.name, stats.points, n, stats.faults, stats.commits, len(stats.writes))
+		})
+	}
+}
