@@ -23,7 +23,7 @@ func BenchmarkWriteRowGroup(b *testing.B) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	for b.Loop() {
-		w, err := NewWriter(io.Discard, schema)
+		w, err := NewWriter(io.Discard, schema, Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
