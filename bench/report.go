@@ -128,7 +128,7 @@ func printQueries(w io.Writer, qr *QueryResults) {
 	for _, q := range qr.Queries {
 		fmt.Fprintf(w, "\n%s\n", q.SQL)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintf(tw, "LAYOUT\tRESULT\tTIME (DuckDB)\tSCANNED (Athena)\tCOST\tPROJECTED SCANNED @%dM\tPROJECTED COST\tSTUDY TIME\tSTUDY SCANNED\tSTUDY COST\t\n", qr.ScaleRows/1_000_000)
+		fmt.Fprintf(tw, "LAYOUT\tRESULT\tTIME (DuckDB)\tSCANNED (Athena)\tCOST\tPROJECTED SCANNED @%dM\tPROJECTED COST\tPAGE INDEX\tPROJECTED\tOF GZ\tSTUDY TIME\tSTUDY SCANNED\tSTUDY COST\t\n", qr.ScaleRows/1_000_000)
 		for _, c := range qr.Cells {
 			if c.Query != q.Key {
 				continue
@@ -137,14 +137,28 @@ func printQueries(w io.Writer, qr *QueryResults) {
 			if f := c.CaseStudy; f != nil {
 				st, ss, sc = dur(f.Seconds), f.Scanned, usd(f.USD)
 			}
-			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.Layout, c.Result, dur(c.WallSeconds), humanBytes(c.Scanned), usd(c.USD),
-				humanBytes(c.ProjectedScanned), usd(c.ProjectedUSD), st, ss, sc)
+			ofGz := "-"
+			if gz := gzScanned(qr, q.Key); gz > 0 {
+				ofGz = fmt.Sprintf("%.2f %%", 100*float64(c.ScannedPages)/float64(gz))
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", c.Layout, c.Result, dur(c.WallSeconds), humanBytes(c.Scanned), usd(c.USD),
+				humanBytes(c.ProjectedScanned), usd(c.ProjectedUSD), humanBytes(c.ScannedPages), humanBytes(c.ProjectedScannedPages), ofGz, st, ss, sc)
 		}
 		tw.Flush()
 	}
 	for _, n := range qr.Notes {
 		fmt.Fprintf(w, "- %s\n", n)
 	}
+}
+
+// gzScanned is what query q scans on the gz CSV layout (0: not run).
+func gzScanned(qr *QueryResults, q string) int64 {
+	for _, c := range qr.Cells {
+		if c.Query == q && c.Layout == LayoutCSV {
+			return c.Scanned
+		}
+	}
+	return 0
 }
 
 // printAthena prints section 3.

@@ -293,7 +293,7 @@ func (as *assembler) bucket(ctx context.Context, w *worker, bk int) (err error) 
 	as.open[bk] = sw
 	as.mu.Unlock()
 	hw := &hashWriter{w: sw, h: sha256.New()}
-	pw, err := pqwrite.NewWriter(hw, as.p.schema)
+	pw, err := pqwrite.NewWriter(hw, as.p.schema, as.p.writerOpts)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", key, err)
 	}
@@ -700,7 +700,7 @@ func (as *assembler) finish() ([]FileEntry, error) {
 				return nil, fmt.Errorf("create %s: %w", key, err)
 			}
 			hw := &hashWriter{w: sw, h: sha256.New()}
-			pw, err := pqwrite.NewWriter(hw, as.p.schema)
+			pw, err := pqwrite.NewWriter(hw, as.p.schema, as.p.writerOpts)
 			if err == nil {
 				err = pw.Close()
 			}

@@ -47,6 +47,9 @@ type Options struct {
 	// total is -1 when the input size is unknown (then done is the
 	// compressed bytes read, in pass 1 only).
 	Progress func(done, total int64)
+	// CreatedBy is the Parquet files' created_by, parquet-mr style
+	// (pqwrite.CreatedBy); empty: pqwrite.DefaultCreatedBy.
+	CreatedBy string
 
 	chunkSize int  // decompressed bytes per parse chunk; 0 = 4 MiB (tests use tiny chunks)
 	slowPaths bool // tests: parse every record with csvparse in both passes (the fast paths' oracle)

@@ -120,6 +120,7 @@ type plan struct {
 	maxRejects    int64
 	maxRejectFr   float64
 	schema        *pqwrite.Schema
+	writerOpts    pqwrite.Options // created_by, bloom filters
 	anyPII        bool
 }
 
@@ -233,6 +234,14 @@ func newPlan(opts Options) (*plan, error) {
 			return nil, fmt.Errorf("sort column %q is not in the schema", name)
 		}
 		p.sortCols = append(p.sortCols, i)
+	}
+	p.writerOpts.CreatedBy = opts.CreatedBy
+	for _, name := range o.BloomFilter {
+		_, i, ok := s.Schema.Column(name)
+		if !ok {
+			return nil, fmt.Errorf("bloom filter column %q is not in the schema", name)
+		}
+		p.writerOpts.BloomFilter = append(p.writerOpts.BloomFilter, i)
 	}
 	for _, c := range append(slices.Clone(p.bucketCols), p.sortCols...) {
 		p.needFields = max(p.needFields, p.cols[c].source+1)

@@ -255,6 +255,7 @@ func (l *loader) decodeOutput(n *yaml.Node, where string) {
 		mark("sorted_by", d.setStrs(&o.SortedBy)),
 		mark("row_group_mb", d.setMiB(&o.RowGroupBytes)),
 		mark("empty_buckets", d.setBool(&o.EmptyBuckets)),
+		mark("bloom_filter", d.setStrs(&o.BloomFilter)),
 	})
 }
 

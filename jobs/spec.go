@@ -91,6 +91,9 @@ type Output struct {
 	SortedBy         []string
 	RowGroupBytes    int64 // target uncompressed row-group size, default 128 MiB
 	EmptyBuckets     bool  // write zero-row files for empty buckets (legacy readers)
+	// BloomFilter lists the columns given a split-block bloom filter in
+	// every row group (normalised column names, not boolean).
+	BloomFilter []string
 }
 
 // Rejects are the bad-row thresholds; a part exceeding either fails.

@@ -265,6 +265,12 @@ func (l *loader) validateOutput() {
 	}
 	l.columnList(o.BucketedBy, "output.bucketed_by", true)
 	l.columnList(o.SortedBy, "output.sorted_by", false)
+	l.columnList(o.BloomFilter, "output.bloom_filter", false)
+	for i, name := range o.BloomFilter {
+		if c, _, ok := l.spec.Schema.Column(name); ok && c.Type.Kind == Boolean {
+			d.errf(d.line(fmt.Sprintf("output.bloom_filter[%d]", i)), "output.bloom_filter: column %q is boolean; its statistics already tell both values apart", name)
+		}
+	}
 	switch {
 	case len(o.BucketedBy) > 0 && !l.outputKeys["bucket_count"]:
 		d.errf(d.line("output.bucketed_by"), "output.bucket_count: required when bucketed_by is set")

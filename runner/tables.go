@@ -31,8 +31,8 @@ func parquetSD(cols []catalog.Column, location string) catalog.StorageDescriptor
 }
 
 // Tier2Table is the catalog definition of the job's tier-2 table: Parquet
-// SerDe, lowercase columns, bucket columns and count, no Spark provider
-// parameters.
+// SerDe, lowercase columns, bucket columns and count, sort columns, no
+// Spark provider parameters.
 func Tier2Table(st storage.Storage, spec *jobs.Spec) catalog.Table {
 	cols := make([]catalog.Column, len(spec.Schema.Columns))
 	for i, c := range spec.Schema.Columns {
@@ -45,6 +45,12 @@ func Tier2Table(st storage.Storage, spec *jobs.Spec) catalog.Table {
 	if spec.Output.BucketCount > 0 && len(spec.Output.BucketedBy) > 0 {
 		sd.NumberOfBuckets = spec.Output.BucketCount
 		sd.BucketColumns = append([]string(nil), spec.Output.BucketedBy...)
+	}
+	// The converter sorts each file by sorted_by, ascending with NULLs
+	// first (Hive's ascending order); the catalog says so, as Athena CTAS
+	// and Hive record sorted_by.
+	for _, c := range spec.Output.SortedBy {
+		sd.SortColumns = append(sd.SortColumns, catalog.SortColumn{Column: c, SortOrder: 1})
 	}
 	version := spec.Output.BucketingVersion
 	if version == 0 {

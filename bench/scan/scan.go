@@ -1,7 +1,8 @@
 // Package scan computes how many bytes Athena (Trino) bills a query for
 // when it reads a set of Parquet files: the compressed size of the column
 // chunks it must read, after bucket pruning and row-group min/max skipping,
-// computed from the files' footers alone.
+// computed from the files' footers alone; and, with the files' page
+// indexes, the bytes of the pages it must read.
 //
 // The model, per query:
 //   - a file whose Hive bucket (taken from its name, with Trino's patterns)
@@ -13,9 +14,19 @@
 //     references (projection and predicates) count with their
 //     ColumnChunk.MetaData.TotalCompressedSize; other columns do not.
 //
-// Footers, page indexes and dictionary-based filtering are ignored: Athena's
-// bytes-scanned figure is dominated by the column chunks, and counting
-// whole chunks is what a reader without page-level skipping reads.
+// Result.Bytes ignores footers, page indexes and dictionary-based
+// filtering: Athena's bytes-scanned figure is dominated by the column
+// chunks, and counting whole chunks is what a reader without page-level
+// skipping reads. Result.PageBytes models a reader that skips pages
+// (Trino's column-index filtering):
+//   - in each row group read, the rows a predicate admits are those of the
+//     pages of its column whose column-index min/max hold the value (a
+//     NULL page holds none); a row group where no page does is not read;
+//   - of each referenced column, only the pages holding some admitted row
+//     count (their offset-index compressed size; rows mapped through
+//     first_row_index), plus the chunk's dictionary page when any does;
+//   - a chunk without a page index counts whole.
+//
 // Only string equality predicates are modelled (the case study's
 // state = 'CA'); that is all the benchmark needs.
 package scan
@@ -35,11 +46,15 @@ import (
 	"github.com/tierflow/tierflow/container/hive"
 )
 
-// File is one Parquet file's name and footer.
+// File is one Parquet file's name, footer and page index.
 type File struct {
 	Name string // base name; bucketed layouts carry the bucket in it
 	Size int64
 	Meta *format.FileMetaData
+	// ColumnIndexes and OffsetIndexes are the page index, entry
+	// rowGroup*columns+column; empty when the file has none.
+	ColumnIndexes []format.ColumnIndex
+	OffsetIndexes []format.OffsetIndex
 }
 
 // Open reads the footer of the Parquet file at path.
@@ -53,11 +68,11 @@ func Open(path string) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
-	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	pf, err := parquet.OpenFile(f, st.Size(), parquet.SkipBloomFilters(true))
 	if err != nil {
 		return File{}, fmt.Errorf("parquet footer of %s: %w", path, err)
 	}
-	return File{Name: filepath.Base(path), Size: st.Size(), Meta: pf.Metadata()}, nil
+	return File{Name: filepath.Base(path), Size: st.Size(), Meta: pf.Metadata(), ColumnIndexes: pf.ColumnIndexes(), OffsetIndexes: pf.OffsetIndexes()}, nil
 }
 
 // OpenAll reads the footers of every file at paths.
@@ -110,6 +125,14 @@ type Result struct {
 	RowsInRowGroupsRead int64 `json:"rows_in_row_groups_read"` // rows of the row groups read
 	RowsInLayout        int64 `json:"rows_in_layout"`
 	BucketOfValue       int   `json:"bucket_of_value"` // -1 when no bucket pruning applied
+
+	// PageBytes is Bytes for a reader that also skips pages with the page
+	// index (see the package comment).
+	PageBytes          int64 `json:"page_bytes"`
+	RowGroupsSkippedCI int   `json:"row_groups_skipped_by_column_index"` // of those read by Bytes
+	Pages              int   `json:"pages"`                              // data pages of the referenced chunks read by Bytes
+	PagesRead          int   `json:"pages_read"`                         // of which PageBytes reads
+	RowsAdmitted       int64 `json:"rows_admitted"`                      // rows of the pages whose bounds hold the value
 }
 
 // Scanned computes the bytes q scans over l. It fails when a referenced
@@ -181,9 +204,126 @@ func Scanned(l Layout, q Query) (Result, error) {
 				res.Bytes += byName[c].MetaData.TotalCompressedSize
 				res.ChunksRead++
 			}
+			pageScan(&res, f, rgi, rg, byName, cols, q.Where)
 		}
 	}
 	return res, nil
+}
+
+// rowRange is rows [from, to) of a row group.
+type rowRange struct{ from, to int64 }
+
+// pageIndex returns the column and offset index of column chunk cc of row
+// group rgi, or nil when f has none.
+func pageIndex(f File, rgi int, rg format.RowGroup, cc *format.ColumnChunk) (*format.ColumnIndex, *format.OffsetIndex) {
+	for i := range rg.Columns {
+		if &rg.Columns[i] != cc {
+			continue
+		}
+		j := rgi*len(rg.Columns) + i
+		if j >= len(f.ColumnIndexes) || j >= len(f.OffsetIndexes) || len(f.OffsetIndexes[j].PageLocations) == 0 {
+			return nil, nil
+		}
+		return &f.ColumnIndexes[j], &f.OffsetIndexes[j]
+	}
+	return nil, nil
+}
+
+// pageEnd is the row after page k of oi in a row group of n rows.
+func pageEnd(oi *format.OffsetIndex, k int, n int64) int64 {
+	if k+1 < len(oi.PageLocations) {
+		return oi.PageLocations[k+1].FirstRowIndex
+	}
+	return n
+}
+
+// pageScan adds the row group's bytes under the page-skipping model to res.
+func pageScan(res *Result, f File, rgi int, rg format.RowGroup, byName map[string]*format.ColumnChunk, cols map[string]bool, where []Eq) {
+	// Rows admitted by every predicate; nil: all rows.
+	var admitted []rowRange
+	for _, p := range where {
+		ci, oi := pageIndex(f, rgi, rg, byName[strings.ToLower(p.Column)])
+		if ci == nil || len(ci.MinValues) != len(oi.PageLocations) {
+			continue
+		}
+		v := []byte(p.Value)
+		var rs []rowRange
+		for k := range oi.PageLocations {
+			if ci.NullPages[k] || bytes.Compare(v, ci.MinValues[k]) < 0 || bytes.Compare(v, ci.MaxValues[k]) > 0 {
+				continue
+			}
+			rs = append(rs, rowRange{oi.PageLocations[k].FirstRowIndex, pageEnd(oi, k, rg.NumRows)})
+		}
+		if admitted == nil {
+			admitted = rs
+		} else {
+			admitted = intersect(admitted, rs)
+		}
+		if admitted == nil {
+			admitted = []rowRange{}
+		}
+	}
+	if admitted == nil {
+		admitted = []rowRange{{0, rg.NumRows}}
+	}
+	if len(admitted) == 0 {
+		res.RowGroupsSkippedCI++
+	}
+	for _, r := range admitted {
+		res.RowsAdmitted += r.to - r.from
+	}
+	for c := range cols {
+		cc := byName[c]
+		_, oi := pageIndex(f, rgi, rg, cc)
+		if oi == nil {
+			res.PageBytes += cc.MetaData.TotalCompressedSize
+			continue
+		}
+		res.Pages += len(oi.PageLocations)
+		var n int64
+		for k, loc := range oi.PageLocations {
+			if overlaps(admitted, rowRange{loc.FirstRowIndex, pageEnd(oi, k, rg.NumRows)}) {
+				n += int64(loc.CompressedPageSize)
+				res.PagesRead++
+			}
+		}
+		if n > 0 {
+			// The dictionary page, ahead of the first data page.
+			start := cc.MetaData.DataPageOffset
+			if d := cc.MetaData.DictionaryPageOffset; d > 0 && d < start {
+				start = d
+			}
+			n += oi.PageLocations[0].Offset - start
+		}
+		res.PageBytes += n
+	}
+}
+
+// intersect returns the rows in both sorted, disjoint range lists.
+func intersect(a, b []rowRange) []rowRange {
+	var out []rowRange
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		from, to := max(a[i].from, b[j].from), min(a[i].to, b[j].to)
+		if from < to {
+			out = append(out, rowRange{from, to})
+		}
+		if a[i].to < b[j].to {
+			i++
+		} else {
+			j++
+		}
+	}
+	return out
+}
+
+// overlaps reports whether r shares a row with a range of rs.
+func overlaps(rs []rowRange, r rowRange) bool {
+	for _, x := range rs {
+		if x.from < r.to && r.from < x.to {
+			return true
+		}
+	}
+	return false
 }
 
 // skipByStats reports whether some predicate's value lies outside the row

@@ -3,7 +3,9 @@
 // only the column chunk being encoded is buffered, so many files can be open
 // at once within a small memory budget. Metadata (page headers, footer) is
 // encoded with parquet-go's format and thrift packages; pages are PLAIN or
-// RLE_DICTIONARY (data page v1), compressed with Snappy.
+// RLE_DICTIONARY (data page v1), compressed with Snappy. Every chunk gets
+// a page index (column and offset index), encoding stats and statistics
+// marked exact or not, and optionally a split-block bloom filter.
 package pqwrite
 
 import (

@@ -15,8 +15,6 @@ import (
 )
 
 const (
-	// pageBytes is the target uncompressed size of a data page.
-	pageBytes = 1 << 20
 	// dictMaxEntries and dictMaxBytes bound a column chunk's dictionary;
 	// past them the chunk falls back to PLAIN.
 	dictMaxEntries = 1 << 15
@@ -44,6 +42,13 @@ type Encoder struct {
 	used   []bool     // per entry of a sparse dictionary: used by a row
 	remap  []int32    // per entry of a sparse dictionary: its new index
 	spare  bytesDict  // a sparse dictionary's used entries
+	nvals  int        // present values of the chunk being encoded
+
+	pages   []pageStat // data pages of the chunk being encoded
+	statBuf []byte     // the pages' bounds
+	order   []int32    // dictionary entries in the column's order
+	rank    []int32    // position of each dictionary entry in order
+	hashes  []uint64   // bloom filter: hashes of the distinct values
 
 	body []byte
 	comp []byte
@@ -57,11 +62,15 @@ type Encoder struct {
 // chunk is one encoded column chunk: its bytes and metadata with offsets
 // relative to the chunk start.
 type chunk struct {
-	bytes      []byte
-	meta       format.ColumnMetaData
-	hasDict    bool
-	dictFailed bool  // a dictionary was tried and did not pay
-	dataOffset int64 // relative
+	bytes       []byte
+	meta        format.ColumnMetaData
+	stats       statistics // the footer's: bounds maybe truncated, with their exactness
+	hasDict     bool
+	dictFailed  bool  // a dictionary was tried and did not pay
+	dataOffset  int64 // relative
+	pages       []pageStat
+	columnIndex []byte // serialized; nil when the chunk has none
+	bloom       []byte // header and bitset; nil when the column has none
 }
 
 // gather copies rows perm (or 0..n-1) of col into the encoder's contiguous
@@ -148,13 +157,14 @@ func grow(b []byte, n int) []byte {
 	return b[:n]
 }
 
-// encodeChunk encodes rows perm (or 0..n-1) of col as one column chunk.
-func (e *Encoder) encodeChunk(spec *colInfo, col *Column, perm []int32, n int, tryDict bool) (*chunk, error) {
+// encodeChunk encodes rows perm (or 0..n-1) of col as one column chunk,
+// with its page index and, when bloom is set, its bloom filter.
+func (e *Encoder) encodeChunk(spec *colInfo, col *Column, perm []int32, n int, tryDict bool, o *Options, bloom bool) (*chunk, error) {
 	if col.Dict != nil {
 		if spec.phys != ByteArray || perm != nil || len(col.Idx) < n {
 			return nil, errors.New("dictionary column: ByteArray, in row order, with a value per row")
 		}
-		return e.encodeDictChunk(spec, col, n)
+		return e.encodeDictChunk(spec, col, n, o, bloom)
 	}
 	if spec.phys == ByteArray && len(col.Ends) < len(col.Lens) {
 		// Ends only while this column is encoded: for a whole row group
@@ -172,7 +182,7 @@ func (e *Encoder) encodeChunk(spec *colInfo, col *Column, perm []int32, n int, t
 		ndict = e.buildDict(spec, nvals)
 		ch.dictFailed = ndict == 0
 	}
-	return e.encodePages(spec, ch, n, nulls, ndict)
+	return e.encodePages(spec, ch, n, nulls, ndict, o, bloom)
 }
 
 // useDict makes a column's own dictionary the chunk's and returns its
@@ -220,7 +230,7 @@ func (e *Encoder) newChunk(spec *colInfo, n, nulls int) *chunk {
 }
 
 // encodeDictChunk encodes a column that arrives in dictionary form.
-func (e *Encoder) encodeDictChunk(spec *colInfo, col *Column, n int) (*chunk, error) {
+func (e *Encoder) encodeDictChunk(spec *colInfo, col *Column, n int, o *Options, bloom bool) (*chunk, error) {
 	e.def = grow(e.def[:0], n)
 	nulls := 0
 	if len(col.Def) == 0 {
@@ -232,7 +242,7 @@ func (e *Encoder) encodeDictChunk(spec *colInfo, col *Column, n int) (*chunk, er
 		for j, k := range col.Idx[:n] {
 			e.idx[j] = int32(k)
 		}
-		return e.encodePages(spec, e.newChunk(spec, n, 0), n, 0, e.useDict(col))
+		return e.encodePages(spec, e.newChunk(spec, n, 0), n, 0, e.useDict(col), o, bloom)
 	}
 	e.idx = e.idx[:0]
 	for j, k := range col.Idx[:n] {
@@ -247,17 +257,32 @@ func (e *Encoder) encodeDictChunk(spec *colInfo, col *Column, n int) (*chunk, er
 	}
 	ndict := e.useDict(col)
 	ch := e.newChunk(spec, n, nulls)
-	return e.encodePages(spec, ch, n, nulls, ndict)
+	return e.encodePages(spec, ch, n, nulls, ndict, o, bloom)
 }
 
-// encodePages writes the statistics, the dictionary page when ndict > 0
-// and the data pages of a gathered column chunk.
-func (e *Encoder) encodePages(spec *colInfo, ch *chunk, n, nulls, ndict int) (*chunk, error) {
+// encodePages writes the dictionary page when ndict > 0 and the data
+// pages of a gathered column chunk, then its statistics and indexes.
+// Pages are cut at o.PageRows rows or o.PageBytes of values, whichever
+// comes first, so that the page index can skip within a row group.
+func (e *Encoder) encodePages(spec *colInfo, ch *chunk, n, nulls, ndict int, o *Options, bloom bool) (*chunk, error) {
 	meta := &ch.meta
-	nvals := n - nulls
+	e.nvals = n - nulls
+	e.pages, e.statBuf = e.pages[:0], e.statBuf[:0]
 	var uncompressed int64
-	minV, maxV := e.stats(spec, nvals, ndict)
-	meta.Statistics.MinValue, meta.Statistics.MaxValue = minV, maxV
+	// page writes the data page in e.body of rows [r0, r1), values
+	// [v0, v1), and records it.
+	page := func(r0, r1, v0, v1 int, enc format.Encoding) error {
+		at := len(e.out)
+		u, err := e.writeDataPage(r1-r0, r1-r0-(v1-v0), enc)
+		if err != nil {
+			return err
+		}
+		uncompressed += u
+		p := pageStat{off: int64(at), size: int32(len(e.out) - at), first: int64(r0), rows: r1 - r0, nulls: r1 - r0 - (v1 - v0)}
+		e.pageBounds(spec, &p, v0, v1, ndict)
+		e.pages = append(e.pages, p)
+		return nil
+	}
 	if ndict > 0 {
 		ch.hasDict = true
 		meta.Encoding = thrift.Slice[format.Encoding]{format.Plain, format.RLE, format.RLEDictionary}
@@ -272,12 +297,12 @@ func (e *Encoder) encodePages(spec *colInfo, ch *chunk, n, nulls, ndict int) (*c
 		}
 		uncompressed += u
 		ch.dataOffset = int64(len(e.out))
+		e.rankDict(spec, ndict)
 		width := bits.Len(uint(ndict - 1))
 		if width == 0 {
 			width = 1
 		}
-		// Pages of at most rowsPerPage rows.
-		rowsPerPage := 8 * pageBytes / width
+		rowsPerPage := min(o.PageRows, 8*o.PageBytes/width)
 		v := 0
 		for r0 := 0; r0 < n; r0 += rowsPerPage {
 			r1 := min(n, r0+rowsPerPage)
@@ -288,12 +313,10 @@ func (e *Encoder) encodePages(spec *colInfo, ch *chunk, n, nulls, ndict int) (*c
 			e.body = appendDefLevels(e.body[:0], e.def[r0:r1], cnt)
 			e.body = append(e.body, byte(width))
 			e.body = appendHybrid(e.body, e.idx[v:v+cnt], uint(width))
-			v += cnt
-			u, err := e.writeDataPage(r1-r0, r1-r0-cnt, format.RLEDictionary)
-			if err != nil {
+			if err := page(r0, r1, v, v+cnt, format.RLEDictionary); err != nil {
 				return nil, err
 			}
-			uncompressed += u
+			v += cnt
 		}
 	} else {
 		meta.Encoding = thrift.Slice[format.Encoding]{format.Plain, format.RLE}
@@ -301,21 +324,21 @@ func (e *Encoder) encodePages(spec *colInfo, ch *chunk, n, nulls, ndict int) (*c
 		v := 0
 		r0 := 0
 		for r0 < n {
-			r1, v1 := e.plainPageEnd(spec, r0, v, n)
-			cnt := v1 - v
-			e.body = appendDefLevels(e.body[:0], e.def[r0:r1], cnt)
+			r1, v1 := e.plainPageEnd(spec, r0, v, n, o)
+			e.body = appendDefLevels(e.body[:0], e.def[r0:r1], v1-v)
 			e.body = e.appendPlain(spec, e.body, v, v1)
-			u, err := e.writeDataPage(r1-r0, r1-r0-cnt, format.Plain)
-			if err != nil {
+			if err := page(r0, r1, v, v1, format.Plain); err != nil {
 				return nil, err
 			}
-			uncompressed += u
 			r0, v = r1, v1
 		}
 	}
 	meta.TotalUncompressedSize = uncompressed
 	meta.TotalCompressedSize = int64(len(e.out))
 	ch.bytes = e.out
+	if err := e.finishStats(spec, ch, o, ndict, bloom); err != nil {
+		return nil, err
+	}
 	return ch, nil
 }
 
@@ -328,27 +351,39 @@ func countPresent(def []byte) int {
 }
 
 // plainPageEnd picks the rows [r0, r1) of the next PLAIN page (values
-// [v0, v1)) so that its values take about pageBytes.
-func (e *Encoder) plainPageEnd(spec *colInfo, r0, v0, n int) (r1, v1 int) {
+// [v0, v1)): at most o.PageRows rows, and values of at most o.PageBytes
+// unless one value alone is larger.
+func (e *Encoder) plainPageEnd(spec *colInfo, r0, v0, n int, o *Options) (r1, v1 int) {
 	r1, v1 = r0, v0
-	size := 0
-	for r1 < n && size < pageBytes {
-		if e.def[r1] != 0 {
-			switch spec.phys {
-			case ByteArray:
-				size += 4 + len(e.val(v1))
-			case Boolean:
-				size++ // counted generously: 1 bit per value
-			case Int32:
-				size += 4
-			case FixedLenByteArray:
-				size += spec.flba
-			default:
-				size += 8
+	last := min(n, r0+o.PageRows)
+	width := 8
+	switch spec.phys {
+	case Boolean:
+		width = 1 // counted generously: 1 bit per value
+	case Int32:
+		width = 4
+	case FixedLenByteArray:
+		width = spec.flba
+	case ByteArray:
+		size := 0
+		for ; r1 < last; r1++ {
+			if e.def[r1] != 0 {
+				s := 4 + len(e.val(v1))
+				if size+s > o.PageBytes && size > 0 {
+					break
+				}
+				size += s
+				v1++
 			}
+		}
+		return r1, v1
+	}
+	// Fixed width: as many values as fit.
+	room := max(1, o.PageBytes/width)
+	for ; r1 < last && v1-v0 < room; r1++ {
+		if e.def[r1] != 0 {
 			v1++
 		}
-		r1++
 	}
 	return r1, v1
 }
@@ -564,119 +599,6 @@ func (e *Encoder) writePage(hdr *format.PageHeader) (int64, error) {
 	e.out = append(e.out, h...)
 	e.out = append(e.out, e.comp...)
 	return int64(len(h) + len(e.body)), nil
-}
-
-// stats computes min_value and max_value (PLAIN-encoded) over the present
-// values, nil when there are none (or, for doubles, only NaNs).
-func (e *Encoder) stats(spec *colInfo, nvals, ndict int) (minV, maxV []byte) {
-	if nvals == 0 {
-		return nil, nil
-	}
-	if ndict > 0 && spec.phys != ByteArray {
-		// The dictionary holds every distinct value: scan it instead.
-		switch spec.phys {
-		case Int32:
-			lo, hi := int32(e.u64.vals[0]), int32(e.u64.vals[0])
-			for _, k := range e.u64.vals {
-				lo, hi = min(lo, int32(k)), max(hi, int32(k))
-			}
-			return binary.LittleEndian.AppendUint32(nil, uint32(lo)), binary.LittleEndian.AppendUint32(nil, uint32(hi))
-		case Int64:
-			lo, hi := int64(e.u64.vals[0]), int64(e.u64.vals[0])
-			for _, k := range e.u64.vals {
-				lo, hi = min(lo, int64(k)), max(hi, int64(k))
-			}
-			return binary.LittleEndian.AppendUint64(nil, uint64(lo)), binary.LittleEndian.AppendUint64(nil, uint64(hi))
-		}
-		// Doubles: NaN and ±0 rules below; the dictionary is small anyway.
-	}
-	switch spec.phys {
-	case Int32:
-		lo, hi := e.i32[0], e.i32[0]
-		for _, x := range e.i32 {
-			lo, hi = min(lo, x), max(hi, x)
-		}
-		return binary.LittleEndian.AppendUint32(nil, uint32(lo)), binary.LittleEndian.AppendUint32(nil, uint32(hi))
-	case Int64:
-		lo, hi := e.i64[0], e.i64[0]
-		for _, x := range e.i64 {
-			lo, hi = min(lo, x), max(hi, x)
-		}
-		return binary.LittleEndian.AppendUint64(nil, uint64(lo)), binary.LittleEndian.AppendUint64(nil, uint64(hi))
-	case Double:
-		lo, hi := math.Inf(1), math.Inf(-1)
-		seen := false
-		for _, x := range e.f64 {
-			if x != x {
-				continue
-			}
-			seen = true
-			if x < lo {
-				lo = x
-			}
-			if x > hi {
-				hi = x
-			}
-		}
-		if !seen {
-			return nil, nil
-		}
-		// Parquet: a zero min is written as -0.0, a zero max as +0.0.
-		if lo == 0 {
-			lo = math.Copysign(0, -1)
-		}
-		if hi == 0 {
-			hi = 0
-		}
-		return binary.LittleEndian.AppendUint64(nil, math.Float64bits(lo)), binary.LittleEndian.AppendUint64(nil, math.Float64bits(hi))
-	case Boolean:
-		lo, hi := byte(1), byte(0)
-		for _, b := range e.bools {
-			lo, hi = min(lo, b), max(hi, b)
-		}
-		return []byte{lo}, []byte{hi}
-	case ByteArray:
-		var lo, hi []byte
-		if ndict > 0 {
-			lo, hi = e.dict.entry(0), e.dict.entry(0)
-			for i := 1; i < ndict; i++ {
-				b := e.dict.entry(int32(i))
-				if bytes.Compare(b, lo) < 0 {
-					lo = b
-				} else if bytes.Compare(b, hi) > 0 {
-					hi = b
-				}
-			}
-		} else {
-			lo, hi = e.val(0), e.val(0)
-			for k := 1; k < nvals; k++ {
-				b := e.val(k)
-				if bytes.Compare(b, lo) < 0 {
-					lo = b
-				} else if bytes.Compare(b, hi) > 0 {
-					hi = b
-				}
-			}
-		}
-		// Never nil: an empty string is a real minimum and must be
-		// written (a nil slice is omitted by the thrift encoder, so the
-		// output would depend on scratch-buffer history).
-		return append([]byte{}, lo...), append([]byte{}, hi...)
-	case FixedLenByteArray:
-		w := spec.flba
-		lo, hi := e.data[:w], e.data[:w]
-		for i := 0; i < nvals; i++ {
-			b := e.data[i*w : (i+1)*w]
-			if compareSignedBE(b, lo) < 0 {
-				lo = b
-			}
-			if compareSignedBE(b, hi) > 0 {
-				hi = b
-			}
-		}
-		return bytes.Clone(lo), bytes.Clone(hi)
-	}
-	return nil, nil
 }
 
 // compareSignedBE compares big-endian two's complement integers of equal length.

@@ -16,9 +16,6 @@ import (
 	"github.com/tierflow/tierflow/jobs"
 )
 
-// CreatedBy is written into every file footer.
-const CreatedBy = "tierflow converter"
-
 var magic = []byte("PAR1")
 
 // colInfo is a ColumnSpec resolved to Parquet terms.
@@ -109,12 +106,18 @@ type SortingColumn struct {
 	Column int
 }
 
-// Writer writes one Parquet file to an io.Writer.
+// Writer writes one Parquet file to an io.Writer: row groups, then each
+// chunk's bloom filter, column index and offset index (all column indexes,
+// then all offset indexes, as the spec lays them out), then the footer.
 type Writer struct {
-	w      io.Writer
-	schema *Schema
-	off    int64
-	groups []format.RowGroup
+	w       io.Writer
+	schema  *Schema
+	opts    Options
+	bloom   []bool // per column: given a bloom filter
+	off     int64
+	groups  []rowGroup
+	indexes []chunkIndex // per chunk written, in file order
+	prot    thrift.CompactProtocol
 	// noDict counts, per column, row groups of this file whose dictionary
 	// did not pay; after two, the column stays PLAIN in this file. It is
 	// per file and row groups are written in order, so output stays
@@ -125,9 +128,25 @@ type Writer struct {
 	closed bool
 }
 
+// chunkIndex is what a chunk has written after the row groups, held
+// until Close.
+type chunkIndex struct {
+	rg, col     int
+	bloom       []byte
+	columnIndex []byte
+	offsetIndex []byte
+}
+
 // NewWriter starts a file on w (writing the magic bytes).
-func NewWriter(w io.Writer, schema *Schema) (*Writer, error) {
-	pw := &Writer{w: w, schema: schema, noDict: make([]uint8, len(schema.cols))}
+func NewWriter(w io.Writer, schema *Schema, opts Options) (*Writer, error) {
+	opts, err := opts.withDefaults(schema)
+	if err != nil {
+		return nil, err
+	}
+	pw := &Writer{w: w, schema: schema, opts: opts, noDict: make([]uint8, len(schema.cols)), bloom: make([]bool, len(schema.cols))}
+	for _, c := range opts.BloomFilter {
+		pw.bloom[c] = true
+	}
 	if err := pw.write(magic); err != nil {
 		return nil, err
 	}
@@ -180,7 +199,7 @@ func (w *Writer) WriteRowGroup(encs []*Encoder, cols []*Column, perm []int32, n 
 			return fmt.Errorf("pqwrite: column %q has %d definition levels for %d rows", ci.name, len(c.Def), rows)
 		}
 	}
-	rg := format.RowGroup{NumRows: int64(n), FileOffset: w.off, Ordinal: int16(len(w.groups))}
+	rg := rowGroup{NumRows: int64(n), FileOffset: w.off, Ordinal: int16(len(w.groups))}
 	emit := func(i int, ch *chunk) error {
 		if ch.dictFailed || cols[i].DictFailed {
 			w.noDict[i]++
@@ -189,19 +208,33 @@ func (w *Writer) WriteRowGroup(encs []*Encoder, cols []*Column, perm []int32, n 
 		if err := w.write(ch.bytes); err != nil {
 			return err
 		}
-		ch.meta.DataPageOffset = start + ch.dataOffset
-		if ch.hasDict {
-			ch.meta.DictionaryPageOffset = start
+		m := &ch.meta
+		cm := columnMetaData{
+			Type: m.Type, Encoding: m.Encoding, PathInSchema: m.PathInSchema, Codec: m.Codec,
+			NumValues: m.NumValues, TotalUncompressedSize: m.TotalUncompressedSize, TotalCompressedSize: m.TotalCompressedSize,
+			DataPageOffset: start + ch.dataOffset, Statistics: ch.stats, EncodingStats: m.EncodingStats,
 		}
-		rg.Columns = append(rg.Columns, format.ColumnChunk{FileOffset: start, MetaData: ch.meta})
-		rg.TotalByteSize += ch.meta.TotalUncompressedSize
-		rg.TotalCompressedSize += ch.meta.TotalCompressedSize
+		if ch.hasDict {
+			cm.DictionaryPageOffset = start
+		}
+		oi := format.OffsetIndex{PageLocations: make([]format.PageLocation, len(ch.pages))}
+		for k, p := range ch.pages {
+			oi.PageLocations[k] = format.PageLocation{Offset: start + p.off, CompressedPageSize: p.size, FirstRowIndex: p.first}
+		}
+		ob, err := thrift.Marshal(&w.prot, &oi)
+		if err != nil {
+			return fmt.Errorf("pqwrite: offset index: %w", err)
+		}
+		w.indexes = append(w.indexes, chunkIndex{rg: len(w.groups), col: i, bloom: ch.bloom, columnIndex: ch.columnIndex, offsetIndex: ob})
+		rg.Columns = append(rg.Columns, columnChunk{FileOffset: start, MetaData: cm})
+		rg.TotalByteSize += m.TotalUncompressedSize
+		rg.TotalCompressedSize += m.TotalCompressedSize
 		return nil
 	}
 	if len(encs) == 1 {
 		for i, c := range cols {
 			ci := &w.schema.cols[i]
-			ch, err := encs[0].encodeChunk(ci, c, perm, n, w.noDict[i] < 2)
+			ch, err := encs[0].encodeChunk(ci, c, perm, n, w.noDict[i] < 2, &w.opts, w.bloom[i])
 			if err != nil {
 				return fmt.Errorf("pqwrite: column %q: %w", ci.name, err)
 			}
@@ -251,7 +284,7 @@ func (w *Writer) encodeParallel(encs []*Encoder, cols []*Column, perm []int32, n
 				default:
 				}
 				ci := &w.schema.cols[i]
-				ch, err := e.encodeChunk(ci, cols[i], perm, n, w.noDict[i] < 2)
+				ch, err := e.encodeChunk(ci, cols[i], perm, n, w.noDict[i] < 2, &w.opts, w.bloom[i])
 				if err == nil {
 					ch.bytes = bytes.Clone(ch.bytes) // e.out is reused
 				}
@@ -284,24 +317,51 @@ func (w *Writer) encodeParallel(encs []*Encoder, cols []*Column, perm []int32, n
 	return first
 }
 
-// Close writes the footer. The underlying writer is not closed.
+// Close writes the bloom filters, the page index and the footer. The
+// underlying writer is not closed.
 func (w *Writer) Close() error {
 	if w.closed {
 		return w.err
 	}
 	w.closed = true
-	md := format.FileMetaData{
+	for _, x := range w.indexes {
+		if x.bloom != nil {
+			m := &w.groups[x.rg].Columns[x.col].MetaData
+			m.BloomFilterOffset, m.BloomFilterLength = w.off, int32(len(x.bloom))
+			if err := w.write(x.bloom); err != nil {
+				return err
+			}
+		}
+	}
+	for _, x := range w.indexes {
+		if x.columnIndex != nil {
+			c := &w.groups[x.rg].Columns[x.col]
+			c.ColumnIndexOffset, c.ColumnIndexLength = w.off, int32(len(x.columnIndex))
+			if err := w.write(x.columnIndex); err != nil {
+				return err
+			}
+		}
+	}
+	for _, x := range w.indexes {
+		c := &w.groups[x.rg].Columns[x.col]
+		c.OffsetIndexOffset, c.OffsetIndexLength = w.off, int32(len(x.offsetIndex))
+		if err := w.write(x.offsetIndex); err != nil {
+			return err
+		}
+	}
+	w.indexes = nil
+	md := fileMetaData{
 		Version:   1,
 		NumRows:   w.rows,
 		RowGroups: w.groups,
-		CreatedBy: CreatedBy,
+		CreatedBy: w.opts.CreatedBy,
 	}
 	md.Schema = append(md.Schema, format.SchemaElement{Name: "schema", NumChildren: thrift.New(int32(len(w.schema.cols)))})
 	for _, c := range w.schema.cols {
 		md.Schema = append(md.Schema, c.elem)
 		md.ColumnOrders = append(md.ColumnOrders, format.ColumnOrder{Value: &format.TypeDefinedOrder{}})
 	}
-	footer, err := thrift.Marshal(new(thrift.CompactProtocol), &md)
+	footer, err := thrift.Marshal(&w.prot, &md)
 	if err != nil {
 		return fmt.Errorf("pqwrite: footer: %w", err)
 	}

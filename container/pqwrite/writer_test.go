@@ -107,7 +107,7 @@ func TestRoundTripParquetGo(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var buf bytes.Buffer
-	w, err := NewWriter(&buf, schema)
+	w, err := NewWriter(&buf, schema, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
