@@ -42,6 +42,15 @@ import (
 // awsTestEnv opens a lake on the local S3 server with DynamoDB lineage and
 // the Glue/Athena test server (Athena executes CTAS via mirrorExecutor).
 func awsTestEnv(t *testing.T) (*Env, *awsfake.Server, string) {
+	srv, bucket := awsServers(t)
+	env := openAWSTestLake(t, awsSpec(t, bucket), "s3://"+bucket+"/lake", zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
+	srv.Athena.SetExecutor(mirrorExecutor(t, srv, env.Catalog, env.Storage))
+	return env, srv, bucket
+}
+
+// awsServers points the AWS SDK at the local S3 server, DynamoDB and the
+// Glue/Athena test server, and creates a fresh bucket.
+func awsServers(t *testing.T) (*awsfake.Server, string) {
 	s3url, ddb := os.Getenv("TIERFLOW_TEST_S3_ENDPOINT"), os.Getenv("TIERFLOW_TEST_DYNAMODB_ENDPOINT")
 	if s3url == "" || ddb == "" {
 		t.Skip("needs the local S3 and DynamoDB servers: .ci/run starts them (TIERFLOW_TEST_S3_ENDPOINT, TIERFLOW_TEST_DYNAMODB_ENDPOINT)")
@@ -67,10 +76,13 @@ func awsTestEnv(t *testing.T) (*Env, *awsfake.Server, string) {
 	if _, err := s3c.CreateBucket(ctx, &awss3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
 		t.Fatal(err)
 	}
+	return srv, bucket
+}
 
-	spec := awsSpec(t, bucket)
-	log := zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
-	env, err := OpenEnv(ctx, spec, "s3://"+bucket+"/lake", log)
+// openAWSTestLake opens an s3:// lake and creates spec's lineage table.
+func openAWSTestLake(t *testing.T, spec *jobs.Spec, lake string, log zerolog.Logger) *Env {
+	ctx := context.Background()
+	env, err := OpenEnv(ctx, spec, lake, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +92,7 @@ func awsTestEnv(t *testing.T) (*Env, *awsfake.Server, string) {
 	} else if err := ct.CreateTable(ctx); err != nil {
 		t.Fatal(err)
 	}
-	srv.Athena.SetExecutor(mirrorExecutor(t, srv, env.Catalog, env.Storage))
-	return env, srv, bucket
+	return env
 }
 
 // awsSpec is the shipped job set up for a test bucket.

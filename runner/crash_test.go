@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/parquet-go/parquet-go"
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
@@ -318,85 +319,182 @@ type crashStats struct {
 	writes                  map[string]bool
 }
 
+// lakeOpener opens one prepared lake, in a new "process": pid 0 is this
+// process, a deadPID one that has died.
+type lakeOpener func(t *testing.T, pid int) (*Env, *logBuffer)
+
+// crashSuite runs case c at every write: prepare returns a fresh lake in
+// the state c.setup builds.
+func crashSuite(t *testing.T, c crashCase, prepare func(t *testing.T) (lakeOpener, *jobs.Spec), modes func(at int) []faultMode) {
+	// A dry run counts the writes.
+	count := &faults{}
+	open, spec := prepare(t)
+	env, _ := open(t, deadPID(t))
+	count.wrap(env)
+	if out := c.cmd(context.Background(), env, spec); out.err != nil {
+		t.Fatalf("%s without faults: %v", c.name, out.err)
+	}
+	n := count.n
+	t.Logf("%s makes %d writes: %s", c.name, n, strings.Join(count.writes, "; "))
+	stats := &crashStats{writes: map[string]bool{}}
+	for at := 1; at <= n; at++ {
+		for _, mode := range modes(at) {
+			label := fmt.Sprintf("%s, %s at write %d", c.name, mode, at)
+			open, spec := prepare(t)
+			env, logs := open(t, deadPID(t))
+			f := &faults{at: at, mode: mode}
+			f.wrap(env)
+			out := c.cmd(context.Background(), env, spec)
+			stats.points++
+			if f.hit == "" {
+				t.Errorf("%s: no write was hit (the command made %d)", label, f.n)
+				continue
+			}
+			label += " (" + f.hit + ")"
+			stats.writes[f.hit] = true
+			stats.faults++
+			env.Close()
+			// A fresh process looks at the lake.
+			env, _ = open(t, 0)
+			pub := checkLake(t, env, spec, label+", right after", false)
+			if !f.killed() {
+				switch {
+				case out.err == nil && pub != out.target:
+					t.Errorf("%s: the command succeeded but the month shows %s, not %s", label, pub, out.target)
+				case out.err != nil && pub != out.prev:
+					t.Errorf("%s: the command failed (%v) but the month moved from %s to %s", label, out.err, out.prev, pub)
+				case out.err != nil && !c.said(out, logs.last()):
+					t.Errorf("%s: the failure is not said plainly: %v / last log line %s", label, out.err, logs.last())
+				}
+			}
+			if pub == out.target && out.target != out.prev {
+				stats.commits++
+			}
+			if err := c.next(context.Background(), env, spec); err != nil {
+				t.Errorf("%s: the next command: %v", label, err)
+			}
+			checkLake(t, env, spec, label+", after the next command", true)
+			if c.after != nil {
+				c.after(t, env, spec, label)
+			}
+		}
+	}
+	t.Logf("%s: %d crash points at %d writes, %d faults injected, %d after the commit had landed, %d distinct writes hit, 0 invariant violations unless reported above",
+		c.name, stats.points, n, stats.faults, stats.commits, len(stats.writes))
+}
+
+func allModes(int) []faultMode { return []faultMode{failBefore, failAfter, killBefore, killAfter} }
+
+// alternateModes fails odd writes before they land and kills the process
+// after even ones: every write gets a fault, at half the cost.
+func alternateModes(at int) []faultMode {
+	if at%2 == 1 {
+		return []faultMode{failBefore}
+	}
+	return []faultMode{killAfter}
+}
+
+func crashCases() []crashCase { return []crashCase{runCase(), rollbackCase(), gcCase()} }
+
 func TestCrashPointsLocal(t *testing.T) {
 	spec := crashSpec(t)
-	for _, c := range []crashCase{runCase(), rollbackCase(), gcCase()} {
+	for _, c := range crashCases() {
 		t.Run(c.name, func(t *testing.T) {
 			template := t.TempDir()
-			openLocal := func(t *testing.T, dir string, pid int) (*Env, *logBuffer) {
-				logs := &logBuffer{}
-				env, err := OpenEnv(context.Background(), spec, "file://"+dir, zerolog.New(logs))
-				if err != nil {
-					t.Fatal(err)
+			open := func(dir string) lakeOpener {
+				return func(t *testing.T, pid int) (*Env, *logBuffer) {
+					logs := &logBuffer{}
+					env, err := OpenEnv(context.Background(), spec, "file://"+dir, zerolog.New(logs))
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { env.Close() })
+					env.PID = pid
+					return env, logs
 				}
-				t.Cleanup(func() { env.Close() })
-				env.PID = pid
-				return env, logs
 			}
-			env, _ := openLocal(t, template, 0)
+			env, _ := open(template)(t, 0)
 			c.setup(t, env, spec)
 			env.Close()
-			clone := func(t *testing.T) string {
+			crashSuite(t, c, func(t *testing.T) (lakeOpener, *jobs.Spec) {
 				dir := t.TempDir()
 				if err := os.CopyFS(dir, os.DirFS(template)); err != nil {
 					t.Fatal(err)
 				}
-				return dir
-			}
-			// A dry run counts the writes.
-			count := &faults{}
-			env, _ = openLocal(t, clone(t), deadPID(t))
-			count.wrap(env)
-			if out := c.cmd(context.Background(), env, spec); out.err != nil {
-				t.Fatalf("%s without faults: %v", c.name, out.err)
-			}
-			n := count.n
-			t.Logf("%s makes %d writes: %s", c.name, n, strings.Join(count.writes, "; "))
-			stats := &crashStats{writes: map[string]bool{}}
-			for at := 1; at <= n; at++ {
-				for _, mode := range []faultMode{failBefore, failAfter, killBefore, killAfter} {
-					label := fmt.Sprintf("%s, %s at write %d", c.name, mode, at)
-					dir := clone(t)
-					env, logs := openLocal(t, dir, deadPID(t))
-					f := &faults{at: at, mode: mode}
-					f.wrap(env)
-					out := c.cmd(context.Background(), env, spec)
-					stats.points++
-					if f.hit == "" {
-						t.Errorf("%s: no write was hit (the command made %d)", label, f.n)
-						continue
-					}
-					label += " (" + f.hit + ")"
-					stats.writes[f.hit] = true
-					stats.faults++
-					env.Close()
-					// A fresh process looks at the lake.
-					env, _ = openLocal(t, dir, 0)
-					pub := checkLake(t, env, spec, label+", right after", false)
-					if !f.killed() {
-						switch {
-						case out.err == nil && pub != out.target:
-							t.Errorf("%s: the command succeeded but the month shows %s, not %s", label, pub, out.target)
-						case out.err != nil && pub != out.prev:
-							t.Errorf("%s: the command failed (%v) but the month moved from %s to %s", label, out.err, out.prev, pub)
-						case out.err != nil && !c.said(out, logs.last()):
-							t.Errorf("%s: the failure is not said plainly: %v / last log line %s", label, out.err, logs.last())
-						}
-					}
-					if pub == out.target && out.target != out.prev {
-						stats.commits++
-					}
-					if err := c.next(context.Background(), env, spec); err != nil {
-						t.Errorf("%s: the next command: %v", label, err)
-					}
-					checkLake(t, env, spec, label+", after the next command", true)
-					if c.after != nil {
-						c.after(t, env, spec, label)
-					}
-				}
-			}
-			t.Logf("%s: %d crash points (%d writes × 4 modes), %d faults injected, %d of them after the commit had landed, %d distinct writes hit",
-				c.name, stats.points, n, stats.faults, stats.commits, len(stats.writes))
+				return open(dir), spec
+			}, allModes)
 		})
+	}
+}
+
+// TestCrashPointsAWS runs the crash-point suite on S3 (versitygw), DynamoDB
+// (dynalite) and Glue and Athena (the awsfake server; Athena's CTAS runs on
+// DuckDB). Each crash point gets its own lake prefix, lineage table and
+// Glue database, prepared by running the case's setup there (about 0.8 s a
+// run), so every write gets one fault here, failed before it lands or the
+// process killed after it landed, in turn; the local suite gives every
+// write all four.
+func TestCrashPointsAWS(t *testing.T) {
+	srv, bucket := awsServers(t)
+	var n int
+	for _, c := range crashCases() {
+		t.Run(c.name, func(t *testing.T) {
+			crashSuite(t, c, func(t *testing.T) (lakeOpener, *jobs.Spec) {
+				n++
+				spec := crashSpec(t)
+				spec.Database = fmt.Sprintf("crash_%d", n)
+				spec.AWS.LineageTable = fmt.Sprintf("crash-%d", n)
+				spec.AWS.AthenaOutput = "s3://" + bucket + "/athena-results/"
+				spec.Convert.SpillDir = t.TempDir()
+				lake := fmt.Sprintf("s3://%s/lake-%d", bucket, n)
+				open := func(t *testing.T, pid int) (*Env, *logBuffer) {
+					logs := &logBuffer{}
+					env := openAWSTestLake(t, spec, lake, zerolog.New(logs))
+					env.PID = pid
+					return env, logs
+				}
+				env, _ := open(t, 0)
+				srv.Athena.SetExecutor(mirrorExecutor(t, srv, env.Catalog, env.Storage))
+				c.setup(t, env, spec)
+				return open, spec
+			}, alternateModes)
+		})
+	}
+}
+
+// The Parquet files of a run name the build that wrote them, in the form
+// parquet-mr's VersionParser reads.
+func TestCreatedByNamesTheBuild(t *testing.T) {
+	spec := crashSpec(t)
+	env, err := OpenEnv(context.Background(), spec, "file://"+t.TempDir(), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	putCrashMonth(t, env.Storage, spec, 1)
+	res, err := Run(context.Background(), env, spec, Options{Month: crashMonth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "tierflow version " + Version + " (build " + CodeVersion() + ")"
+	files := 0
+	for _, m := range res.Manifests {
+		for _, f := range m.Files {
+			o, err := env.Storage.Stat(context.Background(), f.Key)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pf, err := parquet.OpenFile(storage.ReaderAt(context.Background(), env.Storage, f.Key), o.Size)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := pf.Metadata().CreatedBy; got != want {
+				t.Errorf("%s: created_by %q, want %q", f.Key, got, want)
+			}
+			files++
+		}
+	}
+	if files == 0 {
+		t.Fatal("the run wrote no files")
 	}
 }

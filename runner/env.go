@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tierflow/tierflow/container/pqwrite"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/catalog"
 	localcatalog "github.com/tierflow/tierflow/lake/catalog/local"
@@ -150,6 +151,13 @@ func OpenEnv(ctx context.Context, spec *jobs.Spec, lakeURI string, log zerolog.L
 	}
 	return env, nil
 }
+
+// Version is tierflow's release version: in the created_by of every
+// Parquet file it writes, with the build (CodeVersion).
+const Version = "0.3.0"
+
+// CreatedBy is the Parquet created_by of this build, in parquet-mr's form.
+func CreatedBy() string { return pqwrite.CreatedBy("tierflow", Version, CodeVersion()) }
 
 // buildVersion is set at link time (-X …/runner.buildVersion=…) by builds
 // that have no VCS information, such as the container image's.

@@ -191,10 +191,11 @@ func addManifest(st *lineage.Stage, m *container.Manifest) {
 // manifest and rejects go to the run's meta prefix, where stage reads them.
 func (j *job) convertOne(ctx context.Context, o pristineObject, progress func(read, total int64)) (*container.Manifest, error) {
 	opts := container.Options{
-		Spec:     j.spec,
-		Part:     o.part.Name,
-		Logger:   j.log.With().Str("part", o.part.Name).Logger(),
-		Progress: progress,
+		Spec:      j.spec,
+		Part:      o.part.Name,
+		Logger:    j.log.With().Str("part", o.part.Name).Logger(),
+		Progress:  progress,
+		CreatedBy: CreatedBy(),
 	}
 	m, err := container.Convert(ctx, opts, j.env.Storage, o.key, j.env.Output, j.dataPrefix(), j.metaPrefix())
 	if err != nil {
