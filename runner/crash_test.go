@@ -13,12 +13,14 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/lake/awsfake"
 	"github.com/tierflow/tierflow/lake/catalog"
 	"github.com/tierflow/tierflow/lake/lineage"
 	"github.com/tierflow/tierflow/lake/storage"
@@ -397,31 +399,25 @@ func alternateModes(at int) []faultMode {
 func crashCases() []crashCase { return []crashCase{runCase(), rollbackCase(), gcCase()} }
 
 func TestCrashPointsLocal(t *testing.T) {
-	spec := crashSpec(t)
 	for _, c := range crashCases() {
 		t.Run(c.name, func(t *testing.T) {
-			template := t.TempDir()
-			open := func(dir string) lakeOpener {
-				return func(t *testing.T, pid int) (*Env, *logBuffer) {
-					logs := &logBuffer{}
-					env, err := OpenEnv(context.Background(), spec, "file://"+dir, zerolog.New(logs))
-					if err != nil {
-						t.Fatal(err)
-					}
-					t.Cleanup(func() { env.Close() })
-					env.PID = pid
-					return env, logs
-				}
-			}
-			env, _ := open(template)(t, 0)
+			open, spec := localCrashLake(t)
+			env, _ := open(t, 0)
 			c.setup(t, env, spec)
 			env.Close()
+			template := env.Storage.URI()[len("file://"):]
 			crashSuite(t, c, func(t *testing.T) (lakeOpener, *jobs.Spec) {
-				dir := t.TempDir()
+				open, spec := localCrashLake(t)
+				env, _ := open(t, 0)
+				dir := env.Storage.URI()[len("file://"):]
+				env.Close()
+				if err := os.RemoveAll(dir); err != nil {
+					t.Fatal(err)
+				}
 				if err := os.CopyFS(dir, os.DirFS(template)); err != nil {
 					t.Fatal(err)
 				}
-				return open(dir), spec
+				return open, spec
 			}, allModes)
 		})
 	}
@@ -436,30 +432,54 @@ func TestCrashPointsLocal(t *testing.T) {
 // write all four.
 func TestCrashPointsAWS(t *testing.T) {
 	srv, bucket := awsServers(t)
-	var n int
 	for _, c := range crashCases() {
 		t.Run(c.name, func(t *testing.T) {
 			crashSuite(t, c, func(t *testing.T) (lakeOpener, *jobs.Spec) {
-				n++
-				spec := crashSpec(t)
-				spec.Database = fmt.Sprintf("crash_%d", n)
-				spec.AWS.LineageTable = fmt.Sprintf("crash-%d", n)
-				spec.AWS.AthenaOutput = "s3://" + bucket + "/athena-results/"
-				spec.Convert.SpillDir = t.TempDir()
-				lake := fmt.Sprintf("s3://%s/lake-%d", bucket, n)
-				open := func(t *testing.T, pid int) (*Env, *logBuffer) {
-					logs := &logBuffer{}
-					env := openAWSTestLake(t, spec, lake, zerolog.New(logs))
-					env.PID = pid
-					return env, logs
-				}
+				open, spec := awsCrashLake(t, srv, bucket)
 				env, _ := open(t, 0)
-				srv.Athena.SetExecutor(mirrorExecutor(t, srv, env.Catalog, env.Storage))
 				c.setup(t, env, spec)
 				return open, spec
 			}, alternateModes)
 		})
 	}
+}
+
+var awsLakes atomic.Int64
+
+// awsCrashLake is a fresh lake for the crash job on the AWS test servers:
+// its own prefix, lineage table and Glue database.
+func awsCrashLake(t *testing.T, srv *awsfake.Server, bucket string) (lakeOpener, *jobs.Spec) {
+	n := awsLakes.Add(1)
+	spec := crashSpec(t)
+	spec.Database = fmt.Sprintf("crash_%d", n)
+	spec.AWS.LineageTable = fmt.Sprintf("crash-%d", n)
+	spec.AWS.AthenaOutput = "s3://" + bucket + "/athena-results/"
+	spec.Convert.SpillDir = t.TempDir()
+	lake := fmt.Sprintf("s3://%s/lake-%d", bucket, n)
+	open := func(t *testing.T, pid int) (*Env, *logBuffer) {
+		logs := &logBuffer{}
+		env := openAWSTestLake(t, spec, lake, zerolog.New(logs))
+		env.PID = pid
+		return env, logs
+	}
+	env, _ := open(t, 0)
+	srv.Athena.SetExecutor(mirrorExecutor(t, srv, env.Catalog, env.Storage))
+	return open, spec
+}
+
+// localCrashLake is a fresh local lake for the crash job.
+func localCrashLake(t *testing.T) (lakeOpener, *jobs.Spec) {
+	spec, dir := crashSpec(t), t.TempDir()
+	return func(t *testing.T, pid int) (*Env, *logBuffer) {
+		logs := &logBuffer{}
+		env, err := OpenEnv(context.Background(), spec, "file://"+dir, zerolog.New(logs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { env.Close() })
+		env.PID = pid
+		return env, logs
+	}, spec
 }
 
 // The Parquet files of a run name the build that wrote them, in the form

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -46,10 +47,45 @@ type faults struct {
 	dead   bool
 	writes []string
 	hit    string // the write the fault hit
+
+	// failOn fails the first write whose name contains it (before it
+	// lands); failAlso fails every write whose name contains it.
+	failOn, failAlso string
+
+	// pause, when set, stops the process at the first write whose name
+	// contains it, as SIGSTOP would: paused is closed, and that write and
+	// every lease renewal wait until resume is closed.
+	pause          string
+	paused, resume chan struct{}
+	stopped        bool
+}
+
+// pauseAt makes f stop the process at the first write named like what.
+func (f *faults) pauseAt(what string) {
+	f.pause, f.paused, f.resume = what, make(chan struct{}), make(chan struct{})
+}
+
+// hold waits while the process is stopped.
+func (f *faults) hold(what string) {
+	if f.pause == "" {
+		return
+	}
+	f.mu.Lock()
+	first := !f.stopped && strings.Contains(what, f.pause)
+	if first {
+		f.stopped = true
+		close(f.paused)
+	}
+	stopped := f.stopped
+	f.mu.Unlock()
+	if first || (stopped && strings.HasPrefix(what, "lineage renew")) {
+		<-f.resume
+	}
 }
 
 // do runs write (named what) under the fault plan.
 func (f *faults) do(what string, write func() error) error {
+	f.hold(what)
 	f.mu.Lock()
 	if f.dead {
 		f.mu.Unlock()
@@ -57,7 +93,11 @@ func (f *faults) do(what string, write func() error) error {
 	}
 	f.n++
 	f.writes = append(f.writes, what)
-	hit := f.n == f.at
+	if f.failAlso != "" && strings.Contains(what, f.failAlso) {
+		f.mu.Unlock()
+		return fmt.Errorf("%s: %w", what, errInjected)
+	}
+	hit := f.n == f.at || (f.failOn != "" && f.hit == "" && strings.Contains(what, f.failOn))
 	if hit {
 		f.hit = what
 		if f.mode == killBefore || f.mode == killAfter {

@@ -1,0 +1,450 @@
+//go:build cgo && !noduckdb
+
+package runner
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/lake/catalog"
+	"github.com/tierflow/tierflow/lake/lineage"
+	"github.com/tierflow/tierflow/lake/storage"
+)
+
+// Tests of the commit protocol's named cases, each on the local lake and
+// on S3 + DynamoDB + Glue/Athena (lakes).
+
+// lakes runs fn on a fresh local lake and a fresh AWS test lake.
+func lakes(t *testing.T, fn func(t *testing.T, open lakeOpener, spec *jobs.Spec)) {
+	t.Run("local", func(t *testing.T) {
+		open, spec := localCrashLake(t)
+		fn(t, open, spec)
+	})
+	t.Run("aws", func(t *testing.T) {
+		srv, bucket := awsServers(t)
+		open, spec := awsCrashLake(t, srv, bucket)
+		fn(t, open, spec)
+	})
+}
+
+// partitionRuns is the run each table's month partition points at.
+func partitionRuns(t *testing.T, env *Env, spec *jobs.Spec) []string {
+	t.Helper()
+	var ids []string
+	for _, tb := range tables(spec) {
+		p, err := env.Catalog.GetPartition(context.Background(), spec.Database, tb.name, []string{crashMonth})
+		if err != nil {
+			t.Fatalf("%s: %v", tb.name, err)
+		}
+		ids = append(ids, p.Parameters[RunParam])
+	}
+	return ids
+}
+
+func allAre(ids []string, id string) bool {
+	for _, v := range ids {
+		if v != id {
+			return false
+		}
+	}
+	return len(ids) > 0
+}
+
+// pausedRun starts a run of the crash month in env that stops (as under
+// SIGSTOP, lease renewals included) when it writes its publish plan, just
+// before its commit. It returns the faults (to resume) and the result.
+func pausedRun(t *testing.T, env *Env, spec *jobs.Spec, lease time.Duration) (*faults, chan crashOutcome) {
+	t.Helper()
+	f := &faults{}
+	f.pauseAt("publish.json")
+	f.wrap(env)
+	done := make(chan crashOutcome, 1)
+	go func() {
+		res, err := Run(context.Background(), env, spec, Options{Month: crashMonth, Lease: lease})
+		out := crashOutcome{err: err}
+		if res != nil {
+			out.target = res.Run.ID
+		}
+		done <- out
+	}()
+	select {
+	case <-f.paused:
+	case out := <-done:
+		t.Fatalf("the run ended before it paused: %+v", out)
+	case <-time.After(time.Minute):
+		t.Fatal("the run never reached its publish plan")
+	}
+	return f, done
+}
+
+// Finding 2: a run paused past its lease, then resumed, after another run
+// took the month over and published: the paused run is fenced off — it
+// changes nothing readers see, fails saying why, and removes its files.
+func TestStaleLeaseCannotPublish(t *testing.T) {
+	lakes(t, func(t *testing.T, open lakeOpener, spec *jobs.Spec) {
+		ctx := context.Background()
+		env, _ := open(t, 0)
+		putCrashMonth(t, env.Storage, spec, 1)
+		if _, err := Run(ctx, env, spec, Options{Month: crashMonth}); err != nil {
+			t.Fatal(err)
+		}
+		putCrashMonth(t, env.Storage, spec, 2)
+		stale, staleLogs := open(t, 0)
+		f, done := pausedRun(t, stale, spec, 300*time.Millisecond)
+		time.Sleep(500 * time.Millisecond) // its lease runs out; it cannot renew
+
+		fresh, _ := open(t, 0)
+		res, err := Run(ctx, fresh, spec, Options{Month: crashMonth})
+		if err != nil {
+			t.Fatalf("the run after the lease expired: %v", err)
+		}
+		close(f.resume)
+		out := <-done
+		if out.err == nil || !strings.Contains(out.err.Error(), "lost its claim") {
+			t.Fatalf("the resumed stale run: %v, want it fenced off", out.err)
+		}
+		if !strings.Contains(staleLogs.last(), "nothing was published") {
+			t.Errorf("the stale run's last log line: %s", staleLogs.last())
+		}
+		if ids := partitionRuns(t, fresh, spec); !allAre(ids, res.Run.ID) {
+			t.Errorf("partitions point at %v, want every one at %s", ids, res.Run.ID)
+		}
+		if pub, _ := fresh.Lineage.Published(ctx, spec.Name, crashMonth); pub != res.Run.ID {
+			t.Errorf("published run %s, want %s", pub, res.Run.ID)
+		}
+		r, err := fresh.Lineage.GetRun(ctx, spec.Name, out.target)
+		if err != nil || r.Status != lineage.StatusFailed {
+			t.Errorf("the stale run's record: %+v, %v", r, err)
+		}
+		for _, tb := range tables(spec) {
+			if n := countUnder(t, fresh.Storage, tb.prefix(crashMonth, out.target)); n != 0 {
+				t.Errorf("the stale run left %d objects in %s", n, tb.name)
+			}
+		}
+		checkLake(t, fresh, spec, "after the stale run", true)
+	})
+}
+
+// Finding 1: rollback while a run of the month is in flight is refused,
+// saying who holds the month; the run then publishes normally.
+func TestRollbackRefusedWhileRunHoldsMonth(t *testing.T) {
+	lakes(t, func(t *testing.T, open lakeOpener, spec *jobs.Spec) {
+		ctx := context.Background()
+		env, _ := open(t, 0)
+		for v := 1; v <= 2; v++ {
+			putCrashMonth(t, env.Storage, spec, v)
+			if _, err := Run(ctx, env, spec, Options{Month: crashMonth}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		putCrashMonth(t, env.Storage, spec, 3)
+		runEnv, _ := open(t, 0)
+		f, done := pausedRun(t, runEnv, spec, time.Minute)
+		before := partitionRuns(t, env, spec)
+		_, _, err := Rollback(ctx, env, spec, crashMonth, "")
+		var held *HeldError
+		if !errors.As(err, &held) || !strings.Contains(err.Error(), "not rolled back") || !strings.Contains(err.Error(), "looks alive") {
+			t.Fatalf("rollback during a run: %v, want a refusal naming the live holder", err)
+		}
+		if after := partitionRuns(t, env, spec); strings.Join(after, ",") != strings.Join(before, ",") {
+			t.Errorf("the refused rollback moved partitions from %v to %v", before, after)
+		}
+		close(f.resume)
+		out := <-done
+		if out.err != nil {
+			t.Fatalf("the run after the refused rollback: %v", out.err)
+		}
+		if ids := partitionRuns(t, env, spec); !allAre(ids, out.target) {
+			t.Errorf("partitions point at %v, want %s", ids, out.target)
+		}
+		checkLake(t, env, spec, "after the run", true)
+	})
+}
+
+// Finding 1, the other order: a run that lost its lease while paused finds
+// the month rolled back when it resumes; it is fenced off and readers keep
+// the rollback's run.
+func TestRollbackFencesStaleRun(t *testing.T) {
+	lakes(t, func(t *testing.T, open lakeOpener, spec *jobs.Spec) {
+		ctx := context.Background()
+		env, _ := open(t, 0)
+		var first string
+		for v := 1; v <= 2; v++ {
+			putCrashMonth(t, env.Storage, spec, v)
+			res, err := Run(ctx, env, spec, Options{Month: crashMonth})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v == 1 {
+				first = res.Run.ID
+			}
+		}
+		putCrashMonth(t, env.Storage, spec, 3)
+		runEnv, _ := open(t, 0)
+		f, done := pausedRun(t, runEnv, spec, 300*time.Millisecond)
+		time.Sleep(500 * time.Millisecond)
+		if _, to, err := Rollback(ctx, env, spec, crashMonth, ""); err != nil || to != first {
+			t.Fatalf("rollback after the run's lease expired: to %s, %v; want %s", to, err, first)
+		}
+		close(f.resume)
+		if out := <-done; out.err == nil || !strings.Contains(out.err.Error(), "lost its claim") {
+			t.Fatalf("the resumed run: %v, want it fenced off", out.err)
+		}
+		if ids := partitionRuns(t, env, spec); !allAre(ids, first) {
+			t.Errorf("partitions point at %v, want the rollback's %s", ids, first)
+		}
+		checkLake(t, env, spec, "after the fenced run", true)
+	})
+}
+
+// Finding 4: the lake's disk fills while lineage edges are written, after
+// the commit. The run has published: it says so, exits 0 and records
+// COMPLETE; the next command adds the edges and switches the partitions,
+// and a rerun on the same inputs truthfully has nothing to do.
+func TestFailureAfterCommitIsRepaired(t *testing.T) {
+	lakes(t, func(t *testing.T, open lakeOpener, spec *jobs.Spec) {
+		ctx := context.Background()
+		env, logs := open(t, 0)
+		putCrashMonth(t, env.Storage, spec, 1)
+		f := &faults{}
+		f.wrap(env)
+		f.failOn = "lineage add edges"
+		res, err := Run(ctx, env, spec, Options{Month: crashMonth})
+		if err != nil {
+			t.Fatalf("a run whose edges failed after the commit: %v, want success", err)
+		}
+		if f.hit == "" {
+			t.Fatal("no edge write was failed")
+		}
+		if !strings.Contains(logs.last(), "published by run "+res.Run.ID) || !strings.Contains(logs.last(), "follow-up") {
+			t.Errorf("last log line: %s", logs.last())
+		}
+		next, _ := open(t, 0)
+		if r, _ := next.Lineage.GetRun(ctx, spec.Name, res.Run.ID); r.Status != lineage.StatusComplete {
+			t.Errorf("the committed run is recorded as %s", r.Status)
+		}
+		if _, err := next.Catalog.GetPartition(ctx, spec.Database, spec.Output.Table, []string{crashMonth}); !errors.Is(err, catalog.ErrNotFound) {
+			t.Errorf("partitions switched before the edges were recorded: %v", err)
+		}
+		rerun, err := Run(ctx, next, spec, Options{Month: crashMonth})
+		if err != nil || !rerun.Skipped || rerun.Run.ID != res.Run.ID {
+			t.Fatalf("rerun on the same inputs: %+v, %v; want nothing to do", rerun, err)
+		}
+		if ids := partitionRuns(t, next, spec); !allAre(ids, res.Run.ID) {
+			t.Errorf("after the rerun partitions point at %v", ids)
+		}
+		up, err := next.Lineage.Upstream(ctx, PartitionURI(spec.Database, spec.Output.Table, crashMonth))
+		if err != nil || len(up) == 0 {
+			t.Errorf("edges of the published partition after repair: %d, %v", len(up), err)
+		}
+		checkLake(t, next, spec, "after the rerun", true)
+	})
+}
+
+// Finding 10: the disk is full at the first catalog write. The run did not
+// commit: it fails saying nothing was published and removes what it wrote;
+// the fixed rerun publishes.
+func TestCatalogFullBeforeCommitCleansUp(t *testing.T) {
+	open, spec := localCrashLake(t)
+	ctx := context.Background()
+	env, logs := open(t, 0)
+	putCrashMonth(t, env.Storage, spec, 1)
+	f := &faults{}
+	f.failOn = "catalog "
+	f.wrap(env)
+	res, err := Run(ctx, env, spec, Options{Month: crashMonth})
+	if err == nil || !errors.Is(err, errInjected) {
+		t.Fatalf("run with the catalog's disk full: %v", err)
+	}
+	if !strings.Contains(logs.last(), "nothing was published") {
+		t.Errorf("last log line: %s", logs.last())
+	}
+	for _, tb := range tables(spec) {
+		if n := countUnder(t, env.Storage, tb.prefix(crashMonth, res.Run.ID)); n != 0 {
+			t.Errorf("the failed run left %d objects in %s", n, tb.name)
+		}
+	}
+	next, _ := open(t, 0)
+	if _, err := Run(ctx, next, spec, Options{Month: crashMonth}); err != nil {
+		t.Fatalf("rerun once the disk has room: %v", err)
+	}
+	checkLake(t, next, spec, "after the rerun", true)
+}
+
+// Finding 10's message: when a failed run cannot remove what it wrote, the
+// log says to run gc.
+func TestCleanupFailureSaysGC(t *testing.T) {
+	open, spec := localCrashLake(t)
+	env, logs := open(t, 0)
+	putCrashMonth(t, env.Storage, spec, 1)
+	f := &faults{}
+	f.failOn = "lineage commit"
+	f.failAlso = "storage delete"
+	f.wrap(env)
+	if _, err := Run(context.Background(), env, spec, Options{Month: crashMonth}); err == nil {
+		t.Fatal("run with a failed commit succeeded")
+	}
+	if !strings.Contains(logs.buf.String(), "run `tierflow gc` to remove it later") {
+		t.Errorf("no log line says to run gc:\n%s", logs.buf.String())
+	}
+}
+
+// Finding 7: gc with its default keep never deletes the run rollback would
+// pick, and rollback still works after it.
+func TestGCKeepsRollbackTarget(t *testing.T) {
+	open, spec := localCrashLake(t)
+	ctx := context.Background()
+	env, _ := open(t, 0)
+	var ids []string
+	for v := 1; v <= 3; v++ {
+		putCrashMonth(t, env.Storage, spec, v)
+		res, err := Run(ctx, env, spec, Options{Month: crashMonth})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.Run.ID)
+	}
+	rep, err := GC(ctx, env, spec, GCOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Prefixes) != 2 || !strings.Contains(rep.Prefixes[0]+rep.Prefixes[1], ids[0]) {
+		t.Errorf("gc removed %v, want only the oldest run's two prefixes", rep.Prefixes)
+	}
+	if _, to, err := Rollback(ctx, env, spec, crashMonth, ""); err != nil || to != ids[1] {
+		t.Fatalf("rollback after gc: to %s, %v; want %s", to, err, ids[1])
+	}
+	checkLake(t, env, spec, "after rollback", true)
+}
+
+// Finding 8: a crashed local run's claim is taken over at once, with a log
+// line; unlock refuses a live holder and releases a dead one.
+func TestDeadHolderTakenOverAndUnlock(t *testing.T) {
+	open, spec := localCrashLake(t)
+	ctx := context.Background()
+	env, _ := open(t, 0)
+	putCrashMonth(t, env.Storage, spec, 1)
+	dead, _ := open(t, deadPID(t))
+	f := &faults{at: 8, mode: killBefore}
+	f.wrap(dead)
+	if _, err := Run(ctx, dead, spec, Options{Month: crashMonth}); err == nil {
+		t.Fatal("the killed run succeeded")
+	}
+	next, logs := open(t, 0)
+	start := time.Now()
+	res, err := Run(ctx, next, spec, Options{Month: crashMonth})
+	if err != nil {
+		t.Fatalf("run after a crashed holder: %v", err)
+	}
+	if waited := time.Since(start); waited > 30*time.Second {
+		t.Errorf("the run waited %v for the dead holder's lease", waited)
+	}
+	if !strings.Contains(logs.buf.String(), "took over the month from a holder that died") {
+		t.Errorf("no log line says the month was taken over:\n%s", logs.buf.String())
+	}
+	checkLake(t, next, spec, "after the run", true)
+
+	// Unlock: a live holder is refused, a dead one released.
+	live := next.holderClaim("live#x")
+	if _, err := next.Lineage.Claim(ctx, spec.Name, "2020-04", live, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Unlock(ctx, next, spec.Name, "2020-04", time.Minute); err == nil || !strings.Contains(err.Error(), "refusing to unlock a live holder") {
+		t.Fatalf("unlock of a live holder: %v", err)
+	}
+	gone, _ := open(t, deadPID(t))
+	if _, err := gone.Lineage.Claim(ctx, spec.Name, "2020-05", gone.holderClaim("gone#x"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if h, err := Unlock(ctx, next, spec.Name, "2020-05", time.Minute); err != nil || h.Owner != "gone#x" {
+		t.Fatalf("unlock of a dead holder: %+v, %v", h, err)
+	}
+	if m, _ := next.Lineage.Month(ctx, spec.Name, "2020-05"); m.Claim.Owner != "" {
+		t.Errorf("the month is still held after unlock: %+v", m.Claim)
+	}
+	_ = res
+}
+
+// Finding 9: gc removes a killed run's files, temporary files, empty
+// derived-table directories and metadata at once, and never touches a run
+// in flight, whatever --temp-age says.
+func TestGCCleansDeadRunsNotInFlight(t *testing.T) {
+	open, spec := localCrashLake(t)
+	ctx := context.Background()
+	env, _ := open(t, 0)
+	putCrashMonth(t, env.Storage, spec, 1)
+	if _, err := Run(ctx, env, spec, Options{Month: crashMonth}); err != nil {
+		t.Fatal(err)
+	}
+	// A killed run: files of its own, a temporary file and an empty
+	// tier-3 directory (the engine died before its first file).
+	putCrashMonth(t, env.Storage, spec, 2)
+	dead, _ := open(t, deadPID(t))
+	f := &faults{at: 10, mode: killBefore}
+	f.wrap(dead)
+	res, _ := Run(ctx, dead, spec, Options{Month: crashMonth})
+	killed := res.Run.ID
+	root := env.Storage.URI()[len("file://"):]
+	l := Layout{Spec: spec}
+	tmp := filepath.Join(root, l.Tier2Prefix(crashMonth, killed), ".tierflow-tmp-dead")
+	if err := os.WriteFile(tmp, []byte("partial"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	emptyDir := filepath.Join(root, l.Tier3Prefix("crash_ca", crashMonth, killed))
+	if err := os.MkdirAll(emptyDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A run in flight on another month, with a young temporary file.
+	if err := putInFlight(ctx, env, spec, "2020-04", "inflight-1", root); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := GC(ctx, env, spec, GCOptions{TempAge: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{tmp, emptyDir, filepath.Join(root, l.RunMetaPrefix(killed)), filepath.Join(root, ExecPrefix(spec.Name, killed))} {
+		if _, err := os.Stat(p); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("gc left %s of the killed run (%v)", p, err)
+		}
+	}
+	if r, _ := env.Lineage.GetRun(ctx, spec.Name, killed); r.Status != lineage.StatusFailed {
+		t.Errorf("the killed run is recorded as %s after gc", r.Status)
+	}
+	flying := filepath.Join(root, l.Tier2Prefix("2020-04", "inflight-1"), ".tierflow-tmp-young")
+	if _, err := os.Stat(flying); err != nil {
+		t.Errorf("gc removed the in-flight run's temporary file: %v", err)
+	}
+	if len(rep.InFlight) != 1 || rep.InFlight[0] != "inflight-1" {
+		t.Errorf("gc's in-flight runs: %v", rep.InFlight)
+	}
+	checkLake(t, env, spec, "after gc", true)
+}
+
+// putInFlight records a running run of month holding its claim (this
+// process), with a temporary file under its tier-2 prefix.
+func putInFlight(ctx context.Context, env *Env, spec *jobs.Spec, month, id, root string) error {
+	if _, err := env.Lineage.Claim(ctx, spec.Name, month, env.holderClaim(id+"#x"), time.Hour); err != nil {
+		return err
+	}
+	if err := env.Lineage.StartRun(ctx, lineage.Run{ID: id, Job: spec.Name, Month: month, Status: lineage.StatusRunning, Started: time.Now()}); err != nil {
+		return err
+	}
+	dir := filepath.Join(root, Layout{Spec: spec}.Tier2Prefix(month, id))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, ".tierflow-tmp-young"), []byte("x"), 0o644); err != nil {
+		return err
+	}
+	old := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(filepath.Join(dir, ".tierflow-tmp-young"), old, old); err != nil {
+		return err
+	}
+	return storage.Put(ctx, env.Storage, Layout{Spec: spec}.Tier2Prefix(month, id)+"000000_0_part-0001.snappy.parquet", strings.NewReader("x"), storage.PutOptions{})
+}
