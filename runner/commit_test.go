@@ -99,16 +99,22 @@ func TestStaleLeaseCannotPublish(t *testing.T) {
 		f, done := pausedRun(t, stale, spec, 300*time.Millisecond)
 		time.Sleep(500 * time.Millisecond) // its lease runs out; it cannot renew
 
+		// Another run takes the month over and is itself paused before its
+		// commit: the published run is still the one the stale run expects,
+		// so only the fencing token can stop the stale run.
 		fresh, _ := open(t, 0)
-		res, err := Run(ctx, fresh, spec, Options{Month: crashMonth})
-		if err != nil {
-			t.Fatalf("the run after the lease expired: %v", err)
-		}
+		g, freshDone := pausedRun(t, fresh, spec, time.Minute)
 		close(f.resume)
 		out := <-done
 		if out.err == nil || !strings.Contains(out.err.Error(), "lost its claim") {
 			t.Fatalf("the resumed stale run: %v, want it fenced off", out.err)
 		}
+		close(g.resume)
+		fo := <-freshDone
+		if fo.err != nil {
+			t.Fatalf("the run that took the month over: %v", fo.err)
+		}
+		res := struct{ Run lineage.Run }{Run: lineage.Run{ID: fo.target}}
 		if !strings.Contains(staleLogs.last(), "nothing was published") {
 			t.Errorf("the stale run's last log line: %s", staleLogs.last())
 		}
