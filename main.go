@@ -245,12 +245,30 @@ func newApp() *cli.App {
 				},
 			},
 			{
+				Name:  "repair",
+				Usage: "finish what a command that stopped after its commit left undone: every table's partitions point at the published run, its record and lineage are complete (every command does this for the months it touches)",
+				Flags: []cli.Flag{jobFlag, lakeFlag,
+					&cli.StringFlag{Name: "month", Usage: "only this month `YYYY-MM` (default: every month with runs)"},
+				},
+				Action: func(c *cli.Context) error {
+					return runner.RepairCommand(c.Context, c.String("job"), c.String("lake"), c.String("month"), logOf(c), c.App.Writer)
+				},
+			},
+			{
+				Name:  "unlock",
+				Usage: "release a month whose holder is known to be dead (refused while the holder is alive or renewing its lease)",
+				Flags: []cli.Flag{jobFlag, monthFlag, lakeFlag},
+				Action: func(c *cli.Context) error {
+					return runner.UnlockCommand(c.Context, c.String("job"), c.String("lake"), c.String("month"), logOf(c), c.App.Writer)
+				},
+			},
+			{
 				Name:  "gc",
 				Usage: "prune run prefixes that are neither published nor kept for rollback, and abandoned uploads",
 				Flags: []cli.Flag{jobFlag, lakeFlag,
-					&cli.IntFlag{Name: "keep", Value: 1, Usage: "complete unpublished runs kept per month for rollback"},
+					&cli.IntFlag{Name: "keep", Value: 1, Usage: "complete runs kept per month besides the published one and the one rollback would pick"},
 					&cli.BoolFlag{Name: "dry-run", Usage: "list what would be removed"},
-					&cli.DurationFlag{Name: "temp-age", Value: 24 * time.Hour, Usage: "remove temporary files and incomplete uploads older than this"},
+					&cli.DurationFlag{Name: "temp-age", Value: 24 * time.Hour, Usage: "remove temporary files and incomplete uploads older than this outside dead runs (a dead run's go at once; nothing is swept while a run is in flight)"},
 				},
 				Action: func(c *cli.Context) error {
 					return runner.GCCommand(c.Context, c.String("job"), c.String("lake"), runner.GCOptions{

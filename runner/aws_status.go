@@ -213,9 +213,10 @@ func StatusCommand(ctx context.Context, o StatusOptions) error {
 // localStatus shows a run of a local lake from its lineage record.
 func localStatus(ctx context.Context, spec *jobs.Spec, uri string, o StatusOptions) error {
 	lin := o.Lineage
+	var env *Env
 	if lin == nil {
-		env, err := OpenEnv(ctx, spec, uri, o.Log)
-		if err != nil {
+		var err error
+		if env, err = OpenEnv(ctx, spec, uri, o.Log); err != nil {
 			return err
 		}
 		defer env.Close()
@@ -224,6 +225,17 @@ func localStatus(ctx context.Context, spec *jobs.Spec, uri string, o StatusOptio
 	r, err := lin.GetRun(ctx, spec.Name, o.Run)
 	if err != nil {
 		return fmt.Errorf("status: run %s of job %s: %w", o.Run, spec.Name, err)
+	}
+	if env != nil {
+		// A commit of this month that was not rolled forward is finished
+		// first, so the status shown is the one readers get.
+		if rep, err := Repair(ctx, env, spec, r.Month); err != nil {
+			return err
+		} else if rep.Finished && rep.Run == r.ID {
+			if r, err = lin.GetRun(ctx, spec.Name, o.Run); err != nil {
+				return fmt.Errorf("status: run %s of job %s: %w", o.Run, spec.Name, err)
+			}
+		}
 	}
 	printLineageRun(o.Stdout, r)
 	if !r.Ended.IsZero() {

@@ -141,6 +141,9 @@ func RunsCommand(ctx context.Context, job, lake, month string, log zerolog.Logge
 		return err
 	}
 	defer env.Close()
+	if _, err := RepairAll(ctx, env, spec); err != nil {
+		return err
+	}
 	runs, err := env.Lineage.ListRuns(ctx, spec.Name, month)
 	if err != nil {
 		return fmt.Errorf("lineage: list runs: %w", err)
@@ -389,6 +392,61 @@ func RollbackCommand(ctx context.Context, job, lake, month, to string, log zerol
 		return err
 	}
 	fmt.Fprintf(w, "month %s of %s: published run %s → %s\n", month, spec.Name, from, target)
+	return nil
+}
+
+// RepairCommand repairs one month ("" = every month with runs) and says
+// what it did.
+func RepairCommand(ctx context.Context, job, lake, month string, log zerolog.Logger, w io.Writer) error {
+	spec, env, err := openJob(ctx, job, lake, log)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	var reps []RepairReport
+	if month != "" {
+		if _, err := jobs.ParseMonth(month); err != nil {
+			return err
+		}
+		rep, err := Repair(ctx, env, spec, month)
+		if err != nil {
+			return err
+		}
+		reps = append(reps, rep)
+	} else if reps, err = RepairAll(ctx, env, spec); err != nil {
+		return err
+	}
+	fixed := 0
+	for _, r := range reps {
+		switch {
+		case r.Run == "":
+			fmt.Fprintf(w, "month %s: nothing published\n", r.Month)
+		case r.Switched > 0 || r.Finished:
+			fixed++
+			fmt.Fprintf(w, "month %s: published run %s; switched %d partitions, completed its record: %v\n", r.Month, r.Run, r.Switched, r.Finished)
+		default:
+			fmt.Fprintf(w, "month %s: published run %s; nothing to repair\n", r.Month, r.Run)
+		}
+	}
+	fmt.Fprintf(w, "repair: %d months checked, %d repaired\n", len(reps), fixed)
+	return nil
+}
+
+// UnlockCommand releases a month whose holder is dead.
+func UnlockCommand(ctx context.Context, job, lake, month string, log zerolog.Logger, w io.Writer) error {
+	if _, err := jobs.ParseMonth(month); err != nil {
+		return err
+	}
+	spec, env, err := openJob(ctx, job, lake, log)
+	if err != nil {
+		return err
+	}
+	defer env.Close()
+	h, err := Unlock(ctx, env, spec.Name, month, 2*time.Minute)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "month %s of %s: released the claim of run %s (pid %d on %s); the next command takes the month\n", month, spec.Name, runOfOwner(h.Owner), h.PID, h.Host)
 	return nil
 }
 

@@ -5,13 +5,19 @@ package runner
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/rs/zerolog"
+
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/lake/awsfake"
 	"github.com/tierflow/tierflow/lake/catalog"
 	"github.com/tierflow/tierflow/lake/lineage"
 	"github.com/tierflow/tierflow/lake/storage"
@@ -453,4 +459,55 @@ func putInFlight(ctx context.Context, env *Env, spec *jobs.Spec, month, id, root
 		return err
 	}
 	return storage.Put(ctx, env.Storage, Layout{Spec: spec}.Tier2Prefix(month, id)+"000000_0_part-0001.snappy.parquet", strings.NewReader("x"), storage.PutOptions{})
+}
+
+// On AWS a month held by an execution that has stopped is taken over at
+// once; one still RUNNING, or one that cannot be checked, refuses.
+func TestStoppedExecutionTakenOver(t *testing.T) {
+	o := deployed(t, map[string][]awsfake.ExecStep{
+		"holder-running": {{State: "Plan"}},
+		"holder-stopped": {{Status: "FAILED", Error: "States.TaskFailed", Cause: "the task was killed"}},
+	})
+	ctx := context.Background()
+	states := sfn.NewFromConfig(o.cfg)
+	arn := map[string]string{}
+	for _, name := range []string{"holder-running", "holder-stopped"} {
+		out, err := states.StartExecution(ctx, &sfn.StartExecutionInput{
+			StateMachineArn: aws.String("arn:aws:states:us-east-1:123456789012:stateMachine:tierflow-consumer-header"), Name: aws.String(name), Input: aws.String("{}")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		arn[name] = *out.ExecutionArn
+	}
+	alive := executionLiveness(states, zerolog.Nop())
+	if l := alive(ctx, arn["holder-running"]); l != HolderAlive {
+		t.Errorf("a RUNNING execution reads as %v", l)
+	}
+	if l := alive(ctx, arn["holder-stopped"]); l != HolderDead {
+		t.Errorf("a FAILED execution reads as %v", l)
+	}
+	if l := alive(ctx, arn["holder-stopped"]+"-nope"); l != HolderUnknown {
+		t.Errorf("an execution that cannot be described reads as %v", l)
+	}
+
+	open, spec := localCrashLake(t)
+	env, logs := open(t, 0)
+	env.ExecutionAlive = alive
+	for i, c := range []struct {
+		execution string
+		taken     bool
+	}{{arn["holder-running"], false}, {arn["holder-stopped"], true}, {"arn:aws:states:us-east-1:123456789012:execution:gone", false}} {
+		month := fmt.Sprintf("2021-%02d", i+1)
+		holder := lineage.Claim{Owner: "elsewhere#x", Host: "another-host", PID: 1, Execution: c.execution}
+		if _, err := env.Lineage.Claim(ctx, spec.Name, month, holder, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		_, err := claimMonth(ctx, env, spec.Name, month, "next#y", "run next", time.Hour, env.Log)
+		if c.taken != (err == nil) {
+			t.Errorf("%s: claim over a holder in execution %s: %v", month, c.execution, err)
+		}
+	}
+	if !strings.Contains(logs.buf.String(), "took over the month") {
+		t.Errorf("no log line says the month was taken over:\n%s", logs.buf.String())
+	}
 }

@@ -159,6 +159,8 @@ func (d *Deployment) taskPolicy() PolicyDocument {
 			"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:DescribeTable",
 		}, d.arn("dynamodb", "table/"+t), d.arn("dynamodb", "table/"+t+"/index/*")))
 	}
+	// A month held by an execution that has stopped is taken over at once.
+	st = append(st, allow("CheckTheMonthsHolder", []string{"states:DescribeExecution"}, d.arn("states", "execution:"+d.Base+":*")))
 	st = append(st, d.kmsStatements("EncryptTheLake", []string{"kms:GenerateDataKey", "kms:Decrypt"}, d.Params.KMSKeyID)...)
 	st = append(st, d.kmsStatements("DecryptThePIIKey", []string{"kms:Decrypt"}, d.Spec.PII.KMSKeyID)...)
 	return PolicyDocument{Version: "2012-10-17", Statement: st}

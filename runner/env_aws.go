@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
@@ -49,6 +51,7 @@ func openAWS(ctx context.Context, spec *jobs.Spec, lakeURI string, log zerolog.L
 	cat := glue.New(cfg, glue.Options{Log: log})
 	lin := dynamo.New(cfg, spec.AWS.LineageTable)
 	env := &Env{Storage: st, Output: staged, Catalog: cat, Lineage: lin, Log: log, CodeVersion: CodeVersion()}
+	env.ExecutionAlive = executionLiveness(sfn.NewFromConfig(cfg), log)
 	env.newEngine = func(ctx context.Context) (engine.Engine, error) {
 		return athena.New(cfg, cat, athena.Options{
 			Workgroup:      spec.AWS.Workgroup,
@@ -59,4 +62,21 @@ func openAWS(ctx context.Context, spec *jobs.Spec, lakeURI string, log zerolog.L
 		}), nil
 	}
 	return env, nil
+}
+
+// executionLiveness tells a month's holder on AWS by its Step Functions
+// execution: RUNNING is alive, any other status dead; an error leaves it
+// to the lease.
+func executionLiveness(states *sfn.Client, log zerolog.Logger) func(context.Context, string) Liveness {
+	return func(ctx context.Context, arn string) Liveness {
+		out, err := states.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: &arn})
+		if err != nil {
+			log.Warn().Err(err).Str("execution", arn).Msg("cannot tell whether the month's holder still runs; its lease decides")
+			return HolderUnknown
+		}
+		if out.Status == sfntypes.ExecutionStatusRunning {
+			return HolderAlive
+		}
+		return HolderDead
+	}
 }
