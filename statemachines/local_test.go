@@ -203,6 +203,12 @@ func TestLocalSuccess(t *testing.T) {
 	if !reflect.DeepEqual(plan, wantPlan) {
 		t.Errorf("plan command %q, want %q", plan, wantPlan)
 	}
+	// The plan task records its execution in the month's claim.
+	overrides := r.callsTo("Plan")[0].Input["Overrides"].(map[string]any)["ContainerOverrides"].([]any)[0].(map[string]any)
+	env, _ := json.Marshal(overrides["Environment"])
+	if want := `[{"Name":"TIERFLOW_EXECUTION_ARN","Value":"arn:aws:states:us-east-1:123456789012:execution:tierflow-consumer-header:` + execName + `"}]`; string(env) != want {
+		t.Errorf("plan task environment %s, want %s", env, want)
+	}
 	if k := r.callsTo("ReadPlan")[0].Input["Key"]; k != metaKey("plan.json") {
 		t.Errorf("plan read from %v", k)
 	}

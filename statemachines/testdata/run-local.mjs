@@ -125,7 +125,7 @@ for (const [name, state] of taskStates(definition)) {
 const machine = new StateMachine(definition, { validationOptions: { checkArn: true, checkPaths: true } });
 const execution = machine.run(scenario.input ?? {}, {
   overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides },
-  context: { Execution: { Name: scenario.execution ?? 'exec-1' } },
+  context: { Execution: { Name: scenario.execution ?? 'exec-1', Id: `arn:aws:states:us-east-1:123456789012:execution:tierflow-consumer-header:${scenario.execution ?? 'exec-1'}` } },
 });
 const report = { status: 'SUCCEEDED', calls, objects };
 try {
