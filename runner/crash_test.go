@@ -316,7 +316,6 @@ func checkLake(t *testing.T, env *Env, spec *jobs.Spec, label string, converged 
 
 // crashStats counts what a suite did, for the closing figures.
 type crashStats struct {
-	mu                      sync.Mutex
 	points, faults, commits int
 	writes                  map[string]bool
 }
