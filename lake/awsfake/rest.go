@@ -228,7 +228,6 @@ func credentialService(auth string) string {
 	return scope[3]
 }
 
-
 // --- EventBridge Scheduler --------------------------------------------------
 
 // Scheduler is the fake EventBridge Scheduler (REST-JSON, SigV4 service
