@@ -16,8 +16,18 @@
 #   DynamoDB  dynalite 4.0.0 in memory (npm into $WORK/npm, a few seconds;
 #             skipped when present). tierflow uses no transactions, so
 #             dynalite's missing TransactWriteItems does not matter.
+#   moto      moto_server 5.2.1 (S3, KMS, Glue, DynamoDB, Step Functions,
+#             ECS, Scheduler, IAM, STS: AWS implementations written by
+#             others), twice: one open (any key works) and one that
+#             enforces IAM policies, bootstrapped with an admin user. Two,
+#             because enforcement is global to a moto process and its S3
+#             miscomputes SigV4 for a ListObjectsV2 whose prefix holds "/".
+#             python3 -m pip install 'moto[server]==5.2.1' when missing
+#             (about 20 s).
 # Exports: TIERFLOW_TEST_S3_ENDPOINT, TIERFLOW_TEST_S3_ACCESS_KEY,
-#          TIERFLOW_TEST_S3_SECRET_KEY, TIERFLOW_TEST_DYNAMODB_ENDPOINT.
+#          TIERFLOW_TEST_S3_SECRET_KEY, TIERFLOW_TEST_DYNAMODB_ENDPOINT,
+#          TIERFLOW_TEST_MOTO_ENDPOINT, TIERFLOW_TEST_MOTO_IAM_ENDPOINT,
+#          TIERFLOW_TEST_MOTO_IAM_ACCESS_KEY, TIERFLOW_TEST_MOTO_IAM_SECRET_KEY.
 #
 # Cleanup: tierflow_ci_cleanup stops the servers (by their PIDs, nothing
 # else) and removes the S3 data; it is idempotent. Sourcing also ADDS it to
@@ -32,6 +42,7 @@
 
 TIERFLOW_VERSITYGW_VERSION=v1.8.0
 TIERFLOW_DYNALITE_VERSION=4.0.0
+TIERFLOW_MOTO_VERSION=5.2.1
 
 # tierflow_ci_wait_port HOST PORT SECONDS: waits until something accepts
 # TCP connections on HOST:PORT.
@@ -81,6 +92,45 @@ tierflow_ci_install() {
       return 1
     }
   fi
+  if ! tierflow_ci_has_moto; then
+    command -v python3 >/dev/null || {
+      echo "services.sh: moto needs python3 (3.9 or later): install it, then pip install 'moto[server]==$TIERFLOW_MOTO_VERSION'" >&2
+      return 1
+    }
+    echo "services.sh: installing moto $TIERFLOW_MOTO_VERSION (pip install 'moto[server]==$TIERFLOW_MOTO_VERSION')" >&2
+    python3 -m pip install --quiet --disable-pip-version-check "moto[server]==$TIERFLOW_MOTO_VERSION" \
+      >"$WORK/logs/moto-install.log" 2>&1 && tierflow_ci_has_moto || {
+      echo "services.sh: moto install failed; see $WORK/logs/moto-install.log. Install it by hand:" \
+        "python3 -m pip install 'moto[server]==$TIERFLOW_MOTO_VERSION' (moto_server must be on PATH)" >&2
+      tail -5 "$WORK/logs/moto-install.log" >&2
+      return 1
+    }
+  fi
+}
+
+# tierflow_ci_has_moto: is moto $TIERFLOW_MOTO_VERSION installed, with
+# moto_server on PATH?
+tierflow_ci_has_moto() {
+  command -v moto_server >/dev/null &&
+    [ "$(python3 -c 'import moto; print(moto.__version__)' 2>/dev/null)" = "$TIERFLOW_MOTO_VERSION" ]
+}
+
+# tierflow_ci_moto_admin ENDPOINT: creates an IAM user allowed everything
+# on a moto that enforces IAM from its 4th request on, and prints its
+# access key id and secret. The first three requests (these) are not
+# authenticated, so nothing may reach the server before them.
+tierflow_ci_moto_admin() {
+  python3 - "$1" <<'EOF'
+import json, sys
+import boto3
+iam = boto3.client("iam", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="bootstrap", aws_secret_access_key="bootstrap")
+iam.create_user(UserName="tierflow-ci-admin")
+iam.put_user_policy(UserName="tierflow-ci-admin", PolicyName="everything", PolicyDocument=json.dumps(
+    {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+key = iam.create_access_key(UserName="tierflow-ci-admin")["AccessKey"]
+print(key["AccessKeyId"], key["SecretAccessKey"])
+EOF
 }
 
 # tierflow_ci_start NAME LOG CMD...: starts CMD (which must contain the
@@ -127,13 +177,14 @@ tierflow_ci_cleanup() {
     rm -rf "$TIERFLOW_CI_S3_DIR"
     TIERFLOW_CI_S3_DIR=
   fi
-  unset TIERFLOW_TEST_S3_ENDPOINT TIERFLOW_TEST_S3_ACCESS_KEY TIERFLOW_TEST_S3_SECRET_KEY TIERFLOW_TEST_DYNAMODB_ENDPOINT
+  unset TIERFLOW_TEST_S3_ENDPOINT TIERFLOW_TEST_S3_ACCESS_KEY TIERFLOW_TEST_S3_SECRET_KEY TIERFLOW_TEST_DYNAMODB_ENDPOINT \
+    TIERFLOW_TEST_MOTO_ENDPOINT TIERFLOW_TEST_MOTO_IAM_ENDPOINT TIERFLOW_TEST_MOTO_IAM_ACCESS_KEY TIERFLOW_TEST_MOTO_IAM_SECRET_KEY
 }
 
 # tierflow_ci_services: installs, starts and exports (see the header).
 tierflow_ci_services() {
   local alive=1 p
-  if [ "${#TIERFLOW_CI_PIDS[@]}" -eq 2 ] && [ -n "${TIERFLOW_TEST_S3_ENDPOINT:-}" ]; then
+  if [ "${#TIERFLOW_CI_PIDS[@]}" -eq 4 ] && [ -n "${TIERFLOW_TEST_MOTO_IAM_ENDPOINT:-}" ]; then
     for p in "${TIERFLOW_CI_PIDS[@]}"; do kill -0 "$p" 2>/dev/null || alive=0; done
     if [ "$alive" = 1 ]; then return 0; fi
   fi
@@ -155,7 +206,23 @@ tierflow_ci_services() {
     "$WORK/npm/node_modules/.bin/dynalite" --host 127.0.0.1 --port PORT \
     --createTableMs 0 --deleteTableMs 0 --updateTableMs 0 || { tierflow_ci_cleanup; return 1; }
   export TIERFLOW_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$TIERFLOW_CI_STARTED_PORT"
-  echo "services.sh: S3 (versitygw) at $TIERFLOW_TEST_S3_ENDPOINT, DynamoDB (dynalite) at $TIERFLOW_TEST_DYNAMODB_ENDPOINT" >&2
+
+  # moto, open: any credentials work.
+  tierflow_ci_start moto "$WORK/logs/moto.log" moto_server -H 127.0.0.1 -p PORT || { tierflow_ci_cleanup; return 1; }
+  export TIERFLOW_TEST_MOTO_ENDPOINT="http://127.0.0.1:$TIERFLOW_CI_STARTED_PORT"
+  # moto enforcing IAM after the three bootstrap requests.
+  INITIAL_NO_AUTH_ACTION_COUNT=3 tierflow_ci_start moto-iam "$WORK/logs/moto-iam.log" \
+    moto_server -H 127.0.0.1 -p PORT || { tierflow_ci_cleanup; return 1; }
+  local admin
+  admin=$(tierflow_ci_moto_admin "http://127.0.0.1:$TIERFLOW_CI_STARTED_PORT") || {
+    echo "services.sh: could not create moto's admin user; see $WORK/logs/moto-iam.log" >&2
+    tierflow_ci_cleanup
+    return 1
+  }
+  export TIERFLOW_TEST_MOTO_IAM_ENDPOINT="http://127.0.0.1:$TIERFLOW_CI_STARTED_PORT"
+  export TIERFLOW_TEST_MOTO_IAM_ACCESS_KEY=${admin% *} TIERFLOW_TEST_MOTO_IAM_SECRET_KEY=${admin#* }
+  echo "services.sh: S3 (versitygw) at $TIERFLOW_TEST_S3_ENDPOINT, DynamoDB (dynalite) at $TIERFLOW_TEST_DYNAMODB_ENDPOINT," \
+    "moto at $TIERFLOW_TEST_MOTO_ENDPOINT, moto enforcing IAM at $TIERFLOW_TEST_MOTO_IAM_ENDPOINT" >&2
 }
 
 # tierflow_ci_add_trap: runs tierflow_ci_cleanup on exit, before whatever

@@ -145,7 +145,7 @@ func (d *Deployment) taskPolicy() PolicyDocument {
 		d.lakeList(append([]string{d.intakePrefix()}, writable...)),
 		allow("ListAbandonedUploads", []string{"s3:ListBucketMultipartUploads"}, d.s3Bucket(d.Bucket)),
 		allow("ReadTheIntake", []string{"s3:GetObject"}, d.s3Object(d.intakePrefix())),
-		allow("WriteTheJobsTiers", []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}, objects...),
+		allow("WriteTheJobsTiers", []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}, objects...),
 		allow("CatalogTheJobsDatabase", GlueActions, d.glueResources()...),
 		allow("QueryInTheJobsWorkgroup", []string{"athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults", "athena:StopQueryExecution", "athena:GetWorkGroup"},
 			d.arn("athena", "workgroup/"+d.Params.Workgroup)),

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsglue "github.com/aws/aws-sdk-go-v2/service/glue"
 )
 
 // Athena is the fake Athena (X-Amz-Target prefix "AmazonAthena", SigV4
@@ -44,6 +47,14 @@ type Athena struct {
 	queries      map[string]*query
 	tokens       map[string]string // ClientRequestToken → query id
 	stopped      bool
+	catalog      ctasCatalog // where CTAS tables land: the fake Glue, or a real one (UseGlue)
+}
+
+// ctasCatalog is the Glue catalog a CTAS checks its target in and
+// registers its table and partitions in.
+type ctasCatalog interface {
+	checkCTASTarget(ctx context.Context, db, table string) error
+	registerCTAS(ctx context.Context, t glueTable, parts []gluePartitionInput) error
 }
 
 // Executor runs one query for the fake. It returns the result, or an error
@@ -132,6 +143,7 @@ func newAthena(s *Server) *Athena {
 		schemes:      []string{"s3"},
 		queries:      map[string]*query{},
 		tokens:       map[string]string{},
+		catalog:      s.Glue,
 	}
 	a.exec = func(ctx context.Context, q AthenaQuery) (AthenaResult, error) {
 		s.tb.Errorf("awsfake: Athena query %s started but no executor is set (Athena.SetExecutor)", q.ID)
@@ -169,6 +181,23 @@ func (a *Athena) AllowLocationSchemes(schemes ...string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.schemes = slices.Clone(schemes)
+}
+
+// UseGlue makes CTAS check and register its tables in the Glue Data
+// Catalog cfg reaches (e.g. moto's) instead of the fake's own: Athena
+// execution is the one thing no local AWS implementation offers, Glue is
+// not. The requests are Athena's, made with the permissions of whoever
+// started the query, so cfg should carry that principal's credentials.
+func (a *Athena) UseGlue(cfg aws.Config) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.catalog = glueClient{awsglue.NewFromConfig(cfg)}
+}
+
+func (a *Athena) ctasCatalog() ctasCatalog {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.catalog
 }
 
 // stopAll cancels running executors and waits for them.
@@ -408,7 +437,7 @@ func (a *Athena) execute(ctx context.Context, exec Executor, q AthenaQuery) (Ath
 	}
 	q.CTAS = ctas
 	if ctas != nil {
-		if err := a.checkCTAS(ctas); err != nil {
+		if err := a.checkCTAS(ctx, ctas); err != nil {
 			return AthenaResult{}, &QueryError{Category: 2, Type: 1000, Message: err.Error()}
 		}
 	}
@@ -421,14 +450,14 @@ func (a *Athena) execute(ctx context.Context, exec Executor, q AthenaQuery) (Ath
 		res.EngineMillis = max(time.Since(start).Milliseconds(), 1)
 	}
 	if ctas != nil {
-		if err := a.registerCTAS(ctas, q, res); err != nil {
+		if err := a.registerCTAS(ctx, ctas, q, res); err != nil {
 			return res, err
 		}
 	}
 	return res, nil
 }
 
-func (a *Athena) checkCTAS(c *CTAS) error {
+func (a *Athena) checkCTAS(ctx context.Context, c *CTAS) error {
 	a.mu.Lock()
 	schemes := a.schemes
 	a.mu.Unlock()
@@ -448,7 +477,7 @@ func (a *Athena) checkCTAS(c *CTAS) error {
 	if c.BucketCount > 100 {
 		return fmt.Errorf("HIVE_TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers for partitions/buckets")
 	}
-	return a.s.Glue.checkCTASTarget(c.Database, c.Table)
+	return a.ctasCatalog().checkCTASTarget(ctx, c.Database, c.Table)
 }
 
 // hiveFormats are the Hive classes of the formats the fake registers.
@@ -459,8 +488,8 @@ var hiveFormats = map[string][3]string{
 }
 
 // registerCTAS checks the executor's result against the CTAS properties
-// and stores the new table (and partitions) in the fake Glue catalog.
-func (a *Athena) registerCTAS(c *CTAS, q AthenaQuery, res AthenaResult) error {
+// and stores the new table (and partitions) in the Glue catalog.
+func (a *Athena) registerCTAS(ctx context.Context, c *CTAS, q AthenaQuery, res AthenaResult) error {
 	fail := func(format string, args ...any) error {
 		return &QueryError{Category: 2, Type: 1000, Message: fmt.Sprintf(format, args...)}
 	}
@@ -518,10 +547,7 @@ func (a *Athena) registerCTAS(c *CTAS, q AthenaQuery, res AthenaResult) error {
 		Name: c.Table, DatabaseName: c.Database, TableType: "EXTERNAL_TABLE", Parameters: params,
 		PartitionKeys: cols(res.Columns[n-k:]), StorageDescriptor: sd,
 	}
-	g := a.s.Glue
-	if err := g.registerCTAS(t); err != nil {
-		return fail("%v", err)
-	}
+	var parts []gluePartitionInput
 	for _, vals := range res.Partitions {
 		if len(vals) != k {
 			return fail("awsfake: executor reported partition %q for %d partition keys", vals, k)
@@ -532,15 +558,10 @@ func (a *Athena) registerCTAS(c *CTAS, q AthenaQuery, res AthenaResult) error {
 			dirs = append(dirs, c.PartitionedBy[i]+"="+v)
 		}
 		psd.Location = strings.TrimSuffix(loc, "/") + "/" + strings.Join(dirs, "/") + "/"
-		g.mu.Lock()
-		_, ts, e := g.lookup(c.Database, c.Table)
-		if e == nil {
-			e = g.create(ts, gluePartitionInput{Values: vals, StorageDescriptor: &psd})
-		}
-		g.mu.Unlock()
-		if e != nil {
-			return fail("registering partition %q: %v", vals, e)
-		}
+		parts = append(parts, gluePartitionInput{Values: vals, StorageDescriptor: &psd})
+	}
+	if err := a.ctasCatalog().registerCTAS(ctx, t, parts); err != nil {
+		return fail("%v", err)
 	}
 	return nil
 }

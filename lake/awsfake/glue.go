@@ -1,6 +1,7 @@
 package awsfake
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -1112,31 +1113,38 @@ func (g *Glue) batchDeletePartition(c *Call) (any, error) {
 	return map[string]any{"Errors": errs}, nil
 }
 
-// registerCTAS stores the table an Athena CTAS creates, as Athena does
-// when the query succeeds. It fails like Athena when the database is
-// missing or the table exists.
-func (g *Glue) registerCTAS(t glueTable) error {
+// registerCTAS stores the table an Athena CTAS creates and its
+// partitions, as Athena does when the query succeeds. It fails like Athena
+// when the database is missing or the table exists.
+func (g *Glue) registerCTAS(_ context.Context, t glueTable, parts []gluePartitionInput) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	d := g.dbs[t.DatabaseName]
-	if d == nil {
-		return fmt.Errorf("Schema '%s' does not exist", t.DatabaseName)
-	}
-	if d.tables[t.Name] != nil {
-		return fmt.Errorf("Table 'awsdatacatalog.%s.%s' already exists", t.DatabaseName, t.Name)
+	if err := g.ctasTarget(t.DatabaseName, t.Name); err != nil {
+		return err
 	}
 	now := epoch(g.s.clock())
 	t.CreateTime, t.UpdateTime, t.VersionID, t.CatalogID = now, now, "0", AccountID
 	normalizeSD(t.StorageDescriptor)
-	d.tables[t.Name] = &glueTableState{table: t, parts: map[string]*gluePartition{}}
+	ts := &glueTableState{table: t, parts: map[string]*gluePartition{}}
+	g.dbs[t.DatabaseName].tables[t.Name] = ts
+	for _, p := range parts {
+		if e := g.create(ts, p); e != nil {
+			return fmt.Errorf("registering partition %q: %v", p.Values, e)
+		}
+	}
 	return nil
 }
 
 // checkCTASTarget reports what Athena reports before running a CTAS whose
 // target cannot be created.
-func (g *Glue) checkCTASTarget(db, table string) error {
+func (g *Glue) checkCTASTarget(_ context.Context, db, table string) error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	return g.ctasTarget(db, table)
+}
+
+// ctasTarget is checkCTASTarget for callers holding g.mu.
+func (g *Glue) ctasTarget(db, table string) error {
 	d := g.dbs[db]
 	if d == nil {
 		return fmt.Errorf("Schema '%s' does not exist", db)

@@ -95,7 +95,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request, body []byte) 
 		s.log(req)
 		svc.writeError(w, e)
 	}
-	if e := s.checkSigV4(r, body, svc.signingName); e != nil {
+	if _, e := s.checkSigV4(r, body, svc.signingName, "host", "x-amz-date"); e != nil {
 		fail(e)
 		return
 	}
@@ -226,42 +226,6 @@ func credentialService(auth string) string {
 		return ""
 	}
 	return scope[3]
-}
-
-// checkSigV4 verifies a non-target request's signature (checkEnvelope does
-// it for JSON services, which also sign X-Amz-Target).
-func (s *Server) checkSigV4(r *http.Request, body []byte, service string) *Error {
-	auth := r.Header.Get("Authorization")
-	const alg = "AWS4-HMAC-SHA256 "
-	if !strings.HasPrefix(auth, alg) {
-		return s.signatureError("missing or non-SigV4 Authorization header %q", auth)
-	}
-	fields := map[string]string{}
-	for f := range strings.SplitSeq(strings.TrimPrefix(auth, alg), ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(f), "=")
-		fields[k] = v
-	}
-	scope := strings.Split(fields["Credential"], "/")
-	date := r.Header.Get("X-Amz-Date")
-	signed := strings.Split(fields["SignedHeaders"], ";")
-	switch {
-	case len(scope) != 5 || scope[4] != "aws4_request":
-		return s.signatureError("credential %q is not AKID/date/region/service/aws4_request", fields["Credential"])
-	case scope[0] != s.credentials().AccessKeyID:
-		return s.signatureError("access key %q, want the fake's %q", scope[0], s.credentials().AccessKeyID)
-	case len(date) < 8 || scope[1] != date[:8]:
-		return s.signatureError("credential date %q does not match X-Amz-Date %q", scope[1], date)
-	case scope[2] != Region:
-		return s.signatureError("region %q, want %q", scope[2], Region)
-	case scope[3] != service:
-		return s.signatureError("credential scope names service %q, want %q", scope[3], service)
-	case !slices.Contains(signed, "host") || !slices.Contains(signed, "x-amz-date"):
-		return s.signatureError("SignedHeaders %q lack host or x-amz-date", fields["SignedHeaders"])
-	}
-	if err := verifySignature(r, body, signed, date, service, auth, s.credentials()); err != nil {
-		return s.signatureError("%v", err)
-	}
-	return nil
 }
 
 // --- EventBridge Scheduler --------------------------------------------------

@@ -71,7 +71,8 @@ type Server struct {
 	requests []Request
 	faults   map[string][]*Error // target → errors to answer next, in order
 	now      func() time.Time
-	creds    aws.Credentials // the only key pair the server accepts
+	creds    aws.Credentials            // the key pair Config signs with
+	accepted map[string]aws.Credentials // by access key id: every pair the server accepts
 
 	// httpServices are the REST-JSON and Query services (rest.go), by
 	// SigV4 service name.
@@ -86,8 +87,8 @@ func New(tb testing.TB) *Server {
 		services: map[string]*JSONService{},
 		faults:   map[string][]*Error{},
 		now:      time.Now,
-		creds:    aws.Credentials{AccessKeyID: AccessKeyID, SecretAccessKey: SecretAccessKey},
 	}
+	s.UseCredentials(AccessKeyID, SecretAccessKey)
 	s.Glue = newGlue(s)
 	s.Athena = newAthena(s)
 	s.Register(s.Glue.service())
@@ -104,12 +105,33 @@ func (s *Server) UseCredentials(accessKeyID, secret string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.creds = aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}
+	s.accepted = map[string]aws.Credentials{accessKeyID: s.creds}
+}
+
+// AlsoAccept makes the server accept this key pair too, e.g. a second
+// IAM principal's, when a test makes requests as several.
+func (s *Server) AlsoAccept(accessKeyID, secret string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.accepted[accessKeyID] = aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}
 }
 
 func (s *Server) credentials() aws.Credentials {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.creds
+}
+
+// checkAccessKey returns the accepted key pair with this access key id,
+// or the signature error AWS would answer.
+func (s *Server) checkAccessKey(id string) (aws.Credentials, *Error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.accepted[id]
+	if !ok {
+		return c, s.signatureError("access key %q, want the fake's %q", id, s.creds.AccessKeyID)
+	}
+	return c, nil
 }
 
 // URL is the endpoint to put into aws.Config.BaseEndpoint.
@@ -450,6 +472,15 @@ func (s *Server) checkEnvelope(r *http.Request, body []byte, svc *JSONService) (
 	if ct := r.Header.Get("Content-Type"); ct != contentType(svc) {
 		return "", BadRequest("SerializationException", "Content-Type %q, want %q", ct, contentType(svc))
 	}
+	return s.checkSigV4(r, body, svc.SigningName, "host", "x-amz-date", "x-amz-target", "content-type")
+}
+
+// checkSigV4 verifies a request's SigV4 signature: the Authorization
+// header's credential scope (an accepted access key, the date of
+// X-Amz-Date, the fake's region, service), that mustSign are among the
+// signed headers, and the signature itself. It returns the scope's
+// service, "" when the header does not parse.
+func (s *Server) checkSigV4(r *http.Request, body []byte, service string, mustSign ...string) (string, *Error) {
 	auth := r.Header.Get("Authorization")
 	const alg = "AWS4-HMAC-SHA256 "
 	if !strings.HasPrefix(auth, alg) {
@@ -466,22 +497,23 @@ func (s *Server) checkEnvelope(r *http.Request, body []byte, svc *JSONService) (
 	}
 	date := r.Header.Get("X-Amz-Date")
 	signed := strings.Split(fields["SignedHeaders"], ";")
+	creds, aerr := s.checkAccessKey(scope[0])
 	switch {
-	case scope[0] != s.credentials().AccessKeyID:
-		return scope[3], s.signatureError("access key %q, want the fake's %q", scope[0], s.credentials().AccessKeyID)
+	case aerr != nil:
+		return scope[3], aerr
 	case len(date) < 8 || scope[1] != date[:8]:
 		return scope[3], s.signatureError("credential date %q does not match X-Amz-Date %q", scope[1], date)
 	case scope[2] != Region:
 		return scope[3], s.signatureError("region %q, want %q", scope[2], Region)
-	case scope[3] != svc.SigningName:
-		return scope[3], s.signatureError("credential scope names service %q, want %q for %s", scope[3], svc.SigningName, svc.TargetPrefix)
+	case scope[3] != service:
+		return scope[3], s.signatureError("credential scope names service %q, want %q", scope[3], service)
 	}
-	for _, h := range []string{"host", "x-amz-date", "x-amz-target", "content-type"} {
+	for _, h := range mustSign {
 		if !slices.Contains(signed, h) {
 			return scope[3], s.signatureError("SignedHeaders %q lack %s", fields["SignedHeaders"], h)
 		}
 	}
-	if err := verifySignature(r, body, signed, date, scope[3], auth, s.credentials()); err != nil {
+	if err := verifySignature(r, body, signed, date, scope[3], auth, creds); err != nil {
 		return scope[3], s.signatureError("%v", err)
 	}
 	return scope[3], nil
