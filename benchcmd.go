@@ -4,12 +4,32 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierflow/tierflow/bench"
 )
+
+// benchChildCommand runs one engine of `tierflow bench` in a child process
+// (bench re-executes this binary with it); hidden from help.
+func benchChildCommand() *cli.Command {
+	return &cli.Command{
+		Name:   bench.ChildArg,
+		Hidden: true,
+		Action: func(c *cli.Context) error {
+			task, ok := os.LookupEnv(bench.ChildEnv)
+			if !ok {
+				return fmt.Errorf("%s is run by tierflow bench, with %s set", bench.ChildArg, bench.ChildEnv)
+			}
+			if code := bench.ChildMain(task, c.App.Writer, c.App.ErrWriter); code != 0 {
+				return cli.Exit("", code)
+			}
+			return nil
+		},
+	}
+}
 
 // benchCommand is `tierflow bench`; it needs DuckDB (the peer it measures
 // against), so the container build (noduckdb) has a stub instead.

@@ -19,3 +19,15 @@ func benchCommand() *cli.Command {
 		},
 	}
 }
+
+// benchChildCommand is bench's child entry point; without DuckDB there is
+// no bench to run children for.
+func benchChildCommand() *cli.Command {
+	return &cli.Command{
+		Name:   "bench-child",
+		Hidden: true,
+		Action: func(*cli.Context) error {
+			return errors.New("bench-child: this binary was built without DuckDB")
+		},
+	}
+}

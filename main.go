@@ -277,6 +277,7 @@ func newApp() *cli.App {
 				},
 			},
 			benchCommand(),
+			benchChildCommand(),
 			{
 				Name:  "demo",
 				Usage: "generate a sample month and run the whole job in a fresh local lake, then summarise",

@@ -24,21 +24,17 @@ import (
 	"github.com/tierflow/tierflow/lake/storage/file"
 )
 
-// childEnv carries a childTask (JSON) to a re-executed copy of the running
-// binary. Measuring every engine in its own process is the only way to get
-// per-engine CPU time and peak RSS from the kernel (rusage of a waited-for
-// child), untouched by the parent's heap or by DuckDB's allocator.
-const childEnv = "TIERFLOW_BENCH_CHILD"
-
-// init runs a benchmark child task instead of the program when the parent
-// re-executed this binary for one. It lives in init, not in main, so that
-// any binary linking this package (tierflow, the package's test binary)
-// can serve as the child without wiring.
-func init() {
-	if v, ok := os.LookupEnv(childEnv); ok {
-		os.Exit(childMain(v, os.Stdout, os.Stderr))
-	}
-}
+// ChildEnv carries a childTask (JSON) to a re-executed copy of the running
+// binary, started with the argument ChildArg. Measuring every engine in its
+// own process is the only way to get per-engine CPU time and peak RSS from
+// the kernel (rusage of a waited-for child), untouched by the parent's heap
+// or by DuckDB's allocator. The binary's entry point hands such a run to
+// ChildMain: tierflow's hidden `bench-child` command, or the bench test
+// binary's TestMain.
+const (
+	ChildEnv = "TIERFLOW_BENCH_CHILD"
+	ChildArg = "bench-child"
+)
 
 // childTask is one engine run in a child process.
 type childTask struct {
@@ -83,10 +79,12 @@ type childResult struct {
 	SQL               string `json:"sql,omitempty"`
 }
 
-func childMain(spec string, stdout, stderr io.Writer) int {
+// ChildMain runs the benchmark child task spec (the JSON in ChildEnv) and
+// reports it on stdout; it returns the process's exit code.
+func ChildMain(spec string, stdout, stderr io.Writer) int {
 	var t childTask
 	if err := json.Unmarshal([]byte(spec), &t); err != nil {
-		fmt.Fprintf(stderr, "bench child: bad task %s: %v\n", childEnv, err)
+		fmt.Fprintf(stderr, "bench child: bad task %s: %v\n", ChildEnv, err)
 		return 2
 	}
 	res, err := runChildTask(context.Background(), t)
@@ -332,8 +330,8 @@ func measureChild(ctx context.Context, exe string, task childTask) (sample, erro
 	if err != nil {
 		return sample{}, err
 	}
-	cmd := exec.CommandContext(ctx, exe)
-	cmd.Env = append(os.Environ(), childEnv+"="+string(b))
+	cmd := exec.CommandContext(ctx, exe, ChildArg)
+	cmd.Env = append(os.Environ(), ChildEnv+"="+string(b))
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	s, err := measureCmd(cmd)

@@ -151,8 +151,8 @@ func (e *HeldError) Error() string {
 // Unwrap makes errors.Is(err, ErrConflict) hold.
 func (e *HeldError) Unwrap() error { return ErrConflict }
 
-// Store records runs and lineage.
-type Store interface {
+// Runs records every run of a job, failed ones included.
+type Runs interface {
 	// StartRun records a new run; ErrConflict if run.ID is already recorded.
 	StartRun(ctx context.Context, run Run) error
 	// FinishRun replaces the record of a started run with its final state.
@@ -161,14 +161,21 @@ type Store interface {
 	GetRun(ctx context.Context, job, runID string) (Run, error)
 	// ListRuns returns the job's runs, newest first; month "" means all.
 	ListRuns(ctx context.Context, job, month string) ([]Run, error)
+}
 
+// Edges records lineage edges between datasets.
+type Edges interface {
 	// AddEdges records lineage edges (idempotent).
 	AddEdges(ctx context.Context, edges []Edge) error
 	// Upstream returns the edges whose To is uri.
 	Upstream(ctx context.Context, uri string) ([]Edge, error)
 	// Downstream returns the edges whose From is uri.
 	Downstream(ctx context.Context, uri string) ([]Edge, error)
+}
 
+// Months holds each month's claim (who may work on it) and its commit
+// (what is published): the publish protocol's state.
+type Months interface {
 	// Claim gives c.Owner the month for ttl and returns the claim as
 	// stored, with its fencing token. It succeeds when nobody holds the
 	// month (never claimed, released, or expired: then Token is one more
@@ -205,7 +212,14 @@ type Store interface {
 	Month(ctx context.Context, job, month string) (Month, error)
 	// Published returns the month's published run id, or ErrNotFound.
 	Published(ctx context.Context, job, month string) (string, error)
+}
 
+// Store is the whole lineage store: runs, edges and months, in one
+// backend (an embedded bbolt file, or one DynamoDB table).
+type Store interface {
+	Runs
+	Edges
+	Months
 	// Close releases the store.
 	Close() error
 }
