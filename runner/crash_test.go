@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +16,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	awsathena "github.com/aws/aws-sdk-go-v2/service/athena"
 	"github.com/parquet-go/parquet-go"
 	"github.com/rs/zerolog"
 
@@ -164,6 +167,61 @@ func runCase() crashCase {
 			}
 		},
 	}
+}
+
+// publishCase is the AWS publish task (`tierflow publish --execution E`):
+// the setup publishes one delivery, then runs the plan, convert and stage
+// tasks of an execution over a second one and its Athena CTAS, as the
+// state machine does; the faulted command is the publish task.
+func publishCase(srv *awsfake.Server) crashCase {
+	const exec = "crash-2020-03-e1"
+	c := runCase()
+	c.name = "publish"
+	c.setup = func(t *testing.T, env *Env, spec *jobs.Spec) {
+		ctx := context.Background()
+		putCrashMonth(t, env.Storage, spec, 1)
+		if _, err := Run(ctx, env, spec, Options{Month: crashMonth}); err != nil {
+			t.Fatal(err)
+		}
+		putCrashMonth(t, env.Storage, spec, 2)
+		// The execution's tasks have each exited (on AWS: the execution
+		// stopped when its publish task was killed): the next command may
+		// take the month over.
+		env.PID = deadPID(t)
+		if _, err := PlanStep(ctx, env, spec, crashMonth, exec, false, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		ex, err := LoadExec(ctx, env.Storage, spec.Name, exec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range ex.Plan.Parts {
+			if err := step(ctx, env, spec, exec, func(j *job) error { return j.partStep(ctx, p.Key, io.Discard) }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := step(ctx, env, spec, exec, func(j *job) error { return j.stageStep(ctx, io.Discard) }); err != nil {
+			t.Fatal(err)
+		}
+		var items []deriveItem
+		if err := getJSON(ctx, env.Storage, ExecPrefix(spec.Name, exec)+"derive.json", &items); err != nil {
+			t.Fatal(err)
+		}
+		client := awsathena.NewFromConfig(srv.Config())
+		for _, it := range items {
+			runAthena(t, client, it.Query, spec)
+		}
+	}
+	c.cmd = func(ctx context.Context, env *Env, spec *jobs.Spec) crashOutcome {
+		prev, _ := env.Lineage.Published(ctx, spec.Name, crashMonth)
+		ex, err := LoadExec(ctx, env.Storage, spec.Name, exec)
+		if err != nil {
+			return crashOutcome{err: err, prev: prev}
+		}
+		err = step(ctx, env, spec, exec, func(j *job) error { _, err := j.finish(ctx, j.publishStep(ctx)); return err })
+		return crashOutcome{err: err, target: ex.RunID, prev: prev}
+	}
+	return c
 }
 
 func rollbackCase() crashCase {
@@ -438,7 +496,7 @@ func TestCrashPointsAWS(t *testing.T) {
 	// gc's setup runs once per crash point here: two deliveries (the
 	// published run and the rollback target) and the killed run; pruning a
 	// complete run's files is the same storage path as the killed run's.
-	for _, c := range crashCases(2) {
+	for _, c := range append(crashCases(2), publishCase(srv)) {
 		t.Run(c.name, func(t *testing.T) {
 			crashSuite(t, c, func(t *testing.T) (lakeOpener, *jobs.Spec) {
 				open, spec := awsCrashLake(t, srv, bucket)
