@@ -1,0 +1,94 @@
+package runner
+
+// Stage "convert": every tier-1 part through the converter into the run's
+// tier-2 prefix, in parallel.
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tierflow/tierflow/container"
+	"github.com/tierflow/tierflow/lake/lineage"
+)
+
+// convert runs the converter on every tier-1 part, in parallel, into the
+// run's tier-2 prefix. The first failure cancels the others.
+func (j *job) convert(ctx context.Context) (lineage.Stage, error) {
+	var mu sync.Mutex
+	manifests := make([]*container.Manifest, len(j.tier1))
+	done := make([]int64, len(j.tier1))
+	var total int64
+	for _, o := range j.tier1 {
+		total += o.size
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(j.parallelism())
+	for i, o := range j.tier1 {
+		g.Go(func() error {
+			var progress func(read, total int64)
+			if j.opts.Progress != nil {
+				progress = func(read, _ int64) {
+					mu.Lock()
+					defer mu.Unlock()
+					done[i] = read
+					var sum int64
+					for _, d := range done {
+						sum += d
+					}
+					j.opts.Progress(sum, total)
+				}
+			}
+			m, err := j.convertOne(gctx, o, progress)
+			manifests[i] = m
+			return err
+		})
+	}
+	err := g.Wait()
+	st := lineage.Stage{}
+	for _, m := range manifests {
+		if m == nil {
+			continue
+		}
+		addManifest(&st, m)
+	}
+	return st, err
+}
+
+// addManifest adds a part's figures to a stage's.
+func addManifest(st *lineage.Stage, m *container.Manifest) {
+	st.RowsIn += m.RowsRead
+	st.RowsOut += m.RowsWritten
+	st.RowsRejected += m.RowsRejected
+	st.BytesIn += m.InputBytes
+	for _, f := range m.Files {
+		st.BytesOut += f.Bytes
+		st.Files++
+	}
+}
+
+// convertOne converts one tier-1 part into the run's tier-2 prefix; its
+// manifest and rejects go to the run's meta prefix, where stage reads them.
+func (j *job) convertOne(ctx context.Context, o pristineObject, progress func(read, total int64)) (*container.Manifest, error) {
+	opts := container.Options{
+		Spec:      j.spec,
+		Part:      o.part.Name,
+		Logger:    j.log.With().Str("part", o.part.Name).Logger(),
+		Progress:  progress,
+		CreatedBy: CreatedBy(),
+	}
+	m, err := container.Convert(ctx, opts, j.env.Storage, o.key, j.env.Output, j.dataPrefix(), j.metaPrefix())
+	if err != nil {
+		return m, err // it names the part already
+	}
+	if m.InputSHA256 != o.sha256 {
+		return m, fmt.Errorf("part %s: the tier-1 copy %s has sha256 %s but the intake object had %s; tier 1 is never modified, so this delivery cannot be stored", o.part.Name, o.key, m.InputSHA256, o.sha256)
+	}
+	return m, nil
+}
+
+func (j *job) dataPrefix() string { return j.layout.Tier2Prefix(j.plan.Month, j.run.ID) }
+
+func (j *job) metaPrefix() string { return j.layout.RunMetaPrefix(j.run.ID) + "parts/" }

@@ -1,0 +1,81 @@
+package runner
+
+// Stage "derive": each derived table built from the staged partitions.
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/lake/engine"
+	"github.com/tierflow/tierflow/lake/lineage"
+)
+
+// derive builds each derived table from this run's staged (not yet
+// published) partitions, so tier 2 and tier 3 publish together.
+func (j *job) derive(ctx context.Context) (lineage.Stage, error) {
+	st := lineage.Stage{}
+	if len(j.spec.Derived) == 0 {
+		return st, nil
+	}
+	eng, err := j.env.Engine(ctx)
+	if err != nil {
+		return st, fmt.Errorf("open query engine: %w", err)
+	}
+	for _, d := range j.spec.Derived {
+		c, err := j.derivedCTAS(d)
+		if err != nil {
+			return st, err
+		}
+		r, err := eng.CreateTableAs(ctx, c)
+		if err != nil {
+			return st, fmt.Errorf("derived table %s: %w", d.Table, err)
+		}
+		if err := j.stageDerived(ctx, d, c, r, &st); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// derivedCTAS is the statement that builds d for this run: its SELECT over
+// the staged partitions, written to the run's tier-3 prefix.
+func (j *job) derivedCTAS(d jobs.Derived) (engine.CTAS, error) {
+	if err := checkAthenaWriters(d); err != nil {
+		return engine.CTAS{}, err
+	}
+	var inputs []engine.Input
+	for _, s := range j.staged {
+		if mentions(d.SQL, s.table.Name) {
+			inputs = append(inputs, engineInput(s.table, s.partition))
+		}
+	}
+	return engine.CTAS{
+		Database: j.spec.Database, Table: d.Table, SQL: d.SQL,
+		Location: DirURI(j.env.Storage, j.layout.Tier3Prefix(d.Table, j.plan.Month, j.run.ID)),
+		Format:   d.Format, Compression: d.Compression,
+		BucketedBy: d.BucketedBy, BucketCount: d.BucketCount, Inputs: inputs,
+	}, nil
+}
+
+// stageDerived takes the result of d's CTAS (wherever it ran), applies the
+// job's PII policy when d is not a PII table, and stages d's partition.
+func (j *job) stageDerived(ctx context.Context, d jobs.Derived, c engine.CTAS, r engine.Result, st *lineage.Stage) error {
+	if !d.PII && j.spec.PII.Set {
+		// The job's PII policy rewrites the output before it is staged.
+		if err := j.applyPII(ctx, d, &r); err != nil {
+			return fmt.Errorf("derived table %s: PII policy: %w", d.Table, err)
+		}
+	}
+	j.res.Derived = append(j.res.Derived, r)
+	st.RowsOut += r.Rows
+	st.BytesIn += r.DataScannedBytes
+	st.BytesOut += r.Bytes
+	st.Files += len(r.Files)
+	j.run.Cost.AthenaScanned += r.DataScannedBytes
+	j.run.Cost.USD += r.CostUSD
+	t := DerivedTable(j.env.Storage, j.spec, d, r.Columns)
+	p := MonthPartition(t, j.plan.Month, c.Location, j.run.ID)
+	j.staged = append(j.staged, staged{table: t, partition: p, prefix: j.layout.Tier3Prefix(d.Table, j.plan.Month, j.run.ID), rows: r.Rows})
+	return nil
+}
