@@ -216,7 +216,7 @@ func localStatus(ctx context.Context, spec *jobs.Spec, uri string, o StatusOptio
 	var env *Env
 	if lin == nil {
 		var err error
-		if env, err = OpenEnv(ctx, spec, uri, o.Log); err != nil {
+		if env, err = OpenExistingEnv(ctx, spec, uri, o.Log); err != nil {
 			return err
 		}
 		defer env.Close()

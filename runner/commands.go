@@ -31,8 +31,19 @@ func LoadJob(name string) (*jobs.Spec, error) {
 	return spec, nil
 }
 
-// openJob loads the job and opens its lake.
+// openJob loads the job and opens its lake, creating what a first run
+// needs.
 func openJob(ctx context.Context, job, lake string, log zerolog.Logger) (*jobs.Spec, *Env, error) {
+	return openJobWith(ctx, job, lake, log, OpenEnv)
+}
+
+// openJobReadOnly loads the job and opens its lake, which must exist.
+func openJobReadOnly(ctx context.Context, job, lake string, log zerolog.Logger) (*jobs.Spec, *Env, error) {
+	return openJobWith(ctx, job, lake, log, OpenExistingEnv)
+}
+
+func openJobWith(ctx context.Context, job, lake string, log zerolog.Logger,
+	open func(context.Context, *jobs.Spec, string, zerolog.Logger) (*Env, error)) (*jobs.Spec, *Env, error) {
 	spec, err := LoadJob(job)
 	if err != nil {
 		return nil, nil, err
@@ -41,7 +52,7 @@ func openJob(ctx context.Context, job, lake string, log zerolog.Logger) (*jobs.S
 	if err != nil {
 		return nil, nil, err
 	}
-	env, err := OpenEnv(ctx, spec, uri, log)
+	env, err := open(ctx, spec, uri, log)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -136,7 +147,7 @@ func runWithProgress(ctx context.Context, env *Env, spec *jobs.Spec, opts Option
 
 // RunsCommand lists runs.
 func RunsCommand(ctx context.Context, job, lake, month string, log zerolog.Logger, w io.Writer) error {
-	spec, env, err := openJob(ctx, job, lake, log)
+	spec, env, err := openJobReadOnly(ctx, job, lake, log)
 	if err != nil {
 		return err
 	}
@@ -180,7 +191,7 @@ func clip(s string, n int) string {
 
 // LineageCommand prints the upstream and downstream of a dataset.
 func LineageCommand(ctx context.Context, job, lake, dataset string, log zerolog.Logger, w io.Writer) error {
-	spec, env, err := openJob(ctx, job, lake, log)
+	spec, env, err := openJobReadOnly(ctx, job, lake, log)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"runtime/debug"
 	"strings"
 
@@ -88,36 +90,82 @@ func (e *Env) Close() error {
 	return errors.Join(errs...)
 }
 
+// LakeForms are the lake roots tierflow accepts, for error messages.
+const LakeForms = "file://DIR, a directory path (relative or absolute), or s3://bucket[/prefix]"
+
+// schemeLike matches a string that starts like a URI ("s3:", "gs:",
+// "file:"): one that is not file:// or s3:// is refused rather than taken
+// for a directory (e.g. "s3:/bucket", one slash short, was once a local
+// folder named "s3:").
+var schemeLike = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*:`)
+
+// s3Bucket is a valid S3 bucket name (3–63 lowercase letters, digits, dots
+// and hyphens, starting and ending with a letter or digit).
+var s3Bucket = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
+
 // LakeURI returns the lake root to use: the override if given, else the
-// job's. A relative file:// path is resolved against the working directory.
+// job's, as file:///abs/dir or s3://bucket/prefix. A relative path is
+// resolved against the working directory. Anything else is refused with
+// the accepted forms.
 func LakeURI(spec *jobs.Spec, override string) (string, error) {
 	u := spec.Lake
 	if override != "" {
 		u = override
 	}
 	if u == "" {
-		return "", fmt.Errorf("job %s names no lake; pass --lake file://DIR or s3://bucket/prefix", spec.Name)
+		return "", fmt.Errorf("job %s names no lake; pass --lake with %s", spec.Name, LakeForms)
 	}
+	lower := strings.ToLower(u)
 	switch {
-	case strings.HasPrefix(u, "file://"):
-		p := strings.TrimPrefix(u, "file://")
-		abs, err := filepath.Abs(p)
+	case strings.HasPrefix(lower, "file://"):
+		_, root, err := storage.ParseURI(u)
 		if err != nil {
-			return "", fmt.Errorf("lake %s: %w", u, err)
+			return "", fmt.Errorf("lake %q: %w; use %s", u, err, LakeForms)
+		}
+		abs, err := filepath.Abs(root)
+		if err != nil {
+			return "", fmt.Errorf("lake %q: %w", u, err)
 		}
 		return "file://" + abs, nil
-	case strings.HasPrefix(u, "s3://"):
-		return strings.TrimSuffix(u, "/"), nil
-	case strings.Contains(u, "://"):
-		return "", fmt.Errorf("lake %s: unsupported scheme (use file://DIR or s3://bucket/prefix)", u)
+	case strings.HasPrefix(lower, "s3://"):
+		_, root, err := storage.ParseURI(u)
+		if err != nil {
+			return "", fmt.Errorf("lake %q: %w; use %s", u, err, LakeForms)
+		}
+		bucket, _, _ := strings.Cut(root, "/")
+		if !s3Bucket.MatchString(bucket) || strings.Contains(bucket, "..") {
+			return "", fmt.Errorf("lake %q: %q is not a valid S3 bucket name (3–63 lowercase letters, digits, dots and hyphens); use %s", u, bucket, LakeForms)
+		}
+		return "s3://" + root, nil
+	case schemeLike.MatchString(u) && !(runtime.GOOS == "windows" && len(u) > 1 && u[1] == ':'):
+		return "", fmt.Errorf("lake %q is not a lake root tierflow knows; use %s", u, LakeForms)
 	default:
-		// A bare path is a local directory.
 		abs, err := filepath.Abs(u)
 		if err != nil {
-			return "", fmt.Errorf("lake %s: %w", u, err)
+			return "", fmt.Errorf("lake %q: %w", u, err)
 		}
 		return "file://" + abs, nil
 	}
+}
+
+// ErrNoLake is returned (wrapped) by OpenExistingEnv when nothing has
+// been written to the lake yet.
+var ErrNoLake = errors.New("runner: no lake")
+
+// OpenExistingEnv opens the backends of a lake that tierflow has already
+// written to, creating nothing: the read-only commands (runs, status,
+// lineage) use it, so a mistyped --lake is reported instead of becoming a
+// new empty lake.
+func OpenExistingEnv(ctx context.Context, spec *jobs.Spec, lakeURI string, log zerolog.Logger) (*Env, error) {
+	if root, ok := strings.CutPrefix(lakeURI, "file://"); ok {
+		db := filepath.Join(root, "_tierflow", "lineage.db")
+		if _, err := os.Stat(db); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("no lake at %s: no tierflow run has written there (check --lake or the job's lake): %w", root, ErrNoLake)
+		} else if err != nil {
+			return nil, fmt.Errorf("lake %s: %w", lakeURI, err)
+		}
+	}
+	return OpenEnv(ctx, spec, lakeURI, log)
 }
 
 // OpenEnv opens the backends for lakeURI (see LakeURI).
