@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
-	"strings"
 	"syscall"
 	"time"
 
@@ -22,26 +21,37 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := newApp().RunContext(ctx, os.Args)
-	stop()
-	if err != nil {
+	if err := applyProjectFile(os.Getenv, os.Setenv); err != nil {
 		fmt.Fprintln(os.Stderr, "tierflow:", oneLine(err))
-		os.Exit(1)
+		os.Exit(exitUsage)
 	}
-}
-
-// oneLine folds an error onto one readable line.
-func oneLine(err error) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+	for _, v := range []string{"TIERFLOW_JOB", "TIERFLOW_LAKE"} {
+		if os.Getenv(v) == "" {
+			os.Unsetenv(v) // set but empty is unset, not "the job named ''"
+		}
+	}
+	app := newApp()
+	args, cmd := reorderArgs(app, os.Args)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := app.RunContext(ctx, args)
+	interrupted := ctx.Err() != nil
+	stop()
+	os.Exit(report(os.Stderr, err, interrupted, cmd == "run" || cmd == "publish"))
 }
 
 func newApp() *cli.App {
-	jobFlag := &cli.StringFlag{Name: "job", Usage: "job spec `FILE` (or the name of a shipped job, e.g. consumer-header)", Required: true}
-	lakeFlag := &cli.StringFlag{Name: "lake", Usage: "lake root `URI` (file://DIR or s3://bucket/prefix); overrides the job's"}
+	jobFlag := &cli.StringFlag{Name: "job", Usage: "job spec `FILE` (or the name of a shipped job, e.g. consumer-header)", Required: true,
+		EnvVars: []string{"TIERFLOW_JOB"}}
+	lakeFlag := &cli.StringFlag{Name: "lake", Usage: "lake root `URI` (file://DIR, a directory, or s3://bucket/prefix); overrides the job's",
+		EnvVars: []string{"TIERFLOW_LAKE"}}
 	monthFlag := &cli.StringFlag{Name: "month", Usage: "data month `YYYY-MM`", Required: true}
-	return &cli.App{
-		Name:  "tierflow",
+	cli.VersionPrinter = func(c *cli.Context) { fmt.Fprintln(c.App.Writer, versionLine()) }
+	app := &cli.App{
+		Name:    "tierflow",
+		Version: runner.Version,
+		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
+			return usageError{err}
+		},
 		Usage: "monthly batch ETL: partner gzip CSV → tier 1 (pristine) → tier 2 (bucketed Parquet) → tier 3 (CTAS), with lineage",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-format", Usage: "json or console (default: console on a terminal, json otherwise)"},
@@ -97,6 +107,7 @@ func newApp() *cli.App {
 					&cli.StringFlag{Name: "from", Usage: "first month `YYYY-MM` of a backfill"},
 					&cli.StringFlag{Name: "to", Usage: "last month `YYYY-MM` of a backfill (inclusive)"},
 					&cli.BoolFlag{Name: "force", Usage: "rerun even if the month was published from identical inputs"},
+					&cli.BoolFlag{Name: "keep-going", Usage: "backfill: run the other months after one fails (the command still fails, naming them)"},
 					&cli.StringFlag{Name: "on", Value: "local", Usage: "`local` (this process) or aws (Step Functions)"},
 					&cli.IntFlag{Name: "concurrency", Value: 2, Usage: "months run at once in an AWS backfill"},
 					&cli.BoolFlag{Name: "rerun", Usage: "aws: start a new attempt of a month whose last execution failed"},
@@ -120,7 +131,7 @@ func newApp() *cli.App {
 					case "local":
 						return runner.RunCommand(c.Context, runner.RunCommandOptions{
 							Job: c.String("job"), Lake: c.String("lake"), Month: c.String("month"),
-							From: c.String("from"), To: c.String("to"),
+							From: c.String("from"), To: c.String("to"), KeepGoing: c.Bool("keep-going"),
 							Force: c.Bool("force"), Log: logOf(c), Stdout: c.App.Writer, Progress: isTerminal(os.Stderr),
 						})
 					default:
@@ -196,6 +207,7 @@ func newApp() *cli.App {
 				Usage: "list the job's runs: id, month, status, start, duration, rows in/out/rejected, cost",
 				Flags: []cli.Flag{jobFlag, lakeFlag,
 					&cli.StringFlag{Name: "month", Usage: "only this month"},
+					&cli.BoolFlag{Name: "wide", Usage: "every column (rows in, vCPU-s, GB-s, Athena bytes, S3 requests) and whole errors; default: fits 120 columns"},
 					&cli.StringFlag{Name: "on", Value: "local", Usage: "`local` (the lake's lineage) or aws (Step Functions executions joined with lineage)"},
 					&cli.IntFlag{Name: "limit", Value: 20, Usage: "aws: executions listed"},
 					&cli.StringFlag{Name: "name", Usage: "aws: the deployment's base name (default tierflow-<job>)"},
@@ -210,7 +222,7 @@ func newApp() *cli.App {
 							Log: logOf(c), Stdout: c.App.Writer,
 						})
 					}
-					return runner.RunsCommand(c.Context, c.String("job"), c.String("lake"), c.String("month"), logOf(c), c.App.Writer)
+					return runner.RunsCommand(c.Context, c.String("job"), c.String("lake"), c.String("month"), c.Bool("wide"), logOf(c), c.App.Writer)
 				},
 			},
 
@@ -343,6 +355,10 @@ func newApp() *cli.App {
 			// ---- end of AWS orchestration ----
 		},
 	}
+	for _, cmd := range app.Commands {
+		cmd.OnUsageError = app.OnUsageError
+	}
+	return app
 }
 
 // executionFlag names the Step Functions execution a step belongs to.

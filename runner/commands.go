@@ -8,8 +8,8 @@ import (
 	"os"
 	"sort"
 	"strings"
-	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -46,11 +46,11 @@ func openJobWith(ctx context.Context, job, lake string, log zerolog.Logger,
 	open func(context.Context, *jobs.Spec, string, zerolog.Logger) (*Env, error)) (*jobs.Spec, *Env, error) {
 	spec, err := LoadJob(job)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, invalidInput{err}
 	}
 	uri, err := LakeURI(spec, lake)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, invalidInput{err}
 	}
 	env, err := open(ctx, spec, uri, log)
 	if err != nil {
@@ -98,9 +98,12 @@ type RunCommandOptions struct {
 	Job, Lake, Month string
 	From, To         string // a backfill: every month from..to, in order
 	Force            bool
-	Log              zerolog.Logger
-	Stdout           io.Writer
-	Progress         bool
+	// KeepGoing runs the other months of a backfill after one fails;
+	// the command still fails, naming every month that did.
+	KeepGoing bool
+	Log       zerolog.Logger
+	Stdout    io.Writer
+	Progress  bool
 }
 
 // RunCommand runs a month and prints its summary.
@@ -123,14 +126,26 @@ func RunCommand(ctx context.Context, o RunCommandOptions) error {
 	}
 	// Locally the months of a backfill run one after the other: each run
 	// already uses every core for its parts.
+	var failed []string
+	var errs []error
 	for _, m := range months {
 		res, err := runWithProgress(ctx, env, spec, Options{Month: m, Force: o.Force}, o.Progress)
 		if res != nil {
 			PrintSummary(o.Stdout, env, spec, res)
 		}
-		if err != nil {
-			return fmt.Errorf("month %s: %w", m, err)
+		if err == nil {
+			continue
 		}
+		err = fmt.Errorf("month %s: %w", m, err)
+		if !o.KeepGoing || len(months) == 1 || ctx.Err() != nil {
+			return err
+		}
+		failed = append(failed, m)
+		errs = append(errs, err)
+	}
+	if len(failed) > 0 {
+		fmt.Fprintf(o.Stdout, "backfill: %d of %d months failed: %s\n", len(failed), len(months), strings.Join(failed, ", "))
+		return fmt.Errorf("backfill: %d of %d months failed: %w", len(failed), len(months), errors.Join(errs...))
 	}
 	return nil
 }
@@ -145,8 +160,12 @@ func runWithProgress(ctx context.Context, env *Env, spec *jobs.Spec, opts Option
 	return Run(ctx, env, spec, opts)
 }
 
-// RunsCommand lists runs.
-func RunsCommand(ctx context.Context, job, lake, month string, log zerolog.Logger, w io.Writer) error {
+// runsWidth is the width `runs` fits in without --wide.
+const runsWidth = 120
+
+// RunsCommand lists runs: in runsWidth columns, the long error cut with
+// "…", or every column and the whole error when wide.
+func RunsCommand(ctx context.Context, job, lake, month string, wide bool, log zerolog.Logger, w io.Writer) error {
 	spec, env, err := openJobReadOnly(ctx, job, lake, log)
 	if err != nil {
 		return err
@@ -163,8 +182,11 @@ func RunsCommand(ctx context.Context, job, lake, month string, log zerolog.Logge
 		fmt.Fprintf(w, "no runs of job %s yet\n", spec.Name)
 		return nil
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tMONTH\tSTATUS\tPUBLISHED\tSTARTED\tDURATION\tROWS IN\tROWS OUT\tREJECTED\tVCPU-S\tGB-S\tATHENA SCANNED\tS3 REQ\tCOST $\tERROR")
+	head := []string{"RUN", "MONTH", "STATUS", "PUB", "STARTED", "DURATION", "ROWS OUT", "REJECTED", "COST $", "ERROR"}
+	if wide {
+		head = []string{"RUN", "MONTH", "STATUS", "PUB", "STARTED", "DURATION", "ROWS IN", "ROWS OUT", "REJECTED", "VCPU-S", "GB-S", "ATHENA SCANNED", "S3 REQ", "COST $", "ERROR"}
+	}
+	rows := [][]string{head}
 	for _, r := range runs {
 		dur := "-"
 		if !r.Ended.IsZero() {
@@ -175,18 +197,53 @@ func RunsCommand(ctx context.Context, job, lake, month string, log zerolog.Logge
 		if pub == r.ID {
 			mark = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.1f\t%.1f\t%s\t%d\t%.5f\t%s\n", r.ID, r.Month, r.Status, mark,
-			r.Started.Local().Format("2006-01-02 15:04:05"), dur, r.RowsIn, r.RowsOut, r.RowsRejected,
-			r.Cost.VCPUSeconds, r.Cost.GBSeconds, humanBytes(r.Cost.AthenaScanned), r.Cost.S3Requests, r.Cost.USD, clip(r.Error, 80))
+		errText := oneLineText(r.Error)
+		if wide {
+			rows = append(rows, []string{r.ID, r.Month, r.Status, mark, r.Started.Local().Format("2006-01-02 15:04:05"), dur,
+				fmt.Sprint(r.RowsIn), fmt.Sprint(r.RowsOut), fmt.Sprint(r.RowsRejected),
+				fmt.Sprintf("%.1f", r.Cost.VCPUSeconds), fmt.Sprintf("%.1f", r.Cost.GBSeconds), humanBytes(r.Cost.AthenaScanned),
+				fmt.Sprint(r.Cost.S3Requests), fmt.Sprintf("%.5f", r.Cost.USD), errText})
+			continue
+		}
+		rows = append(rows, []string{r.ID, r.Month, r.Status, mark, r.Started.Local().Format("01-02 15:04"), dur,
+			fmt.Sprint(r.RowsOut), fmt.Sprint(r.RowsRejected), fmt.Sprintf("%.4f", r.Cost.USD), errText})
 	}
-	return tw.Flush()
+	widths := make([]int, len(head))
+	for _, row := range rows {
+		for i, c := range row[:len(row)-1] {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	used := 0
+	for _, wd := range widths[:len(head)-1] {
+		used += wd + 2
+	}
+	room := max(runsWidth-used, 12)
+	for _, row := range rows {
+		var b strings.Builder
+		for i, c := range row[:len(row)-1] {
+			fmt.Fprintf(&b, "%-*s  ", widths[i], c)
+		}
+		last := row[len(row)-1]
+		if !wide {
+			last = clip(last, room)
+		}
+		b.WriteString(last)
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+	return nil
 }
 
+// oneLineText folds text onto one line.
+func oneLineText(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// clip cuts s to n characters, the last one "…" when cut.
 func clip(s string, n int) string {
-	if len(s) <= n {
+	r := []rune(s)
+	if len(r) <= n {
 		return s
 	}
-	return s[:n-1] + "…"
+	return string(r[:n-1]) + "…"
 }
 
 // LineageCommand prints the upstream and downstream of a dataset.

@@ -207,6 +207,39 @@ const Version = "0.3.0"
 // CreatedBy is the Parquet created_by of this build, in parquet-mr's form.
 func CreatedBy() string { return pqwrite.CreatedBy("tierflow", Version, CodeVersion()) }
 
+// buildDate is set at link time (-X …/runner.buildDate=…) by builds that
+// have no VCS information.
+var buildDate string
+
+// BuildDate is when the build's commit was made (VCS time) or the stamped
+// build date; "" when unknown.
+func BuildDate() string {
+	if buildDate != "" {
+		return buildDate
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.time" {
+				return s.Value
+			}
+		}
+	}
+	return ""
+}
+
+// invalidInput marks an error in what the user gave (a job spec, a month,
+// a lake root): nothing was attempted.
+type invalidInput struct{ error }
+
+func (e invalidInput) Unwrap() error { return e.error }
+
+// IsInvalidInput reports whether err comes from invalid input rather than
+// from a failure while working.
+func IsInvalidInput(err error) bool {
+	var i invalidInput
+	return errors.As(err, &i)
+}
+
 // buildVersion is set at link time (-X …/runner.buildVersion=…) by builds
 // that have no VCS information, such as the container image's.
 var buildVersion string

@@ -108,7 +108,7 @@ func LoadExec(ctx context.Context, st storage.Storage, job, execution string) (*
 // execution after the run. The state is saved for the later steps.
 func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution string, force bool, lease time.Duration) (*Exec, error) {
 	if _, err := jobs.ParseMonth(month); err != nil {
-		return nil, err
+		return nil, invalidInput{err}
 	}
 	log := env.Log.With().Str("job", spec.Name).Str("month", month).Logger()
 	started := time.Now()
@@ -217,6 +217,7 @@ func (j *job) finish(ctx context.Context, runErr error) (lineage.Run, error) {
 	run := *j.run
 	run.Ended = time.Now()
 	month := j.ex.Month
+	interrupted := false
 	switch {
 	case j.committed:
 		runErr = nil
@@ -225,6 +226,7 @@ func (j *job) finish(ctx context.Context, runErr error) (lineage.Run, error) {
 		if runErr == nil {
 			runErr = errors.New("the run ended without committing")
 		}
+		interrupted = errors.Is(runErr, context.Canceled)
 		run.Status = lineage.StatusFailed
 		run.Error = runErr.Error()
 		if !j.uncertain {
@@ -248,6 +250,9 @@ func (j *job) finish(ctx context.Context, runErr error) (lineage.Run, error) {
 	case j.committed:
 		j.log.Info().Dur("wall", run.Ended.Sub(run.Started)).Int64("rows_out", run.RowsOut).Int64("rows_rejected", run.RowsRejected).
 			Msgf("run complete: month %s is published by run %s", month, run.ID)
+	case interrupted:
+		// The command says it once: "interrupted; nothing published".
+		j.log.Warn().Msg("run interrupted; what it wrote was removed")
 	case j.uncertain:
 		j.log.Error().Err(runErr).Msgf("run failed and whether its commit landed is unknown; run: tierflow repair --job %s --month %s", j.spec.Name, month)
 	case j.res.Previous != "":

@@ -260,3 +260,18 @@ func quoteIdent(s string) string {
 func quoteString(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
+
+// Version is the linked DuckDB library's version, e.g. "v1.5.6" ("" if it
+// cannot be read).
+func Version() string {
+	db, err := OpenMemory()
+	if err != nil {
+		return ""
+	}
+	defer db.Close()
+	var v string
+	if err := db.QueryRow("SELECT version()").Scan(&v); err != nil {
+		return ""
+	}
+	return v
+}

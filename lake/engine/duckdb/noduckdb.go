@@ -65,3 +65,6 @@ func (e *Engine) Query(ctx context.Context, query string, args ...any) (*sql.Row
 
 // Close does nothing.
 func (e *Engine) Close() error { return nil }
+
+// Version is "" in a build without DuckDB.
+func Version() string { return "" }
