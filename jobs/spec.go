@@ -2,6 +2,8 @@
 // the column schema, the bucketed output table, reject thresholds and the
 // derived tables. Load reads and validates one, reporting every problem at
 // once with file and line.
+//
+// Errors: a sentinel's text starts with its package name; wrapping adds context, never that name again (jobs has none: a bad spec is an Errors).
 package jobs
 
 import "time"

@@ -1,6 +1,8 @@
 // Package catalog defines the table catalog: databases, tables and
 // partitions, shaped exactly like AWS Glue's TableInput / PartitionInput so
 // that the local implementation and the Glue one map one to one.
+//
+// Errors: a sentinel's text starts with its package name; wrapping adds context, never that name again.
 package catalog
 
 import (
@@ -9,11 +11,11 @@ import (
 )
 
 // ErrNotFound is returned (wrapped) for a missing database, table or partition.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = errors.New("catalog: not found")
 
 // ErrConflict is returned (wrapped) when a conditional update loses a race:
 // the object changed since the caller read it.
-var ErrConflict = errors.New("conflict: changed concurrently")
+var ErrConflict = errors.New("catalog: conflict: changed concurrently")
 
 // Hive class names used for Parquet tables (research/athena-compat.md §5).
 const (

@@ -2,6 +2,8 @@
 // ones included), the datasets it read and wrote, and the edges between
 // datasets. Records are OpenLineage-shaped (run, job, input and output
 // datasets named by URI). DynamoDB on AWS, an embedded store locally.
+//
+// Errors: a sentinel's text starts with its package name; wrapping adds context, never that name again.
 package lineage
 
 import (
@@ -13,10 +15,10 @@ import (
 
 // Errors returned (wrapped) by stores.
 var (
-	ErrNotFound = errors.New("not found")
+	ErrNotFound = errors.New("lineage: not found")
 	// ErrConflict: a conditional write lost (run already recorded, month
 	// claimed by another run, claim superseded, published run moved).
-	ErrConflict = errors.New("conflict")
+	ErrConflict = errors.New("lineage: conflict")
 )
 
 // Run states, following OpenLineage event types.

@@ -9,11 +9,11 @@ import (
 
 // ErrInvalidKey is returned (wrapped) for a key outside the portable key
 // syntax checked by CheckKey.
-var ErrInvalidKey = errors.New("invalid object key")
+var ErrInvalidKey = errors.New("storage: invalid object key")
 
 // ErrInvalidRange is returned (wrapped) by OpenRange when offset is negative
 // or lies beyond the end of the object.
-var ErrInvalidRange = errors.New("invalid byte range")
+var ErrInvalidRange = errors.New("storage: invalid byte range")
 
 // MaxKeyLen is S3's key length limit in bytes.
 const MaxKeyLen = 1024

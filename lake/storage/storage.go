@@ -2,6 +2,8 @@
 // namespace of slash-separated keys below a root URI (file://DIR or
 // s3://bucket/prefix). Implementations live in sub-packages; the conformance
 // suite in storagetest runs against every one of them.
+//
+// Errors: a sentinel's text starts with its package name; wrapping adds context, never that name again.
 package storage
 
 import (
@@ -12,7 +14,7 @@ import (
 )
 
 // ErrNotExist is returned (wrapped) when an object does not exist.
-var ErrNotExist = errors.New("object does not exist")
+var ErrNotExist = errors.New("storage: object does not exist")
 
 // Object describes a stored object.
 type Object struct {

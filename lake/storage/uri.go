@@ -7,7 +7,7 @@ import (
 )
 
 // ErrInvalidURI is returned (wrapped) by ParseURI for a malformed lake URI.
-var ErrInvalidURI = errors.New("invalid lake URI")
+var ErrInvalidURI = errors.New("storage: invalid lake URI")
 
 // ParseURI splits a lake URI into its scheme and root.
 //

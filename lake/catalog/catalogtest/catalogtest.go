@@ -176,6 +176,9 @@ func wantNotFound(t *testing.T, what string, err error) {
 	if !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("%s: got %v, want catalog.ErrNotFound", what, err)
 	}
+	if n := strings.Count(": "+err.Error(), ": catalog: "); n != 1 {
+		t.Fatalf("%s: %q names the catalog package %d times, want once", what, err, n)
+	}
 }
 
 func getTable(t *testing.T, c catalog.Catalog, name string) catalog.Table {

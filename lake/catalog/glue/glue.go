@@ -12,6 +12,8 @@
 // for Glue's EntityNotFoundException and catalog.ErrConflict for
 // ConcurrentModificationException; throttling is retried by the SDK's
 // retryer (aws.Config.Retryer, Options.MaxAttempts).
+//
+// Errors: a sentinel's text starts with its package name; wrapping adds context, never that name again.
 package glue
 
 import (
@@ -459,10 +461,10 @@ func validTable(t catalog.Table) (catalog.Table, error) {
 		return t, err
 	}
 	if _, ok := t.Parameters["spark.sql.sources.provider"]; ok {
-		return t, fmt.Errorf("catalog: table %s.%s: %w: parameter spark.sql.sources.provider makes Athena ignore Hive bucketing", t.Database, t.Name, local.ErrInvalid)
+		return t, fmt.Errorf("table %s.%s: %w: parameter spark.sql.sources.provider makes Athena ignore Hive bucketing", t.Database, t.Name, local.ErrInvalid)
 	}
 	if t.Parameters["bucketing_format"] == "spark" {
-		return t, fmt.Errorf("catalog: table %s.%s: %w: bucketing_format=spark, but tierflow writes Hive bucketing", t.Database, t.Name, local.ErrInvalid)
+		return t, fmt.Errorf("table %s.%s: %w: bucketing_format=spark, but tierflow writes Hive bucketing", t.Database, t.Name, local.ErrInvalid)
 	}
 	return t, nil
 }

@@ -14,6 +14,8 @@
 // a-z, 0-9 and "_"; column names must already be lowercase. Tables and
 // partitions are checked for Hive-bucketing consistency (see ValidateTable
 // and ValidatePartition).
+//
+// Errors: a sentinel's text starts with its package name ("catalog" here); wrapping adds context, never that name again.
 package local
 
 import (
@@ -210,11 +212,11 @@ func (db *database) table(name string) *tableEntry {
 func (d *document) find(dbName, table string) (*tableEntry, error) {
 	db := d.database(dbName)
 	if db == nil {
-		return nil, fmt.Errorf("catalog: database %q: %w", dbName, catalog.ErrNotFound)
+		return nil, fmt.Errorf("database %q: %w", dbName, catalog.ErrNotFound)
 	}
 	e := db.table(table)
 	if e == nil {
-		return nil, fmt.Errorf("catalog: table %s.%s: %w", dbName, table, catalog.ErrNotFound)
+		return nil, fmt.Errorf("table %s.%s: %w", dbName, table, catalog.ErrNotFound)
 	}
 	return e, nil
 }
@@ -272,12 +274,12 @@ func (c *Catalog) PutTable(ctx context.Context, t catalog.Table) error {
 	return c.update(ctx, func(d *document) error {
 		db := d.database(t.Database)
 		if db == nil {
-			return fmt.Errorf("catalog: put table %s.%s: database: %w", t.Database, t.Name, catalog.ErrNotFound)
+			return fmt.Errorf("put table %s.%s: database: %w", t.Database, t.Name, catalog.ErrNotFound)
 		}
 		e := db.table(t.Name)
 		if e == nil {
 			if t.Version != "" {
-				return fmt.Errorf("catalog: put table %s.%s at version %s: table no longer exists: %w", t.Database, t.Name, t.Version, catalog.ErrConflict)
+				return fmt.Errorf("put table %s.%s at version %s: table no longer exists: %w", t.Database, t.Name, t.Version, catalog.ErrConflict)
 			}
 			t.Version = "1"
 			db.Tables = append(db.Tables, tableEntry{Table: t})
@@ -285,7 +287,7 @@ func (c *Catalog) PutTable(ctx context.Context, t catalog.Table) error {
 			return nil
 		}
 		if t.Version != "" && t.Version != e.Table.Version {
-			return fmt.Errorf("catalog: put table %s.%s at version %s: now at %s: %w", t.Database, t.Name, t.Version, e.Table.Version, catalog.ErrConflict)
+			return fmt.Errorf("put table %s.%s at version %s: now at %s: %w", t.Database, t.Name, t.Version, e.Table.Version, catalog.ErrConflict)
 		}
 		if len(e.Partitions) > 0 && len(t.PartitionKeys) != len(e.Table.PartitionKeys) {
 			return fmt.Errorf("catalog: put table %s.%s: %d partitions exist with %d keys, new definition has %d keys",
@@ -325,7 +327,7 @@ func (c *Catalog) GetPartition(ctx context.Context, dbName, table string, values
 	}
 	i := e.partition(values)
 	if i < 0 {
-		return catalog.Partition{}, fmt.Errorf("catalog: partition %s.%s %q: %w", dbName, table, values, catalog.ErrNotFound)
+		return catalog.Partition{}, fmt.Errorf("partition %s.%s %q: %w", dbName, table, values, catalog.ErrNotFound)
 	}
 	return e.Partitions[i], nil
 }

@@ -12,7 +12,7 @@ import (
 
 // ErrInvalid is returned (wrapped) for a table or partition the catalog
 // refuses to store.
-var ErrInvalid = errors.New("invalid catalog input")
+var ErrInvalid = errors.New("catalog: invalid input")
 
 // maxNameLen is Glue's and Athena's limit for names.
 const maxNameLen = 255
@@ -22,11 +22,11 @@ const maxNameLen = 255
 func foldName(kind, name string) (string, error) {
 	n := strings.ToLower(name)
 	if n == "" || len(n) > maxNameLen {
-		return "", fmt.Errorf("catalog: %s name %q: %w: want 1 to %d characters", kind, name, ErrInvalid, maxNameLen)
+		return "", fmt.Errorf("%s name %q: %w: want 1 to %d characters", kind, name, ErrInvalid, maxNameLen)
 	}
 	for _, r := range n {
 		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
-			return "", fmt.Errorf("catalog: %s name %q: %w: only a-z, 0-9 and _ are allowed", kind, name, ErrInvalid)
+			return "", fmt.Errorf("%s name %q: %w: only a-z, 0-9 and _ are allowed", kind, name, ErrInvalid)
 		}
 	}
 	return n, nil
@@ -66,7 +66,7 @@ func ValidateTable(t catalog.Table) (catalog.Table, error) {
 		return t, err
 	}
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("catalog: table %s.%s: %w: %s", t.Database, t.Name, ErrInvalid, fmt.Sprintf(format, args...))
+		return fmt.Errorf("table %s.%s: %w: %s", t.Database, t.Name, ErrInvalid, fmt.Sprintf(format, args...))
 	}
 	sd := t.StorageDescriptor
 	data := map[string]bool{}
@@ -124,7 +124,7 @@ func checkBucketing(sd catalog.StorageDescriptor, data map[string]bool) error {
 func ValidatePartition(t catalog.Table, p catalog.Partition) (catalog.Partition, error) {
 	p.Database, p.Table = t.Database, t.Name
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("catalog: partition %s.%s %q: %w: %s", t.Database, t.Name, p.Values, ErrInvalid, fmt.Sprintf(format, args...))
+		return fmt.Errorf("partition %s.%s %q: %w: %s", t.Database, t.Name, p.Values, ErrInvalid, fmt.Sprintf(format, args...))
 	}
 	if len(t.PartitionKeys) == 0 {
 		return p, bad("table has no partition keys")

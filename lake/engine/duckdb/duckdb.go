@@ -46,6 +46,8 @@
 //
 // The build needs cgo; with CGO_ENABLED=0 or the noduckdb tag, New returns
 // an error and nothing of DuckDB is linked.
+//
+// Errors: a sentinel's text starts with its package name; wrapping adds context, never that name again.
 package duckdb
 
 import (
@@ -72,7 +74,7 @@ import (
 
 // ErrNoDuckDB is what New and OpenMemory return in a build without DuckDB
 // (CGO_ENABLED=0 or the noduckdb tag); this build never returns it.
-var ErrNoDuckDB = errors.New("this binary was built without DuckDB (noduckdb tag or CGO_ENABLED=0); derived tiers need the AWS engine (Athena) or a cgo build")
+var ErrNoDuckDB = errors.New("duckdb: this binary was built without DuckDB (noduckdb tag or CGO_ENABLED=0); derived tiers need the AWS engine (Athena) or a cgo build")
 
 // DefaultMemoryLimit bounds DuckDB when Options.MemoryLimit is empty; larger
 // intermediate results spill to the temp directory.

@@ -229,7 +229,7 @@ func TestRefusals(t *testing.T) {
 			return c
 		}(), "parquet only"},
 		{"not in sources", ctas(st, "SELECT k FROM t", "n"), "CTAS sources"},
-		{"missing source", ctas(st, "SELECT 1 AS one", "m", "nope"), "not found"},
+		{"missing source", ctas(st, "SELECT 1 AS one", "m", "nope"), "catalog: not found"},
 		{"partition key only", func() engine.CTAS {
 			c := ctas(st, "SELECT name FROM t", "p", "t")
 			c.PartitionedBy = []string{"name"}

@@ -3,6 +3,8 @@
 // Package duckdb is the local query engine for derived tiers. This build
 // has no DuckDB (CGO_ENABLED=0 or the noduckdb tag, as in the converter
 // image): New and OpenMemory return ErrNoDuckDB.
+//
+// Errors: a sentinel's text starts with its package name; wrapping adds context, never that name again.
 package duckdb
 
 import (
@@ -18,7 +20,7 @@ import (
 )
 
 // ErrNoDuckDB is returned by New and OpenMemory in a build without DuckDB.
-var ErrNoDuckDB = errors.New("this binary was built without DuckDB (noduckdb tag or CGO_ENABLED=0); derived tiers need the AWS engine (Athena) or a cgo build")
+var ErrNoDuckDB = errors.New("duckdb: this binary was built without DuckDB (noduckdb tag or CGO_ENABLED=0); derived tiers need the AWS engine (Athena) or a cgo build")
 
 // DefaultMemoryLimit bounds DuckDB when Options.MemoryLimit is empty.
 const DefaultMemoryLimit = "2GB"

@@ -48,6 +48,8 @@
 //
 // Month claims compare expiry times from the claimant's clock; runners
 // whose clocks differ by more than a claim's ttl could both hold it.
+//
+// Errors: a sentinel's text starts with its package name; wrapping adds context, never that name again.
 package dynamo
 
 import (
@@ -340,7 +342,7 @@ func (s *Store) StartRun(ctx context.Context, run lineage.Run) error {
 	if err != nil {
 		s.deleteQuietly(ctx, chunkKeys(enc.item))
 		if isConditionFailed(err) {
-			return fmt.Errorf("lineage: start run %s/%s: already recorded: %w", run.Job, run.ID, lineage.ErrConflict)
+			return fmt.Errorf("start run %s/%s: already recorded: %w", run.Job, run.ID, lineage.ErrConflict)
 		}
 		return fmt.Errorf("lineage: start run %s/%s: %w", run.Job, run.ID, err)
 	}
@@ -368,7 +370,7 @@ func (s *Store) FinishRun(ctx context.Context, run lineage.Run) error {
 	if err != nil {
 		s.deleteQuietly(ctx, chunkKeys(enc.item))
 		if isConditionFailed(err) {
-			return fmt.Errorf("lineage: finish run %s/%s: %w", run.Job, run.ID, lineage.ErrNotFound)
+			return fmt.Errorf("finish run %s/%s: %w", run.Job, run.ID, lineage.ErrNotFound)
 		}
 		return fmt.Errorf("lineage: finish run %s/%s: %w", run.Job, run.ID, err)
 	}
@@ -380,7 +382,7 @@ func (s *Store) FinishRun(ctx context.Context, run lineage.Run) error {
 // GetRun returns one run or lineage.ErrNotFound.
 func (s *Store) GetRun(ctx context.Context, job, runID string) (lineage.Run, error) {
 	if job == "" || runID == "" {
-		return lineage.Run{}, fmt.Errorf("lineage: run %s/%s: %w", job, runID, lineage.ErrNotFound)
+		return lineage.Run{}, fmt.Errorf("run %s/%s: %w", job, runID, lineage.ErrNotFound)
 	}
 	// A concurrent FinishRun may delete the chunks of the version just
 	// read: read again.
@@ -394,7 +396,7 @@ func (s *Store) GetRun(ctx context.Context, job, runID string) (lineage.Run, err
 			return lineage.Run{}, fmt.Errorf("lineage: get run %s/%s: %w", job, runID, err)
 		}
 		if out.Item == nil {
-			return lineage.Run{}, fmt.Errorf("lineage: run %s/%s: %w", job, runID, lineage.ErrNotFound)
+			return lineage.Run{}, fmt.Errorf("run %s/%s: %w", job, runID, lineage.ErrNotFound)
 		}
 		var run lineage.Run
 		run, err = s.decodeRun(ctx, out.Item)
@@ -846,7 +848,7 @@ func (s *Store) Claim(ctx context.Context, job, month string, c lineage.Claim, t
 	}
 	m, merr := s.Month(ctx, job, month)
 	if merr != nil {
-		return lineage.Claim{}, fmt.Errorf("lineage: claim %s/%s: held by another run (%v): %w", job, month, merr, lineage.ErrConflict)
+		return lineage.Claim{}, fmt.Errorf("claim %s/%s: held by another run (%v): %w", job, month, merr, lineage.ErrConflict)
 	}
 	return lineage.Claim{}, &lineage.HeldError{Job: job, Month: month, Holder: m.Claim}
 }
@@ -860,7 +862,7 @@ func (s *Store) TakeOver(ctx context.Context, job, month string, holder, c linea
 	cond := u.name(attrOwner) + " = " + u.value(str(holder.Owner)) + " AND " + u.name(attrToken) + " = " + u.value(num(holder.Token))
 	item, err := s.do(ctx, job, month, u, cond)
 	if isConditionFailed(err) {
-		return lineage.Claim{}, fmt.Errorf("lineage: take over %s/%s from %s: the claim changed: %w", job, month, holder.Owner, lineage.ErrConflict)
+		return lineage.Claim{}, fmt.Errorf("take over %s/%s from %s: the claim changed: %w", job, month, holder.Owner, lineage.ErrConflict)
 	}
 	if err != nil {
 		return lineage.Claim{}, fmt.Errorf("lineage: take over %s/%s: %w", job, month, err)
@@ -880,7 +882,7 @@ func (s *Store) Renew(ctx context.Context, job, month, owner string, token int64
 	cond := u.name(attrOwner) + " = " + u.value(str(owner)) + " AND " + u.name(attrToken) + " = " + u.value(num(token))
 	_, err := s.do(ctx, job, month, u, cond)
 	if isConditionFailed(err) {
-		return fmt.Errorf("lineage: renew %s/%s for %s: the claim is no longer its own: %w", job, month, owner, lineage.ErrConflict)
+		return fmt.Errorf("renew %s/%s for %s: the claim is no longer its own: %w", job, month, owner, lineage.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("lineage: renew %s/%s: %w", job, month, err)
@@ -938,7 +940,7 @@ func (s *Store) Commit(ctx context.Context, job, month, owner string, c lineage.
 	}
 	_, err := s.do(ctx, job, month, u, cond)
 	if isConditionFailed(err) {
-		return fmt.Errorf("lineage: commit %s/%s by %s (token %d): the claim or the published run changed: %w", job, month, owner, c.Token, lineage.ErrConflict)
+		return fmt.Errorf("commit %s/%s by %s (token %d): the claim or the published run changed: %w", job, month, owner, c.Token, lineage.ErrConflict)
 	}
 	if err != nil {
 		return fmt.Errorf("lineage: commit %s/%s: %w", job, month, err)
@@ -1014,7 +1016,7 @@ func (s *Store) Published(ctx context.Context, job, month string) (string, error
 		return "", err
 	}
 	if m.Published.RunID == "" {
-		return "", fmt.Errorf("lineage: published %s/%s: %w", job, month, lineage.ErrNotFound)
+		return "", fmt.Errorf("published %s/%s: %w", job, month, lineage.ErrNotFound)
 	}
 	return m.Published.RunID, nil
 }

@@ -33,6 +33,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -93,6 +94,9 @@ func wantErr(t *testing.T, what string, err, target error) {
 	t.Helper()
 	if !errors.Is(err, target) {
 		t.Fatalf("%s: got %v, want %v", what, err, target)
+	}
+	if n := strings.Count(": "+err.Error(), ": lineage: "); n != 1 {
+		t.Fatalf("%s: %q names the lineage package %d times, want once", what, err, n)
 	}
 }
 

@@ -13,6 +13,8 @@
 // transaction, which is what makes StartRun, ClaimMonth and SetPublished
 // atomic compare-and-set operations across processes; Commit checks the
 // claim and moves the published run in one transaction.
+//
+// Errors: a sentinel's text starts with its package name; wrapping adds context, never that name again.
 package local
 
 import (
@@ -178,7 +180,7 @@ func (s *Store) StartRun(ctx context.Context, run lineage.Run) error {
 			return err
 		}
 		if b.Get([]byte(run.ID)) != nil {
-			return fmt.Errorf("lineage: start run %s/%s: %w", run.Job, run.ID, lineage.ErrConflict)
+			return fmt.Errorf("start run %s/%s: %w", run.Job, run.ID, lineage.ErrConflict)
 		}
 		return b.Put([]byte(run.ID), val)
 	})
@@ -197,7 +199,7 @@ func (s *Store) FinishRun(ctx context.Context, run lineage.Run) error {
 	return s.update(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRuns).Bucket([]byte(run.Job))
 		if b == nil || b.Get([]byte(run.ID)) == nil {
-			return fmt.Errorf("lineage: finish run %s/%s: %w", run.Job, run.ID, lineage.ErrNotFound)
+			return fmt.Errorf("finish run %s/%s: %w", run.Job, run.ID, lineage.ErrNotFound)
 		}
 		return b.Put([]byte(run.ID), val)
 	})
@@ -212,7 +214,7 @@ func (s *Store) GetRun(ctx context.Context, job, runID string) (lineage.Run, err
 			v = b.Get([]byte(runID))
 		}
 		if v == nil {
-			return fmt.Errorf("lineage: run %s/%s: %w", job, runID, lineage.ErrNotFound)
+			return fmt.Errorf("run %s/%s: %w", job, runID, lineage.ErrNotFound)
 		}
 		return json.Unmarshal(v, &run)
 	})
@@ -405,7 +407,7 @@ func (s *Store) TakeOver(ctx context.Context, job, month string, holder, c linea
 			return err
 		}
 		if r.Owner != holder.Owner || r.Token != holder.Token {
-			return fmt.Errorf("lineage: take over %s/%s from %s: the claim is now %q (token %d): %w", job, month, holder.Owner, r.Owner, r.Token, lineage.ErrConflict)
+			return fmt.Errorf("take over %s/%s from %s: the claim is now %q (token %d): %w", job, month, holder.Owner, r.Owner, r.Token, lineage.ErrConflict)
 		}
 		out, err = grant(b, job, month, r, c, ttl)
 		return err
@@ -425,7 +427,7 @@ func (s *Store) Renew(ctx context.Context, job, month, owner string, token int64
 			return err
 		}
 		if r.Owner != owner || r.Token != token {
-			return fmt.Errorf("lineage: renew %s/%s for %s: the claim is now %q (token %d): %w", job, month, owner, r.Owner, r.Token, lineage.ErrConflict)
+			return fmt.Errorf("renew %s/%s for %s: the claim is now %q (token %d): %w", job, month, owner, r.Owner, r.Token, lineage.ErrConflict)
 		}
 		now := time.Now()
 		r.Renewed, r.Expires = now, now.Add(ttl)
@@ -481,7 +483,7 @@ func (s *Store) Commit(ctx context.Context, job, month, owner string, c lineage.
 			return err
 		}
 		if r.Owner != owner || r.Token != c.Token {
-			return fmt.Errorf("lineage: commit %s/%s by %s (token %d): the claim is now %q (token %d): %w", job, month, owner, c.Token, r.Owner, r.Token, lineage.ErrConflict)
+			return fmt.Errorf("commit %s/%s by %s (token %d): the claim is now %q (token %d): %w", job, month, owner, c.Token, r.Owner, r.Token, lineage.ErrConflict)
 		}
 		b := tx.Bucket(bucketPublished)
 		cur, err := getCommit(b, job, month)
@@ -489,7 +491,7 @@ func (s *Store) Commit(ctx context.Context, job, month, owner string, c lineage.
 			return err
 		}
 		if cur.RunID != c.Prev {
-			return fmt.Errorf("lineage: commit %s/%s: published run is %q, caller expected %q: %w", job, month, cur.RunID, c.Prev, lineage.ErrConflict)
+			return fmt.Errorf("commit %s/%s: published run is %q, caller expected %q: %w", job, month, cur.RunID, c.Prev, lineage.ErrConflict)
 		}
 		return b.Put(key(job, month), val)
 	})
@@ -537,7 +539,7 @@ func (s *Store) Published(ctx context.Context, job, month string) (string, error
 		return "", err
 	}
 	if m.Published.RunID == "" {
-		return "", fmt.Errorf("lineage: published %s/%s: %w", job, month, lineage.ErrNotFound)
+		return "", fmt.Errorf("published %s/%s: %w", job, month, lineage.ErrNotFound)
 	}
 	return m.Published.RunID, nil
 }

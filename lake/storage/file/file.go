@@ -24,6 +24,8 @@
 // Limitation of a file system: a key cannot be both an object and a
 // "directory" of other keys ("a" and "a/b"); S3 allows it, this store
 // returns an error from Commit or Create.
+//
+// Errors: a sentinel's text starts with its package name; wrapping adds context, never that name again.
 package file
 
 import (
@@ -372,7 +374,7 @@ func (s *Store) prune(dir string) {
 // ErrNotRegular is returned (wrapped) by List for a symbolic link or other
 // non-regular file below the prefix: the lake holds only regular files and
 // tierflow never follows links, so such an entry is refused, not skipped.
-var ErrNotRegular = errors.New("not a regular file (a symbolic link or special file): the lake holds only regular files")
+var ErrNotRegular = errors.New("file: not a regular file (a symbolic link or special file): the lake holds only regular files")
 
 // List calls fn for every object whose key starts with prefix, in
 // lexicographic (byte) order of keys, recursively. Temp files are skipped;
@@ -405,6 +407,9 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.Object)
 		}
 		return fn(obj)
 	})
+	if errors.Is(err, ErrNotRegular) {
+		return fmt.Errorf("list %q: %w", prefix, err) // the sentinel names the package
+	}
 	if err != nil {
 		return fmt.Errorf("file: list %q: %w", prefix, err)
 	}

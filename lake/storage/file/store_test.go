@@ -131,6 +131,9 @@ func TestSymlinkEscape(t *testing.T) {
 	if !errors.Is(err, file.ErrNotRegular) || !strings.Contains(err.Error(), "-dir") && !strings.Contains(err.Error(), "-file") {
 		t.Fatalf("list with links below: %v, want ErrNotRegular naming a link", err)
 	}
+	if n := strings.Count(": "+err.Error(), ": file: "); n != 1 {
+		t.Errorf("list with links below: %q names the file package %d times, want once", err, n)
+	}
 	if err := s.List(ctx, "ok", func(o storage.Object) error { return nil }); err != nil {
 		t.Errorf("a prefix with no link below lists fine: %v", err)
 	}

@@ -33,6 +33,8 @@
 // Keys must satisfy storage.CheckKey. Objects under the prefix whose key
 // does not (directory markers such as "dir/" made by other tools) are
 // skipped by List.
+//
+// Errors: a sentinel's text starts with its package name; wrapping adds context, never that name again.
 package s3
 
 import (

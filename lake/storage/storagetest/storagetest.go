@@ -150,6 +150,9 @@ func wantNotExist(t *testing.T, what string, err error) {
 	if !errors.Is(err, storage.ErrNotExist) {
 		t.Fatalf("%s: got error %v, want one wrapping storage.ErrNotExist", what, err)
 	}
+	if n := strings.Count(": "+err.Error(), ": storage: "); n != 1 {
+		t.Fatalf("%s: %q names the storage package %d times, want once", what, err, n)
+	}
 }
 
 func testPutGet(t *testing.T, open func(t *testing.T) storage.Storage) {
