@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"syscall"
 	"time"
 
@@ -254,6 +255,17 @@ func newApp() *cli.App {
 				},
 				Action: func(c *cli.Context) error {
 					return runner.RollbackCommand(c.Context, c.String("job"), c.String("lake"), c.String("month"), c.String("to"), logOf(c), c.App.Writer)
+				},
+			},
+			{
+				Name:      "query",
+				Usage:     "run SQL with DuckDB over what the job publishes: its tables by their catalog names, each month at its published run",
+				ArgsUsage: "SQL",
+				Flags: []cli.Flag{jobFlag, lakeFlag,
+					&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "`table`, csv or json"},
+				},
+				Action: func(c *cli.Context) error {
+					return runner.QueryCommand(c.Context, c.String("job"), c.String("lake"), strings.Join(c.Args().Slice(), " "), c.String("output"), logOf(c), c.App.Writer)
 				},
 			},
 			{

@@ -91,7 +91,7 @@ func (s *awsStatus) lineageRuns(ctx context.Context) (map[string]lineage.Run, er
 	}
 	runs, err := s.lin.ListRuns(ctx, s.spec.Name, "")
 	if err != nil {
-		return nil, fmt.Errorf("lineage: runs of %s: %w", s.spec.Name, err)
+		return nil, fmt.Errorf("runs of %s: %w", s.spec.Name, err)
 	}
 	out := map[string]lineage.Run{}
 	for _, r := range runs {

@@ -127,7 +127,7 @@ func claimMonth(ctx context.Context, env *Env, job, month, owner, doing string, 
 	var held *lineage.HeldError
 	if !errors.As(err, &held) {
 		if err != nil {
-			return c, fmt.Errorf("lineage: claim month %s: %w", month, err)
+			return c, fmt.Errorf("claim month %s: %w", month, err)
 		}
 		return c, nil
 	}
@@ -137,7 +137,7 @@ func claimMonth(ctx context.Context, env *Env, job, month, owner, doing string, 
 	}
 	c, err = env.Lineage.TakeOver(ctx, job, month, held.Holder, want, lease)
 	if err != nil {
-		return c, fmt.Errorf("lineage: take over month %s from %s: %w", month, held.Holder.Owner, err)
+		return c, fmt.Errorf("take over month %s from %s: %w", month, held.Holder.Owner, err)
 	}
 	log.Warn().Str("from", runOfOwner(held.Holder.Owner)).Int("pid", held.Holder.PID).Str("host", held.Holder.Host).
 		Str("execution", held.Holder.Execution).Msg("took over the month from a holder that died without releasing it")

@@ -176,7 +176,7 @@ func RunsCommand(ctx context.Context, job, lake, month string, wide bool, log ze
 	}
 	runs, err := env.Lineage.ListRuns(ctx, spec.Name, month)
 	if err != nil {
-		return fmt.Errorf("lineage: list runs: %w", err)
+		return fmt.Errorf("list runs: %w", err)
 	}
 	if len(runs) == 0 {
 		fmt.Fprintf(w, "no runs of job %s yet\n", spec.Name)
@@ -349,10 +349,10 @@ func loadGraph(ctx context.Context, env *Env, spec *jobs.Spec, start string) (*g
 		return nil
 	}
 	if err := walk(start, true); err != nil {
-		return nil, fmt.Errorf("lineage: upstream of %s: %w", start, err)
+		return nil, fmt.Errorf("upstream of %s: %w", start, err)
 	}
 	if err := walk(start, false); err != nil {
-		return nil, fmt.Errorf("lineage: downstream of %s: %w", start, err)
+		return nil, fmt.Errorf("downstream of %s: %w", start, err)
 	}
 	return g, nil
 }

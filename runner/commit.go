@@ -107,11 +107,11 @@ func rollForward(ctx context.Context, env *Env, spec *jobs.Spec, plan *publishPl
 		}
 		if defineTables {
 			if err := env.Catalog.PutTable(ctx, e.Table); err != nil {
-				return switched, fmt.Errorf("catalog: table %s.%s: %w", e.Table.Database, e.Table.Name, err)
+				return switched, fmt.Errorf("table %s.%s: %w", e.Table.Database, e.Table.Name, err)
 			}
 		} else if _, err := env.Catalog.GetTable(ctx, e.Table.Database, e.Table.Name); errors.Is(err, catalog.ErrNotFound) {
 			if err := env.Catalog.PutTable(ctx, e.Table); err != nil {
-				return switched, fmt.Errorf("catalog: table %s.%s: %w", e.Table.Database, e.Table.Name, err)
+				return switched, fmt.Errorf("table %s.%s: %w", e.Table.Database, e.Table.Name, err)
 			}
 		}
 		p := e.Partition
@@ -120,14 +120,14 @@ func rollForward(ctx context.Context, env *Env, spec *jobs.Spec, plan *publishPl
 		switch {
 		case errors.Is(err, catalog.ErrNotFound):
 		case err != nil:
-			return switched, fmt.Errorf("catalog: %s.%s month=%s: %w", p.Database, p.Table, plan.Month, err)
+			return switched, fmt.Errorf("%s.%s month=%s: %w", p.Database, p.Table, plan.Month, err)
 		case commitOf(cur) > token:
 			return switched, errSuperseded
 		case cur.StorageDescriptor.Location == p.StorageDescriptor.Location && commitOf(cur) == token:
 			continue // already switched
 		}
 		if err := env.Catalog.PutPartition(ctx, p); err != nil {
-			return switched, fmt.Errorf("catalog: switch %s.%s month=%s to %s: %w", p.Database, p.Table, plan.Month, p.StorageDescriptor.Location, err)
+			return switched, fmt.Errorf("switch %s.%s month=%s to %s: %w", p.Database, p.Table, plan.Month, p.StorageDescriptor.Location, err)
 		}
 		switched++
 	}
@@ -216,7 +216,7 @@ func Repair(ctx context.Context, env *Env, spec *jobs.Spec, month string) (Repai
 func RepairAll(ctx context.Context, env *Env, spec *jobs.Spec) ([]RepairReport, error) {
 	runs, err := env.Lineage.ListRuns(ctx, spec.Name, "")
 	if err != nil {
-		return nil, fmt.Errorf("lineage: list runs: %w", err)
+		return nil, fmt.Errorf("list runs: %w", err)
 	}
 	seen := map[string]bool{}
 	var reps []RepairReport

@@ -3,6 +3,7 @@
 package runner
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -509,5 +510,51 @@ func TestStoppedExecutionTakenOver(t *testing.T) {
 	}
 	if !strings.Contains(logs.buf.String(), "took over the month") {
 		t.Errorf("no log line says the month was taken over:\n%s", logs.buf.String())
+	}
+}
+
+// query reads what the catalog publishes, by catalog names, never the
+// files of a run that did not publish (issue 14, finding 5: a glob over
+// tier 2 counted them too).
+func TestQueryPublishedOnly(t *testing.T) {
+	open, spec := localCrashLake(t)
+	ctx := context.Background()
+	env, _ := open(t, 0)
+	putCrashMonth(t, env.Storage, spec, 1)
+	if _, err := Run(ctx, env, spec, Options{Month: crashMonth}); err != nil {
+		t.Fatal(err)
+	}
+	putCrashMonth(t, env.Storage, spec, 2)
+	dead, _ := open(t, deadPID(t))
+	f := &faults{failOn: "publish.json", mode: killBefore}
+	f.wrap(dead)
+	res, err := Run(ctx, dead, spec, Options{Month: crashMonth})
+	if err == nil || countUnder(t, env.Storage, Layout{Spec: spec}.Tier2Prefix(crashMonth, res.Run.ID)) == 0 {
+		t.Fatalf("the killed run left no tier-2 files to be fooled by (%v)", err)
+	}
+	lake := env.Storage.URI()
+	var out bytes.Buffer
+	if err := QueryCommand(ctx, "testdata/crash/job.yaml", lake, "SELECT count(*) AS n, count(DISTINCT name) AS names FROM crash", "json", zerolog.Nop(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(strings.Fields(out.String()), ""); got != `[{"n":60,"names":60}]` {
+		t.Errorf("count over the published month: %s, want 60 rows", got)
+	}
+	out.Reset()
+	if err := QueryCommand(ctx, "testdata/crash/job.yaml", lake, "SELECT count(*) AS n FROM crash_ca", "csv", zerolog.Nop(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.String() != "n\n20\n" {
+		t.Errorf("the derived table as CSV: %q", out.String())
+	}
+	out.Reset()
+	if err := QueryCommand(ctx, "testdata/crash/job.yaml", lake, "SELECT state, count(*) AS n FROM crash GROUP BY 1 ORDER BY 1", "table", zerolog.Nop(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "(5 rows)") {
+		t.Errorf("table output:\n%s", out.String())
+	}
+	if err := QueryCommand(ctx, "testdata/crash/job.yaml", lake, "SELECT 1", "yaml", zerolog.Nop(), &out); !IsInvalidInput(err) {
+		t.Errorf("--output yaml: %v", err)
 	}
 }

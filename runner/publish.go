@@ -46,7 +46,7 @@ func (j *job) publish(ctx context.Context) (lineage.Stage, error) {
 		return st, nil
 	}
 	if err := j.env.Lineage.AddEdges(ctx, plan.Edges); err != nil {
-		j.followUp("recording lineage edges", fmt.Errorf("lineage: edges: %w", err))
+		j.followUp("recording lineage edges", fmt.Errorf("edges: %w", err))
 		return st, nil
 	}
 	n, err := rollForward(ctx, j.env, j.spec, plan, j.ex.Token, true)

@@ -61,7 +61,7 @@ func Run(ctx context.Context, env *Env, spec *jobs.Spec, opts Options) (*Result,
 	if ex.Skipped {
 		pr, err := env.Lineage.GetRun(ctx, spec.Name, ex.Previous)
 		if err != nil {
-			return nil, fmt.Errorf("lineage: run %s: %w", ex.Previous, err)
+			return nil, fmt.Errorf("run %s: %w", ex.Previous, err)
 		}
 		res.Run, res.Skipped = pr, true
 		return res, nil
@@ -129,7 +129,7 @@ func markAbandoned(ctx context.Context, env *Env, job, month string, log logger)
 func nextRunID(ctx context.Context, env *Env, spec *jobs.Spec, month, fingerprint string) (string, error) {
 	runs, err := env.Lineage.ListRuns(ctx, spec.Name, month)
 	if err != nil {
-		return "", fmt.Errorf("lineage: list runs of %s: %w", month, err)
+		return "", fmt.Errorf("list runs of %s: %w", month, err)
 	}
 	base := fingerprint[:12]
 	n := 1
@@ -183,7 +183,7 @@ func (j *job) stages(ctx context.Context, list []stageFunc) error {
 	// The database is setup, not publication: derive needs it on Athena
 	// (scratch tables) before anything is published.
 	if err := j.env.Catalog.EnsureDatabase(ctx, j.spec.Database); err != nil {
-		return fmt.Errorf("catalog: database %s: %w", j.spec.Database, err)
+		return fmt.Errorf("database %s: %w", j.spec.Database, err)
 	}
 	for _, stage := range list {
 		if ctx.Err() != nil {

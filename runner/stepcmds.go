@@ -174,7 +174,7 @@ func StageCommand(ctx context.Context, o StepOptions) error {
 
 func (j *job) stageStep(ctx context.Context, w io.Writer) error {
 	if err := j.env.Catalog.EnsureDatabase(ctx, j.spec.Database); err != nil {
-		return fmt.Errorf("catalog: database %s: %w", j.spec.Database, err)
+		return fmt.Errorf("database %s: %w", j.spec.Database, err)
 	}
 	if _, err := j.stage(ctx); err != nil {
 		return fmt.Errorf("stage: %w", err)

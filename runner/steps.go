@@ -133,7 +133,7 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 	if prev != "" && !force {
 		pr, err := env.Lineage.GetRun(ctx, spec.Name, prev)
 		if err != nil {
-			return nil, fmt.Errorf("lineage: run %s: %w", prev, err)
+			return nil, fmt.Errorf("run %s: %w", prev, err)
 		}
 		if pr.Fingerprint == plan.Fingerprint {
 			ex.Skipped = true
@@ -170,7 +170,7 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 	}
 	if err := env.Lineage.StartRun(ctx, run); err != nil {
 		_ = env.Lineage.Release(context.WithoutCancel(ctx), spec.Name, month, ex.Claim)
-		return nil, fmt.Errorf("lineage: start run %s: %w", ex.RunID, err)
+		return nil, fmt.Errorf("start run %s: %w", ex.RunID, err)
 	}
 	if err := ex.save(ctx, env.Storage); err != nil {
 		return nil, err
@@ -195,7 +195,7 @@ func resumeJob(ctx context.Context, env *Env, spec *jobs.Spec, ex *Exec) (*job, 
 	}
 	run, err := env.Lineage.GetRun(ctx, spec.Name, ex.RunID)
 	if err != nil {
-		return nil, fmt.Errorf("lineage: run %s: %w", ex.RunID, err)
+		return nil, fmt.Errorf("run %s: %w", ex.RunID, err)
 	}
 	layout := Layout{Spec: spec}
 	j := &job{
@@ -237,7 +237,7 @@ func (j *job) finish(ctx context.Context, runErr error) (lineage.Run, error) {
 		if j.committed {
 			j.followUp("recording the run as complete", err)
 		} else {
-			runErr = errors.Join(runErr, fmt.Errorf("lineage: finish run %s: %w", run.ID, err))
+			runErr = errors.Join(runErr, fmt.Errorf("finish run %s: %w", run.ID, err))
 		}
 	}
 	if err := j.env.Lineage.Release(ctx, j.spec.Name, month, j.ex.Claim); err != nil {

@@ -361,3 +361,28 @@ func (e *Engine) keyOf(location string) (string, error) {
 	}
 	return key, nil
 }
+
+// QueryIn runs query on one connection whose default schema is database,
+// so catalog tables (views of DefineViews) are named as in the catalog,
+// unqualified, and hands the rows to fn.
+func (e *Engine) QueryIn(ctx context.Context, database, query string, fn func(*sql.Rows) error) error {
+	if err := e.acquire(ctx); err != nil {
+		return err
+	}
+	defer e.release()
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("duckdb: connection: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "USE "+quoteIdent(strings.ToLower(database))); err != nil {
+		return fmt.Errorf("duckdb: use %s: %w", database, err)
+	}
+	defer conn.ExecContext(context.Background(), "USE memory.main") //nolint:errcheck
+	rows, err := conn.QueryContext(ctx, query)
+	if err != nil {
+		return fmt.Errorf("duckdb: query %q: %w", firstLine(query), err)
+	}
+	defer rows.Close()
+	return fn(rows)
+}
