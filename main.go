@@ -258,6 +258,14 @@ func newApp() *cli.App {
 				},
 			},
 			{
+				Name:  "validate",
+				Usage: "check a job before it runs: spec, schema, header sample, PII policy, and every derived table's SQL bound against the schema (DuckDB) and kept to what Athena runs; every problem at once, as file:line",
+				Flags: []cli.Flag{jobFlag},
+				Action: func(c *cli.Context) error {
+					return runner.ValidateCommand(c.Context, c.String("job"), logOf(c), c.App.Writer)
+				},
+			},
+			{
 				Name:      "query",
 				Usage:     "run SQL with DuckDB over what the job publishes: its tables by their catalog names, each month at its published run",
 				ArgsUsage: "SQL",

@@ -269,7 +269,7 @@ func (l *loader) decodeDerived(n *yaml.Node, where string) {
 	for i, item := range n.Content {
 		w := fmt.Sprintf("%s[%d]", where, i)
 		d.lines[w] = deref(item).Line
-		dv := Derived{Format: DefaultFormat, Compression: DefaultCompression}
+		dv := Derived{Format: DefaultFormat, Compression: DefaultCompression, Line: deref(item).Line}
 		keys := map[string]bool{}
 		mark := func(key string, fn func(*yaml.Node, string)) field {
 			return field{key, func(n *yaml.Node, w string) { keys[key] = true; fn(n, w) }}

@@ -116,6 +116,9 @@ type Derived struct {
 	// PII true allows PII columns in the output; false (default) makes the
 	// job's PII policy apply to it.
 	PII bool
+	// Line is where the table is declared in the spec (0: unknown), for
+	// problems found later (e.g. its SQL failing to bind).
+	Line int
 }
 
 // Convert tunes the converter.

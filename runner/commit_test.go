@@ -558,3 +558,55 @@ func TestQueryPublishedOnly(t *testing.T) {
 		t.Errorf("--output yaml: %v", err)
 	}
 }
+
+// A derived table whose SQL cannot run is reported, spec:line, before any
+// part is converted; so is one that only DuckDB would run (issue 14,
+// finding 8).
+func TestValidateDerivedBeforeConverting(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []string{"job.yaml", "header.csv"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "crash", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "job.yaml" {
+			b = []byte(strings.Replace(string(b), "sql: SELECT id, name, state FROM crash WHERE state = 'CA'",
+				"sql: SELECT id, nmae, state FROM crash WHERE state = 'CA'\n  - table: crash_cast\n    pii: true\n    sql: SELECT id::varchar AS id FROM crash", 1))
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	spec, err := jobs.Load(filepath.Join(dir, "job.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound, err := ValidateDerived(context.Background(), spec)
+	var probs jobs.Errors
+	if !bound || !errors.As(err, &probs) || !IsInvalidInput(err) {
+		t.Fatalf("validate: bound %v, %v", bound, err)
+	}
+	text := err.Error()
+	for _, want := range []string{filepath.Join(dir, "job.yaml") + ":22: derived table crash_ca:", `"nmae"`, "job.yaml:25: derived table crash_cast: uses the :: cast"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("validate says:\n%s\nwant %q", text, want)
+		}
+	}
+	// run checks the same before converting anything.
+	env, err := OpenEnv(context.Background(), spec, "file://"+t.TempDir(), zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	putCrashMonth(t, env.Storage, spec, 1)
+	if _, err := Run(context.Background(), env, spec, Options{Month: crashMonth}); !errors.As(err, &probs) {
+		t.Fatalf("run with a broken derived table: %v", err)
+	}
+	if n := countUnder(t, env.Storage, "tier1/"); n != 0 {
+		t.Errorf("the run copied %d objects to tier 1 before its derived SQL was checked", n)
+	}
+	good := crashSpec(t)
+	if _, err := ValidateDerived(context.Background(), good); err != nil {
+		t.Errorf("the crash job: %v", err)
+	}
+}

@@ -110,6 +110,11 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 	if _, err := jobs.ParseMonth(month); err != nil {
 		return nil, invalidInput{err}
 	}
+	// A derived table that cannot run is found now, not after every part
+	// is converted.
+	if _, err := ValidateDerived(ctx, spec); err != nil {
+		return nil, err
+	}
 	log := env.Log.With().Str("job", spec.Name).Str("month", month).Logger()
 	started := time.Now()
 	plan, err := MakePlan(ctx, env.Storage, spec, month, env.CodeVersion)

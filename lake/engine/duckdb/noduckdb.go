@@ -70,3 +70,13 @@ func (e *Engine) Close() error { return nil }
 
 // Version is "" in a build without DuckDB.
 func Version() string { return "" }
+
+// NamedSelect is a SELECT whose result becomes table Table.
+type NamedSelect struct {
+	Table, SQL string
+}
+
+// BindSelects returns ErrNoDuckDB in a build without DuckDB.
+func BindSelects(context.Context, string, []catalog.Table, []NamedSelect) ([]error, error) {
+	return nil, ErrNoDuckDB
+}
