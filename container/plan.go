@@ -177,8 +177,8 @@ func newPlan(opts Options) (*plan, error) {
 		if !ok {
 			return nil, fmt.Errorf("schema column %q (header %q) is not in the header sample", c.Name, sourceName(c))
 		}
-		phys, flba := pqwrite.PhysicalOf(c.Type)
-		cp := colPlan{name: c.Name, kind: c.Type.Kind, typ: c.Type, phys: phys, flba: flba, pii: c.PII, source: src}
+		spec := parquetColumn(c)
+		cp := colPlan{name: c.Name, kind: c.Type.Kind, typ: c.Type, phys: spec.Physical, flba: spec.Length, pii: c.PII, source: src}
 		if err := planCheck(&cp, c); err != nil {
 			return nil, err
 		}
@@ -188,7 +188,7 @@ func newPlan(opts Options) (*plan, error) {
 		if c.PII != "" {
 			p.anyPII = true
 		}
-		specs = append(specs, pqwrite.ColumnSpec{Name: c.Name, Type: c.Type})
+		specs = append(specs, spec)
 	}
 	schema, err := pqwrite.NewSchema(specs)
 	if err != nil {
