@@ -15,120 +15,18 @@ package container
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/klauspost/pgzip"
-	"github.com/rs/zerolog"
 
-	"github.com/tierflow/tierflow/container/csvparse"
-	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/storage"
 )
-
-// Options configures one part's conversion.
-type Options struct {
-	Spec   *jobs.Spec // schema, Source.Header, Source.NullMarkers, Output, Rejects, Convert
-	Part   string     // part name used in output file names, e.g. "part-0001" ([A-Za-z0-9._-]+)
-	Logger zerolog.Logger
-	// Progress, when set, is called periodically (from pipeline
-	// goroutines, never at once) with the part's progress in bytes of the
-	// compressed input: reading it (pass 1) moves done to 30 % of total,
-	// converting the rows (pass 2) the rest, about as the time goes.
-	// total is -1 when the input size is unknown (then done is the
-	// compressed bytes read, in pass 1 only).
-	Progress func(done, total int64)
-	// CreatedBy is the Parquet files' created_by, parquet-mr style
-	// (pqwrite.CreatedBy); empty: pqwrite.DefaultCreatedBy.
-	CreatedBy string
-
-	chunkSize int  // decompressed bytes per parse chunk; 0 = 4 MiB (tests use tiny chunks)
-	slowPaths bool // tests: parse every record with csvparse in both passes (the fast paths' oracle)
-	compress  int  // tests: 1 compresses spilled runs, -1 does not, 0 decides by the part's size
-	fanIn     int  // tests: runs merged at once (0: maxFanIn)
-}
-
-// FileEntry describes one Parquet file written.
-type FileEntry struct {
-	Key    string `json:"key"`
-	URI    string `json:"uri"`
-	Bucket int    `json:"bucket"`
-	Rows   int64  `json:"rows"`
-	Bytes  int64  `json:"bytes"`
-	SHA256 string `json:"sha256"`
-}
-
-// Timings are wall-clock figures of one conversion, in seconds.
-type Timings struct {
-	WallSeconds   float64 `json:"wall_seconds"`
-	ParseSeconds  float64 `json:"parse_cpu_seconds"`  // summed over workers
-	EncodeSeconds float64 `json:"encode_seconds"`     // sort + encode + write, summed over encoder goroutines
-	WaitSeconds   float64 `json:"input_wait_seconds"` // accumulator waiting for parsed chunks
-	Pass1Seconds  float64 `json:"pass1_seconds"`      // read, parse, route, spill
-	Pass2Seconds  float64 `json:"pass2_seconds"`      // merge, convert, encode, write
-}
-
-// Manifest records what a part's conversion read and wrote.
-type Manifest struct {
-	Part             string `json:"part"`
-	InputURI         string `json:"input_uri"`
-	InputBytes       int64  `json:"input_bytes"`  // compressed
-	InputSHA256      string `json:"input_sha256"` // of the compressed input
-	DecompressedByte int64  `json:"decompressed_bytes"`
-	SchemaHash       string `json:"schema_hash"`
-	BucketCount      int    `json:"bucket_count"`
-	BucketingVersion int    `json:"bucketing_version"`
-	RowsRead         int64  `json:"rows_read"`
-	RowsWritten      int64  `json:"rows_written"`
-	RowsRejected     int64  `json:"rows_rejected"`
-	// RowsNotProcessed are the rows read that are neither written nor
-	// rejected: 0 when the part succeeds; when it fails, nothing is
-	// written and every row read and not rejected counts here, so that
-	// rows_read = rows_written + rows_rejected + rows_not_processed holds.
-	RowsNotProcessed int64       `json:"rows_not_processed"`
-	BlankLines       int64       `json:"blank_lines"`
-	RowsPerBucket    []int64     `json:"rows_per_bucket"`
-	Files            []FileEntry `json:"files"`
-	RowGroups        int         `json:"row_groups"`
-	RejectsKey       string      `json:"rejects_key"`
-	RejectsCount     int64       `json:"rejects_count"`
-	Workers          int         `json:"workers"`
-	// Builders are the buckets pass 2 converts at once (the memory budget
-	// bounds them), each with Workers/Builders encoders.
-	Builders        int   `json:"builders"`
-	MemoryBudget    int64 `json:"memory_budget_bytes"`
-	PeakBufferBytes int64 `json:"peak_buffer_bytes"` // pass 1: bucket buffers
-	SpilledRuns     int   `json:"spilled_runs"`
-	SpilledBytes    int64 `json:"spilled_bytes"`      // framed records
-	SpilledDisk     int64 `json:"spilled_disk_bytes"` // on disk
-	SpillCompressed bool  `json:"spill_compressed"`   // S2
-	// SpillMerges counts intermediate merges of runs, for buckets that
-	// spilled more runs than are merged at once.
-	SpillMerges int `json:"spill_merges"`
-	// Uncompressed row-group sizes, as the files' footers record them.
-	RowGroupBytesMedian int64     `json:"row_group_bytes_median"`
-	RowGroupBytesMax    int64     `json:"row_group_bytes_max"`
-	Timings             Timings   `json:"timings"`
-	MBPerSecond         float64   `json:"decompressed_mb_per_second"`
-	RowsPerSecond       float64   `json:"rows_per_second"`
-	Started             time.Time `json:"started"`
-	Error               string    `json:"error,omitempty"`
-}
-
-// ManifestKey and RejectsKey name a part's sidecars under metaPrefix.
-func ManifestKey(metaPrefix, part string) string { return joinKey(metaPrefix, part+".manifest.json") }
-
-// RejectsKey names a part's rejects sidecar under metaPrefix.
-func RejectsKey(metaPrefix, part string) string { return joinKey(metaPrefix, part+".rejects.csv") }
 
 // Convert streams the gzip CSV object srcKey of src into Hive-bucketed
 // Snappy Parquet files written to dst under dataPrefix (file names
@@ -195,23 +93,6 @@ func Convert(ctx context.Context, opts Options, src storage.Storage, srcKey stri
 	return m, runErr
 }
 
-func writeManifest(ctx context.Context, dst storage.Storage, metaPrefix string, m *Manifest) error {
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	key := ManifestKey(metaPrefix, m.Part)
-	w, err := dst.Create(ctx, key, storage.PutOptions{ContentType: "application/json"})
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(append(b, '\n')); err != nil {
-		_ = w.Abort()
-		return err
-	}
-	return w.Commit()
-}
-
 // compressSpillAbove is the compressed part size above which spilled runs
 // are compressed: a part of 512 MiB spills ≈ 3.5 GB, more than a page
 // cache can be counted on to absorb.
@@ -220,12 +101,6 @@ const compressSpillAbove = 512 << 20
 // pass1Share is the part of the progress given to pass 1, in percent: it
 // takes about 30 % of a part's time.
 const pass1Share = 30
-
-// job is one chunk on its way to a worker, with the slot its batch goes to.
-type job struct {
-	ch  *csvparse.Chunk
-	out chan *batch
-}
 
 func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey string, dst storage.Storage, dataPrefix, metaPrefix string, m *Manifest) (err error) {
 	// Rejects sidecar: committed even when the part fails (it explains
@@ -268,55 +143,6 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 		err = fmt.Errorf("commit %s: %w", m.RejectsKey, cerr)
 	}
 	return err
-}
-
-// errTooManyRejects stops a conversion that found more than max_rows
-// rejects; run replaces it by the verdict's RejectsError.
-var errTooManyRejects = errors.New("too many rejected rows")
-
-// RejectsError is the error of a part that failed on a rejects threshold.
-// Its figures are a function of the input and the job alone.
-type RejectsError struct {
-	Rejected int64 // rows rejected, all in the rejects sidecar
-	// Checked rows: the part's first Checked rows when max_rows was
-	// exceeded (the last of them is the first reject past it), every row
-	// when max_fraction was.
-	Checked     int64
-	MaxRows     int64   // set when max_rows was exceeded
-	MaxFraction float64 // set when max_fraction was exceeded
-	// The first rejected row: line, byte offset, column ("" when the row
-	// as a whole is bad) and reason.
-	Line, Offset int64
-	Column       string
-	Reason       string
-	RejectsURI   string
-}
-
-func (e *RejectsError) Error() string {
-	limit := fmt.Sprintf("max_rows %d", e.MaxRows)
-	if e.MaxFraction > 0 {
-		limit = fmt.Sprintf("%.4f%% exceeds max_fraction %g", 100*float64(e.Rejected)/float64(e.Checked), e.MaxFraction)
-	}
-	first := fmt.Sprintf("line %d, byte offset %d", e.Line, e.Offset)
-	if e.Column != "" {
-		first += ", column " + e.Column
-	}
-	return fmt.Sprintf("too many rejected rows: %d of %d rows checked (%s); the first at %s: %s; see %s",
-		e.Rejected, e.Checked, limit, first, e.Reason, e.RejectsURI)
-}
-
-// rejectsError describes a part that failed on a threshold: max_rows
-// when maxFraction is 0.
-func (p *plan) rejectsError(rejects []reject, checked int64, maxFraction float64, uri string) error {
-	e := &RejectsError{Rejected: int64(len(rejects)), Checked: checked, MaxFraction: maxFraction, RejectsURI: uri}
-	if maxFraction == 0 {
-		e.MaxRows = p.maxRejects
-	}
-	if len(rejects) > 0 {
-		r := rejects[0]
-		e.Line, e.Offset, e.Column, e.Reason = r.line, r.offset, r.column, r.reason
-	}
-	return e
 }
 
 // verdict re-reads the part from its start and checks every record
@@ -541,26 +367,4 @@ func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, src
 		return rejects, fmt.Errorf("row count invariant violated: read %d != written %d + rejected %d", m.RowsRead, m.RowsWritten, len(rejects))
 	}
 	return rejects, nil
-}
-
-// writeRejects writes the rejects sidecar.
-func writeRejects(w io.Writer, part string, rejects []reject) error {
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"part", "line", "offset", "column", "reason", "raw"})
-	for _, r := range rejects {
-		_ = cw.Write([]string{part, strconv.FormatInt(r.line, 10), strconv.FormatInt(r.offset, 10), r.column, r.reason, r.raw})
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// gzipError words a read failure: truncated or corrupt gzip, with the
-// compressed offset reached (the decompressor reads ahead, so the fault
-// lies at or before it).
-func gzipError(err error, compressedOffset, total int64) error {
-	what := "corrupt gzip data"
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		what = "truncated gzip input"
-	}
-	return fmt.Errorf("%s at or before compressed byte offset %d (of %d): %w", what, compressedOffset, total, err)
 }

@@ -2,6 +2,7 @@ package container
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -130,4 +131,21 @@ func (cp *chunkPipeline) stop() {
 		}
 	}
 	cp.wg.Wait()
+}
+
+// job is one chunk on its way to a worker, with the slot its batch goes to.
+type job struct {
+	ch  *csvparse.Chunk
+	out chan *batch
+}
+
+// gzipError words a read failure: truncated or corrupt gzip, with the
+// compressed offset reached (the decompressor reads ahead, so the fault
+// lies at or before it).
+func gzipError(err error, compressedOffset, total int64) error {
+	what := "corrupt gzip data"
+	if errors.Is(err, io.ErrUnexpectedEOF) {
+		what = "truncated gzip input"
+	}
+	return fmt.Errorf("%s at or before compressed byte offset %d (of %d): %w", what, compressedOffset, total, err)
 }

@@ -8,21 +8,8 @@ import (
 	"runtime"
 	"slices"
 
-	"github.com/tierflow/tierflow/container/hive"
 	"github.com/tierflow/tierflow/container/pqwrite"
 	"github.com/tierflow/tierflow/jobs"
-)
-
-// Defaults applied when the spec leaves a setting at zero.
-const (
-	DefaultRowGroupBytes = 128 << 20
-	DefaultMemoryBytes   = 1 << 30
-	DefaultMaxRejectRows = 1000
-	DefaultMaxRejectFrac = 0.001
-	// chunkBytes is the decompressed size of one parse chunk: large enough
-	// to amortise per-chunk work, small enough that the chunks and batches
-	// in flight stay a small part of the memory budget.
-	chunkBytes = 4 << 20
 )
 
 var partName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
@@ -295,42 +282,6 @@ func sourceName(c jobs.Column) string {
 	return c.Name
 }
 
-// fieldHash is the Hive field hash (bucketing version 1 or 2) of row of a
-// typed column; NULL hashes to 0.
-func fieldHash(version int, kind jobs.Kind, col *pqwrite.Column, row int) int32 {
-	if !col.Present(row) {
-		return 0
-	}
-	if version == 2 {
-		switch kind {
-		case jobs.String:
-			return hive.StringV2(col.Bytes(row))
-		case jobs.Int:
-			return hive.IntV2(col.I32[row])
-		case jobs.Date:
-			return hive.DateV2(col.I32[row])
-		case jobs.Bigint:
-			return hive.BigintV2(col.I64[row])
-		case jobs.Boolean:
-			return hive.BooleanV2(col.Bool[row] != 0)
-		case jobs.Double:
-			return hive.DoubleV2(col.F64[row])
-		}
-		return 0
-	}
-	switch kind {
-	case jobs.String:
-		return hive.StringV1(col.Bytes(row))
-	case jobs.Int:
-		return hive.IntV1(col.I32[row])
-	case jobs.Date:
-		return hive.DateV1(col.I32[row])
-	case jobs.Bigint:
-		return hive.BigintV1(col.I64[row])
-	case jobs.Boolean:
-		return hive.BooleanV1(col.Bool[row] != 0)
-	case jobs.Double:
-		return hive.DoubleV1(col.F64[row])
-	}
-	return 0
-}
+// maxFanIn bounds the runs merged at once: each open run costs a file
+// handle and its read buffers.
+const maxFanIn = 64
