@@ -4,10 +4,15 @@ import (
 	"bufio"
 	"bytes"
 	"container/heap"
+	"context"
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
+	"sync/atomic"
+
+	"github.com/klauspost/compress/s2"
 )
 
 // source yields one sorted stream of framed records.
@@ -163,4 +168,113 @@ func newMergeHeap(srcs []source) (mergeHeap, error) {
 	}
 	heap.Init(&h)
 	return h, nil
+}
+
+// merger merges a bucket's sorted runs, for one assembler.
+type merger struct {
+	p      *plan
+	merges *atomic.Int32 // intermediate merges of runs
+}
+
+// openRuns opens spilled runs as merge sources; close releases them.
+func (m merger) openRuns(bk int, names []string) (srcs []source, close func(), err error) {
+	var files []*os.File
+	close = func() { // safe to call twice
+		for _, f := range files {
+			f.Close()
+		}
+		files = nil
+	}
+	// Read buffers share a fixed allowance, so a bucket of many runs does
+	// not grow memory with the part.
+	bufSize := 1 << 20
+	if len(names) > 0 {
+		bufSize = min(bufSize, max(16<<10, int(m.p.mergeBytes)/len(names)))
+	}
+	for _, name := range names {
+		f, err := os.Open(name)
+		if err != nil {
+			return srcs, close, fmt.Errorf("bucket %d: %w", bk, err)
+		}
+		files = append(files, f)
+		var r runReader = bufioRun{bufio.NewReaderSize(f, bufSize)}
+		if m.p.compressSpill {
+			r = s2.NewReader(bufio.NewReaderSize(f, bufSize), s2.ReaderMaxBlockSize(spillBlock))
+		}
+		srcs = append(srcs, &fileSource{name: name, r: r})
+	}
+	return srcs, close, nil
+}
+
+// reduceRuns merges a bucket's runs, maxFanIn (m.p.fanIn) at a time, into
+// fewer, longer runs until at most that many are left: a very large part
+// spills hundreds of runs per bucket. Merged inputs are deleted.
+func (m merger) reduceRuns(ctx context.Context, bk int, runs []string) ([]string, error) {
+	fanIn := m.p.fanIn
+	var rw runWriter
+	for round := 0; len(runs) > fanIn; round++ {
+		var next []string
+		for i := 0; i < len(runs); i += fanIn {
+			group := runs[i:min(i+fanIn, len(runs))]
+			if len(group) == 1 {
+				next = append(next, group[0])
+				continue
+			}
+			name := fmt.Sprintf("%s.m%d-%d", group[0], round, i/fanIn)
+			if err := m.mergeRuns(ctx, bk, group, name, &rw); err != nil {
+				return nil, err
+			}
+			next = append(next, name)
+		}
+		runs = next
+	}
+	return runs, nil
+}
+
+// mergeRuns merges runs into one run, name, and deletes them.
+func (m merger) mergeRuns(ctx context.Context, bk int, runs []string, name string, rw *runWriter) error {
+	srcs, closeRuns, err := m.openRuns(bk, runs)
+	defer closeRuns()
+	if err != nil {
+		return err
+	}
+	h, err := newMergeHeap(srcs)
+	if err != nil {
+		return err
+	}
+	var hdr [recHeader]byte
+	var raw []byte
+	_, err = rw.write(name, m.p.compressSpill, func(w io.Writer) error {
+		for len(h) > 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			s := h[0]
+			var err error
+			if raw, err = s.appendRaw(raw[:0]); err != nil {
+				return err
+			}
+			putRecHeader(hdr[:], s.meta(), len(raw), len(s.key()))
+			for _, b := range [][]byte{hdr[:], s.key(), raw} {
+				if _, err := w.Write(b); err != nil {
+					return err
+				}
+			}
+			if err := h.advance(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bucket %d: merge runs: %w", bk, err)
+	}
+	m.merges.Add(1)
+	closeRuns()
+	for _, r := range runs {
+		if err := os.Remove(r); err != nil {
+			return fmt.Errorf("bucket %d: %w", bk, err)
+		}
+	}
+	return nil
 }
