@@ -65,7 +65,8 @@ func Convert(ctx context.Context, opts Options, src storage.Storage, srcKey stri
 	if limit := p.memory * 85 / 100; p.memory >= 64<<20 && limit < debug.SetMemoryLimit(-1) {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
 	}
-	runErr := run(ctx, opts, p, src, srcKey, dst, dataPrefix, metaPrefix, m)
+	c := &converter{ctx: ctx, opts: opts, p: p, src: src, srcKey: srcKey, inputURI: m.InputURI, dst: dst, dataPrefix: dataPrefix, m: m}
+	runErr := c.run()
 	m.Timings.WallSeconds = time.Since(start).Seconds()
 	if m.Timings.WallSeconds > 0 {
 		m.MBPerSecond = float64(m.DecompressedByte) / 1e6 / m.Timings.WallSeconds
@@ -102,27 +103,48 @@ const compressSpillAbove = 512 << 20
 // takes about 30 % of a part's time.
 const pass1Share = 30
 
-func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey string, dst storage.Storage, dataPrefix, metaPrefix string, m *Manifest) (err error) {
+// converter is one part's conversion: what it reads and writes, and the
+// manifest it fills. Its methods are the stages, in order: run writes the
+// rejects sidecar around passes, which opens the input and runs pass1 and
+// pass2; verdict re-reads the part when it had too many rejects.
+type converter struct {
+	ctx        context.Context
+	opts       Options
+	p          *plan
+	src        storage.Storage
+	srcKey     string
+	inputURI   string // src's URI of srcKey, for errors
+	dst        storage.Storage
+	dataPrefix string
+	m          *Manifest
+
+	chunkSize  int    // decompressed bytes per parse chunk
+	rejectsURI string // the rejects sidecar, for errors
+	total      int64  // compressed input bytes, -1 when unknown
+}
+
+func (c *converter) run() (err error) {
+	m := c.m
 	// Rejects sidecar: committed even when the part fails (it explains
 	// the failure), in input order. Rejects are few (the part fails past
 	// max_rows), so they are kept until the end.
-	rw, err := dst.Create(ctx, m.RejectsKey, storage.PutOptions{ContentType: "text/csv"})
+	rw, err := c.dst.Create(c.ctx, m.RejectsKey, storage.PutOptions{ContentType: "text/csv"})
 	if err != nil {
 		return fmt.Errorf("create %s: %w", m.RejectsKey, err)
 	}
-	size := opts.chunkSize
-	if size <= 0 {
-		size = chunkBytes
+	c.chunkSize = c.opts.chunkSize
+	if c.chunkSize <= 0 {
+		c.chunkSize = chunkBytes
 	}
-	rejectsURI := dst.ObjectURI(m.RejectsKey)
-	rejects, err := passes(ctx, opts, p, src, srcKey, dst, dataPrefix, rejectsURI, size, m)
+	c.rejectsURI = c.dst.ObjectURI(m.RejectsKey)
+	rejects, err := c.passes()
 	if errors.Is(err, errTooManyRejects) {
 		// Which rejects pass 1 and pass 2 found before stopping depends
 		// on the workers; the verdict does not.
 		var checked int64
-		rejects, checked, err = p.verdict(ctx, src, srcKey, size)
+		rejects, checked, err = c.verdict()
 		if err == nil {
-			err = p.rejectsError(rejects, checked, 0, rejectsURI)
+			err = c.p.rejectsError(rejects, checked, 0, c.rejectsURI)
 		}
 	}
 	m.RejectsCount = int64(len(rejects))
@@ -132,7 +154,7 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 		// so that read = written + rejected + not processed holds.
 		m.RowsNotProcessed = m.RowsRead - m.RowsWritten - m.RowsRejected
 	}
-	if werr := writeRejects(rw, p.part, rejects); werr != nil {
+	if werr := writeRejects(rw, c.p.part, rejects); werr != nil {
 		_ = rw.Abort()
 		if err == nil {
 			err = fmt.Errorf("write %s: %w", m.RejectsKey, werr)
@@ -154,20 +176,21 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 // a user fixing the feed reads first. It costs reading the part up to its
 // (max_rows+1)th bad row: almost nothing for a feed that is bad
 // throughout, at most one more read of the part.
-func (p *plan) verdict(ctx context.Context, src storage.Storage, srcKey string, chunkSize int) ([]reject, int64, error) {
-	rc, err := src.Open(ctx, srcKey)
+func (c *converter) verdict() ([]reject, int64, error) {
+	p := c.p
+	rc, err := c.src.Open(c.ctx, c.srcKey)
 	if err != nil {
-		return nil, 0, fmt.Errorf("reopen input %s: %w", src.ObjectURI(srcKey), err)
+		return nil, 0, fmt.Errorf("reopen input %s: %w", c.inputURI, err)
 	}
 	defer rc.Close()
 	cr := newPrefetchReader(rc, nil)
 	defer cr.Close()
 	zr, err := pgzip.NewReader(cr)
 	if err != nil {
-		return nil, 0, fmt.Errorf("reopen input %s: %w", src.ObjectURI(srcKey), err)
+		return nil, 0, fmt.Errorf("reopen input %s: %w", c.inputURI, err)
 	}
 	defer zr.Close()
-	pl := startPipeline(ctx, p, cr, zr, -1, chunkSize, func() *router { return &router{check: true} }, nil)
+	pl := startPipeline(c.ctx, p, cr, zr, -1, c.chunkSize, func() *router { return &router{check: true} }, nil)
 	defer pl.stop()
 	var rejects []reject
 	var rows int64
@@ -177,7 +200,7 @@ func (p *plan) verdict(ctx context.Context, src storage.Storage, srcKey string, 
 			break
 		}
 		if b.err != nil {
-			return rejects, rows, fmt.Errorf("%s: %w", src.ObjectURI(srcKey), b.err)
+			return rejects, rows, fmt.Errorf("%s: %w", c.inputURI, b.err)
 		}
 		for _, r := range b.rejects {
 			if rejects = append(rejects, r); int64(len(rejects)) > p.maxRejects {
@@ -190,36 +213,37 @@ func (p *plan) verdict(ctx context.Context, src storage.Storage, srcKey string, 
 	if pl.readErr != nil {
 		return rejects, rows, pl.readErr
 	}
-	if err := ctx.Err(); err != nil {
+	if err := c.ctx.Err(); err != nil {
 		return rejects, rows, err
 	}
 	return rejects, rows, fmt.Errorf("%s: re-reading the part found %d rejected rows of %d, not more than max_rows %d as the conversion did: did the input change?",
-		src.ObjectURI(srcKey), len(rejects), rows, p.maxRejects)
+		c.inputURI, len(rejects), rows, p.maxRejects)
 }
 
 // passes converts the part: pass 1, then pass 2. It returns the rejects
 // found, in input order.
-func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey string, dst storage.Storage, dataPrefix, rejectsURI string, size int, m *Manifest) (rejects []reject, err error) {
-	ctx, cancel := context.WithCancel(ctx)
+func (c *converter) passes() (rejects []reject, err error) {
+	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
+	p, m := c.p, c.m
 
-	total := int64(-1)
-	if obj, err := src.Stat(ctx, srcKey); err == nil {
-		total = obj.Size
+	c.total = -1
+	if obj, err := c.src.Stat(ctx, c.srcKey); err == nil {
+		c.total = obj.Size
 	} else if errors.Is(err, storage.ErrNotExist) {
-		return nil, fmt.Errorf("input %s: %w", src.ObjectURI(srcKey), err)
+		return nil, fmt.Errorf("input %s: %w", c.inputURI, err)
 	}
-	p.compressSpill = opts.compress > 0 || (opts.compress == 0 && (total < 0 || total > compressSpillAbove))
-	rc, err := src.Open(ctx, srcKey)
+	p.compressSpill = c.opts.compress > 0 || (c.opts.compress == 0 && (c.total < 0 || c.total > compressSpillAbove))
+	rc, err := c.src.Open(ctx, c.srcKey)
 	if err != nil {
-		return nil, fmt.Errorf("open input %s: %w", src.ObjectURI(srcKey), err)
+		return nil, fmt.Errorf("open input %s: %w", c.inputURI, err)
 	}
 	defer rc.Close()
 	cr := newPrefetchReader(rc, sha256.New())
 	defer cr.Close()
 	zr, err := pgzip.NewReader(cr)
 	if err != nil {
-		return nil, fmt.Errorf("input %s is not a gzip file at byte offset 0: %w", src.ObjectURI(srcKey), err)
+		return nil, fmt.Errorf("input %s is not a gzip file at byte offset 0: %w", c.inputURI, err)
 	}
 	defer zr.Close()
 
@@ -229,7 +253,7 @@ func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, src
 			err = fmt.Errorf("remove spilled runs: %w", cerr)
 		}
 	}()
-	as := &assembler{ctx: ctx, p: p, acc: acc, dst: dst, dataPrefix: dataPrefix, encoders: p.encoders,
+	as := &assembler{ctx: ctx, p: p, acc: acc, dst: c.dst, dataPrefix: c.dataPrefix, encoders: p.encoders,
 		subChunk: int(min(int64(chunkBytes), max(p.rowGroup/8, 64<<10)))}
 	defer func() {
 		if err != nil {
@@ -242,21 +266,32 @@ func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, src
 	}()
 
 	var progress func()
-	if opts.Progress != nil {
+	if c.opts.Progress != nil {
 		progress = func() {
 			done := cr.consumed.Load()
-			if total > 0 {
+			if c.total > 0 {
 				done = done * pass1Share / 100
 			}
-			opts.Progress(done, total)
+			c.opts.Progress(done, c.total)
 		}
 	}
-	pl := startPipeline(ctx, p, cr, zr, total, size, func() *router { return &router{} }, progress)
+	pl := startPipeline(ctx, p, cr, zr, c.total, c.chunkSize, func() *router { return &router{} }, progress)
 	defer pl.stop()
+	rejects, wait, err := c.pass1(ctx, pl, acc)
+	if err != nil {
+		return rejects, err
+	}
+	m.InputBytes = cr.n.Load()
+	m.InputSHA256 = hex.EncodeToString(cr.h.Sum(nil))
+	return c.pass2(pl, as, rejects, wait)
+}
 
-	// Accumulate in chunk order.
+// pass1 takes the pipeline's batches in chunk order, checks the header and
+// copies the routed records into the accumulator; it returns the rejects
+// found and the time spent waiting for batches.
+func (c *converter) pass1(ctx context.Context, pl *chunkPipeline, acc *accumulator) (rejects []reject, wait time.Duration, err error) {
+	p, m := c.p, c.m
 	waitStart := time.Now()
-	var wait time.Duration
 	sawHeader := false
 	for {
 		b, ok := pl.next()
@@ -265,14 +300,14 @@ func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, src
 		}
 		wait += time.Since(waitStart)
 		if b.err != nil {
-			return rejects, fmt.Errorf("%s: %w", src.ObjectURI(srcKey), b.err)
+			return rejects, wait, fmt.Errorf("%s: %w", c.inputURI, b.err)
 		}
 		if b.seq == 0 {
 			if b.noHead {
-				return rejects, fmt.Errorf("%s: no header record (empty part)", src.ObjectURI(srcKey))
+				return rejects, wait, fmt.Errorf("%s: no header record (empty part)", c.inputURI)
 			}
 			if diff := headerDiff(p.header, b.header); diff != "" {
-				return rejects, fmt.Errorf("%s: line 1, byte offset 0: header does not match the agreed header sample: %s", src.ObjectURI(srcKey), diff)
+				return rejects, wait, fmt.Errorf("%s: line 1, byte offset 0: header does not match the agreed header sample: %s", c.inputURI, diff)
 			}
 			sawHeader = true
 		}
@@ -280,29 +315,27 @@ func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, src
 		m.BlankLines += int64(b.blank)
 		rejects = append(rejects, b.rejects...)
 		if int64(len(rejects)) > p.maxRejects {
-			return rejects, errTooManyRejects
+			return rejects, wait, errTooManyRejects
 		}
 		if err := acc.add(b); err != nil {
-			return rejects, err
+			return rejects, wait, err
 		}
 		pl.release(b)
 		waitStart = time.Now()
 	}
 	if pl.readErr != nil {
-		return rejects, pl.readErr
+		return rejects, wait, pl.readErr
 	}
 	if err := ctx.Err(); err != nil {
-		return rejects, err
+		return rejects, wait, err
 	}
 	if !sawHeader { // a gzip stream with nothing in it yields no chunk at all
-		return rejects, fmt.Errorf("%s: no header record (empty part)", src.ObjectURI(srcKey))
+		return rejects, wait, fmt.Errorf("%s: no header record (empty part)", c.inputURI)
 	}
 	m.DecompressedByte = pl.chunker.Offset()
-	m.InputBytes = cr.n.Load()
-	m.InputSHA256 = hex.EncodeToString(cr.h.Sum(nil))
 	acc.endPass1()
 	if acc.reaped > 0 {
-		opts.Logger.Warn().Str("part", opts.Part).Int("directories", acc.reaped).Str("spill_dir", p.spillDir).
+		c.opts.Logger.Warn().Str("part", c.opts.Part).Int("directories", acc.reaped).Str("spill_dir", p.spillDir).
 			Msg("removed stale spill directories left by killed converters")
 	}
 	m.PeakBufferBytes = acc.peakMem
@@ -311,13 +344,19 @@ func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, src
 	m.SpilledDisk = acc.spilledDisk
 	m.SpillCompressed = p.compressSpill && acc.runs > 0
 	m.Timings.Pass1Seconds = time.Since(m.Started).Seconds()
+	return rejects, wait, nil
+}
 
-	// Pass 2.
+// pass2 converts every bucket with the assembler, judges max_fraction on
+// the whole part and adds the files to the manifest; rejects are pass
+// 1's, and the result all of them, in input order.
+func (c *converter) pass2(pl *chunkPipeline, as *assembler, rejects []reject, wait time.Duration) ([]reject, error) {
+	p, m, total := c.p, c.m, c.total
 	as.base = int64(len(rejects))
-	if opts.Progress != nil && total > 0 {
+	if c.opts.Progress != nil && total > 0 {
 		var framed int64
-		for bk := range acc.buckets {
-			framed += acc.buckets[bk].bytes
+		for bk := range as.acc.buckets {
+			framed += as.acc.buckets[bk].bytes
 		}
 		var mu sync.Mutex
 		var merged int64
@@ -325,13 +364,13 @@ func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, src
 			mu.Lock()
 			defer mu.Unlock()
 			merged += delta
-			opts.Progress(total*pass1Share/100+int64(float64(total*(100-pass1Share)/100)*float64(merged)/float64(max(framed, 1))), total)
+			c.opts.Progress(total*pass1Share/100+int64(float64(total*(100-pass1Share)/100)*float64(merged)/float64(max(framed, 1))), total)
 		}
 	}
 	pass2 := time.Now()
-	err = as.run(p.builders)
-	if err == nil && opts.Progress != nil && total > 0 {
-		opts.Progress(total, total)
+	err := as.run(p.builders)
+	if err == nil && c.opts.Progress != nil && total > 0 {
+		c.opts.Progress(total, total)
 	}
 	rejects = append(rejects, as.rejects...)
 	slices.SortFunc(rejects, func(x, y reject) int { return cmpInt64(x.offset, y.offset) })
@@ -352,7 +391,7 @@ func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, src
 	// The fraction can only be judged on the whole part: every row has
 	// been checked, and the rejects are all there (fewer than max_rows).
 	if m.RowsRead > 0 && float64(len(rejects)) > p.maxRejectFr*float64(m.RowsRead) {
-		return rejects, p.rejectsError(rejects, m.RowsRead, p.maxRejectFr, rejectsURI)
+		return rejects, p.rejectsError(rejects, m.RowsRead, p.maxRejectFr, c.rejectsURI)
 	}
 	files, err := as.finish()
 	if err != nil {
