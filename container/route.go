@@ -81,20 +81,9 @@ func (p *plan) routeChunk(ch *csvparse.Chunk, rt *router, b *batch) {
 	pos := 0
 	for pos < n {
 		// Blank lines, as csvparse.Parse skips them.
-		if data[pos] == '\n' {
+		if next, lines, ok := csvparse.BlankLine(data, pos); ok {
 			b.blank++
-			pos++
-			line++
-			continue
-		}
-		if data[pos] == '\r' && (pos+1 == n || data[pos+1] == '\n') {
-			b.blank++
-			pos += 2
-			if pos > n {
-				pos = n
-			} else {
-				line++
-			}
+			pos, line = next, line+lines
 			continue
 		}
 		if ch.Seq == 0 && b.header == nil {
