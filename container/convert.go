@@ -200,7 +200,7 @@ func (c *converter) verdict() ([]reject, int64, error) {
 			break
 		}
 		if b.err != nil {
-			return rejects, rows, fmt.Errorf("%s: %w", c.inputURI, b.err)
+			return rejects, rows, c.located(b.err)
 		}
 		for _, r := range b.rejects {
 			if rejects = append(rejects, r); int64(len(rejects)) > p.maxRejects {
@@ -211,13 +211,21 @@ func (c *converter) verdict() ([]reject, int64, error) {
 		pl.release(b)
 	}
 	if pl.readErr != nil {
-		return rejects, rows, pl.readErr
+		return rejects, rows, c.located(pl.readErr)
 	}
 	if err := c.ctx.Err(); err != nil {
 		return rejects, rows, err
 	}
 	return rejects, rows, fmt.Errorf("%s: re-reading the part found %d rejected rows of %d, not more than max_rows %d as the conversion did: did the input change?",
 		c.inputURI, len(rejects), rows, p.maxRejects)
+}
+
+// located completes a *ParseError in err with the part and the input.
+func (c *converter) located(err error) error {
+	if pe, ok := errors.AsType[*ParseError](err); ok {
+		pe.Part, pe.Input = c.p.part, c.inputURI
+	}
+	return err
 }
 
 // passes converts the part: pass 1, then pass 2. It returns the rejects
@@ -243,7 +251,7 @@ func (c *converter) passes() (rejects []reject, err error) {
 	defer cr.Close()
 	zr, err := pgzip.NewReader(cr)
 	if err != nil {
-		return nil, fmt.Errorf("input %s is not a gzip file at byte offset 0: %w", c.inputURI, err)
+		return nil, c.located(&ParseError{Err: fmt.Errorf("%w at byte offset 0: %w", ErrNotGzip, err)})
 	}
 	defer zr.Close()
 
@@ -300,14 +308,14 @@ func (c *converter) pass1(ctx context.Context, pl *chunkPipeline, acc *accumulat
 		}
 		wait += time.Since(waitStart)
 		if b.err != nil {
-			return rejects, wait, fmt.Errorf("%s: %w", c.inputURI, b.err)
+			return rejects, wait, c.located(b.err)
 		}
 		if b.seq == 0 {
 			if b.noHead {
-				return rejects, wait, fmt.Errorf("%s: no header record (empty part)", c.inputURI)
+				return rejects, wait, c.located(&ParseError{Line: 1, Err: ErrNoHeader})
 			}
 			if diff := headerDiff(p.header, b.header); diff != "" {
-				return rejects, wait, fmt.Errorf("%s: line 1, byte offset 0: header does not match the agreed header sample: %s", c.inputURI, diff)
+				return rejects, wait, c.located(&ParseError{Line: 1, Err: fmt.Errorf("%w: %s", ErrHeaderMismatch, diff)})
 			}
 			sawHeader = true
 		}
@@ -324,13 +332,13 @@ func (c *converter) pass1(ctx context.Context, pl *chunkPipeline, acc *accumulat
 		waitStart = time.Now()
 	}
 	if pl.readErr != nil {
-		return rejects, wait, pl.readErr
+		return rejects, wait, c.located(pl.readErr)
 	}
 	if err := ctx.Err(); err != nil {
 		return rejects, wait, err
 	}
 	if !sawHeader { // a gzip stream with nothing in it yields no chunk at all
-		return rejects, wait, fmt.Errorf("%s: no header record (empty part)", c.inputURI)
+		return rejects, wait, c.located(&ParseError{Line: 1, Err: ErrNoHeader})
 	}
 	m.DecompressedByte = pl.chunker.Offset()
 	acc.endPass1()

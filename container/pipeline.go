@@ -2,7 +2,6 @@ package container
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -137,15 +136,4 @@ func (cp *chunkPipeline) stop() {
 type job struct {
 	ch  *csvparse.Chunk
 	out chan *batch
-}
-
-// gzipError words a read failure: truncated or corrupt gzip, with the
-// compressed offset reached (the decompressor reads ahead, so the fault
-// lies at or before it).
-func gzipError(err error, compressedOffset, total int64) error {
-	what := "corrupt gzip data"
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		what = "truncated gzip input"
-	}
-	return fmt.Errorf("%s at or before compressed byte offset %d (of %d): %w", what, compressedOffset, total, err)
 }

@@ -126,10 +126,10 @@ func (p *plan) isNullMarker(v []byte) bool {
 func newPlan(opts Options) (*plan, error) {
 	s := opts.Spec
 	if s == nil {
-		return nil, errors.New("no job spec")
+		return nil, ErrNoSpec
 	}
 	if !partName.MatchString(opts.Part) {
-		return nil, fmt.Errorf("part name %q: must match [A-Za-z0-9._-]+", opts.Part)
+		return nil, fmt.Errorf("%w %q: must match [A-Za-z0-9._-]+", ErrPartName, opts.Part)
 	}
 	p := &plan{spec: s, part: opts.Part, delim: s.Source.Delimiter, slowPaths: opts.slowPaths}
 	if p.delim == 0 {

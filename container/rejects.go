@@ -3,7 +3,6 @@ package container
 import (
 	"bytes"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -77,10 +76,6 @@ func (p *plan) newReject(data []byte, recs *csvparse.Records, i int, line, offse
 	raw = strings.ToValidUTF8(strings.TrimRight(raw, "\r\n"), "\uFFFD")
 	return reject{line: line, offset: offset, column: column, reason: reason, raw: raw}
 }
-
-// errTooManyRejects stops a conversion that found more than max_rows
-// rejects; run replaces it by the verdict's RejectsError.
-var errTooManyRejects = errors.New("too many rejected rows")
 
 // RejectsError is the error of a part that failed on a rejects threshold.
 // Its figures are a function of the input and the job alone.

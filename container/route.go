@@ -90,7 +90,7 @@ func (p *plan) routeChunk(ch *csvparse.Chunk, rt *router, b *batch) {
 			recs.Reset()
 			next, lines := recs.ParseRecord(data, pos, p.delim, line)
 			if recs.Recs[0].Err != csvparse.OK {
-				b.err = fmt.Errorf("header record (line 1, byte offset 0): %v", recs.Recs[0].Err)
+				b.err = &ParseError{Line: 1, Offset: 0, Err: fmt.Errorf("%w: %v", ErrMalformedHeader, recs.Recs[0].Err)}
 				return
 			}
 			for _, f := range recs.RecordFields(0) {
