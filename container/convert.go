@@ -10,6 +10,12 @@
 // Pass 2, per bucket on several builders: merge the runs by (sort key,
 // line) → split and convert into typed columns → row groups of the target
 // size → Parquet encoders → storage.
+//
+// One file per stage, each using only the ones before it: options.go and
+// errors.go, schema.go, plan.go, values.go, fields.go, sortkey.go,
+// rejects.go, route.go (pass 1), prefetch.go, pipeline.go, spill.go,
+// merge.go, manifest.go, encode.go, assemble.go (pass 2), header.go and
+// convert.go (the converter); docs/converter.md says what each holds.
 package container
 
 import (

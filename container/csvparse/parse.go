@@ -18,6 +18,11 @@
 //   - A quoted field still open at the end of input is ErrUnterminatedQuote.
 //   - Empty lines ("\n" or "\r\n" alone) are skipped and counted, as
 //     encoding/csv does.
+//
+// It exists for speed: splitting 20,000 records of 406 fields
+// (BenchmarkSplit406) took 31 ms/op with no allocation, where
+// encoding/csv took 145 ms/op, 46 MB/op and 20,035 allocs/op
+// (docs/converter.md).
 package csvparse
 
 import (

@@ -6,6 +6,11 @@
 // RLE_DICTIONARY (data page v1), compressed with Snappy. Every chunk gets
 // a page index (column and offset index), encoding stats and statistics
 // marked exact or not, and optionally a split-block bloom filter.
+//
+// It exists for speed and memory: on 40 columns × 100,000 rows
+// (BenchmarkEncode40x100k) it took 77 ms/op, 0.58 MB/op and 2,362
+// allocs/op where parquet-go's column writers took 173 ms/op, 65 MB/op
+// and 1,900 allocs/op (docs/converter.md).
 package pqwrite
 
 import (
