@@ -1,43 +1,19 @@
 package container
 
 import (
-	"bufio"
 	"bytes"
 	"cmp"
-	"container/heap"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"hash"
-	"io"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/klauspost/compress/s2"
-
 	"github.com/tierflow/tierflow/container/csvparse"
 	"github.com/tierflow/tierflow/container/pqwrite"
 	"github.com/tierflow/tierflow/lake/storage"
 )
-
-// hashWriter counts and hashes what goes through it.
-type hashWriter struct {
-	w storage.Writer
-	h hash.Hash
-	n int64
-}
-
-func (h *hashWriter) Write(p []byte) (int, error) {
-	n, err := h.w.Write(p)
-	h.h.Write(p[:n])
-	h.n += int64(n)
-	return n, err
-}
 
 // assembler is pass 2: per bucket, merge the sorted records, parse them
 // into typed columns and write full-size row groups. Buckets are
@@ -146,132 +122,15 @@ feed:
 	return as.ctx.Err()
 }
 
-// source yields one sorted stream of framed records.
-type source interface {
-	// next advances to the next record; false at the end.
-	next() (bool, error)
-	key() []byte
-	meta() recMeta
-	// appendRaw appends the current record's raw bytes to dst.
-	appendRaw(dst []byte) ([]byte, error)
-}
-
-// memSource reads a bucket's blocks through their sorted index.
-type memSource struct {
-	blocks [][]byte
-	idx    []runRec
-	i      int
-	m      recMeta
-	raw    []byte
-}
-
-func (s *memSource) next() (bool, error) {
-	if s.i >= len(s.idx) {
-		return false, nil
-	}
-	r := s.idx[s.i]
-	s.i++
-	var rawLen, keyLen int
-	buf := s.blocks[r.blk][r.off:]
-	s.m, rawLen, keyLen = recHeaderOf(buf)
-	s.raw = buf[recHeader+keyLen : recHeader+keyLen+rawLen]
-	return true, nil
-}
-func (s *memSource) key() []byte                          { return s.idx[s.i-1].key }
-func (s *memSource) meta() recMeta                        { return s.m }
-func (s *memSource) appendRaw(dst []byte) ([]byte, error) { return append(dst, s.raw...), nil }
-
-// fileSource streams a spilled run.
-type fileSource struct {
-	name   string
-	r      runReader
-	hdr    [recHeader]byte
-	k      []byte
-	m      recMeta
-	rawLen int
-	read   bool // the current record's raw bytes were consumed
-}
-
-func (s *fileSource) next() (bool, error) {
-	if !s.read && s.rawLen > 0 {
-		if err := s.r.Skip(int64(s.rawLen)); err != nil {
-			return false, s.fail(err)
-		}
-	}
-	if _, err := io.ReadFull(s.r, s.hdr[:]); err != nil {
-		if err == io.EOF {
-			return false, nil
-		}
-		return false, s.fail(err)
-	}
-	var keyLen int
-	s.m, s.rawLen, keyLen = recHeaderOf(s.hdr[:])
-	s.k = slices.Grow(s.k[:0], keyLen)[:keyLen]
-	if _, err := io.ReadFull(s.r, s.k); err != nil {
-		return false, s.fail(err)
-	}
-	s.read = false
-	return true, nil
-}
-func (s *fileSource) key() []byte   { return s.k }
-func (s *fileSource) meta() recMeta { return s.m }
-func (s *fileSource) appendRaw(dst []byte) ([]byte, error) {
-	n := len(dst)
-	dst = slices.Grow(dst, s.rawLen)[:n+s.rawLen]
-	if _, err := io.ReadFull(s.r, dst[n:]); err != nil {
-		return dst[:n], s.fail(err)
-	}
-	s.read = true
-	return dst, nil
-}
-func (s *fileSource) fail(err error) error {
-	if errors.Is(err, io.EOF) {
-		err = io.ErrUnexpectedEOF
-	}
-	return fmt.Errorf("spilled run %s: %w", s.name, err)
-}
-
-// runReader reads a spilled run: *s2.Reader or bufioRun.
-type runReader interface {
-	io.Reader
-	Skip(n int64) error
-}
-
-// bufioRun reads an uncompressed run.
-type bufioRun struct{ *bufio.Reader }
-
-func (b bufioRun) Skip(n int64) error {
-	_, err := b.Discard(int(n))
-	return err
-}
-
-// mergeHeap orders sources by their current (key, line).
-type mergeHeap []source
-
-func (h mergeHeap) Len() int { return len(h) }
-func (h mergeHeap) Less(i, j int) bool {
-	if c := bytes.Compare(h[i].key(), h[j].key()); c != 0 {
-		return c < 0
-	}
-	return h[i].meta().line < h[j].meta().line
-}
-func (h mergeHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *mergeHeap) Push(x any)   { *h = append(*h, x.(source)) }
-func (h *mergeHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return x
-}
-
 // bucket writes bucket bk's file.
 func (as *assembler) bucket(ctx context.Context, w *worker, bk int) (err error) {
 	st := &as.acc.buckets[bk]
-	runs, err := as.reduceRuns(ctx, bk, st.runs)
+	mg := merger{p: as.p, merges: &as.merges}
+	runs, err := mg.reduceRuns(ctx, bk, st.runs)
 	if err != nil {
 		return err
 	}
-	srcs, closeRuns, err := as.openRuns(bk, runs)
+	srcs, closeRuns, err := mg.openRuns(bk, runs)
 	defer closeRuns()
 	if err != nil {
 		return err
@@ -284,20 +143,17 @@ func (as *assembler) bucket(ctx context.Context, w *worker, bk int) (err error) 
 		return err
 	}
 
-	key := joinKey(as.dataPrefix, as.p.fileName(bk))
-	sw, err := as.dst.Create(ctx, key, storage.PutOptions{ContentType: "application/vnd.apache.parquet"})
+	f, err := createParquet(ctx, as.dst, joinKey(as.dataPrefix, as.p.fileName(bk)))
 	if err != nil {
-		return fmt.Errorf("create %s: %w", key, err)
+		return err
 	}
 	as.mu.Lock()
-	as.open[bk] = sw
+	as.open[bk] = f.sw
 	as.mu.Unlock()
-	hw := &hashWriter{w: sw, h: sha256.New()}
-	pw, err := pqwrite.NewWriter(hw, as.p.schema, as.p.writerOpts)
-	if err != nil {
-		return fmt.Errorf("write %s: %w", key, err)
+	if err := f.start(as.p); err != nil {
+		return err
 	}
-	b := &bucketOut{as: as, w: w, bk: bk, key: key, pw: pw}
+	b := &bucketOut{as: as, w: w, bk: bk, f: f}
 	b.reset()
 	w.data, w.metas, w.ends = w.data[:0], w.metas[:0], w.ends[:0]
 	for len(h) > 0 {
@@ -333,159 +189,22 @@ func (as *assembler) bucket(ctx context.Context, w *worker, bk int) (err error) 
 		as.mu.Lock()
 		as.open[bk] = nil
 		as.mu.Unlock()
-		if err := sw.Abort(); err != nil {
-			return fmt.Errorf("abort %s: %w", key, err)
+		if err := f.sw.Abort(); err != nil {
+			return fmt.Errorf("abort %s: %w", f.key, err)
 		}
 		return nil
 	}
-	if err := pw.Close(); err != nil {
-		return fmt.Errorf("bucket %d (%s): footer: %w", bk, key, err)
+	if err := f.pw.Close(); err != nil {
+		return fmt.Errorf("bucket %d (%s): footer: %w", bk, f.key, err)
 	}
-	if err := sw.Commit(); err != nil {
-		return fmt.Errorf("commit %s: %w", key, err)
+	if err := f.sw.Commit(); err != nil {
+		return fmt.Errorf("commit %s: %w", f.key, err)
 	}
 	as.mu.Lock()
 	defer as.mu.Unlock()
 	as.open[bk] = nil
-	as.committed = append(as.committed, key)
-	as.files[bk] = &FileEntry{Key: key, URI: as.dst.ObjectURI(key), Bucket: bk, Rows: b.written, Bytes: hw.n, SHA256: hex.EncodeToString(hw.h.Sum(nil))}
-	return nil
-}
-
-// maxFanIn bounds the runs merged at once: each open run costs a file
-// handle and its read buffers.
-const maxFanIn = 64
-
-// openRuns opens spilled runs as merge sources; close releases them.
-func (as *assembler) openRuns(bk int, names []string) (srcs []source, close func(), err error) {
-	var files []*os.File
-	close = func() { // safe to call twice
-		for _, f := range files {
-			f.Close()
-		}
-		files = nil
-	}
-	// Read buffers share a fixed allowance, so a bucket of many runs does
-	// not grow memory with the part.
-	bufSize := 1 << 20
-	if len(names) > 0 {
-		bufSize = min(bufSize, max(16<<10, int(as.p.mergeBytes)/len(names)))
-	}
-	for _, name := range names {
-		f, err := os.Open(name)
-		if err != nil {
-			return srcs, close, fmt.Errorf("bucket %d: %w", bk, err)
-		}
-		files = append(files, f)
-		var r runReader = bufioRun{bufio.NewReaderSize(f, bufSize)}
-		if as.p.compressSpill {
-			r = s2.NewReader(bufio.NewReaderSize(f, bufSize), s2.ReaderMaxBlockSize(spillBlock))
-		}
-		srcs = append(srcs, &fileSource{name: name, r: r})
-	}
-	return srcs, close, nil
-}
-
-// advance moves the first source to its next record.
-func (h *mergeHeap) advance() error {
-	ok, err := (*h)[0].next()
-	if err != nil {
-		return err
-	}
-	if ok {
-		heap.Fix(h, 0)
-	} else {
-		heap.Pop(h)
-	}
-	return nil
-}
-
-// newMergeHeap positions every source on its first record.
-func newMergeHeap(srcs []source) (mergeHeap, error) {
-	h := make(mergeHeap, 0, len(srcs))
-	for _, s := range srcs {
-		ok, err := s.next()
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			h = append(h, s)
-		}
-	}
-	heap.Init(&h)
-	return h, nil
-}
-
-// reduceRuns merges a bucket's runs, maxFanIn (as.p.fanIn) at a time, into
-// fewer, longer runs until at most that many are left: a very large part
-// spills hundreds of runs per bucket. Merged inputs are deleted.
-func (as *assembler) reduceRuns(ctx context.Context, bk int, runs []string) ([]string, error) {
-	fanIn := as.p.fanIn
-	var rw runWriter
-	for round := 0; len(runs) > fanIn; round++ {
-		var next []string
-		for i := 0; i < len(runs); i += fanIn {
-			group := runs[i:min(i+fanIn, len(runs))]
-			if len(group) == 1 {
-				next = append(next, group[0])
-				continue
-			}
-			name := fmt.Sprintf("%s.m%d-%d", group[0], round, i/fanIn)
-			if err := as.mergeRuns(ctx, bk, group, name, &rw); err != nil {
-				return nil, err
-			}
-			next = append(next, name)
-		}
-		runs = next
-	}
-	return runs, nil
-}
-
-// mergeRuns merges runs into one run, name, and deletes them.
-func (as *assembler) mergeRuns(ctx context.Context, bk int, runs []string, name string, rw *runWriter) error {
-	srcs, closeRuns, err := as.openRuns(bk, runs)
-	defer closeRuns()
-	if err != nil {
-		return err
-	}
-	h, err := newMergeHeap(srcs)
-	if err != nil {
-		return err
-	}
-	var hdr [recHeader]byte
-	var raw []byte
-	_, err = rw.write(name, as.p.compressSpill, func(w io.Writer) error {
-		for len(h) > 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			s := h[0]
-			var err error
-			if raw, err = s.appendRaw(raw[:0]); err != nil {
-				return err
-			}
-			putRecHeader(hdr[:], s.meta(), len(raw), len(s.key()))
-			for _, b := range [][]byte{hdr[:], s.key(), raw} {
-				if _, err := w.Write(b); err != nil {
-					return err
-				}
-			}
-			if err := h.advance(); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("bucket %d: merge runs: %w", bk, err)
-	}
-	as.merges.Add(1)
-	closeRuns()
-	for _, r := range runs {
-		if err := os.Remove(r); err != nil {
-			return fmt.Errorf("bucket %d: %w", bk, err)
-		}
-	}
+	as.committed = append(as.committed, f.key)
+	as.files[bk] = f.entry(as.dst, bk, b.written)
 	return nil
 }
 
@@ -494,8 +213,7 @@ type bucketOut struct {
 	as      *assembler
 	w       *worker
 	bk      int
-	key     string
-	pw      *pqwrite.Writer
+	f       *parquetFile
 	rows    int // rows in the worker's columns
 	written int64
 }
@@ -512,7 +230,7 @@ func (b *bucketOut) reset() {
 		col := &w.cols[c]
 		col.Reset()
 		col.Dict = nil
-		if p.cols[c].phys == pqwrite.ByteArray && b.pw.TryDict(c) {
+		if p.cols[c].phys == pqwrite.ByteArray && b.f.pw.TryDict(c) {
 			w.dicts[c].Reset()
 			col.Dict = &w.dicts[c]
 		}
@@ -636,29 +354,21 @@ func (b *bucketOut) flush() error {
 	}
 	start := time.Now()
 	w, p := b.w, b.as.p
-	cols := make([]*pqwrite.Column, len(w.cols))
-	for i := range w.cols {
-		cols[i] = &w.cols[i]
-	}
-	var sorting []pqwrite.SortingColumn
-	for _, c := range p.sortCols {
-		sorting = append(sorting, pqwrite.SortingColumn{Column: c})
-	}
-	before := b.pw.UncompressedBytes()
 	// Builders that ran out of buckets leave their cores to the others'
 	// encoders (the bytes written do not depend on the encoder count).
 	n := min(p.workers, b.as.encoders*(1+int(b.as.idle.Load())))
 	for len(w.encs) < n {
 		w.encs = append(w.encs, &pqwrite.Encoder{})
 	}
-	if err := b.pw.WriteRowGroup(w.encs[:n], cols, nil, b.rows, sorting); err != nil {
-		return fmt.Errorf("bucket %d (%s): %w", b.bk, b.key, err)
+	size, err := b.f.writeRowGroup(w.encs[:n], w.cols, b.rows, p.sortCols)
+	if err != nil {
+		return fmt.Errorf("bucket %d (%s): %w", b.bk, b.f.key, err)
 	}
 	b.written += int64(b.rows)
 	b.rows = 0
 	b.reset()
 	b.as.mu.Lock()
-	b.as.rgBytes = append(b.as.rgBytes, b.pw.UncompressedBytes()-before)
+	b.as.rgBytes = append(b.as.rgBytes, size)
 	b.as.mu.Unlock()
 	b.as.addTime(&b.as.encode, time.Since(start))
 	return nil
@@ -670,23 +380,6 @@ func (as *assembler) addTime(d *time.Duration, t time.Duration) {
 	as.mu.Unlock()
 }
 
-// colsBytes is the size of the values held by cols, as they would be
-// written uncompressed and unencoded (string lengths counted as Parquet's
-// 4-byte prefixes).
-func colsBytes(cols []pqwrite.Column) int64 {
-	var n int64
-	for c := range cols {
-		col := &cols[c]
-		n += int64(len(col.Def)/8 + 4*len(col.I32) + 8*len(col.I64) + 8*len(col.F64) + len(col.Bool)/8 + len(col.Data) + 4*len(col.Lens))
-		if d := col.Dict; d != nil && d.Len() > 0 {
-			// Rows times the mean entry: an estimate, but a function of
-			// the data only.
-			n += int64(len(col.Idx)) * int64(4+d.Bytes()/d.Len())
-		}
-	}
-	return n
-}
-
 // finish adds empty files for the buckets without rows when the job asks
 // for them and returns the files in bucket order.
 func (as *assembler) finish() ([]FileEntry, error) {
@@ -694,25 +387,25 @@ func (as *assembler) finish() ([]FileEntry, error) {
 	for bk := 0; bk < as.p.bucketCount; bk++ {
 		f := as.files[bk]
 		if f == nil && as.p.spec.Output.EmptyBuckets && len(as.p.bucketCols) > 0 {
-			key := joinKey(as.dataPrefix, as.p.fileName(bk))
-			sw, err := as.dst.Create(as.ctx, key, storage.PutOptions{ContentType: "application/vnd.apache.parquet"})
+			nf, err := createParquet(as.ctx, as.dst, joinKey(as.dataPrefix, as.p.fileName(bk)))
 			if err != nil {
-				return nil, fmt.Errorf("create %s: %w", key, err)
+				return nil, err
 			}
-			hw := &hashWriter{w: sw, h: sha256.New()}
-			pw, err := pqwrite.NewWriter(hw, as.p.schema, as.p.writerOpts)
+			err = nf.start(as.p)
 			if err == nil {
-				err = pw.Close()
+				if err = nf.pw.Close(); err != nil {
+					err = fmt.Errorf("write %s: %w", nf.key, err)
+				}
 			}
 			if err != nil {
-				_ = sw.Abort()
-				return nil, fmt.Errorf("write %s: %w", key, err)
+				_ = nf.sw.Abort()
+				return nil, err
 			}
-			if err := sw.Commit(); err != nil {
-				return nil, fmt.Errorf("commit %s: %w", key, err)
+			if err := nf.sw.Commit(); err != nil {
+				return nil, fmt.Errorf("commit %s: %w", nf.key, err)
 			}
-			as.committed = append(as.committed, key)
-			f = &FileEntry{Key: key, URI: as.dst.ObjectURI(key), Bucket: bk, Bytes: hw.n, SHA256: hex.EncodeToString(hw.h.Sum(nil))}
+			as.committed = append(as.committed, nf.key)
+			f = nf.entry(as.dst, bk, 0)
 		}
 		if f != nil {
 			out = append(out, *f)
@@ -747,14 +440,4 @@ func (as *assembler) abort(ctx context.Context) error {
 // fileName is the Hive/Trino bucket file name of bucket bk for this part.
 func (p *plan) fileName(bk int) string {
 	return fmt.Sprintf("%06d_0_%s.snappy.parquet", bk, p.part)
-}
-
-func joinKey(prefix, name string) string {
-	if prefix == "" {
-		return name
-	}
-	if prefix[len(prefix)-1] == '/' {
-		return prefix + name
-	}
-	return prefix + "/" + name
 }

@@ -10,125 +10,29 @@
 // Pass 2, per bucket on several builders: merge the runs by (sort key,
 // line) → split and convert into typed columns → row groups of the target
 // size → Parquet encoders → storage.
+//
+// One file per stage, each using only the ones before it: options.go and
+// errors.go, schema.go, plan.go, values.go, fields.go, sortkey.go,
+// rejects.go, route.go (pass 1), prefetch.go, pipeline.go, spill.go,
+// merge.go, manifest.go, encode.go, assemble.go (pass 2), header.go and
+// convert.go (the converter); docs/converter.md says what each holds.
 package container
 
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/csv"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/klauspost/pgzip"
-	"github.com/rs/zerolog"
 
-	"github.com/tierflow/tierflow/container/csvparse"
-	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/storage"
 )
-
-// Options configures one part's conversion.
-type Options struct {
-	Spec   *jobs.Spec // schema, Source.Header, Source.NullMarkers, Output, Rejects, Convert
-	Part   string     // part name used in output file names, e.g. "part-0001" ([A-Za-z0-9._-]+)
-	Logger zerolog.Logger
-	// Progress, when set, is called periodically (from pipeline
-	// goroutines, never at once) with the part's progress in bytes of the
-	// compressed input: reading it (pass 1) moves done to 30 % of total,
-	// converting the rows (pass 2) the rest, about as the time goes.
-	// total is -1 when the input size is unknown (then done is the
-	// compressed bytes read, in pass 1 only).
-	Progress func(done, total int64)
-	// CreatedBy is the Parquet files' created_by, parquet-mr style
-	// (pqwrite.CreatedBy); empty: pqwrite.DefaultCreatedBy.
-	CreatedBy string
-
-	chunkSize int  // decompressed bytes per parse chunk; 0 = 4 MiB (tests use tiny chunks)
-	slowPaths bool // tests: parse every record with csvparse in both passes (the fast paths' oracle)
-	compress  int  // tests: 1 compresses spilled runs, -1 does not, 0 decides by the part's size
-	fanIn     int  // tests: runs merged at once (0: maxFanIn)
-}
-
-// FileEntry describes one Parquet file written.
-type FileEntry struct {
-	Key    string `json:"key"`
-	URI    string `json:"uri"`
-	Bucket int    `json:"bucket"`
-	Rows   int64  `json:"rows"`
-	Bytes  int64  `json:"bytes"`
-	SHA256 string `json:"sha256"`
-}
-
-// Timings are wall-clock figures of one conversion, in seconds.
-type Timings struct {
-	WallSeconds   float64 `json:"wall_seconds"`
-	ParseSeconds  float64 `json:"parse_cpu_seconds"`  // summed over workers
-	EncodeSeconds float64 `json:"encode_seconds"`     // sort + encode + write, summed over encoder goroutines
-	WaitSeconds   float64 `json:"input_wait_seconds"` // accumulator waiting for parsed chunks
-	Pass1Seconds  float64 `json:"pass1_seconds"`      // read, parse, route, spill
-	Pass2Seconds  float64 `json:"pass2_seconds"`      // merge, convert, encode, write
-}
-
-// Manifest records what a part's conversion read and wrote.
-type Manifest struct {
-	Part             string `json:"part"`
-	InputURI         string `json:"input_uri"`
-	InputBytes       int64  `json:"input_bytes"`  // compressed
-	InputSHA256      string `json:"input_sha256"` // of the compressed input
-	DecompressedByte int64  `json:"decompressed_bytes"`
-	SchemaHash       string `json:"schema_hash"`
-	BucketCount      int    `json:"bucket_count"`
-	BucketingVersion int    `json:"bucketing_version"`
-	RowsRead         int64  `json:"rows_read"`
-	RowsWritten      int64  `json:"rows_written"`
-	RowsRejected     int64  `json:"rows_rejected"`
-	// RowsNotProcessed are the rows read that are neither written nor
-	// rejected: 0 when the part succeeds; when it fails, nothing is
-	// written and every row read and not rejected counts here, so that
-	// rows_read = rows_written + rows_rejected + rows_not_processed holds.
-	RowsNotProcessed int64       `json:"rows_not_processed"`
-	BlankLines       int64       `json:"blank_lines"`
-	RowsPerBucket    []int64     `json:"rows_per_bucket"`
-	Files            []FileEntry `json:"files"`
-	RowGroups        int         `json:"row_groups"`
-	RejectsKey       string      `json:"rejects_key"`
-	RejectsCount     int64       `json:"rejects_count"`
-	Workers          int         `json:"workers"`
-	// Builders are the buckets pass 2 converts at once (the memory budget
-	// bounds them), each with Workers/Builders encoders.
-	Builders        int   `json:"builders"`
-	MemoryBudget    int64 `json:"memory_budget_bytes"`
-	PeakBufferBytes int64 `json:"peak_buffer_bytes"` // pass 1: bucket buffers
-	SpilledRuns     int   `json:"spilled_runs"`
-	SpilledBytes    int64 `json:"spilled_bytes"`      // framed records
-	SpilledDisk     int64 `json:"spilled_disk_bytes"` // on disk
-	SpillCompressed bool  `json:"spill_compressed"`   // S2
-	// SpillMerges counts intermediate merges of runs, for buckets that
-	// spilled more runs than are merged at once.
-	SpillMerges int `json:"spill_merges"`
-	// Uncompressed row-group sizes, as the files' footers record them.
-	RowGroupBytesMedian int64     `json:"row_group_bytes_median"`
-	RowGroupBytesMax    int64     `json:"row_group_bytes_max"`
-	Timings             Timings   `json:"timings"`
-	MBPerSecond         float64   `json:"decompressed_mb_per_second"`
-	RowsPerSecond       float64   `json:"rows_per_second"`
-	Started             time.Time `json:"started"`
-	Error               string    `json:"error,omitempty"`
-}
-
-// ManifestKey and RejectsKey name a part's sidecars under metaPrefix.
-func ManifestKey(metaPrefix, part string) string { return joinKey(metaPrefix, part+".manifest.json") }
-
-// RejectsKey names a part's rejects sidecar under metaPrefix.
-func RejectsKey(metaPrefix, part string) string { return joinKey(metaPrefix, part+".rejects.csv") }
 
 // Convert streams the gzip CSV object srcKey of src into Hive-bucketed
 // Snappy Parquet files written to dst under dataPrefix (file names
@@ -167,7 +71,8 @@ func Convert(ctx context.Context, opts Options, src storage.Storage, srcKey stri
 	if limit := p.memory * 85 / 100; p.memory >= 64<<20 && limit < debug.SetMemoryLimit(-1) {
 		defer debug.SetMemoryLimit(debug.SetMemoryLimit(limit))
 	}
-	runErr := run(ctx, opts, p, src, srcKey, dst, dataPrefix, metaPrefix, m)
+	c := &converter{ctx: ctx, opts: opts, p: p, src: src, srcKey: srcKey, inputURI: m.InputURI, dst: dst, dataPrefix: dataPrefix, m: m}
+	runErr := c.run()
 	m.Timings.WallSeconds = time.Since(start).Seconds()
 	if m.Timings.WallSeconds > 0 {
 		m.MBPerSecond = float64(m.DecompressedByte) / 1e6 / m.Timings.WallSeconds
@@ -195,23 +100,6 @@ func Convert(ctx context.Context, opts Options, src storage.Storage, srcKey stri
 	return m, runErr
 }
 
-func writeManifest(ctx context.Context, dst storage.Storage, metaPrefix string, m *Manifest) error {
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	key := ManifestKey(metaPrefix, m.Part)
-	w, err := dst.Create(ctx, key, storage.PutOptions{ContentType: "application/json"})
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(append(b, '\n')); err != nil {
-		_ = w.Abort()
-		return err
-	}
-	return w.Commit()
-}
-
 // compressSpillAbove is the compressed part size above which spilled runs
 // are compressed: a part of 512 MiB spills ≈ 3.5 GB, more than a page
 // cache can be counted on to absorb.
@@ -221,33 +109,48 @@ const compressSpillAbove = 512 << 20
 // takes about 30 % of a part's time.
 const pass1Share = 30
 
-// job is one chunk on its way to a worker, with the slot its batch goes to.
-type job struct {
-	ch  *csvparse.Chunk
-	out chan *batch
+// converter is one part's conversion: what it reads and writes, and the
+// manifest it fills. Its methods are the stages, in order: run writes the
+// rejects sidecar around passes, which opens the input and runs pass1 and
+// pass2; verdict re-reads the part when it had too many rejects.
+type converter struct {
+	ctx        context.Context
+	opts       Options
+	p          *plan
+	src        storage.Storage
+	srcKey     string
+	inputURI   string // src's URI of srcKey, for errors
+	dst        storage.Storage
+	dataPrefix string
+	m          *Manifest
+
+	chunkSize  int    // decompressed bytes per parse chunk
+	rejectsURI string // the rejects sidecar, for errors
+	total      int64  // compressed input bytes, -1 when unknown
 }
 
-func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey string, dst storage.Storage, dataPrefix, metaPrefix string, m *Manifest) (err error) {
+func (c *converter) run() (err error) {
+	m := c.m
 	// Rejects sidecar: committed even when the part fails (it explains
 	// the failure), in input order. Rejects are few (the part fails past
 	// max_rows), so they are kept until the end.
-	rw, err := dst.Create(ctx, m.RejectsKey, storage.PutOptions{ContentType: "text/csv"})
+	rw, err := c.dst.Create(c.ctx, m.RejectsKey, storage.PutOptions{ContentType: "text/csv"})
 	if err != nil {
 		return fmt.Errorf("create %s: %w", m.RejectsKey, err)
 	}
-	size := opts.chunkSize
-	if size <= 0 {
-		size = chunkBytes
+	c.chunkSize = c.opts.chunkSize
+	if c.chunkSize <= 0 {
+		c.chunkSize = chunkBytes
 	}
-	rejectsURI := dst.ObjectURI(m.RejectsKey)
-	rejects, err := passes(ctx, opts, p, src, srcKey, dst, dataPrefix, rejectsURI, size, m)
+	c.rejectsURI = c.dst.ObjectURI(m.RejectsKey)
+	rejects, err := c.passes()
 	if errors.Is(err, errTooManyRejects) {
 		// Which rejects pass 1 and pass 2 found before stopping depends
 		// on the workers; the verdict does not.
 		var checked int64
-		rejects, checked, err = p.verdict(ctx, src, srcKey, size)
+		rejects, checked, err = c.verdict()
 		if err == nil {
-			err = p.rejectsError(rejects, checked, 0, rejectsURI)
+			err = c.p.rejectsError(rejects, checked, 0, c.rejectsURI)
 		}
 	}
 	m.RejectsCount = int64(len(rejects))
@@ -257,7 +160,7 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 		// so that read = written + rejected + not processed holds.
 		m.RowsNotProcessed = m.RowsRead - m.RowsWritten - m.RowsRejected
 	}
-	if werr := writeRejects(rw, p.part, rejects); werr != nil {
+	if werr := writeRejects(rw, c.p.part, rejects); werr != nil {
 		_ = rw.Abort()
 		if err == nil {
 			err = fmt.Errorf("write %s: %w", m.RejectsKey, werr)
@@ -270,55 +173,6 @@ func run(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey
 	return err
 }
 
-// errTooManyRejects stops a conversion that found more than max_rows
-// rejects; run replaces it by the verdict's RejectsError.
-var errTooManyRejects = errors.New("too many rejected rows")
-
-// RejectsError is the error of a part that failed on a rejects threshold.
-// Its figures are a function of the input and the job alone.
-type RejectsError struct {
-	Rejected int64 // rows rejected, all in the rejects sidecar
-	// Checked rows: the part's first Checked rows when max_rows was
-	// exceeded (the last of them is the first reject past it), every row
-	// when max_fraction was.
-	Checked     int64
-	MaxRows     int64   // set when max_rows was exceeded
-	MaxFraction float64 // set when max_fraction was exceeded
-	// The first rejected row: line, byte offset, column ("" when the row
-	// as a whole is bad) and reason.
-	Line, Offset int64
-	Column       string
-	Reason       string
-	RejectsURI   string
-}
-
-func (e *RejectsError) Error() string {
-	limit := fmt.Sprintf("max_rows %d", e.MaxRows)
-	if e.MaxFraction > 0 {
-		limit = fmt.Sprintf("%.4f%% exceeds max_fraction %g", 100*float64(e.Rejected)/float64(e.Checked), e.MaxFraction)
-	}
-	first := fmt.Sprintf("line %d, byte offset %d", e.Line, e.Offset)
-	if e.Column != "" {
-		first += ", column " + e.Column
-	}
-	return fmt.Sprintf("too many rejected rows: %d of %d rows checked (%s); the first at %s: %s; see %s",
-		e.Rejected, e.Checked, limit, first, e.Reason, e.RejectsURI)
-}
-
-// rejectsError describes a part that failed on a threshold: max_rows
-// when maxFraction is 0.
-func (p *plan) rejectsError(rejects []reject, checked int64, maxFraction float64, uri string) error {
-	e := &RejectsError{Rejected: int64(len(rejects)), Checked: checked, MaxFraction: maxFraction, RejectsURI: uri}
-	if maxFraction == 0 {
-		e.MaxRows = p.maxRejects
-	}
-	if len(rejects) > 0 {
-		r := rejects[0]
-		e.Line, e.Offset, e.Column, e.Reason = r.line, r.offset, r.column, r.reason
-	}
-	return e
-}
-
 // verdict re-reads the part from its start and checks every record
 // whole, in input order, until it finds one more bad row than max_rows
 // allows. It returns those rejects and the rows checked. Pass 1 and pass
@@ -328,20 +182,21 @@ func (p *plan) rejectsError(rejects []reject, checked int64, maxFraction float64
 // a user fixing the feed reads first. It costs reading the part up to its
 // (max_rows+1)th bad row: almost nothing for a feed that is bad
 // throughout, at most one more read of the part.
-func (p *plan) verdict(ctx context.Context, src storage.Storage, srcKey string, chunkSize int) ([]reject, int64, error) {
-	rc, err := src.Open(ctx, srcKey)
+func (c *converter) verdict() ([]reject, int64, error) {
+	p := c.p
+	rc, err := c.src.Open(c.ctx, c.srcKey)
 	if err != nil {
-		return nil, 0, fmt.Errorf("reopen input %s: %w", src.ObjectURI(srcKey), err)
+		return nil, 0, fmt.Errorf("reopen input %s: %w", c.inputURI, err)
 	}
 	defer rc.Close()
 	cr := newPrefetchReader(rc, nil)
 	defer cr.Close()
 	zr, err := pgzip.NewReader(cr)
 	if err != nil {
-		return nil, 0, fmt.Errorf("reopen input %s: %w", src.ObjectURI(srcKey), err)
+		return nil, 0, fmt.Errorf("reopen input %s: %w", c.inputURI, err)
 	}
 	defer zr.Close()
-	pl := startPipeline(ctx, p, cr, zr, -1, chunkSize, func() *router { return &router{check: true} }, nil)
+	pl := startPipeline(c.ctx, p, cr, zr, -1, c.chunkSize, func() *router { return &router{check: true} }, nil)
 	defer pl.stop()
 	var rejects []reject
 	var rows int64
@@ -351,7 +206,7 @@ func (p *plan) verdict(ctx context.Context, src storage.Storage, srcKey string, 
 			break
 		}
 		if b.err != nil {
-			return rejects, rows, fmt.Errorf("%s: %w", src.ObjectURI(srcKey), b.err)
+			return rejects, rows, c.located(b.err)
 		}
 		for _, r := range b.rejects {
 			if rejects = append(rejects, r); int64(len(rejects)) > p.maxRejects {
@@ -362,38 +217,47 @@ func (p *plan) verdict(ctx context.Context, src storage.Storage, srcKey string, 
 		pl.release(b)
 	}
 	if pl.readErr != nil {
-		return rejects, rows, pl.readErr
+		return rejects, rows, c.located(pl.readErr)
 	}
-	if err := ctx.Err(); err != nil {
+	if err := c.ctx.Err(); err != nil {
 		return rejects, rows, err
 	}
 	return rejects, rows, fmt.Errorf("%s: re-reading the part found %d rejected rows of %d, not more than max_rows %d as the conversion did: did the input change?",
-		src.ObjectURI(srcKey), len(rejects), rows, p.maxRejects)
+		c.inputURI, len(rejects), rows, p.maxRejects)
+}
+
+// located completes a *ParseError in err with the part and the input.
+func (c *converter) located(err error) error {
+	if pe, ok := errors.AsType[*ParseError](err); ok {
+		pe.Part, pe.Input = c.p.part, c.inputURI
+	}
+	return err
 }
 
 // passes converts the part: pass 1, then pass 2. It returns the rejects
 // found, in input order.
-func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, srcKey string, dst storage.Storage, dataPrefix, rejectsURI string, size int, m *Manifest) (rejects []reject, err error) {
-	ctx, cancel := context.WithCancel(ctx)
+func (c *converter) passes() (rejects []reject, err error) {
+	ctx, cancel := context.WithCancel(c.ctx)
 	defer cancel()
+	p, m := c.p, c.m
 
-	total := int64(-1)
-	if obj, err := src.Stat(ctx, srcKey); err == nil {
-		total = obj.Size
+	c.total = -1
+	if obj, err := c.src.Stat(ctx, c.srcKey); err == nil {
+		c.total = obj.Size
 	} else if errors.Is(err, storage.ErrNotExist) {
-		return nil, fmt.Errorf("input %s: %w", src.ObjectURI(srcKey), err)
+		return nil, fmt.Errorf("input %s: %w", c.inputURI, err)
 	}
-	p.compressSpill = opts.compress > 0 || (opts.compress == 0 && (total < 0 || total > compressSpillAbove))
-	rc, err := src.Open(ctx, srcKey)
+	p.compressSpill = c.opts.compress > 0 || (c.opts.compress == 0 && (c.total < 0 || c.total > compressSpillAbove))
+	rc, err := c.src.Open(ctx, c.srcKey)
 	if err != nil {
-		return nil, fmt.Errorf("open input %s: %w", src.ObjectURI(srcKey), err)
+		return nil, fmt.Errorf("open input %s: %w", c.inputURI, err)
 	}
 	defer rc.Close()
 	cr := newPrefetchReader(rc, sha256.New())
 	defer cr.Close()
 	zr, err := pgzip.NewReader(cr)
 	if err != nil {
-		return nil, fmt.Errorf("input %s is not a gzip file at byte offset 0: %w", src.ObjectURI(srcKey), err)
+		return nil, c.located(&ParseError{Err: fmt.Errorf("%w at byte offset 0: %w", ErrNotGzip, err)})
 	}
 	defer zr.Close()
 
@@ -403,7 +267,7 @@ func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, src
 			err = fmt.Errorf("remove spilled runs: %w", cerr)
 		}
 	}()
-	as := &assembler{ctx: ctx, p: p, acc: acc, dst: dst, dataPrefix: dataPrefix, encoders: p.encoders,
+	as := &assembler{ctx: ctx, p: p, acc: acc, dst: c.dst, dataPrefix: c.dataPrefix, encoders: p.encoders,
 		subChunk: int(min(int64(chunkBytes), max(p.rowGroup/8, 64<<10)))}
 	defer func() {
 		if err != nil {
@@ -416,21 +280,32 @@ func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, src
 	}()
 
 	var progress func()
-	if opts.Progress != nil {
+	if c.opts.Progress != nil {
 		progress = func() {
 			done := cr.consumed.Load()
-			if total > 0 {
+			if c.total > 0 {
 				done = done * pass1Share / 100
 			}
-			opts.Progress(done, total)
+			c.opts.Progress(done, c.total)
 		}
 	}
-	pl := startPipeline(ctx, p, cr, zr, total, size, func() *router { return &router{} }, progress)
+	pl := startPipeline(ctx, p, cr, zr, c.total, c.chunkSize, func() *router { return &router{} }, progress)
 	defer pl.stop()
+	rejects, wait, err := c.pass1(ctx, pl, acc)
+	if err != nil {
+		return rejects, err
+	}
+	m.InputBytes = cr.n.Load()
+	m.InputSHA256 = hex.EncodeToString(cr.h.Sum(nil))
+	return c.pass2(pl, as, rejects, wait)
+}
 
-	// Accumulate in chunk order.
+// pass1 takes the pipeline's batches in chunk order, checks the header and
+// copies the routed records into the accumulator; it returns the rejects
+// found and the time spent waiting for batches.
+func (c *converter) pass1(ctx context.Context, pl *chunkPipeline, acc *accumulator) (rejects []reject, wait time.Duration, err error) {
+	p, m := c.p, c.m
 	waitStart := time.Now()
-	var wait time.Duration
 	sawHeader := false
 	for {
 		b, ok := pl.next()
@@ -439,14 +314,14 @@ func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, src
 		}
 		wait += time.Since(waitStart)
 		if b.err != nil {
-			return rejects, fmt.Errorf("%s: %w", src.ObjectURI(srcKey), b.err)
+			return rejects, wait, c.located(b.err)
 		}
 		if b.seq == 0 {
 			if b.noHead {
-				return rejects, fmt.Errorf("%s: no header record (empty part)", src.ObjectURI(srcKey))
+				return rejects, wait, c.located(&ParseError{Line: 1, Err: ErrNoHeader})
 			}
 			if diff := headerDiff(p.header, b.header); diff != "" {
-				return rejects, fmt.Errorf("%s: line 1, byte offset 0: header does not match the agreed header sample: %s", src.ObjectURI(srcKey), diff)
+				return rejects, wait, c.located(&ParseError{Line: 1, Err: fmt.Errorf("%w: %s", ErrHeaderMismatch, diff)})
 			}
 			sawHeader = true
 		}
@@ -454,29 +329,27 @@ func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, src
 		m.BlankLines += int64(b.blank)
 		rejects = append(rejects, b.rejects...)
 		if int64(len(rejects)) > p.maxRejects {
-			return rejects, errTooManyRejects
+			return rejects, wait, errTooManyRejects
 		}
 		if err := acc.add(b); err != nil {
-			return rejects, err
+			return rejects, wait, err
 		}
 		pl.release(b)
 		waitStart = time.Now()
 	}
 	if pl.readErr != nil {
-		return rejects, pl.readErr
+		return rejects, wait, c.located(pl.readErr)
 	}
 	if err := ctx.Err(); err != nil {
-		return rejects, err
+		return rejects, wait, err
 	}
 	if !sawHeader { // a gzip stream with nothing in it yields no chunk at all
-		return rejects, fmt.Errorf("%s: no header record (empty part)", src.ObjectURI(srcKey))
+		return rejects, wait, c.located(&ParseError{Line: 1, Err: ErrNoHeader})
 	}
 	m.DecompressedByte = pl.chunker.Offset()
-	m.InputBytes = cr.n.Load()
-	m.InputSHA256 = hex.EncodeToString(cr.h.Sum(nil))
 	acc.endPass1()
 	if acc.reaped > 0 {
-		opts.Logger.Warn().Str("part", opts.Part).Int("directories", acc.reaped).Str("spill_dir", p.spillDir).
+		c.opts.Logger.Warn().Str("part", c.opts.Part).Int("directories", acc.reaped).Str("spill_dir", p.spillDir).
 			Msg("removed stale spill directories left by killed converters")
 	}
 	m.PeakBufferBytes = acc.peakMem
@@ -485,13 +358,19 @@ func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, src
 	m.SpilledDisk = acc.spilledDisk
 	m.SpillCompressed = p.compressSpill && acc.runs > 0
 	m.Timings.Pass1Seconds = time.Since(m.Started).Seconds()
+	return rejects, wait, nil
+}
 
-	// Pass 2.
+// pass2 converts every bucket with the assembler, judges max_fraction on
+// the whole part and adds the files to the manifest; rejects are pass
+// 1's, and the result all of them, in input order.
+func (c *converter) pass2(pl *chunkPipeline, as *assembler, rejects []reject, wait time.Duration) ([]reject, error) {
+	p, m, total := c.p, c.m, c.total
 	as.base = int64(len(rejects))
-	if opts.Progress != nil && total > 0 {
+	if c.opts.Progress != nil && total > 0 {
 		var framed int64
-		for bk := range acc.buckets {
-			framed += acc.buckets[bk].bytes
+		for bk := range as.acc.buckets {
+			framed += as.acc.buckets[bk].bytes
 		}
 		var mu sync.Mutex
 		var merged int64
@@ -499,13 +378,13 @@ func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, src
 			mu.Lock()
 			defer mu.Unlock()
 			merged += delta
-			opts.Progress(total*pass1Share/100+int64(float64(total*(100-pass1Share)/100)*float64(merged)/float64(max(framed, 1))), total)
+			c.opts.Progress(total*pass1Share/100+int64(float64(total*(100-pass1Share)/100)*float64(merged)/float64(max(framed, 1))), total)
 		}
 	}
 	pass2 := time.Now()
-	err = as.run(p.builders)
-	if err == nil && opts.Progress != nil && total > 0 {
-		opts.Progress(total, total)
+	err := as.run(p.builders)
+	if err == nil && c.opts.Progress != nil && total > 0 {
+		c.opts.Progress(total, total)
 	}
 	rejects = append(rejects, as.rejects...)
 	slices.SortFunc(rejects, func(x, y reject) int { return cmpInt64(x.offset, y.offset) })
@@ -526,7 +405,7 @@ func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, src
 	// The fraction can only be judged on the whole part: every row has
 	// been checked, and the rejects are all there (fewer than max_rows).
 	if m.RowsRead > 0 && float64(len(rejects)) > p.maxRejectFr*float64(m.RowsRead) {
-		return rejects, p.rejectsError(rejects, m.RowsRead, p.maxRejectFr, rejectsURI)
+		return rejects, p.rejectsError(rejects, m.RowsRead, p.maxRejectFr, c.rejectsURI)
 	}
 	files, err := as.finish()
 	if err != nil {
@@ -541,26 +420,4 @@ func passes(ctx context.Context, opts Options, p *plan, src storage.Storage, src
 		return rejects, fmt.Errorf("row count invariant violated: read %d != written %d + rejected %d", m.RowsRead, m.RowsWritten, len(rejects))
 	}
 	return rejects, nil
-}
-
-// writeRejects writes the rejects sidecar.
-func writeRejects(w io.Writer, part string, rejects []reject) error {
-	cw := csv.NewWriter(w)
-	_ = cw.Write([]string{"part", "line", "offset", "column", "reason", "raw"})
-	for _, r := range rejects {
-		_ = cw.Write([]string{part, strconv.FormatInt(r.line, 10), strconv.FormatInt(r.offset, 10), r.column, r.reason, r.raw})
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-// gzipError words a read failure: truncated or corrupt gzip, with the
-// compressed offset reached (the decompressor reads ahead, so the fault
-// lies at or before it).
-func gzipError(err error, compressedOffset, total int64) error {
-	what := "corrupt gzip data"
-	if errors.Is(err, io.ErrUnexpectedEOF) {
-		what = "truncated gzip input"
-	}
-	return fmt.Errorf("%s at or before compressed byte offset %d (of %d): %w", what, compressedOffset, total, err)
 }

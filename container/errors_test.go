@@ -134,8 +134,9 @@ func TestRejectThresholds(t *testing.T) {
 		spec := testSpec()
 		spec.Rejects.MaxFraction = 0.25
 		_, err := e.convert(t, spec, gz([]byte(data), 1), nil)
-		if err == nil || !strings.Contains(err.Error(), "2 of 4") {
-			t.Fatalf("err = %v", err)
+		var re *RejectsError
+		if !errors.As(err, &re) || re.Rejected != 2 || re.Checked != 4 || re.MaxFraction != 0.25 {
+			t.Fatalf("err = %v, want 2 rejects of 4 rows over max_fraction 0.25", err)
 		}
 		if keys := e.dst.keys("data/"); len(keys) != 0 {
 			t.Fatalf("data files left behind: %v", keys)
@@ -159,6 +160,10 @@ func TestHeaderMismatch(t *testing.T) {
 			if err == nil {
 				t.Fatal("header mismatch accepted")
 			}
+			var pe *ParseError
+			if !errors.Is(err, ErrHeaderMismatch) || !errors.As(err, &pe) || pe.Part != "part-0001" || pe.Line != 1 || pe.Offset != 0 {
+				t.Fatalf("err = %v, want ErrHeaderMismatch at line 1, byte offset 0 of part-0001", err)
+			}
 			for _, w := range c.wants {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
@@ -177,14 +182,29 @@ func TestHeaderMismatch(t *testing.T) {
 	}
 }
 
+// TestMalformedHeader: a header record that does not parse fails the part
+// with a ParseError at line 1, byte offset 0.
+func TestMalformedHeader(t *testing.T) {
+	e := newEnv(t)
+	_, err := e.convert(t, testSpec(), gz([]byte(strings.Replace(hdr, "State", "St\"ate", 1)+goodLine(1)), 1), nil)
+	var pe *ParseError
+	if !errors.Is(err, ErrMalformedHeader) || !errors.As(err, &pe) || pe.Line != 1 || pe.Offset != 0 || pe.Input == "" {
+		t.Fatalf("err = %v, want ErrMalformedHeader at line 1, byte offset 0 of the input", err)
+	}
+	if keys := e.dst.keys("data/"); len(keys) != 0 {
+		t.Fatalf("data written despite a malformed header: %v", keys)
+	}
+}
+
 func TestGzipFailures(t *testing.T) {
 	csvData, _ := genCSV(5, 2000, false)
 	good := gz(csvData, 1)
 	t.Run("truncated", func(t *testing.T) {
 		e := newEnv(t)
 		_, err := e.convert(t, testSpec(), good[:len(good)/2], func(o *Options) { o.chunkSize = 4096 })
-		if err == nil || !strings.Contains(err.Error(), "truncated gzip") || !strings.Contains(err.Error(), "compressed byte offset") {
-			t.Fatalf("err = %v", err)
+		var pe *ParseError
+		if !errors.Is(err, ErrTruncatedGzip) || !errors.As(err, &pe) || pe.Line != 0 || pe.Offset <= 0 || pe.Offset > int64(len(good)/2) {
+			t.Fatalf("err = %v, want ErrTruncatedGzip at a compressed byte offset within the input", err)
 		}
 		if keys := e.dst.keys("data/"); len(keys) != 0 {
 			t.Fatalf("data files left: %v", keys)
@@ -197,8 +217,9 @@ func TestGzipFailures(t *testing.T) {
 		}
 		e := newEnv(t)
 		_, err := e.convert(t, testSpec(), bad, func(o *Options) { o.chunkSize = 4096 })
-		if err == nil || !strings.Contains(err.Error(), "compressed byte offset") {
-			t.Fatalf("err = %v", err)
+		var pe *ParseError
+		if !errors.As(err, &pe) || pe.Line != 0 || pe.Offset <= 0 || pe.Offset > int64(len(bad)) {
+			t.Fatalf("err = %v, want a gzip error at a compressed byte offset within the input", err)
 		}
 		if keys := e.dst.keys("data/"); len(keys) != 0 {
 			t.Fatalf("data files left: %v", keys)
@@ -207,15 +228,15 @@ func TestGzipFailures(t *testing.T) {
 	t.Run("not gzip", func(t *testing.T) {
 		e := newEnv(t)
 		_, err := e.convert(t, testSpec(), csvData, nil)
-		if err == nil || !strings.Contains(err.Error(), "not a gzip file") {
-			t.Fatalf("err = %v", err)
+		if !errors.Is(err, ErrNotGzip) {
+			t.Fatalf("err = %v, want ErrNotGzip", err)
 		}
 	})
 	t.Run("empty object", func(t *testing.T) {
 		e := newEnv(t)
 		_, err := e.convert(t, testSpec(), nil, nil)
-		if err == nil || !strings.Contains(err.Error(), "gzip") {
-			t.Fatalf("err = %v", err)
+		if !errors.Is(err, ErrNotGzip) {
+			t.Fatalf("err = %v, want ErrNotGzip", err)
 		}
 	})
 }
@@ -349,8 +370,8 @@ func TestDigitNullMarker(t *testing.T) {
 func TestBadOptions(t *testing.T) {
 	e := newEnv(t)
 	_, err := e.convert(t, testSpec(), gz([]byte(hdr), 1), func(o *Options) { o.Part = "../evil" })
-	if err == nil || !strings.Contains(err.Error(), "part name") {
-		t.Fatalf("err = %v", err)
+	if !errors.Is(err, ErrPartName) {
+		t.Fatalf("err = %v, want ErrPartName", err)
 	}
 	spec := testSpec()
 	spec.Output.BucketedBy = []string{"nope"}

@@ -131,3 +131,9 @@ func (cp *chunkPipeline) stop() {
 	}
 	cp.wg.Wait()
 }
+
+// job is one chunk on its way to a worker, with the slot its batch goes to.
+type job struct {
+	ch  *csvparse.Chunk
+	out chan *batch
+}

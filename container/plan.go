@@ -8,21 +8,8 @@ import (
 	"runtime"
 	"slices"
 
-	"github.com/tierflow/tierflow/container/hive"
 	"github.com/tierflow/tierflow/container/pqwrite"
 	"github.com/tierflow/tierflow/jobs"
-)
-
-// Defaults applied when the spec leaves a setting at zero.
-const (
-	DefaultRowGroupBytes = 128 << 20
-	DefaultMemoryBytes   = 1 << 30
-	DefaultMaxRejectRows = 1000
-	DefaultMaxRejectFrac = 0.001
-	// chunkBytes is the decompressed size of one parse chunk: large enough
-	// to amortise per-chunk work, small enough that the chunks and batches
-	// in flight stay a small part of the memory budget.
-	chunkBytes = 4 << 20
 )
 
 var partName = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
@@ -134,13 +121,15 @@ func (p *plan) isNullMarker(v []byte) bool {
 	return false
 }
 
+// newPlan resolves opts for conversion, or says what in them cannot be
+// converted.
 func newPlan(opts Options) (*plan, error) {
 	s := opts.Spec
 	if s == nil {
-		return nil, errors.New("no job spec")
+		return nil, ErrNoSpec
 	}
 	if !partName.MatchString(opts.Part) {
-		return nil, fmt.Errorf("part name %q: must match [A-Za-z0-9._-]+", opts.Part)
+		return nil, fmt.Errorf("%w %q: must match [A-Za-z0-9._-]+", ErrPartName, opts.Part)
 	}
 	p := &plan{spec: s, part: opts.Part, delim: s.Source.Delimiter, slowPaths: opts.slowPaths}
 	if p.delim == 0 {
@@ -149,9 +138,23 @@ func newPlan(opts Options) (*plan, error) {
 	if p.delim == '"' || p.delim == '\n' || p.delim == '\r' {
 		return nil, fmt.Errorf("invalid delimiter %q", p.delim)
 	}
+	if err := p.planColumns(s); err != nil {
+		return nil, err
+	}
+	if err := p.planOutput(opts); err != nil {
+		return nil, err
+	}
+	p.planBudget(opts)
+	return p, nil
+}
+
+// planColumns resolves the schema's columns against the header sample:
+// each column's field, type, PII class and check; the Parquet schema; the
+// NULL markers.
+func (p *plan) planColumns(s *jobs.Spec) error {
 	cols := s.Schema.Columns
 	if len(cols) == 0 {
-		return nil, errors.New("schema has no columns")
+		return errors.New("schema has no columns")
 	}
 	p.header = s.Source.Header
 	if len(p.header) == 0 {
@@ -162,12 +165,12 @@ func newPlan(opts Options) (*plan, error) {
 	pos := map[string]int{}
 	for i, h := range p.header {
 		if _, dup := pos[h]; dup {
-			return nil, fmt.Errorf("header sample names column %q twice", h)
+			return fmt.Errorf("header sample names column %q twice", h)
 		}
 		pos[h] = i
 	}
 	if len(p.header) != len(cols) {
-		return nil, fmt.Errorf("header sample has %d columns, schema %d", len(p.header), len(cols))
+		return fmt.Errorf("header sample has %d columns, schema %d", len(p.header), len(cols))
 	}
 	p.fieldPII = make([]string, len(p.header))
 	p.fieldCol = make([]int, len(p.header))
@@ -175,12 +178,12 @@ func newPlan(opts Options) (*plan, error) {
 	for _, c := range cols {
 		src, ok := pos[sourceName(c)]
 		if !ok {
-			return nil, fmt.Errorf("schema column %q (header %q) is not in the header sample", c.Name, sourceName(c))
+			return fmt.Errorf("schema column %q (header %q) is not in the header sample", c.Name, sourceName(c))
 		}
-		phys, flba := pqwrite.PhysicalOf(c.Type)
-		cp := colPlan{name: c.Name, kind: c.Type.Kind, typ: c.Type, phys: phys, flba: flba, pii: c.PII, source: src}
+		spec := parquetColumn(c)
+		cp := colPlan{name: c.Name, kind: c.Type.Kind, typ: c.Type, phys: spec.Physical, flba: spec.Length, pii: c.PII, source: src}
 		if err := planCheck(&cp, c); err != nil {
-			return nil, err
+			return err
 		}
 		p.cols = append(p.cols, cp)
 		p.fieldPII[src] = c.PII
@@ -188,11 +191,11 @@ func newPlan(opts Options) (*plan, error) {
 		if c.PII != "" {
 			p.anyPII = true
 		}
-		specs = append(specs, pqwrite.ColumnSpec{Name: c.Name, Type: c.Type})
+		specs = append(specs, spec)
 	}
 	schema, err := pqwrite.NewSchema(specs)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	p.schema = schema
 	for _, m := range s.Source.NullMarkers {
@@ -201,10 +204,17 @@ func newPlan(opts Options) (*plan, error) {
 			p.markerLens |= 1 << min(len(m), 63)
 		}
 	}
+	return nil
+}
+
+// planOutput resolves the output's bucketing, sort and bloom filter
+// columns.
+func (p *plan) planOutput(opts Options) error {
+	s, cols := opts.Spec, opts.Spec.Schema.Columns
 	o := s.Output
 	p.bucketCount = o.BucketCount
 	if len(o.BucketedBy) > 0 && p.bucketCount <= 0 {
-		return nil, fmt.Errorf("bucketed_by set but bucket_count %d", p.bucketCount)
+		return fmt.Errorf("bucketed_by set but bucket_count %d", p.bucketCount)
 	}
 	if len(o.BucketedBy) == 0 {
 		p.bucketCount = 1 // one unbucketed file: bucket 000000
@@ -214,24 +224,24 @@ func newPlan(opts Options) (*plan, error) {
 		p.version = 1
 	}
 	if p.version != 1 && p.version != 2 {
-		return nil, fmt.Errorf("bucketing_version %d: want 1 or 2", p.version)
+		return fmt.Errorf("bucketing_version %d: want 1 or 2", p.version)
 	}
 	for _, name := range o.BucketedBy {
 		_, i, ok := s.Schema.Column(name)
 		if !ok {
-			return nil, fmt.Errorf("bucket column %q is not in the schema", name)
+			return fmt.Errorf("bucket column %q is not in the schema", name)
 		}
 		switch cols[i].Type.Kind {
 		case jobs.String, jobs.Int, jobs.Bigint, jobs.Boolean, jobs.Date, jobs.Double:
 		default:
-			return nil, fmt.Errorf("bucket column %q: Hive cannot bucket type %v", name, cols[i].Type)
+			return fmt.Errorf("bucket column %q: Hive cannot bucket type %v", name, cols[i].Type)
 		}
 		p.bucketCols = append(p.bucketCols, i)
 	}
 	for _, name := range o.SortedBy {
 		_, i, ok := s.Schema.Column(name)
 		if !ok {
-			return nil, fmt.Errorf("sort column %q is not in the schema", name)
+			return fmt.Errorf("sort column %q is not in the schema", name)
 		}
 		p.sortCols = append(p.sortCols, i)
 	}
@@ -239,13 +249,20 @@ func newPlan(opts Options) (*plan, error) {
 	for _, name := range o.BloomFilter {
 		_, i, ok := s.Schema.Column(name)
 		if !ok {
-			return nil, fmt.Errorf("bloom filter column %q is not in the schema", name)
+			return fmt.Errorf("bloom filter column %q is not in the schema", name)
 		}
 		p.writerOpts.BloomFilter = append(p.writerOpts.BloomFilter, i)
 	}
 	for _, c := range append(slices.Clone(p.bucketCols), p.sortCols...) {
 		p.needFields = max(p.needFields, p.cols[c].source+1)
 	}
+	return nil
+}
+
+// planBudget sets the row-group target, the workers and the memory
+// budget's split between the passes, and the rejects thresholds.
+func (p *plan) planBudget(opts Options) {
+	s, o := opts.Spec, opts.Spec.Output
 	p.rowGroup = o.RowGroupBytes
 	if p.rowGroup <= 0 {
 		p.rowGroup = DefaultRowGroupBytes
@@ -285,7 +302,6 @@ func newPlan(opts Options) (*plan, error) {
 	if p.maxRejectFr == 0 {
 		p.maxRejectFr = DefaultMaxRejectFrac
 	}
-	return p, nil
 }
 
 func sourceName(c jobs.Column) string {
@@ -295,42 +311,6 @@ func sourceName(c jobs.Column) string {
 	return c.Name
 }
 
-// fieldHash is the Hive field hash (bucketing version 1 or 2) of row of a
-// typed column; NULL hashes to 0.
-func fieldHash(version int, kind jobs.Kind, col *pqwrite.Column, row int) int32 {
-	if !col.Present(row) {
-		return 0
-	}
-	if version == 2 {
-		switch kind {
-		case jobs.String:
-			return hive.StringV2(col.Bytes(row))
-		case jobs.Int:
-			return hive.IntV2(col.I32[row])
-		case jobs.Date:
-			return hive.DateV2(col.I32[row])
-		case jobs.Bigint:
-			return hive.BigintV2(col.I64[row])
-		case jobs.Boolean:
-			return hive.BooleanV2(col.Bool[row] != 0)
-		case jobs.Double:
-			return hive.DoubleV2(col.F64[row])
-		}
-		return 0
-	}
-	switch kind {
-	case jobs.String:
-		return hive.StringV1(col.Bytes(row))
-	case jobs.Int:
-		return hive.IntV1(col.I32[row])
-	case jobs.Date:
-		return hive.DateV1(col.I32[row])
-	case jobs.Bigint:
-		return hive.BigintV1(col.I64[row])
-	case jobs.Boolean:
-		return hive.BooleanV1(col.Bool[row] != 0)
-	case jobs.Double:
-		return hive.DoubleV1(col.F64[row])
-	}
-	return 0
-}
+// maxFanIn bounds the runs merged at once: each open run costs a file
+// handle and its read buffers.
+const maxFanIn = 64

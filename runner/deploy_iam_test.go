@@ -161,7 +161,7 @@ var operations = map[string]opUse{
 	"dynamodb.CreateTable":    {why: "tierflow init, run once by the operator before the first run"},
 	"dynamodb.DescribeTable":  {why: "tierflow init (waits for the table); the task role may describe it too"},
 
-	// KMS (container/pii): the PII key, when the job names one.
+	// KMS (runner/pii): the PII key, when the job names one.
 	"kms.Decrypt": {role: "task", needs: []need{{action: "kms:Decrypt", resource: "arn:aws:kms:" + acctRegion + ":key/pii"}}},
 
 	// The control plane (runner/deploy*.go, runner/aws*.go).
@@ -283,7 +283,7 @@ func testDeployment(t *testing.T) *Deployment {
 }
 
 func TestPolicyCoversEveryCall(t *testing.T) {
-	calls := sdkCalls(t, "../lake/storage/s3", "../lake/catalog/glue", "../lake/engine/athena", "../lake/lineage/dynamo", "../container/pii", ".")
+	calls := sdkCalls(t, "../lake/storage/s3", "../lake/catalog/glue", "../lake/engine/athena", "../lake/lineage/dynamo", "pii", ".")
 	for _, must := range []string{"s3.GetObject", "glue.CreateTable", "athena.StartQueryExecution", "dynamodb.PutItem", "sfn.StartExecution", "iam.PutRolePolicy", "scheduler.CreateSchedule", "ecs.RegisterTaskDefinition"} {
 		if _, ok := calls[must]; !ok {
 			t.Errorf("the scan missed %s: is it still called? (scan broken?)", must)

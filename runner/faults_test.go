@@ -23,7 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/rs/zerolog"
 
-	"github.com/tierflow/tierflow/container/pii"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/synth"
 	"github.com/tierflow/tierflow/lake/awsconfig"
@@ -33,6 +32,7 @@ import (
 	"github.com/tierflow/tierflow/lake/storage"
 	"github.com/tierflow/tierflow/lake/storage/faultproxy"
 	"github.com/tierflow/tierflow/lake/storage/s3"
+	"github.com/tierflow/tierflow/runner/pii"
 )
 
 // faultRows is the size of the synthetic part of every month here; the

@@ -7,10 +7,10 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/tierflow/tierflow/container/pii"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/awsconfig"
 	"github.com/tierflow/tierflow/lake/engine"
+	"github.com/tierflow/tierflow/runner/pii"
 )
 
 // applyPII applies the job's PII policy to the files the engine wrote for

@@ -10,7 +10,6 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/file"
 
 	"github.com/tierflow/tierflow/container/pqwrite"
-	"github.com/tierflow/tierflow/jobs"
 )
 
 // TestScannedPages: a file sorted by state in pages of 100 rows. The
@@ -21,9 +20,9 @@ func TestScannedPages(t *testing.T) {
 	// 1000 rows: AK 0-299, CA 300-599, TX 600-999.
 	const n = 1000
 	schema, err := pqwrite.NewSchema([]pqwrite.ColumnSpec{
-		{Name: "state", Type: jobs.Type{Kind: jobs.String}},
-		{Name: "addressid", Type: jobs.Type{Kind: jobs.Bigint}},
-		{Name: "firstname", Type: jobs.Type{Kind: jobs.String}},
+		{Name: "state", Physical: pqwrite.ByteArray, Logical: pqwrite.String},
+		{Name: "addressid", Physical: pqwrite.Int64},
+		{Name: "firstname", Physical: pqwrite.ByteArray, Logical: pqwrite.String},
 	})
 	if err != nil {
 		t.Fatal(err)

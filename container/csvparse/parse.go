@@ -18,6 +18,11 @@
 //   - A quoted field still open at the end of input is ErrUnterminatedQuote.
 //   - Empty lines ("\n" or "\r\n" alone) are skipped and counted, as
 //     encoding/csv does.
+//
+// It exists for speed: splitting 20,000 records of 406 fields
+// (BenchmarkSplit406) took 31 ms/op with no allocation, where
+// encoding/csv took 145 ms/op, 46 MB/op and 20,035 allocs/op
+// (docs/converter.md).
 package csvparse
 
 import (
@@ -110,27 +115,33 @@ func Parse(data []byte, delim byte, r *Records) {
 	pos := 0
 	var line int64
 	for pos < n {
-		// Blank line.
-		if data[pos] == '\n' {
+		if next, lines, ok := BlankLine(data, pos); ok {
 			r.Blank++
-			pos++
-			line++
-			continue
-		}
-		if data[pos] == '\r' && (pos+1 == n || data[pos+1] == '\n') {
-			r.Blank++
-			pos += 2
-			if pos > n {
-				pos = n
-			} else {
-				line++
-			}
+			pos, line = next, line+lines
 			continue
 		}
 		var lines int64
 		pos, lines = r.ParseRecord(data, pos, delim, line)
 		line += lines
 	}
+}
+
+// BlankLine reports whether data[pos] starts a blank line ("\n" or
+// "\r\n" alone, or a "\r" that ends the input), which Parse skips, and
+// returns where the next record starts and the '\n' it spans. It is small
+// enough to inline: the converter's pass 1 calls it for every record.
+func BlankLine(data []byte, pos int) (next int, lines int64, ok bool) {
+	switch {
+	case data[pos] == '\n':
+		return pos + 1, 1, true
+	case data[pos] != '\r':
+		return pos, 0, false
+	case pos+1 == len(data):
+		return pos + 1, 0, true
+	case data[pos+1] == '\n':
+		return pos + 2, 1, true
+	}
+	return pos, 0, false
 }
 
 // ParseRecord appends to r the record that starts at data[pos], which is

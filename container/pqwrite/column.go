@@ -6,23 +6,33 @@
 // RLE_DICTIONARY (data page v1), compressed with Snappy. Every chunk gets
 // a page index (column and offset index), encoding stats and statistics
 // marked exact or not, and optionally a split-block bloom filter.
+//
+// It exists for speed and memory: on 40 columns × 100,000 rows
+// (BenchmarkEncode40x100k) it took 77 ms/op, 0.58 MB/op and 2,362
+// allocs/op where parquet-go's column writers took 173 ms/op, 65 MB/op
+// and 1,900 allocs/op (docs/converter.md).
 package pqwrite
 
 import (
 	"encoding/binary"
-	"fmt"
 	"slices"
-
-	"github.com/tierflow/tierflow/jobs"
 )
 
-// ColumnSpec declares one column of the file.
+// ColumnSpec declares one column of the file in Parquet's own terms: the
+// writer knows nothing of job schemas (container maps those to specs), so
+// a new job type that maps to existing physical and logical types touches
+// no code here.
 type ColumnSpec struct {
-	Name string    // Parquet field name (lowercase)
-	Type jobs.Type // its Hive type
+	Name       string     // Parquet field name (lowercase)
+	Physical   Physical   // how values are stored
+	Length     int        // FixedLenByteArray: bytes per value
+	Logical    Logical    // how readers interpret the values
+	Precision  int        // Decimal: digits in all
+	Scale      int        // Decimal: digits after the point
+	Repetition Repetition // Optional, the only repetition written
 }
 
-// Physical is the Parquet physical type used for a Hive type.
+// Physical is a Parquet physical type.
 type Physical int
 
 // Physical types.
@@ -35,31 +45,26 @@ const (
 	FixedLenByteArray
 )
 
-// PhysicalOf returns the physical type storing t, and for
-// FixedLenByteArray its byte length.
-func PhysicalOf(t jobs.Type) (Physical, int) {
-	switch t.Kind {
-	case jobs.String:
-		return ByteArray, 0
-	case jobs.Int, jobs.Date:
-		return Int32, 0
-	case jobs.Bigint, jobs.Timestamp:
-		return Int64, 0
-	case jobs.Double:
-		return Double, 0
-	case jobs.Boolean:
-		return Boolean, 0
-	case jobs.Decimal:
-		switch {
-		case t.Precision <= 9:
-			return Int32, 0
-		case t.Precision <= 18:
-			return Int64, 0
-		}
-		return FixedLenByteArray, DecimalBytes(t.Precision)
-	}
-	panic(fmt.Sprintf("pqwrite: unknown kind %d", t.Kind))
-}
+// Logical is a Parquet logical type (with its converted type, for older
+// readers).
+type Logical int
+
+// Logical types.
+const (
+	NoLogical       Logical = iota // the physical type alone: INT32, INT64, DOUBLE, BOOLEAN
+	String                         // UTF-8 text: ByteArray
+	Date                           // days since 1970-01-01: Int32
+	TimestampMillis                // milliseconds since the epoch, UTC: Int64
+	Decimal                        // unscaled, Precision and Scale: Int32, Int64 or FixedLenByteArray
+)
+
+// Repetition is a Parquet field repetition. The writer writes flat files
+// of OPTIONAL columns only (every value may be NULL); the field is there so
+// that a spec says so rather than implies it.
+type Repetition int
+
+// Optional is the repetition of every column written.
+const Optional Repetition = 0
 
 // DecimalBytes is the minimal two's complement byte length holding every
 // unscaled value of the given precision (as Hive and Spark size FIXED decimals).

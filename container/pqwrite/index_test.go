@@ -15,21 +15,19 @@ import (
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/metadata"
-
-	"github.com/tierflow/tierflow/jobs"
 )
 
 // indexSpecs covers every physical type and every boundary order.
 var indexSpecs = []ColumnSpec{
-	{Name: "state", Type: jobs.Type{Kind: jobs.String}}, // sorted: ASCENDING
-	{Name: "down", Type: jobs.Type{Kind: jobs.Bigint}},  // decreasing: DESCENDING
-	{Name: "long", Type: jobs.Type{Kind: jobs.String}},  // 40-300 bytes, multibyte, truncated
-	{Name: "i", Type: jobs.Type{Kind: jobs.Int}},        // NULL runs: null pages
-	{Name: "d", Type: jobs.Type{Kind: jobs.Double}},     // some NaN, ±0
-	{Name: "flag", Type: jobs.Type{Kind: jobs.Boolean}}, //
-	{Name: "dec", Type: jobs.Type{Kind: jobs.Decimal, Precision: 25, Scale: 2}},
-	{Name: "zip", Type: jobs.Type{Kind: jobs.String}}, // built as a StringDict
-	{Name: "small", Type: jobs.Type{Kind: jobs.Int}},  // dictionary-encoded ints
+	{Name: "state", Physical: ByteArray, Logical: String}, // sorted: ASCENDING
+	{Name: "down", Physical: Int64},                       // decreasing: DESCENDING
+	{Name: "long", Physical: ByteArray, Logical: String},  // 40-300 bytes, multibyte, truncated
+	{Name: "i", Physical: Int32},                          // NULL runs: null pages
+	{Name: "d", Physical: Double},                         // some NaN, ±0
+	{Name: "flag", Physical: Boolean},                     //
+	{Name: "dec", Physical: FixedLenByteArray, Length: DecimalBytes(25), Logical: Decimal, Precision: 25, Scale: 2},
+	{Name: "zip", Physical: ByteArray, Logical: String}, // built as a StringDict
+	{Name: "small", Physical: Int32},                    // dictionary-encoded ints
 }
 
 // indexColumns builds n rows of indexSpecs, in sorted state order.
@@ -100,7 +98,7 @@ func rowValue(cols []*Column, c, r int) []byte {
 	if !col.Present(r) {
 		return nil
 	}
-	p, w := PhysicalOf(indexSpecs[c].Type)
+	p, w := indexSpecs[c].Physical, indexSpecs[c].Length
 	switch {
 	case col.Dict != nil:
 		return col.Dict.Entry(int(col.Idx[r]))
@@ -188,7 +186,7 @@ func readValues(t *testing.T, rdr *file.Reader, rg, c int) [][]byte {
 // order compares PLAIN values of column c in the column's sort order,
 // written independently of the writer's.
 func order(c int, a, b []byte) int {
-	p, _ := PhysicalOf(indexSpecs[c].Type)
+	p := indexSpecs[c].Physical
 	switch p {
 	case Int32:
 		return cmp.Compare(int32(binary.LittleEndian.Uint32(a)), int32(binary.LittleEndian.Uint32(b)))
@@ -206,7 +204,7 @@ func order(c int, a, b []byte) int {
 }
 
 func isNaN(c int, v []byte) bool {
-	p, _ := PhysicalOf(indexSpecs[c].Type)
+	p := indexSpecs[c].Physical
 	return p == Double && math.IsNaN(math.Float64frombits(binary.LittleEndian.Uint64(v)))
 }
 
@@ -371,7 +369,7 @@ func checkPageIndex(t *testing.T, cols []*Column, n int, opts Options) {
 						hi = v
 					}
 				}
-				if p, _ := PhysicalOf(indexSpecs[c].Type); p == ByteArray && size > pageBytes+300+int(end-l.FirstRowIndex)*4 {
+				if p := indexSpecs[c].Physical; p == ByteArray && size > pageBytes+300+int(end-l.FirstRowIndex)*4 {
 					t.Errorf("rg %d %s page %d: %d bytes of values, limit %d", rg, name, k, size, pageBytes)
 				}
 				if nullCounts[k] != nulls {
@@ -449,7 +447,7 @@ func checkBounds(t *testing.T, where string, c int, min, max, lo, hi []byte, tru
 	if order(c, min, lo) > 0 || order(c, max, hi) < 0 {
 		t.Errorf("%s: bounds %q..%q do not bound the values %q..%q", where, min, max, lo, hi)
 	}
-	p, _ := PhysicalOf(indexSpecs[c].Type)
+	p := indexSpecs[c].Physical
 	if p != ByteArray || len(lo) <= trunc {
 		if !bytes.Equal(min, lo) && order(c, min, lo) != 0 {
 			t.Errorf("%s: min %x, page min %x", where, min, lo)
@@ -536,7 +534,7 @@ func TestBloomFilter(t *testing.T) {
 			}
 			// Values not written: 8-byte strings and numbers far out of
 			// range, in each type's width.
-			p, w := PhysicalOf(indexSpecs[c].Type)
+			p, w := indexSpecs[c].Physical, indexSpecs[c].Length
 			fp, tries := 0, 2000
 			for k := range tries {
 				var v []byte
@@ -611,7 +609,7 @@ func TestStatsTruncate(t *testing.T) {
 // TestLargeStatsLeftOut: as parquet-mr, chunk min and max of 4 KiB or
 // more together are left out; the column index still bounds the pages.
 func TestLargeStatsLeftOut(t *testing.T) {
-	schema, err := NewSchema([]ColumnSpec{{Name: "s", Type: jobs.Type{Kind: jobs.String}}})
+	schema, err := NewSchema([]ColumnSpec{{Name: "s", Physical: ByteArray, Logical: String}})
 	if err != nil {
 		t.Fatal(err)
 	}

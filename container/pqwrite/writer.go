@@ -6,14 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"sync/atomic"
 
 	"github.com/parquet-go/parquet-go/deprecated"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
-
-	"github.com/tierflow/tierflow/jobs"
 )
 
 var magic = []byte("PAR1")
@@ -44,10 +43,13 @@ func NewSchema(specs []ColumnSpec) (*Schema, error) {
 			return nil, fmt.Errorf("pqwrite: duplicate column %q", c.Name)
 		}
 		seen[c.Name] = true
-		if c.Type.Kind == jobs.Decimal && (c.Type.Precision < 1 || c.Type.Precision > 38 || c.Type.Scale < 0 || c.Type.Scale > c.Type.Precision) {
-			return nil, fmt.Errorf("pqwrite: column %q: invalid decimal(%d,%d)", c.Name, c.Type.Precision, c.Type.Scale)
+		if err := c.check(); err != nil {
+			return nil, fmt.Errorf("pqwrite: column %q: %w", c.Name, err)
 		}
-		phys, flba := PhysicalOf(c.Type)
+		phys, flba := c.Physical, c.Length
+		if phys != FixedLenByteArray {
+			flba = 0
+		}
 		ci := colInfo{name: c.Name, phys: phys, flba: flba}
 		el := format.SchemaElement{
 			Name:           c.Name,
@@ -69,21 +71,21 @@ func NewSchema(specs []ColumnSpec) (*Schema, error) {
 			el.TypeLength = thrift.New(int32(flba))
 		}
 		el.Type = thrift.New(ci.ftype)
-		switch c.Type.Kind {
-		case jobs.String:
+		switch c.Logical {
+		case String:
 			el.ConvertedType = thrift.New(deprecated.UTF8)
 			el.LogicalType = format.LogicalType{Value: &format.StringType{}}
-		case jobs.Date:
+		case Date:
 			el.ConvertedType = thrift.New(deprecated.Date)
 			el.LogicalType = format.LogicalType{Value: &format.DateType{}}
-		case jobs.Timestamp:
+		case TimestampMillis:
 			el.ConvertedType = thrift.New(deprecated.TimestampMillis)
 			el.LogicalType = format.LogicalType{Value: &format.TimestampType{IsAdjustedToUTC: true, Unit: format.TimeUnit{Value: &format.MilliSeconds{}}}}
-		case jobs.Decimal:
+		case Decimal:
 			el.ConvertedType = thrift.New(deprecated.Decimal)
-			el.Scale = thrift.New(int32(c.Type.Scale))
-			el.Precision = thrift.New(int32(c.Type.Precision))
-			el.LogicalType = format.LogicalType{Value: &format.DecimalType{Scale: int32(c.Type.Scale), Precision: int32(c.Type.Precision)}}
+			el.Scale = thrift.New(int32(c.Scale))
+			el.Precision = thrift.New(int32(c.Precision))
+			el.LogicalType = format.LogicalType{Value: &format.DecimalType{Scale: int32(c.Scale), Precision: int32(c.Precision)}}
 		}
 		ci.elem = el
 		s.cols = append(s.cols, ci)
@@ -92,6 +94,43 @@ func NewSchema(specs []ColumnSpec) (*Schema, error) {
 		return nil, errors.New("pqwrite: no columns")
 	}
 	return s, nil
+}
+
+// check reports a spec the writer cannot write: a logical type on a
+// physical type that cannot hold it, a decimal out of Parquet's bounds.
+func (c ColumnSpec) check() error {
+	if c.Repetition != Optional {
+		return fmt.Errorf("repetition %d: only OPTIONAL columns are written", c.Repetition)
+	}
+	if c.Physical < Boolean || c.Physical > FixedLenByteArray {
+		return fmt.Errorf("unknown physical type %d", c.Physical)
+	}
+	if c.Physical == FixedLenByteArray && c.Length < 1 {
+		return fmt.Errorf("FIXED_LEN_BYTE_ARRAY of length %d", c.Length)
+	}
+	want := map[Logical][]Physical{
+		String:          {ByteArray},
+		Date:            {Int32},
+		TimestampMillis: {Int64},
+		Decimal:         {Int32, Int64, FixedLenByteArray},
+	}
+	switch {
+	case c.Logical == NoLogical:
+		return nil
+	case want[c.Logical] == nil:
+		return fmt.Errorf("unknown logical type %d", c.Logical)
+	case !slices.Contains(want[c.Logical], c.Physical):
+		return fmt.Errorf("logical type %d cannot be stored as physical type %d", c.Logical, c.Physical)
+	}
+	if c.Logical == Decimal {
+		if c.Precision < 1 || c.Precision > 38 || c.Scale < 0 || c.Scale > c.Precision {
+			return fmt.Errorf("invalid decimal(%d,%d)", c.Precision, c.Scale)
+		}
+		if c.Physical == FixedLenByteArray && c.Length < DecimalBytes(c.Precision) {
+			return fmt.Errorf("decimal(%d,%d) needs %d bytes, not %d", c.Precision, c.Scale, DecimalBytes(c.Precision), c.Length)
+		}
+	}
+	return nil
 }
 
 // NumColumns returns the number of columns.

@@ -9,21 +9,19 @@ import (
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
-
-	"github.com/tierflow/tierflow/jobs"
 )
 
 var testSpecs = []ColumnSpec{
-	{Name: "s", Type: jobs.Type{Kind: jobs.String}},
-	{Name: "state", Type: jobs.Type{Kind: jobs.String}},
-	{Name: "i", Type: jobs.Type{Kind: jobs.Int}},
-	{Name: "b", Type: jobs.Type{Kind: jobs.Bigint}},
-	{Name: "d", Type: jobs.Type{Kind: jobs.Double}},
-	{Name: "f", Type: jobs.Type{Kind: jobs.Boolean}},
-	{Name: "dt", Type: jobs.Type{Kind: jobs.Date}},
-	{Name: "ts", Type: jobs.Type{Kind: jobs.Timestamp}},
-	{Name: "d9", Type: jobs.Type{Kind: jobs.Decimal, Precision: 9, Scale: 2}},
-	{Name: "d25", Type: jobs.Type{Kind: jobs.Decimal, Precision: 25, Scale: 3}},
+	{Name: "s", Physical: ByteArray, Logical: String},
+	{Name: "state", Physical: ByteArray, Logical: String},
+	{Name: "i", Physical: Int32},
+	{Name: "b", Physical: Int64},
+	{Name: "d", Physical: Double},
+	{Name: "f", Physical: Boolean},
+	{Name: "dt", Physical: Int32, Logical: Date},
+	{Name: "ts", Physical: Int64, Logical: TimestampMillis},
+	{Name: "d9", Physical: Int32, Logical: Decimal, Precision: 9, Scale: 2},
+	{Name: "d25", Physical: FixedLenByteArray, Length: DecimalBytes(25), Logical: Decimal, Precision: 25, Scale: 3},
 }
 
 // genColumns builds n random rows; NULLs in every non-string column.
@@ -84,7 +82,7 @@ func expected(cols []*Column, c, r int) parquet.Value {
 	if !col.Present(r) {
 		return parquet.NullValue()
 	}
-	p, w := PhysicalOf(testSpecs[c].Type)
+	p, w := testSpecs[c].Physical, testSpecs[c].Length
 	switch p {
 	case ByteArray:
 		return parquet.ByteArrayValue(col.Bytes(r))

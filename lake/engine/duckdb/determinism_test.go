@@ -13,12 +13,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tierflow/tierflow/container/pii"
 	"github.com/tierflow/tierflow/lake/catalog"
 	"github.com/tierflow/tierflow/lake/engine"
 	"github.com/tierflow/tierflow/lake/engine/duckdb"
 	"github.com/tierflow/tierflow/lake/storage"
 	"github.com/tierflow/tierflow/lake/storage/file"
+	"github.com/tierflow/tierflow/runner/pii"
 )
 
 // determinismRows is large enough for several row groups (DuckDB's are
