@@ -86,9 +86,14 @@ func Convert(ctx context.Context, opts Options, src storage.Storage, srcKey stri
 		runErr = fmt.Errorf("part %s: manifest: %w", opts.Part, err)
 		m.Error = runErr.Error()
 	}
-	ev := opts.Logger.Info()
-	if runErr != nil {
-		ev = opts.Logger.Error().Str("error", m.Error)
+	ev, msg := opts.Logger.Info(), "part converted"
+	switch {
+	case runErr != nil && ctx.Err() != nil:
+		// Stopped because another part failed or the run was interrupted:
+		// not this part's failure, so not an error line of its own.
+		ev, msg = opts.Logger.Info(), "part stopped: the run was cancelled"
+	case runErr != nil:
+		ev, msg = opts.Logger.Error().Str("error", m.Error), "part failed"
 	}
 	ev.Str("part", m.Part).Str("input", m.InputURI).Int64("input_bytes", m.InputBytes).
 		Int64("rows_read", m.RowsRead).Int64("rows_written", m.RowsWritten).Int64("rows_rejected", m.RowsRejected).
@@ -96,7 +101,7 @@ func Convert(ctx context.Context, opts Options, src storage.Storage, srcKey stri
 		Float64("wall_s", m.Timings.WallSeconds).Float64("pass1_s", m.Timings.Pass1Seconds).Float64("pass2_s", m.Timings.Pass2Seconds).
 		Float64("mb_per_s", m.MBPerSecond).Int64("peak_buffer_bytes", m.PeakBufferBytes).
 		Int("spilled_runs", m.SpilledRuns).Int64("spilled_bytes", m.SpilledBytes).Int64("spilled_disk_bytes", m.SpilledDisk).
-		Msg("part converted")
+		Msg(msg)
 	return m, runErr
 }
 

@@ -75,7 +75,7 @@ func (j *job) convertOne(ctx context.Context, o pristineObject, progress func(re
 	opts := container.Options{
 		Spec:      j.spec,
 		Part:      o.part.Name,
-		Logger:    j.log.With().Str("part", o.part.Name).Logger(),
+		Logger:    j.log, // the converter names the part in its lines
 		Progress:  progress,
 		CreatedBy: CreatedBy(),
 	}
