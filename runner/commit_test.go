@@ -150,12 +150,7 @@ func TestRollbackRefusedWhileRunHoldsMonth(t *testing.T) {
 	lakes(t, func(t *testing.T, open lakeOpener, spec *jobs.Spec) {
 		ctx := context.Background()
 		env, _ := open(t, 0)
-		for v := 1; v <= 2; v++ {
-			putCrashMonth(t, env.Storage, spec, v)
-			if _, err := Run(ctx, env, spec, Options{Month: crashMonth}); err != nil {
-				t.Fatal(err)
-			}
-		}
+		publishDeliveries(t, env, spec, 2)
 		putCrashMonth(t, env.Storage, spec, 3)
 		runEnv, _ := open(t, 0)
 		f, done := pausedRun(t, runEnv, spec, time.Minute)
@@ -187,17 +182,7 @@ func TestRollbackFencesStaleRun(t *testing.T) {
 	lakes(t, func(t *testing.T, open lakeOpener, spec *jobs.Spec) {
 		ctx := context.Background()
 		env, _ := open(t, 0)
-		var first string
-		for v := 1; v <= 2; v++ {
-			putCrashMonth(t, env.Storage, spec, v)
-			res, err := Run(ctx, env, spec, Options{Month: crashMonth})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if v == 1 {
-				first = res.Run.ID
-			}
-		}
+		first := publishDeliveries(t, env, spec, 2)[0]
 		putCrashMonth(t, env.Storage, spec, 3)
 		runEnv, _ := open(t, 0)
 		f, done := pausedRun(t, runEnv, spec, 300*time.Millisecond)
@@ -314,15 +299,7 @@ func TestGCKeepsRollbackTarget(t *testing.T) {
 	open, spec := localCrashLake(t)
 	ctx := context.Background()
 	env, _ := open(t, 0)
-	var ids []string
-	for v := 1; v <= 3; v++ {
-		putCrashMonth(t, env.Storage, spec, v)
-		res, err := Run(ctx, env, spec, Options{Month: crashMonth})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, res.Run.ID)
-	}
+	ids := publishDeliveries(t, env, spec, 3)
 	rep, err := GC(ctx, env, spec, GCOptions{})
 	if err != nil {
 		t.Fatal(err)

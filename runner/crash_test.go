@@ -79,6 +79,22 @@ func putCrashMonth(t testing.TB, st storage.Storage, spec *jobs.Spec, version in
 	}
 }
 
+// publishDeliveries publishes deliveries 1..n of the crash month in turn
+// and returns their runs' ids.
+func publishDeliveries(t *testing.T, env *Env, spec *jobs.Spec, n int) []string {
+	t.Helper()
+	var ids []string
+	for v := 1; v <= n; v++ {
+		putCrashMonth(t, env.Storage, spec, v)
+		res, err := Run(context.Background(), env, spec, Options{Month: crashMonth})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, res.Run.ID)
+	}
+	return ids
+}
+
 // deadPID is the process id of a process that has exited: claims made
 // under it belong to a dead holder.
 func deadPID(t testing.TB) int {
@@ -227,14 +243,7 @@ func publishCase(srv *awsfake.Server) crashCase {
 func rollbackCase() crashCase {
 	return crashCase{
 		name: "rollback",
-		setup: func(t *testing.T, env *Env, spec *jobs.Spec) {
-			for v := 1; v <= 2; v++ {
-				putCrashMonth(t, env.Storage, spec, v)
-				if _, err := Run(context.Background(), env, spec, Options{Month: crashMonth}); err != nil {
-					t.Fatal(err)
-				}
-			}
-		},
+		setup: func(t *testing.T, env *Env, spec *jobs.Spec) { publishDeliveries(t, env, spec, 2) },
 		cmd: func(ctx context.Context, env *Env, spec *jobs.Spec) crashOutcome {
 			prev, _ := env.Lineage.Published(ctx, spec.Name, crashMonth)
 			runs, _ := env.Lineage.ListRuns(ctx, spec.Name, crashMonth)
@@ -261,12 +270,7 @@ func gcCase(versions int) crashCase {
 		name: "gc",
 		setup: func(t *testing.T, env *Env, spec *jobs.Spec) {
 			ctx := context.Background()
-			for v := 1; v <= versions; v++ {
-				putCrashMonth(t, env.Storage, spec, v)
-				if _, err := Run(ctx, env, spec, Options{Month: crashMonth}); err != nil {
-					t.Fatal(err)
-				}
-			}
+			publishDeliveries(t, env, spec, versions)
 			// A run killed mid-way: running, its claim held by a dead process,
 			// files and a temporary file under its prefix.
 			putCrashMonth(t, env.Storage, spec, versions+1)

@@ -139,6 +139,15 @@ type Month struct {
 	Published Commit // RunID "" when nothing is published
 }
 
+// PublishedRun is m's published run id, or an error wrapping ErrNotFound
+// naming job and month: how stores answer Published from Month.
+func PublishedRun(m Month, job, month string) (string, error) {
+	if m.Published.RunID == "" {
+		return "", fmt.Errorf("published %s/%s: %w", job, month, ErrNotFound)
+	}
+	return m.Published.RunID, nil
+}
+
 // HeldError is returned by Store.Claim while another owner holds the
 // month; it wraps ErrConflict.
 type HeldError struct {

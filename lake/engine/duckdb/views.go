@@ -80,6 +80,16 @@ func (e *Engine) DefineViews(ctx context.Context, database string, sources []str
 	if err != nil {
 		return fmt.Errorf("duckdb: %w", err)
 	}
+	return e.withConn(ctx, func(conn *sql.Conn) error {
+		if err := e.defineViews(ctx, conn, database, srcs); err != nil {
+			return fmt.Errorf("duckdb: %w", err)
+		}
+		return nil
+	})
+}
+
+// withConn runs fn on one connection, after the previous statement.
+func (e *Engine) withConn(ctx context.Context, fn func(*sql.Conn) error) error {
 	if err := e.acquire(ctx); err != nil {
 		return err
 	}
@@ -89,10 +99,7 @@ func (e *Engine) DefineViews(ctx context.Context, database string, sources []str
 		return fmt.Errorf("duckdb: connection: %w", err)
 	}
 	defer conn.Close()
-	if err := e.defineViews(ctx, conn, database, srcs); err != nil {
-		return fmt.Errorf("duckdb: %w", err)
-	}
-	return nil
+	return fn(conn)
 }
 
 func (e *Engine) acquire(ctx context.Context) error {
@@ -366,23 +373,16 @@ func (e *Engine) keyOf(location string) (string, error) {
 // so catalog tables (views of DefineViews) are named as in the catalog,
 // unqualified, and hands the rows to fn.
 func (e *Engine) QueryIn(ctx context.Context, database, query string, fn func(*sql.Rows) error) error {
-	if err := e.acquire(ctx); err != nil {
-		return err
-	}
-	defer e.release()
-	conn, err := e.db.Conn(ctx)
-	if err != nil {
-		return fmt.Errorf("duckdb: connection: %w", err)
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "USE "+quoteIdent(strings.ToLower(database))); err != nil {
-		return fmt.Errorf("duckdb: use %s: %w", database, err)
-	}
-	defer conn.ExecContext(context.Background(), "USE memory.main") //nolint:errcheck
-	rows, err := conn.QueryContext(ctx, query)
-	if err != nil {
-		return fmt.Errorf("duckdb: query %q: %w", firstLine(query), err)
-	}
-	defer rows.Close()
-	return fn(rows)
+	return e.withConn(ctx, func(conn *sql.Conn) error {
+		if _, err := conn.ExecContext(ctx, "USE "+quoteIdent(strings.ToLower(database))); err != nil {
+			return fmt.Errorf("duckdb: use %s: %w", database, err)
+		}
+		defer conn.ExecContext(context.Background(), "USE memory.main") //nolint:errcheck
+		rows, err := conn.QueryContext(ctx, query)
+		if err != nil {
+			return fmt.Errorf("duckdb: query %q: %w", firstLine(query), err)
+		}
+		defer rows.Close()
+		return fn(rows)
+	})
 }

@@ -1015,8 +1015,5 @@ func (s *Store) Published(ctx context.Context, job, month string) (string, error
 	if err != nil {
 		return "", err
 	}
-	if m.Published.RunID == "" {
-		return "", fmt.Errorf("published %s/%s: %w", job, month, lineage.ErrNotFound)
-	}
-	return m.Published.RunID, nil
+	return lineage.PublishedRun(m, job, month)
 }
