@@ -242,7 +242,7 @@ func publishCase(srv *awsfake.Server) crashCase {
 
 func rollbackCase() crashCase {
 	return crashCase{
-		name: "rollback",
+		name:  "rollback",
 		setup: func(t *testing.T, env *Env, spec *jobs.Spec) { publishDeliveries(t, env, spec, 2) },
 		cmd: func(ctx context.Context, env *Env, spec *jobs.Spec) crashOutcome {
 			prev, _ := env.Lineage.Published(ctx, spec.Name, crashMonth)
