@@ -225,63 +225,76 @@ func mirrorPrefix(t *testing.T, st storage.Storage, prefix, dir string) int {
 // DuckDB, and uploads the result under the CTAS's external_location.
 func mirrorExecutor(t *testing.T, srv *awsfake.Server, cat catalog.Catalog, st storage.Storage) awsfake.Executor {
 	return func(ctx context.Context, q awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
-		c := q.CTAS
-		if c == nil {
+		if q.CTAS == nil {
 			return awsfake.AthenaResult{}, &awsfake.QueryError{Category: 2, Type: 1000, Message: "only CTAS statements are executed"}
 		}
-		dir := t.TempDir()
-		local, err := file.New(filepath.Join(dir, "lake"))
-		if err != nil {
-			return awsfake.AthenaResult{}, err
-		}
-		defer local.Close()
-		lcat, err := localcatalog.Open(filepath.Join(dir, "catalog.json"))
-		if err != nil {
-			return awsfake.AthenaResult{}, err
-		}
-		var sources []string
-		for _, db := range []string{c.Database, q.Database} {
-			for _, name := range srv.Glue.TableNames(db) {
-				if !regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(name) + `\b`).MatchString(c.Select) {
-					continue
-				}
-				if err := copyTable(ctx, t, cat, lcat, st, local, db, name); err != nil {
-					return awsfake.AthenaResult{}, err
-				}
-				sources = append(sources, db+"."+name)
-			}
-		}
-		duck, err := duckdb.New(ctx, lcat, local, duckdb.Options{Threads: 2, MemoryLimit: "1GB"})
-		if err != nil {
-			return awsfake.AthenaResult{}, err
-		}
-		defer duck.Close()
-		res, err := duck.CreateTableAs(ctx, engine.CTAS{
-			Database: c.Database, Table: c.Table, SQL: c.Select, Location: local.ObjectURI("ctas-out") + "/",
-			Compression: c.WriteCompression, Sources: sources,
-		})
-		if err != nil {
-			return awsfake.AthenaResult{}, &awsfake.QueryError{Category: 2, Type: 1000, Message: err.Error()}
-		}
-		outKey := keyOf(st, c.ExternalLocation)
-		for _, f := range res.Files {
-			rel := strings.TrimPrefix(f, local.ObjectURI("ctas-out")+"/")
-			rc, err := local.Open(ctx, "ctas-out/"+rel)
-			if err != nil {
-				return awsfake.AthenaResult{}, err
-			}
-			err = storage.Put(ctx, st, strings.TrimSuffix(outKey, "/")+"/"+rel, rc, storage.PutOptions{})
-			rc.Close()
-			if err != nil {
-				return awsfake.AthenaResult{}, err
-			}
-		}
-		out := awsfake.AthenaResult{Rows: res.Rows, EngineMillis: max(res.EngineMillis, 1)}
-		for _, col := range res.Columns {
-			out.Columns = append(out.Columns, awsfake.Column{Name: col.Name, Type: col.Type})
-		}
-		return out, nil
+		names := func(db string) ([]string, error) { return srv.Glue.TableNames(db), nil }
+		return ctasOnDuckDB(ctx, t, q.CTAS, []string{q.CTAS.Database, q.Database}, names, cat, st)
 	}
+}
+
+// ctasOnDuckDB runs an Athena CTAS as Athena would, on DuckDB: the tables
+// its SELECT names (among tableNames of dbs) are copied from the lake st
+// into a local lake, the CTAS runs there, and its files are written to the
+// CTAS's external location in st.
+func ctasOnDuckDB(ctx context.Context, t *testing.T, c *awsfake.CTAS, dbs []string, tableNames func(db string) ([]string, error),
+	cat catalog.Catalog, st storage.Storage) (awsfake.AthenaResult, error) {
+	dir := t.TempDir()
+	local, err := file.New(filepath.Join(dir, "lake"))
+	if err != nil {
+		return awsfake.AthenaResult{}, err
+	}
+	defer local.Close()
+	lcat, err := localcatalog.Open(filepath.Join(dir, "catalog.json"))
+	if err != nil {
+		return awsfake.AthenaResult{}, err
+	}
+	var sources []string
+	for _, db := range dbs {
+		names, err := tableNames(db)
+		if err != nil {
+			return awsfake.AthenaResult{}, err
+		}
+		for _, name := range names {
+			if !regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(name) + `\b`).MatchString(c.Select) {
+				continue
+			}
+			if err := copyTable(ctx, t, cat, lcat, st, local, db, name); err != nil {
+				return awsfake.AthenaResult{}, err
+			}
+			sources = append(sources, db+"."+name)
+		}
+	}
+	duck, err := duckdb.New(ctx, lcat, local, duckdb.Options{Threads: 2, MemoryLimit: "1GB"})
+	if err != nil {
+		return awsfake.AthenaResult{}, err
+	}
+	defer duck.Close()
+	res, err := duck.CreateTableAs(ctx, engine.CTAS{
+		Database: c.Database, Table: c.Table, SQL: c.Select, Location: local.ObjectURI("ctas-out") + "/",
+		Compression: c.WriteCompression, Sources: sources,
+	})
+	if err != nil {
+		return awsfake.AthenaResult{}, &awsfake.QueryError{Category: 2, Type: 1000, Message: err.Error()}
+	}
+	outKey := keyOf(st, c.ExternalLocation)
+	for _, f := range res.Files {
+		rel := strings.TrimPrefix(f, local.ObjectURI("ctas-out")+"/")
+		rc, err := local.Open(ctx, "ctas-out/"+rel)
+		if err != nil {
+			return awsfake.AthenaResult{}, err
+		}
+		err = storage.Put(ctx, st, strings.TrimSuffix(outKey, "/")+"/"+rel, rc, storage.PutOptions{})
+		rc.Close()
+		if err != nil {
+			return awsfake.AthenaResult{}, err
+		}
+	}
+	out := awsfake.AthenaResult{Rows: res.Rows, EngineMillis: max(res.EngineMillis, 1)}
+	for _, col := range res.Columns {
+		out.Columns = append(out.Columns, awsfake.Column{Name: col.Name, Type: col.Type})
+	}
+	return out, nil
 }
 
 // copyTable copies a Glue table and its partitions' files from S3 into the

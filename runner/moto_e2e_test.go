@@ -7,8 +7,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -25,14 +23,10 @@ import (
 	"github.com/tierflow/tierflow/lake/awsconfig"
 	"github.com/tierflow/tierflow/lake/awsfake"
 	"github.com/tierflow/tierflow/lake/catalog/glue"
-	localcatalog "github.com/tierflow/tierflow/lake/catalog/local"
-	"github.com/tierflow/tierflow/lake/engine"
-	"github.com/tierflow/tierflow/lake/engine/duckdb"
 	"github.com/tierflow/tierflow/lake/lineage"
 	"github.com/tierflow/tierflow/lake/lineage/dynamo"
 	"github.com/tierflow/tierflow/lake/mototest"
 	"github.com/tierflow/tierflow/lake/storage"
-	"github.com/tierflow/tierflow/lake/storage/file"
 	"github.com/tierflow/tierflow/lake/storage/s3"
 )
 
@@ -297,56 +291,18 @@ func (m *motoEnv) ctasExecutor(t *testing.T) awsfake.Executor {
 		if err := storage.Put(ctx, results, q.ID+".csv.metadata", strings.NewReader(c.Select), storage.PutOptions{}); err != nil {
 			return awsfake.AthenaResult{}, err
 		}
-		dir := t.TempDir()
-		local, err := file.New(filepath.Join(dir, "lake"))
-		if err != nil {
-			return awsfake.AthenaResult{}, err
-		}
-		defer local.Close()
-		lcat, err := localcatalog.Open(filepath.Join(dir, "catalog.json"))
-		if err != nil {
-			return awsfake.AthenaResult{}, err
-		}
-		tables, err := awsglue.NewFromConfig(cfg).GetTables(ctx, &awsglue.GetTablesInput{DatabaseName: &c.Database})
-		if err != nil {
-			return awsfake.AthenaResult{}, err
-		}
-		var sources []string
-		for _, tb := range tables.TableList {
-			name := aws.ToString(tb.Name)
-			if !regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(name) + `\b`).MatchString(c.Select) {
-				continue
-			}
-			if err := copyTable(ctx, t, cat, lcat, st, local, c.Database, name); err != nil {
-				return awsfake.AthenaResult{}, err
-			}
-			sources = append(sources, c.Database+"."+name)
-		}
-		duck, err := duckdb.New(ctx, lcat, local, duckdb.Options{Threads: 2, MemoryLimit: "1GB"})
-		if err != nil {
-			return awsfake.AthenaResult{}, err
-		}
-		defer duck.Close()
-		res, err := duck.CreateTableAs(ctx, engine.CTAS{
-			Database: c.Database, Table: c.Table, SQL: c.Select, Location: local.ObjectURI("ctas-out") + "/",
-			Compression: c.WriteCompression, Sources: sources,
-		})
-		if err != nil {
-			return awsfake.AthenaResult{}, &awsfake.QueryError{Category: 2, Type: 1000, Message: err.Error()}
-		}
-		out := awsfake.AthenaResult{Rows: res.Rows, EngineMillis: max(res.EngineMillis, 1)}
-		for _, col := range res.Columns {
-			out.Columns = append(out.Columns, awsfake.Column{Name: col.Name, Type: col.Type})
-		}
-		outKey := strings.TrimSuffix(keyOf(st, c.ExternalLocation), "/")
-		return out, local.List(ctx, "ctas-out/", func(o storage.Object) error {
-			rc, err := local.Open(ctx, o.Key)
+		names := func(db string) ([]string, error) {
+			tables, err := awsglue.NewFromConfig(cfg).GetTables(ctx, &awsglue.GetTablesInput{DatabaseName: &db})
 			if err != nil {
-				return err
+				return nil, err
 			}
-			defer rc.Close()
-			return storage.Put(ctx, st, outKey+"/"+strings.TrimPrefix(o.Key, "ctas-out/"), rc, storage.PutOptions{})
-		})
+			var out []string
+			for _, tb := range tables.TableList {
+				out = append(out, aws.ToString(tb.Name))
+			}
+			return out, nil
+		}
+		return ctasOnDuckDB(ctx, t, c, []string{c.Database}, names, cat, st)
 	}
 }
 
