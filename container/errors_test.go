@@ -153,6 +153,9 @@ func TestHeaderMismatch(t *testing.T) {
 		{"extra", "ID,State,Name,Age,Score,Active,Born,Seen,AMOUNT,BIG,HUGE,Note,Extra\n", []string{"extra: \"Extra\""}},
 		{"renamed", "ID,Province,Name,Age,Score,Active,Born,Seen,AMOUNT,BIG,HUGE,Note\n", []string{"renamed: #2 \"State\" → \"Province\""}},
 		{"moved", "State,ID,Name,Age,Score,Active,Born,Seen,AMOUNT,BIG,HUGE,Note\n", []string{"moved: \"ID\" #1 → #2", "\"State\" #2 → #1"}},
+		// One column missing near the front: the rest is one shift, not
+		// a line per column.
+		{"shifted", "ID,Name,Age,Score,Active,Born,Seen,AMOUNT,BIG,HUGE,Note\n", []string{"missing: \"State\" (#2)", "moved: 10 columns shifted by -1 from #3 (\"Name\" … \"Note\")"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			e := newEnv(t)

@@ -10,6 +10,10 @@ import (
 // missing, extra, renamed (a different name at the same position) and
 // moved columns. Header names are column names, not data, so they may
 // appear in errors; a first record that is mostly unknown names is not.
+// shiftRun is how many consecutive columns moved by the same offset are
+// reported as one shift rather than one by one.
+const shiftRun = 3
+
 func headerDiff(want, got []string) string {
 	if len(want) == len(got) {
 		same := true
@@ -57,12 +61,28 @@ func headerDiff(want, got []string) string {
 			renamedTo[got[i]] = true
 		}
 	}
-	for i, n := range want {
+	for i := 0; i < len(want); i++ {
+		n := want[i]
 		g, ok := gotPos[n]
 		switch {
 		case !ok && !renamedFrom[n]:
 			missing = append(missing, fmt.Sprintf("%q (#%d)", n, i+1))
 		case ok && g != i:
+			// One column missing or inserted moves every later one by the
+			// same amount: say that once for the whole run.
+			j := i + 1
+			for j < len(want) {
+				gj, okj := gotPos[want[j]]
+				if !okj || gj-j != g-i {
+					break
+				}
+				j++
+			}
+			if j-i >= shiftRun {
+				moved = append(moved, fmt.Sprintf("%d columns shifted by %+d from #%d (%q … %q)", j-i, g-i, i+1, n, want[j-1]))
+				i = j - 1
+				continue
+			}
 			moved = append(moved, fmt.Sprintf("%q #%d → #%d", n, i+1, g+1))
 		}
 	}
