@@ -4,6 +4,7 @@ package runner
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -585,5 +586,30 @@ func TestValidateDerivedBeforeConverting(t *testing.T) {
 	good := crashSpec(t)
 	if _, err := ValidateDerived(context.Background(), good); err != nil {
 		t.Errorf("the crash job: %v", err)
+	}
+}
+
+// A part that fails names the intake object the user dropped first, then
+// the tier-1 copy the converter read (issue 14, finding 9).
+func TestPartErrorNamesIntakeFirst(t *testing.T) {
+	open, spec := localCrashLake(t)
+	env, _ := open(t, 0)
+	putCrashMonth(t, env.Storage, spec, 1)
+	key := spec.IntakePrefix(crashMonth) + "part-0003.csv.gz"
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte("ID,Name\n1,x\n"))
+	zw.Close()
+	if err := storage.Put(context.Background(), env.Storage, key, &gz, storage.PutOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(context.Background(), env, spec, Options{Month: crashMonth})
+	if err == nil {
+		t.Fatal("a part with a wrong header was converted")
+	}
+	msg := err.Error()
+	intake, tier1 := strings.Index(msg, env.Storage.ObjectURI(key)), strings.Index(msg, "/tier1/crash/")
+	if intake < 0 || tier1 < 0 || intake > tier1 {
+		t.Errorf("the error names the intake object at %d and the tier-1 copy at %d: %s", intake, tier1, msg)
 	}
 }

@@ -5,6 +5,7 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
@@ -81,7 +82,12 @@ func (j *job) convertOne(ctx context.Context, o pristineObject, progress func(re
 	}
 	m, err := container.Convert(ctx, opts, j.env.Storage, o.key, j.env.Output, j.dataPrefix(), j.metaPrefix())
 	if err != nil {
-		return m, err // it names the part already
+		// The object the user dropped first; the converter's error names
+		// the part and the tier-1 copy it read.
+		if errors.Is(err, context.Canceled) {
+			return m, err
+		}
+		return m, fmt.Errorf("intake object %s: %w", j.env.Storage.ObjectURI(o.part.Key), err)
 	}
 	if m.InputSHA256 != o.sha256 {
 		return m, fmt.Errorf("part %s: the tier-1 copy %s has sha256 %s but the intake object had %s; tier 1 is never modified, so this delivery cannot be stored", o.part.Name, o.key, m.InputSHA256, o.sha256)
