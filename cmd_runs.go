@@ -11,7 +11,7 @@ func runsCommand(f commonFlags) *cli.Command {
 	return &cli.Command{
 		Name:  "runs",
 		Usage: "list the job's runs: id, month, status, start, duration, rows in/out/rejected, cost",
-		Flags: []cli.Flag{f.job, f.lake,
+		Flags: []cli.Flag{f.job, f.lake, outputFlag(),
 			&cli.StringFlag{Name: "month", Usage: "only this month"},
 			&cli.BoolFlag{Name: "wide", Usage: "every column (rows in, vCPU-s, GB-s, Athena bytes, S3 requests) and whole errors; default: fits 120 columns"},
 			&cli.StringFlag{Name: "on", Value: "local", Usage: "`local` (the lake's lineage) or aws (Step Functions executions joined with lineage)"},
@@ -28,7 +28,7 @@ func runsCommand(f commonFlags) *cli.Command {
 					Log: logOf(c), Stdout: c.App.Writer,
 				})
 			}
-			return runner.RunsCommand(c.Context, c.String("job"), c.String("lake"), c.String("month"), c.Bool("wide"), logOf(c), c.App.Writer)
+			return runner.RunsCommand(c.Context, c.String("job"), c.String("lake"), c.String("month"), c.Bool("wide"), c.String("output"), logOf(c), c.App.Writer)
 		},
 	}
 }

@@ -14,7 +14,7 @@ func statusCommand(f commonFlags) *cli.Command {
 		Name:      "status",
 		Usage:     "show one run: on AWS its Step Functions execution (stage, parts done, error), and its lineage record",
 		ArgsUsage: "RUN (an execution name or ARN, or a run id)",
-		Flags: []cli.Flag{f.job, f.lake,
+		Flags: []cli.Flag{f.job, f.lake, outputFlag(),
 			&cli.StringFlag{Name: "name", Usage: "the deployment's base `NAME` (default tierflow-<job>)"},
 			&cli.StringFlag{Name: "region", Usage: "AWS `REGION` (default: the job's aws.region)"},
 			&cli.StringFlag{Name: "account", Usage: "AWS `ACCOUNT` id (default: the caller's)"},
@@ -25,7 +25,7 @@ func statusCommand(f commonFlags) *cli.Command {
 			}
 			return runner.StatusCommand(c.Context, runner.StatusOptions{
 				Job: c.String("job"), Run: c.Args().First(), Lake: c.String("lake"), Name: c.String("name"),
-				Region: c.String("region"), Account: c.String("account"), Log: logOf(c), Stdout: c.App.Writer,
+				Region: c.String("region"), Account: c.String("account"), Output: c.String("output"), Log: logOf(c), Stdout: c.App.Writer,
 			})
 		},
 	}

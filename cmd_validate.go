@@ -11,9 +11,9 @@ func validateCommand(f commonFlags) *cli.Command {
 	return &cli.Command{
 		Name:  "validate",
 		Usage: "check a job before it runs: spec, schema, header sample, PII policy, and every derived table's SQL bound against the schema (DuckDB) and kept to what Athena runs; every problem at once, as file:line",
-		Flags: []cli.Flag{f.job},
+		Flags: []cli.Flag{f.job, outputFlag()},
 		Action: func(c *cli.Context) error {
-			return runner.ValidateCommand(c.Context, c.String("job"), logOf(c), c.App.Writer)
+			return runner.ValidateCommand(c.Context, c.String("job"), c.String("output"), logOf(c), c.App.Writer)
 		},
 	}
 }

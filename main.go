@@ -116,6 +116,12 @@ func newApp() *cli.App {
 	return app
 }
 
+// outputFlag is --output of the commands that print for scripts too; the
+// JSON is shaped as docs/schemas/cli.schema.json says.
+func outputFlag() cli.Flag {
+	return &cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "text", Usage: "`text` or json (docs/schemas/cli.schema.json)"}
+}
+
 // executionFlag names the Step Functions execution a step belongs to.
 var executionFlag = &cli.StringFlag{Name: "execution", Usage: "the Step Functions execution `NAME` this step belongs to"}
 

@@ -27,6 +27,8 @@ type StatusOptions struct {
 	Lake string
 	// Limit bounds the executions runs lists (default 20).
 	Limit int
+	// Output is "text" (default) or "json" (local lakes' status).
+	Output string
 	// Name, Region, Account: as AWSRunOptions.
 	Name, Region, Account string
 
@@ -121,8 +123,14 @@ func StatusCommand(ctx context.Context, o StatusOptions) error {
 	if err != nil {
 		return err
 	}
+	if err := checkOutput("status", o.Output); err != nil {
+		return err
+	}
 	if !strings.HasPrefix(uri, "s3://") {
 		return localStatus(ctx, spec, uri, o)
+	}
+	if o.Output == "json" {
+		return invalidInput{errors.New("status: --output json is for local lakes; on AWS read the execution with aws stepfunctions describe-execution")}
 	}
 	s, err := openAWSStatus(ctx, o)
 	if err != nil {
@@ -236,6 +244,10 @@ func localStatus(ctx context.Context, spec *jobs.Spec, uri string, o StatusOptio
 				return fmt.Errorf("status: run %s of job %s: %w", o.Run, spec.Name, err)
 			}
 		}
+	}
+	if o.Output == "json" {
+		pub, _ := lin.Published(ctx, spec.Name, r.Month)
+		return writeJSON(o.Stdout, runView(r, pub == r.ID))
 	}
 	printLineageRun(o.Stdout, r)
 	if !r.Ended.IsZero() {

@@ -165,7 +165,10 @@ const runsWidth = 120
 
 // RunsCommand lists runs: in runsWidth columns, the long error cut with
 // "…", or every column and the whole error when wide.
-func RunsCommand(ctx context.Context, job, lake, month string, wide bool, log zerolog.Logger, w io.Writer) error {
+func RunsCommand(ctx context.Context, job, lake, month string, wide bool, output string, log zerolog.Logger, w io.Writer) error {
+	if err := checkOutput("runs", output); err != nil {
+		return err
+	}
 	spec, env, err := openJobReadOnly(ctx, job, lake, log)
 	if err != nil {
 		return err
@@ -177,6 +180,14 @@ func RunsCommand(ctx context.Context, job, lake, month string, wide bool, log ze
 	runs, err := env.Lineage.ListRuns(ctx, spec.Name, month)
 	if err != nil {
 		return fmt.Errorf("list runs: %w", err)
+	}
+	if output == "json" {
+		v := RunsView{Job: spec.Name, Runs: []RunView{}}
+		for _, r := range runs {
+			pub, _ := env.Lineage.Published(ctx, spec.Name, r.Month)
+			v.Runs = append(v.Runs, runView(r, pub == r.ID))
+		}
+		return writeJSON(w, v)
 	}
 	if len(runs) == 0 {
 		fmt.Fprintf(w, "no runs of job %s yet\n", spec.Name)
@@ -247,7 +258,10 @@ func clip(s string, n int) string {
 }
 
 // LineageCommand prints the upstream and downstream of a dataset.
-func LineageCommand(ctx context.Context, job, lake, dataset string, log zerolog.Logger, w io.Writer) error {
+func LineageCommand(ctx context.Context, job, lake, dataset, output string, log zerolog.Logger, w io.Writer) error {
+	if err := checkOutput("lineage", output); err != nil {
+		return err
+	}
 	spec, env, err := openJobReadOnly(ctx, job, lake, log)
 	if err != nil {
 		return err
@@ -260,6 +274,19 @@ func LineageCommand(ctx context.Context, job, lake, dataset string, log zerolog.
 	}
 	if len(g.up[uri]) == 0 && len(g.down[uri]) == 0 {
 		return fmt.Errorf("lineage: nothing recorded for %s (try a table such as %s, a partition such as %s/month=YYYY-MM, or an object URI)", uri, spec.Output.Table, spec.Output.Table)
+	}
+	if output == "json" {
+		v := LineageView{Dataset: uri, Upstream: []lineage.Edge{}, Downstream: []lineage.Edge{}}
+		for _, es := range g.up {
+			v.Upstream = append(v.Upstream, es...)
+		}
+		for _, es := range g.down {
+			v.Downstream = append(v.Downstream, es...)
+		}
+		for _, l := range [][]lineage.Edge{v.Upstream, v.Downstream} {
+			sort.Slice(l, func(i, j int) bool { return l[i].From+"\x00"+l[i].To < l[j].From+"\x00"+l[j].To })
+		}
+		return writeJSON(w, v)
 	}
 	fmt.Fprintf(w, "%s\n\nupstream:\n", g.label(uri))
 	g.print(w, uri, true, "  ", map[string]bool{})

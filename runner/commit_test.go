@@ -6,9 +6,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -611,5 +613,84 @@ func TestPartErrorNamesIntakeFirst(t *testing.T) {
 	intake, tier1 := strings.Index(msg, env.Storage.ObjectURI(key)), strings.Index(msg, "/tier1/crash/")
 	if intake < 0 || tier1 < 0 || intake > tier1 {
 		t.Errorf("the error names the intake object at %d and the tier-1 copy at %d: %s", intake, tier1, msg)
+	}
+}
+
+// checkSchema validates out against definition def of the CLI's JSON
+// Schema with ajv (npm): every --output json is what the schema promises.
+func checkSchema(t *testing.T, def string, out []byte) error {
+	t.Helper()
+	mods := os.Getenv("TIERFLOW_TEST_NODE_MODULES")
+	if mods == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("TIERFLOW_TEST_NODE_MODULES is unset: .ci/tools.sh installs ajv")
+		}
+		t.Skip("TIERFLOW_TEST_NODE_MODULES is unset (source .ci/tools.sh): no JSON Schema validator")
+	}
+	cmd := exec.Command("node", filepath.Join("testdata", "jsonschema.cjs"), filepath.Join("..", "docs", "schemas", "cli.schema.json"), def)
+	cmd.Stdin = bytes.NewReader(out)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s: %v: %s", def, err, stderr.String())
+	}
+	return nil
+}
+
+// runs, status, lineage and validate print JSON their schema accepts, with
+// the figures of the text output (issue 14, finding 4).
+func TestJSONOutputsMatchSchema(t *testing.T) {
+	open, spec := localCrashLake(t)
+	ctx := context.Background()
+	env, _ := open(t, 0)
+	id := publishDeliveries(t, env, spec, 1)[0]
+	lake, job := env.Storage.URI(), filepath.Join("testdata", "crash", "job.yaml")
+	var out bytes.Buffer
+	if err := RunsCommand(ctx, job, lake, "", false, "json", zerolog.Nop(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkSchema(t, "runs", out.Bytes()); err != nil {
+		t.Error(err)
+	}
+	var runs RunsView
+	if err := json.Unmarshal(out.Bytes(), &runs); err != nil || len(runs.Runs) != 1 || runs.Runs[0].RunID != id ||
+		!runs.Runs[0].Published || runs.Runs[0].RowsOut != 60 || runs.Runs[0].Status != lineage.StatusComplete {
+		t.Errorf("runs --output json: %+v (%v)", runs, err)
+	}
+	// The schema is no rubber stamp: a wrong status fails it.
+	if err := checkSchema(t, "runs", bytes.Replace(out.Bytes(), []byte(`"COMPLETE"`), []byte(`"DONE"`), 1)); err == nil {
+		t.Error("the schema accepted status DONE")
+	}
+	out.Reset()
+	if err := StatusCommand(ctx, StatusOptions{Job: job, Lake: lake, Run: id, Output: "json", Log: zerolog.Nop(), Stdout: &out}); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkSchema(t, "status", out.Bytes()); err != nil {
+		t.Error(err)
+	}
+	out.Reset()
+	if err := LineageCommand(ctx, job, lake, "crash_ca", "json", zerolog.Nop(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkSchema(t, "lineage", out.Bytes()); err != nil {
+		t.Error(err)
+	}
+	var lin LineageView
+	if err := json.Unmarshal(out.Bytes(), &lin); err != nil || len(lin.Upstream) == 0 {
+		t.Errorf("lineage --output json: %+v (%v)", lin, err)
+	}
+	out.Reset()
+	if err := ValidateCommand(ctx, job, "json", zerolog.Nop(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkSchema(t, "validate", out.Bytes()); err != nil {
+		t.Error(err)
+	}
+	out.Reset()
+	if err := ValidateCommand(ctx, "testdata/no-such-job.yaml", "json", zerolog.Nop(), &out); !IsInvalidInput(err) {
+		t.Errorf("validate of a missing spec: %v", err)
+	}
+	if err := checkSchema(t, "validate", out.Bytes()); err != nil || !strings.Contains(out.String(), `"valid": false`) {
+		t.Errorf("validate --output json of a missing spec: %v\n%s", err, out.String())
 	}
 }

@@ -78,18 +78,40 @@ func ValidateDerived(ctx context.Context, spec *jobs.Spec) (bound bool, err erro
 	return bound, nil
 }
 
-// ValidateCommand checks a job and prints every problem, spec:line first.
-func ValidateCommand(ctx context.Context, job string, log zerolog.Logger, w io.Writer) error {
+// ValidateCommand checks a job and prints every problem, spec:line
+// first (output "json": a ValidateView, problems included); a job with
+// problems is an invalid-input error.
+func ValidateCommand(ctx context.Context, job, output string, log zerolog.Logger, w io.Writer) error {
+	if err := checkOutput("validate", output); err != nil {
+		return err
+	}
+	v := ValidateView{Job: job, Path: job, Problems: []ProblemView{}}
 	spec, err := LoadJob(job)
+	if err == nil {
+		v.Job, v.Path = spec.Name, spec.Path
+		v.Bound, err = ValidateDerived(ctx, spec)
+	}
+	var probs jobs.Errors
+	switch {
+	case errors.As(err, &probs):
+		v.Problems = problemViews(probs)
+	case err != nil:
+		v.Problems = []ProblemView{{File: job, Message: err.Error()}}
+	}
+	v.Valid = err == nil
+	if output == "json" {
+		if werr := writeJSON(w, v); werr != nil {
+			return werr
+		}
+	}
 	if err != nil {
 		return invalidInput{err}
 	}
-	bound, err := ValidateDerived(ctx, spec)
-	if err != nil {
-		return err
+	if output == "json" {
+		return nil
 	}
 	how := "bound with DuckDB and checked for Athena"
-	if !bound {
+	if !v.Bound {
 		how = "checked for Athena (this build has no DuckDB to bind them)"
 	}
 	fmt.Fprintf(w, "job %s (%s): spec, schema (%d columns), header sample and PII policy valid; %d derived tables %s\n",
