@@ -182,6 +182,7 @@ func subPseudo(v any) any {
 // IAMPolicyCommand prints the policies deploy attaches (per role: trust
 // and inline policy) and the operator's, as one JSON document.
 func IAMPolicyCommand(ctx context.Context, o DeployOptions) error {
+	o.PolicyOnly = true
 	spec, err := LoadJob(o.Job)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -39,6 +40,9 @@ type DeployOptions struct {
 	// Region and Account (defaults: aws.region or the SDK's; the caller's
 	// account from STS GetCallerIdentity).
 	Region, Account string
+	// PolicyOnly asks only for what the IAM policies depend on (iam-policy):
+	// no image, no subnets, and a job file needs no --job-uri.
+	PolicyOnly bool
 	// StorageGiB is the tasks' ephemeral storage, 21–200 (default 200: the
 	// converter spills a part's decompressed rows to disk, ≈ 7-10 times
 	// the part's gzip size).
@@ -139,9 +143,14 @@ func baseName(p string) string { return p[strings.LastIndexAny(p, "/\\")+1:] }
 // NewDeployment computes a job's deployment. partition, region and
 // account build the ARNs.
 func NewDeployment(spec *jobs.Spec, o DeployOptions, partition, region, account string) (*Deployment, error) {
+	// Every missing or wrong setting is reported at once.
+	var errs []error
 	ref, err := jobRef(o, spec)
+	if err != nil && o.PolicyOnly {
+		ref, err = spec.Name, nil // the policies do not name the job file
+	}
 	if err != nil {
-		return nil, err
+		errs = append(errs, err)
 	}
 	d := &Deployment{Spec: spec, Partition: partition, Region: region, Account: account}
 	d.Base = o.Name
@@ -149,14 +158,14 @@ func NewDeployment(spec *jobs.Spec, o DeployOptions, partition, region, account 
 		d.Base = "tierflow-" + spec.Name
 	}
 	if !regexp.MustCompile(`^[A-Za-z0-9_-]{1,50}$`).MatchString(d.Base) {
-		return nil, fmt.Errorf("resource base name %q: use 1–50 letters, digits, - or _ (it prefixes role names of up to 64 characters)", d.Base)
+		errs = append(errs, fmt.Errorf("resource base name %q: use 1–50 letters, digits, - or _ (it prefixes role names of up to 64 characters)", d.Base))
 	}
 	d.Image = o.Image
 	if d.Image == "" {
 		d.Image = spec.AWS.Image
 	}
-	if d.Image == "" {
-		return nil, fmt.Errorf("job %s: no container image (aws.image or --image), e.g. ACCOUNT.dkr.ecr.REGION.amazonaws.com/tierflow:VERSION", spec.Name)
+	if d.Image == "" && !o.PolicyOnly {
+		errs = append(errs, fmt.Errorf("job %s: no container image (aws.image or --image), e.g. ACCOUNT.dkr.ecr.REGION.amazonaws.com/tierflow:VERSION", spec.Name))
 	}
 	d.CPU, d.MemoryMiB = spec.AWS.TaskCPU, spec.AWS.TaskMemoryMiB
 	if d.CPU == 0 {
@@ -170,7 +179,7 @@ func NewDeployment(spec *jobs.Spec, o DeployOptions, partition, region, account 
 		d.StorageGiB = 200
 	}
 	if d.StorageGiB < 21 || d.StorageGiB > 200 {
-		return nil, fmt.Errorf("--storage-gib %d: Fargate offers 21–200 GiB", d.StorageGiB)
+		errs = append(errs, fmt.Errorf("--storage-gib %d: Fargate offers 21–200 GiB", d.StorageGiB))
 	}
 	d.LogGroup = "/tierflow/" + spec.Name
 	if !o.NoSchedule {
@@ -178,13 +187,17 @@ func NewDeployment(spec *jobs.Spec, o DeployOptions, partition, region, account 
 	}
 	p := statemachines.Params{
 		Job: ref, Lake: o.Lake, Cluster: o.Cluster, Subnets: o.Subnets, SecurityGroups: o.SecurityGroups,
-		AssignPublicIP: o.PublicIP, TaskDefinition: d.arn("ecs", "task-definition/"+d.Base),
+		AssignPublicIP: o.PublicIP, TaskDefinition: d.arn("ecs", "task-definition/"+d.Base), PolicyOnly: o.PolicyOnly,
 	}
 	if p.Lake == "" && !strings.HasPrefix(spec.Lake, "s3://") {
-		return nil, fmt.Errorf("job %s keeps its lake at %s; on AWS it needs an s3:// lake: pass --lake s3://BUCKET[/PREFIX]", spec.Name, spec.Lake)
+		errs = append(errs, fmt.Errorf("job %s keeps its lake at %s; on AWS it needs an s3:// lake: pass --lake s3://BUCKET[/PREFIX]", spec.Name, spec.Lake))
+		p.Lake = "s3://lake-unset" // so that the other settings are still checked
 	}
 	if d.Params, err = statemachines.Resolve(spec, p); err != nil {
-		return nil, err
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	if d.Bucket, d.Prefix, err = statemachines.Lake(d.Params.Lake); err != nil {
 		return nil, err

@@ -66,6 +66,9 @@ type Params struct {
 	// AssignPublicIP gives the tasks a public IP (needed in a public subnet
 	// without a NAT gateway to reach ECR and S3).
 	AssignPublicIP bool
+	// PolicyOnly: the caller only needs the IAM policies, which do not
+	// depend on where the tasks run, so missing subnets are no problem.
+	PolicyOnly bool
 	// Workgroup and AthenaOutput for the derived tables' CTAS (default:
 	// aws.workgroup, aws.athena_output).
 	Workgroup    string
@@ -157,7 +160,7 @@ func Resolve(spec *jobs.Spec, p Params) (Params, error) {
 	if p.TaskDefinition == "" {
 		problems = append(problems, "no task definition")
 	}
-	if len(p.Subnets) == 0 {
+	if len(p.Subnets) == 0 && !p.PolicyOnly {
 		problems = append(problems, "no subnets for the Fargate tasks (aws.subnets or --subnet)")
 	}
 	if spec.Database == "" && len(spec.Derived) > 0 {
