@@ -39,6 +39,12 @@ func report(w io.Writer, err error, interrupted, publishing bool) int {
 		}
 		return exitInterrupted
 	}
+	if strings.Contains(err.Error(), "failed to refresh cached credentials") {
+		// The SDK's chain says, in 300 characters, which of its sources
+		// it tried; say what to do instead.
+		fmt.Fprintln(w, "tierflow: no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with a role (ECS task role, EC2 instance profile); --log-level debug shows the SDK's chain")
+		return exitFailed
+	}
 	fmt.Fprintln(w, "tierflow:", oneLine(err))
 	var u usageError
 	if errors.As(err, &u) || runner.IsInvalidInput(err) || strings.HasPrefix(err.Error(), "Required flag") {

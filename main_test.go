@@ -244,3 +244,15 @@ func TestBackfillKeepGoing(t *testing.T) {
 		t.Errorf("want 2020-01 and 2020-03 published:\n%s", runs)
 	}
 }
+
+// A missing-credentials error is one line saying what to do.
+func TestNoCredentialsOneLine(t *testing.T) {
+	sdk := errors.New(`operation error S3: HeadBucket, get identity: get credentials: failed to refresh cached credentials, no EC2 IMDS role found, operation error ec2imds: GetMetadata, request canceled, context deadline exceeded`)
+	var out bytes.Buffer
+	if code := report(&out, sdk, false, false); code != 1 {
+		t.Errorf("exit %d", code)
+	}
+	if got := out.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "no AWS credentials found: set AWS_PROFILE") || strings.Contains(got, "IMDS") {
+		t.Errorf("printed %q", got)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
+	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/awsconfig"
@@ -31,7 +33,7 @@ type awsAPI struct {
 // newAWSAPI builds the clients: from override (tests) or the SDK's
 // standard chain, in region (default: the job's aws.region, then the
 // chain's).
-func newAWSAPI(ctx context.Context, override *aws.Config, spec *jobs.Spec, region string) (*awsAPI, error) {
+func newAWSAPI(ctx context.Context, override *aws.Config, spec *jobs.Spec, region string, log zerolog.Logger) (*awsAPI, error) {
 	if region == "" {
 		region = spec.AWS.Region
 	}
@@ -43,7 +45,7 @@ func newAWSAPI(ctx context.Context, override *aws.Config, spec *jobs.Spec, regio
 		}
 	} else {
 		var err error
-		if cfg, err = awsconfig.Load(ctx, awsconfig.Options{Region: region}); err != nil {
+		if cfg, err = awsconfig.Load(ctx, awsconfig.Options{Region: region, Logger: sdkLogger(log)}); err != nil {
 			return nil, fmt.Errorf("aws config: %w", err)
 		}
 	}
@@ -93,4 +95,17 @@ func apiErrorCode(err error) string {
 		return ae.ErrorCode()
 	}
 	return ""
+}
+
+// sdkLogger sends the AWS SDK's own log lines through zerolog, so they take
+// the command's format (JSON on AWS) instead of the SDK's "SDK <date>"
+// lines on stderr.
+func sdkLogger(log zerolog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		ev := log.Warn()
+		if c == logging.Debug {
+			ev = log.Debug()
+		}
+		ev.Str("source", "aws-sdk").Msgf(format, v...)
+	})
 }

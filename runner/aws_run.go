@@ -119,7 +119,7 @@ func AWSRunCommand(ctx context.Context, o AWSRunOptions) error {
 	if o.Rerun && o.Redrive {
 		return errors.New("run: --rerun starts a new execution, --redrive continues the last one: choose one")
 	}
-	api, err := newAWSAPI(ctx, o.AWS, spec, o.Region)
+	api, err := newAWSAPI(ctx, o.AWS, spec, o.Region, o.Log)
 	if err != nil {
 		return err
 	}

@@ -58,7 +58,7 @@ func openAWSStatus(ctx context.Context, o StatusOptions) (*awsStatus, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := newAWSAPI(ctx, o.AWS, spec, o.Region)
+	api, err := newAWSAPI(ctx, o.AWS, spec, o.Region, o.Log)
 	if err != nil {
 		return nil, err
 	}

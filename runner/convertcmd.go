@@ -35,17 +35,17 @@ func ConvertCommand(ctx context.Context, o ConvertCommandOptions) error {
 	if err != nil {
 		return err
 	}
-	src, srcKey, err := OpenURI(ctx, o.Part, spec.AWS)
+	src, srcKey, err := OpenURI(ctx, o.Part, spec.AWS, o.Log)
 	if err != nil {
 		return fmt.Errorf("--part: %w", err)
 	}
-	dst, outKey, err := OpenURI(ctx, o.Out, spec.AWS)
+	dst, outKey, err := OpenURI(ctx, o.Out, spec.AWS, o.Log)
 	if err != nil {
 		return fmt.Errorf("--out: %w", err)
 	}
 	metaKey := strings.TrimSuffix(outKey, "/") + "/_tierflow"
 	if o.Meta != "" {
-		mst, k, err := OpenURI(ctx, o.Meta, spec.AWS)
+		mst, k, err := OpenURI(ctx, o.Meta, spec.AWS, o.Log)
 		if err != nil {
 			return fmt.Errorf("--meta: %w", err)
 		}
@@ -94,7 +94,7 @@ func dirKey(k string) string {
 // OpenURI opens the store that holds uri and returns the key of uri in it:
 // file:///a/b/c → (file store at /, "a/b/c"); s3://b/k → (bucket b, "k"),
 // with the job's KMS key and bucket owner on every write.
-func OpenURI(ctx context.Context, uri string, a jobs.AWS) (storage.Storage, string, error) {
+func OpenURI(ctx context.Context, uri string, a jobs.AWS, log zerolog.Logger) (storage.Storage, string, error) {
 	switch {
 	case strings.HasPrefix(uri, "file://"):
 		p, err := filepath.Abs(strings.TrimPrefix(uri, "file://"))
@@ -108,7 +108,7 @@ func OpenURI(ctx context.Context, uri string, a jobs.AWS) (storage.Storage, stri
 		return st, strings.TrimPrefix(p, "/"), nil
 	case strings.HasPrefix(uri, "s3://"):
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(uri, "s3://"), "/")
-		cfg, err := awsconfig.Load(ctx, awsconfig.Options{Region: a.Region})
+		cfg, err := awsconfig.Load(ctx, awsconfig.Options{Region: a.Region, Logger: sdkLogger(log)})
 		if err != nil {
 			return nil, "", err
 		}
@@ -125,6 +125,6 @@ func OpenURI(ctx context.Context, uri string, a jobs.AWS) (storage.Storage, stri
 	case strings.Contains(uri, "://"):
 		return nil, "", fmt.Errorf("%s: unsupported scheme (use file:// or s3://)", uri)
 	default:
-		return OpenURI(ctx, "file://"+uri, a)
+		return OpenURI(ctx, "file://"+uri, a, log)
 	}
 }

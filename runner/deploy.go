@@ -40,7 +40,7 @@ func DeployCommand(ctx context.Context, o DeployOptions) error {
 	if err != nil {
 		return err
 	}
-	api, err := newAWSAPI(ctx, o.AWS, spec, o.Region)
+	api, err := newAWSAPI(ctx, o.AWS, spec, o.Region, o.Log)
 	if err != nil {
 		return err
 	}

@@ -195,7 +195,7 @@ func IAMPolicyCommand(ctx context.Context, o DeployOptions) error {
 	if acct != "" && region != "" {
 		d, err = NewDeployment(spec, o, partitionOf(region), region, acct)
 	} else {
-		api, aerr := newAWSAPI(ctx, o.AWS, spec, o.Region)
+		api, aerr := newAWSAPI(ctx, o.AWS, spec, o.Region, o.Log)
 		if aerr != nil {
 			return aerr
 		}

@@ -35,6 +35,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/smithy-go/logging"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -79,6 +81,10 @@ type Options struct {
 	// to wrap requests (tests recording them), wrap the service client's
 	// HTTPClient instead (e.g. s3.Options.HTTPClient).
 	HTTPClient aws.HTTPClient
+	// Logger receives the SDK's own log lines (warnings about response
+	// bodies, retries when asked for); nil keeps the SDK's default, which
+	// writes to stderr in its own format.
+	Logger logging.Logger
 }
 
 // Load returns the shared AWS configuration; see the package doc.
@@ -112,6 +118,9 @@ func Load(ctx context.Context, o Options) (aws.Config, error) {
 	}
 	if o.Credentials != nil {
 		opts = append(opts, config.WithCredentialsProvider(o.Credentials))
+	}
+	if o.Logger != nil {
+		opts = append(opts, config.WithLogger(o.Logger))
 	}
 	if o.HTTPClient != nil {
 		opts = append(opts, config.WithHTTPClient(o.HTTPClient))

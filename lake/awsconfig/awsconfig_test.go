@@ -2,6 +2,7 @@ package awsconfig_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/logging"
 
 	"github.com/tierflow/tierflow/lake/awsconfig"
 )
@@ -240,5 +242,22 @@ func TestPathStyle(t *testing.T) {
 		if got != want {
 			t.Errorf("PathStyle(%q) = %v, want %v", v, got, want)
 		}
+	}
+}
+
+// Options.Logger becomes the config's logger: the SDK's lines go where the
+// caller says.
+func TestLoggerOption(t *testing.T) {
+	var got []string
+	l := logging.LoggerFunc(func(_ logging.Classification, format string, v ...any) {
+		got = append(got, fmt.Sprintf(format, v...))
+	})
+	cfg, err := awsconfig.Load(t.Context(), awsconfig.Options{Region: "us-east-1", Logger: l, Credentials: credentials.NewStaticCredentialsProvider("a", "b", "")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Logger.Logf(logging.Warn, "hello %d", 1)
+	if len(got) != 1 || got[0] != "hello 1" {
+		t.Errorf("the config's logger wrote %q", got)
 	}
 }
