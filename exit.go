@@ -24,16 +24,15 @@ type usageError struct{ error }
 func (e usageError) Unwrap() error { return e.error }
 
 // report prints err (once, on one line) and returns the exit code.
-// interrupted says a signal cancelled the command; publishing says the
-// command could have published (run), so its interruption says what that
-// left.
-func report(w io.Writer, err error, interrupted, publishing bool) int {
+// interrupted says a signal cancelled the command; onInterrupt is what the
+// interruption left, said after "interrupted" (e.g. "nothing published").
+func report(w io.Writer, err error, interrupted bool, onInterrupt string) int {
 	switch {
 	case err == nil:
 		return exitOK
 	case interrupted && errors.Is(err, context.Canceled):
-		if publishing {
-			fmt.Fprintln(w, "tierflow: interrupted; nothing published")
+		if onInterrupt != "" {
+			fmt.Fprintln(w, "tierflow: interrupted; "+onInterrupt)
 		} else {
 			fmt.Fprintln(w, "tierflow: interrupted")
 		}
@@ -56,4 +55,22 @@ func report(w io.Writer, err error, interrupted, publishing bool) int {
 // oneLine folds an error onto one readable line.
 func oneLine(err error) string {
 	return strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "\n", "; ")), " ")
+}
+
+// interruptNote is what interrupting the command in args leaves: a local
+// run or a publish task publishes nothing; an AWS run's execution goes on.
+func interruptNote(cmd string, args []string) string {
+	onAWS := false
+	for i, a := range args {
+		if a == "--on=aws" || (a == "--on" && i+1 < len(args) && args[i+1] == "aws") {
+			onAWS = true
+		}
+	}
+	switch {
+	case cmd == "run" && onAWS:
+		return "the execution goes on in Step Functions (tierflow status, or aws stepfunctions stop-execution)"
+	case cmd == "run" || cmd == "publish":
+		return "nothing published"
+	}
+	return ""
 }

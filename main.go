@@ -35,7 +35,7 @@ func main() {
 	err := app.RunContext(ctx, args)
 	interrupted := ctx.Err() != nil
 	stop()
-	os.Exit(report(os.Stderr, err, interrupted, cmd == "run" || cmd == "publish"))
+	os.Exit(report(os.Stderr, err, interrupted, interruptNote(cmd, args)))
 }
 
 // commonFlags are the flags most commands share.

@@ -249,10 +249,34 @@ func TestBackfillKeepGoing(t *testing.T) {
 func TestNoCredentialsOneLine(t *testing.T) {
 	sdk := errors.New(`operation error S3: HeadBucket, get identity: get credentials: failed to refresh cached credentials, no EC2 IMDS role found, operation error ec2imds: GetMetadata, request canceled, context deadline exceeded`)
 	var out bytes.Buffer
-	if code := report(&out, sdk, false, false); code != 1 {
+	if code := report(&out, sdk, false, ""); code != 1 {
 		t.Errorf("exit %d", code)
 	}
 	if got := out.String(); strings.Count(got, "\n") != 1 || !strings.Contains(got, "no AWS credentials found: set AWS_PROFILE") || strings.Contains(got, "IMDS") {
 		t.Errorf("printed %q", got)
+	}
+}
+
+// Interrupting a local run says nothing was published; interrupting the
+// CLI that follows an AWS execution says the execution goes on.
+func TestInterruptNote(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"tierflow", "run", "--job", "j", "--month", "2020-03"}, "nothing published"},
+		{[]string{"tierflow", "run", "--on", "aws", "--job", "j"}, "the execution goes on"},
+		{[]string{"tierflow", "run", "--on=aws"}, "the execution goes on"},
+		{[]string{"tierflow", "runs", "--job", "j"}, ""},
+	} {
+		cmd := c.args[1]
+		if got := interruptNote(cmd, c.args); (c.want == "" && got != "") || !strings.Contains(got, c.want) {
+			t.Errorf("%v: %q, want %q", c.args, got, c.want)
+		}
+	}
+	var out bytes.Buffer
+	if code := report(&out, context.Canceled, true, interruptNote("run", []string{"tierflow", "run", "--on", "aws"})); code != 130 ||
+		!strings.Contains(out.String(), "interrupted; the execution goes on") {
+		t.Errorf("exit %d, %q", code, out.String())
 	}
 }
