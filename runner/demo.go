@@ -81,7 +81,7 @@ Where to look next:
   manifests, rejects   %s
   runs                 go run . runs --job %s --lake %s
   lineage              go run . lineage --job %s --lake %s %s/month=%s
-  query               go run . query --job %s --lake %s "SELECT state, count(*) AS n FROM %s WHERE month = '%s' GROUP BY 1 ORDER BY 2 DESC LIMIT 5"
+  query                go run . query --job %s --lake %s "SELECT state, count(*) AS n FROM %s WHERE month = '%s' GROUP BY 1 ORDER BY 2 DESC LIMIT 5"
 `, dir, filepath.Join(dir, "tier2", spec.Output.Table), filepath.Join(dir, "tier3"), res.RunMeta,
 		DemoJob, lake, DemoJob, lake, firstDerived(spec), o.Month, DemoJob, lake, spec.Output.Table, o.Month)
 	return nil
