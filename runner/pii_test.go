@@ -153,12 +153,20 @@ func (n needles) count() int {
 	return c
 }
 
-var hexDigits = regexp.MustCompile(`^[0-9a-f]+$`)
+var (
+	hexDigits = regexp.MustCompile(`^[0-9a-f]+$`)
+	decDigits = regexp.MustCompile(`^-?[0-9][0-9.]*$`) // an integer or a decimal
+)
+
+func isDecByte(c byte) bool { return '0' <= c && c <= '9' }
 
 // find returns the needles found in text. A needle made only of hex
 // digits that lies inside a run of ≥ 32 hex digits (an HMAC token, a
-// SHA-256, a run id) is a coincidence, not a leak: it is counted in
-// *chance instead.
+// SHA-256, a run id), or a number (an ID, a coordinate) that runs on into
+// more digits (a byte count, a rate such as 41.104371 holding the latitude
+// 41.1043, a float such as 4.1000000001 holding the ID 100000000), is a
+// coincidence, not a leak: a leaked value stands as a token of its own. It
+// is counted in *chance instead.
 func (n needles) find(text string, chance *int) []string {
 	var found []string
 	for l, set := range n.byLen {
@@ -167,7 +175,8 @@ func (n needles) find(text string, chance *int) []string {
 			if !set[v] {
 				continue
 			}
-			if hexDigits.MatchString(v) && hexRun(text, i, i+l) >= 32 {
+			if hexDigits.MatchString(v) && hexRun(text, i, i+l) >= 32 ||
+				decDigits.MatchString(v) && (i > 0 && isDecByte(text[i-1]) || i+l < len(text) && isDecByte(text[i+l])) {
 				*chance++
 				continue
 			}
@@ -477,7 +486,7 @@ func TestPIINeverLeaves(t *testing.T) {
 
 	t.Logf("sample: %d records, %d PII values (≥ 4 bytes): %d checked (%d not in logs/metadata: short numbers), %d also non-PII values, not checked",
 		len(s.records), len(s.pii), all.count(), all.count()-long.count(), ambiguous)
-	t.Logf("scanned: %d parquet files (%d distinct values), %d rejects files (%d rejects, %d PII fields checked by position), %d metadata files, %d log lines; %d chance matches inside hex runs",
+	t.Logf("scanned: %d parquet files (%d distinct values), %d rejects files (%d rejects, %d PII fields checked by position), %d metadata files, %d log lines; %d chance matches inside hex or digit runs",
 		len(parquetFiles), values, len(rejectFiles), rejects, positional, len(metaFiles), len(lines), chance)
 	if len(leaks) > 0 {
 		t.Errorf("%d PII values leaked:\n%s", len(leaks), strings.Join(leaks[:min(len(leaks), 40)], "\n"))
