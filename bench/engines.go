@@ -198,7 +198,7 @@ func (b *bencher) measure(ctx context.Context, specs []engineSpec) ([][]sample, 
 			if err != nil {
 				return nil, fmt.Errorf("%s (run %d): %w", s.name, r+1, err)
 			}
-			b.log.Info().Str("engine", s.key).Int("run", r+1).Dur("wall", sm.Wall).Dur("cpu", sm.User+sm.Sys).Int64("peak_rss", sm.MaxRSS).Msg("measured")
+			b.log.Info().Str("engine", s.key).Int("run", r+1).Float64("wall_s", sm.Wall.Seconds()).Float64("cpu_s", (sm.User+sm.Sys).Seconds()).Int64("peak_rss", sm.MaxRSS).Msg("measured")
 			out[i] = append(out[i], sm)
 		}
 	}

@@ -178,7 +178,7 @@ func (b *bencher) querySection(ctx context.Context) error {
 				if err != nil {
 					return fmt.Errorf("layout %s, query %s: %w", l.Key, q.Key, err)
 				}
-				b.log.Info().Str("layout", l.Key).Str("query", q.Key).Int("run", r+1).Dur("wall", wall).Int64("result", sum.rows).Msg("query")
+				b.log.Info().Str("layout", l.Key).Str("query", q.Key).Int("run", r+1).Float64("wall_s", wall.Seconds()).Int64("result", sum.rows).Msg("query")
 				k := [2]string{l.Key, q.Key}
 				c := cells[k]
 				if c == nil {

@@ -89,7 +89,7 @@ func Gen(ctx context.Context, o GenOptions) error {
 		size += ob.Size
 		fmt.Fprintln(o.Stdout, env.Storage.ObjectURI(ob.Key))
 	}
-	o.Log.Info().Int64("rows", o.Rows).Int("parts", len(objs)).Int64("bytes", size).Dur("wall", time.Since(t0)).Msg("synthetic month written")
+	o.Log.Info().Int64("rows", o.Rows).Int("parts", len(objs)).Int64("bytes", size).Float64("wall_s", time.Since(t0).Seconds()).Msg("synthetic month written")
 	return nil
 }
 

@@ -199,7 +199,7 @@ func (j *job) stages(ctx context.Context, list []stageFunc) error {
 			}
 			return fmt.Errorf("%s: %w", stage.name, err)
 		}
-		j.log.Info().Str("stage", stage.name).Dur("wall", st.Wall).Int64("rows_out", st.RowsOut).Int("files", st.Files).Msg("stage done")
+		j.log.Info().Str("stage", stage.name).Float64("wall_s", st.Wall.Seconds()).Int64("rows_out", st.RowsOut).Int("files", st.Files).Msg("stage done")
 	}
 	return nil
 }

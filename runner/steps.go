@@ -253,7 +253,7 @@ func (j *job) finish(ctx context.Context, runErr error) (lineage.Run, error) {
 		j.log.Warn().Int("follow_ups", len(j.pending)).Msgf("run complete: month %s is published by run %s; %d follow-up steps failed and are finished by the next command (or: tierflow repair --job %s --month %s)",
 			month, run.ID, len(j.pending), j.spec.Name, month)
 	case j.committed:
-		j.log.Info().Dur("wall", run.Ended.Sub(run.Started)).Int64("rows_out", run.RowsOut).Int64("rows_rejected", run.RowsRejected).
+		j.log.Info().Float64("wall_s", run.Ended.Sub(run.Started).Seconds()).Int64("rows_out", run.RowsOut).Int64("rows_rejected", run.RowsRejected).
 			Msgf("run complete: month %s is published by run %s", month, run.ID)
 	case interrupted:
 		// The command says it once: "interrupted; nothing published".
