@@ -359,21 +359,12 @@ func TestStepsAWS(t *testing.T) {
 	if _, err := PlanStep(ctx, env, spec, testMonth, exec, false, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	var parts []partItem
-	if err := getJSON(ctx, env.Storage, ExecPrefix(spec.Name, exec)+"parts.json", &parts); err != nil || len(parts) != 2 {
-		t.Fatalf("parts.json: %v %v", parts, err)
+	parts, items := convertAndStage(ctx, t, env, spec, exec)
+	if len(parts) != 2 {
+		t.Fatalf("parts.json: %v", parts)
 	}
-	for _, p := range parts { // each a Map item in its own task
-		if err := step(ctx, env, spec, exec, func(j *job) error { return j.partStep(ctx, p.Key, io.Discard) }); err != nil {
-			t.Fatalf("convert %s: %v", p.Key, err)
-		}
-	}
-	if err := step(ctx, env, spec, exec, func(j *job) error { return j.stageStep(ctx, io.Discard) }); err != nil {
-		t.Fatal(err)
-	}
-	var items []deriveItem
-	if err := getJSON(ctx, env.Storage, ExecPrefix(spec.Name, exec)+"derive.json", &items); err != nil || len(items) != len(spec.Derived) {
-		t.Fatalf("derive.json: %d items for %d derived tables (%v)", len(items), len(spec.Derived), err)
+	if len(items) != len(spec.Derived) {
+		t.Fatalf("derive.json: %d items for %d derived tables", len(items), len(spec.Derived))
 	}
 	if _, err := env.Catalog.GetPartition(ctx, spec.Database, spec.Output.Table, []string{testMonth}); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("tier 2 visible before publish: %v", err)
@@ -543,4 +534,28 @@ func TestKilledRunS3(t *testing.T) {
 	if len(a) == 0 || !equalMaps(a, b) {
 		t.Errorf("rerun after the kill differs from a clean run: %d vs %d files", len(a), len(b))
 	}
+}
+
+// convertAndStage runs an execution's convert tasks, one per item of its
+// parts.json (each a Map item in its own task), then its stage task, as the
+// state machine does; it returns the parts and derive.json's items.
+func convertAndStage(ctx context.Context, t *testing.T, env *Env, spec *jobs.Spec, exec string) ([]partItem, []deriveItem) {
+	t.Helper()
+	var parts []partItem
+	if err := getJSON(ctx, env.Storage, ExecPrefix(spec.Name, exec)+"parts.json", &parts); err != nil {
+		t.Fatalf("parts.json: %v", err)
+	}
+	for _, p := range parts {
+		if err := step(ctx, env, spec, exec, func(j *job) error { return j.partStep(ctx, p.Key, io.Discard) }); err != nil {
+			t.Fatalf("convert %s: %v", p.Key, err)
+		}
+	}
+	if err := step(ctx, env, spec, exec, func(j *job) error { return j.stageStep(ctx, io.Discard) }); err != nil {
+		t.Fatal(err)
+	}
+	var items []deriveItem
+	if err := getJSON(ctx, env.Storage, ExecPrefix(spec.Name, exec)+"derive.json", &items); err != nil {
+		t.Fatalf("derive.json: %v", err)
+	}
+	return parts, items
 }

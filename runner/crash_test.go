@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -207,22 +206,7 @@ func publishCase(srv *awsfake.Server) crashCase {
 		if _, err := PlanStep(ctx, env, spec, crashMonth, exec, false, time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		ex, err := LoadExec(ctx, env.Storage, spec.Name, exec)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range ex.Plan.Parts {
-			if err := step(ctx, env, spec, exec, func(j *job) error { return j.partStep(ctx, p.Key, io.Discard) }); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := step(ctx, env, spec, exec, func(j *job) error { return j.stageStep(ctx, io.Discard) }); err != nil {
-			t.Fatal(err)
-		}
-		var items []deriveItem
-		if err := getJSON(ctx, env.Storage, ExecPrefix(spec.Name, exec)+"derive.json", &items); err != nil {
-			t.Fatal(err)
-		}
+		_, items := convertAndStage(ctx, t, env, spec, exec)
 		client := awsathena.NewFromConfig(srv.Config())
 		for _, it := range items {
 			runAthena(t, client, it.Query, spec)

@@ -324,21 +324,12 @@ func TestEndToEndMoto(t *testing.T) {
 	if _, err := PlanStep(ctx, env, spec, testMonth, exec, false, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	var parts []partItem
-	if err := getJSON(ctx, env.Storage, ExecPrefix(spec.Name, exec)+"parts.json", &parts); err != nil || len(parts) != 2 {
-		t.Fatalf("parts.json: %v %v", parts, err)
+	parts, items := convertAndStage(ctx, t, env, spec, exec)
+	if len(parts) != 2 {
+		t.Fatalf("parts.json: %v", parts)
 	}
-	for _, p := range parts {
-		if err := step(ctx, env, spec, exec, func(j *job) error { return j.partStep(ctx, p.Key, io.Discard) }); err != nil {
-			t.Fatalf("convert %s: %v", p.Key, err)
-		}
-	}
-	if err := step(ctx, env, spec, exec, func(j *job) error { return j.stageStep(ctx, io.Discard) }); err != nil {
-		t.Fatal(err)
-	}
-	var items []deriveItem
-	if err := getJSON(ctx, env.Storage, ExecPrefix(spec.Name, exec)+"derive.json", &items); err != nil || len(items) != len(spec.Derived) {
-		t.Fatalf("derive.json: %d items for %d derived tables (%v)", len(items), len(spec.Derived), err)
+	if len(items) != len(spec.Derived) {
+		t.Fatalf("derive.json: %d items for %d derived tables", len(items), len(spec.Derived))
 	}
 	client := awsathena.NewFromConfig(m.configAt(t, "statemachine", m.athenaURL))
 	for _, it := range items {
