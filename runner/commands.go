@@ -174,8 +174,13 @@ func RunsCommand(ctx context.Context, job, lake, month string, wide bool, output
 		return err
 	}
 	defer env.Close()
-	if _, err := RepairAll(ctx, env, spec); err != nil {
+	reps, err := RepairAll(ctx, env, spec)
+	if err != nil {
 		return err
+	}
+	published := map[string]string{} // month → its published run, as repair read it
+	for _, r := range reps {
+		published[r.Month] = r.Run
 	}
 	runs, err := env.Lineage.ListRuns(ctx, spec.Name, month)
 	if err != nil {
@@ -184,8 +189,7 @@ func RunsCommand(ctx context.Context, job, lake, month string, wide bool, output
 	if output == "json" {
 		v := RunsView{Job: spec.Name, Runs: []RunView{}}
 		for _, r := range runs {
-			pub, _ := env.Lineage.Published(ctx, spec.Name, r.Month)
-			v.Runs = append(v.Runs, runView(r, pub == r.ID))
+			v.Runs = append(v.Runs, runView(r, published[r.Month] == r.ID))
 		}
 		return writeJSON(w, v)
 	}
@@ -203,9 +207,8 @@ func RunsCommand(ctx context.Context, job, lake, month string, wide bool, output
 		if !r.Ended.IsZero() {
 			dur = r.Ended.Sub(r.Started).Round(10 * time.Millisecond).String()
 		}
-		pub, _ := env.Lineage.Published(ctx, spec.Name, r.Month)
 		mark := ""
-		if pub == r.ID {
+		if published[r.Month] == r.ID {
 			mark = "yes"
 		}
 		errText := oneLineText(r.Error)
