@@ -503,10 +503,9 @@ func appendHybrid[T byte | int32](dst []byte, v []T, w uint) []byte {
 				var acc uint64
 				base := start + 8*g
 				if base+8 <= n {
-					vs := v[base : base+8]
-					for k, x := range vs {
-						acc |= uint64(uint32(x)) << (uint(k) * w)
-					}
+					vs := v[base : base+8 : base+8]
+					acc = uint64(uint32(vs[0])) | uint64(uint32(vs[1]))<<w | uint64(uint32(vs[2]))<<(2*w) | uint64(uint32(vs[3]))<<(3*w) |
+						uint64(uint32(vs[4]))<<(4*w) | uint64(uint32(vs[5]))<<(5*w) | uint64(uint32(vs[6]))<<(6*w) | uint64(uint32(vs[7]))<<(7*w)
 				} else {
 					for k := 0; base+k < n; k++ {
 						acc |= uint64(uint32(v[base+k])) << (uint(k) * w)
