@@ -206,6 +206,9 @@ func (l *loader) decodeSpec(root *yaml.Node) {
 		}),
 		mark("aws", l.decodeAWS),
 		mark("pii", l.decodePII),
+		mark("notify", l.decodeNotify),
+		mark("monitor", l.decodeMonitor),
+		mark("lifecycle", l.decodeLifecycle),
 	}) {
 		return
 	}

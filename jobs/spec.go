@@ -196,4 +196,8 @@ type Spec struct {
 	SchemaFile string
 	// PII is the policy applied to derived tables not marked `pii: true`.
 	PII PIIPolicy
+	// Notify, Monitor and Lifecycle are the operations sections (ops.go).
+	Notify    Notify
+	Monitor   Monitor
+	Lifecycle Lifecycle
 }

@@ -80,6 +80,7 @@ func (l *loader) validate() {
 		}
 	}
 	l.validateAWS()
+	l.validateOps()
 }
 
 func (l *loader) validateLake() {
