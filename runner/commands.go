@@ -133,6 +133,7 @@ func RunCommand(ctx context.Context, o RunCommandOptions) error {
 		if res != nil {
 			PrintSummary(o.Stdout, env, spec, res)
 		}
+		notifyLocal(ctx, spec, m, res, err, o.Log)
 		if err == nil {
 			continue
 		}

@@ -620,6 +620,12 @@ func TestPartErrorNamesIntakeFirst(t *testing.T) {
 // Schema with ajv (npm): every --output json is what the schema promises.
 func checkSchema(t *testing.T, def string, out []byte) error {
 	t.Helper()
+	return checkSchemaIn(t, "cli.schema.json", def, out)
+}
+
+// checkSchemaIn validates out against definition def of docs/schemas/file.
+func checkSchemaIn(t *testing.T, file, def string, out []byte) error {
+	t.Helper()
 	mods := os.Getenv("TIERFLOW_TEST_NODE_MODULES")
 	if mods == "" {
 		if os.Getenv("CI") == "true" {
@@ -627,7 +633,7 @@ func checkSchema(t *testing.T, def string, out []byte) error {
 		}
 		t.Skip("TIERFLOW_TEST_NODE_MODULES is unset (source .ci/tools.sh): no JSON Schema validator")
 	}
-	cmd := exec.Command("node", filepath.Join("testdata", "jsonschema.cjs"), filepath.Join("..", "docs", "schemas", "cli.schema.json"), def)
+	cmd := exec.Command("node", filepath.Join("testdata", "jsonschema.cjs"), filepath.Join("..", "docs", "schemas", file), def)
 	cmd.Stdin = bytes.NewReader(out)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
