@@ -79,6 +79,12 @@ func PlanCommand(ctx context.Context, o StepOptions, month string, force bool) e
 		return nil
 	}
 	fmt.Fprintf(o.Stdout, "run %s: %d parts of %s\n", ex.RunID, len(ex.Plan.Parts), month)
+	var bytes int64
+	for _, p := range ex.Plan.Parts {
+		bytes += p.Size
+	}
+	writeEMF(o.Stdout, o.Log, spec.Name, month, map[string]string{"Task": "plan", "Run": ex.RunID, "Execution": ex.Name},
+		[]metric{{MetricPlannedParts, "Count", float64(len(ex.Plan.Parts))}, {MetricPlannedBytes, "Bytes", float64(bytes)}})
 	return nil
 }
 
@@ -157,6 +163,10 @@ func (j *job) partStep(ctx context.Context, key string, w io.Writer) error {
 			return err
 		}
 		m, err := j.convertOne(ctx, obj, nil)
+		if m != nil {
+			// A part that failed on its rejects still counts them.
+			writeEMF(w, j.log, j.spec.Name, j.ex.Month, map[string]string{"Task": "convert", "Run": j.run.ID, "Part": m.Part}, partMetrics(m))
+		}
 		if err != nil {
 			return err
 		}
@@ -173,6 +183,7 @@ func StageCommand(ctx context.Context, o StepOptions) error {
 }
 
 func (j *job) stageStep(ctx context.Context, w io.Writer) error {
+	t0 := time.Now()
 	if err := j.env.Catalog.EnsureDatabase(ctx, j.spec.Database); err != nil {
 		return fmt.Errorf("database %s: %w", j.spec.Database, err)
 	}
@@ -201,6 +212,8 @@ func (j *job) stageStep(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("stage: %w", err)
 	}
 	fmt.Fprintf(w, "run %s staged: %d rows; %d derived tables prepared\n", j.run.ID, j.run.RowsOut, len(items))
+	writeEMF(w, j.log, j.spec.Name, j.ex.Month, map[string]string{"Task": "stage", "Run": j.run.ID},
+		[]metric{{MetricStageWallTime, "Seconds", time.Since(t0).Seconds()}})
 	return nil
 }
 
@@ -222,8 +235,10 @@ func PublishCommand(ctx context.Context, o StepOptions) error {
 	return withStep(ctx, o, "", func(j *job) error {
 		run, err := j.finish(ctx, j.publishStep(ctx))
 		if err != nil {
+			// Finish, next, records the failure and says so.
 			return err
 		}
+		j.finished(ctx, "publish", run, o.Stdout)
 		fmt.Fprintf(o.Stdout, "run %s published: %d rows out, %d rejected\n", run.ID, run.RowsOut, run.RowsRejected)
 		return nil
 	})
@@ -318,6 +333,7 @@ func (j *job) finishStep(ctx context.Context, cause string, w io.Writer) error {
 		cause = "the execution failed (no cause given)"
 	}
 	run, err := j.finish(ctx, errors.New(cause))
+	j.finished(ctx, "finish", run, w)
 	if run.Status == lineage.StatusFailed {
 		fmt.Fprintf(w, "run %s recorded as failed: %s\n", run.ID, clip(cause, 200))
 	}
@@ -343,4 +359,11 @@ func parquetRows(ctx context.Context, st storage.Storage, uris []string) (int64,
 		n += f.NumRows()
 	}
 	return n, nil
+}
+
+// finished reports a run that publish or finish ended: its metrics on w
+// (the task's stdout, EMF) and the notification the state machine sends.
+func (j *job) finished(ctx context.Context, task string, run lineage.Run, w io.Writer) {
+	writeEMF(w, j.log, j.spec.Name, j.ex.Month, map[string]string{"Task": task, "Run": run.ID, "Execution": j.ex.Name, "Status": run.Status}, runMetrics(run))
+	j.saveNotification(ctx, run)
 }
