@@ -79,8 +79,13 @@ func (j *job) pristineOne(ctx context.Context, p Part) (pristineObject, error) {
 // hashed here, so a tier-1 object that differs fails with that reason
 // before the converter trips over its content.
 func copyHashed(ctx context.Context, st storage.Storage, src, dst string) (string, int64, error) {
-	_, statErr := st.Stat(ctx, dst)
+	o, statErr := st.Stat(ctx, dst)
 	exists := statErr == nil
+	if exists && o.Archived {
+		// Tier 1 moved to an archive class (the job's lifecycle): say which
+		// restore it needs instead of failing on the first read.
+		return "", 0, fmt.Errorf("the tier-1 copy of this delivery is archived: %w", storage.Archived(st.ObjectURI(dst), o))
+	}
 	sum, n, err := hashObject(ctx, st, src, func(r io.Reader) error {
 		if exists {
 			_, err := io.Copy(io.Discard, r)

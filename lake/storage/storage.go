@@ -22,6 +22,14 @@ type Object struct {
 	Size    int64     // bytes
 	ETag    string    // opaque change token (S3 ETag, or a content hash locally)
 	ModTime time.Time // last modification
+	// StorageClass is the S3 storage class ("" where the store has none,
+	// e.g. a local directory: read it as STANDARD).
+	StorageClass string
+	// ArchiveTier is INTELLIGENT_TIERING's archive access tier, if any.
+	ArchiveTier string
+	// Archived is set by Stat when the object must be restored before it
+	// can be read (see NeedsRestore); Restoring when a restore is under way.
+	Archived, Restoring bool
 }
 
 // Writer streams one object. Nothing is visible under the key until Commit
