@@ -101,6 +101,7 @@ func newApp() *cli.App {
 			repairCommand(f),
 			unlockCommand(f),
 			gcCommand(f),
+			costCommand(f),
 			benchCommand(),
 			benchChildCommand(),
 			demoCommand(f),
