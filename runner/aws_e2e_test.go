@@ -369,6 +369,12 @@ func TestStepsAWS(t *testing.T) {
 	if _, err := env.Catalog.GetPartition(ctx, spec.Database, spec.Output.Table, []string{testMonth}); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("tier 2 visible before publish: %v", err)
 	}
+	// The shipped job's lifecycle: tier 2 is written tagged unpublished,
+	// the intake tagged verified once its tier-1 copy matched.
+	ex0, _ := LoadExec(ctx, env.Storage, spec.Name, exec)
+	tier2 := Layout{Spec: spec}.Tier2Prefix(testMonth, ex0.RunID)
+	checkTags(t, env.Storage, tier2, TagRun, TagRunUnpublished)
+	checkTags(t, env.Storage, spec.IntakePrefix(testMonth), TagTier1, TagTier1Verified)
 	client := awsathena.NewFromConfig(srv.Config())
 	for _, it := range items {
 		runAthena(t, client, it.Query, spec)
@@ -382,6 +388,7 @@ func TestStepsAWS(t *testing.T) {
 	if err := step(ctx, env, spec, exec, func(j *job) error { _, err := j.finish(ctx, j.publishStep(ctx)); return err }); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
+	checkTags(t, env.Storage, tier2, TagRun, "") // published: kept from the expiry
 	ex, _ := LoadExec(ctx, env.Storage, spec.Name, exec)
 	r, err := env.Lineage.GetRun(ctx, spec.Name, ex.RunID)
 	if err != nil || r.Status != lineage.StatusComplete || r.RowsOut != 2000 || r.Parent != exec {
@@ -558,4 +565,37 @@ func convertAndStage(ctx context.Context, t *testing.T, env *Env, spec *jobs.Spe
 		t.Fatalf("derive.json: %v", err)
 	}
 	return parts, items
+}
+
+// checkTags checks that every object under prefix has tag key = value
+// ("" = no such tag), as S3 reports it (GetObjectTagging).
+func checkTags(t *testing.T, st storage.Storage, prefix, key, value string) {
+	t.Helper()
+	s3st := st.(*s3.Store)
+	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := awss3.NewFromConfig(cfg, func(o *awss3.Options) { o.UsePathStyle = true })
+	n := 0
+	err = st.List(context.Background(), prefix, func(o storage.Object) error {
+		out, err := client.GetObjectTagging(context.Background(), &awss3.GetObjectTaggingInput{Bucket: aws.String(s3st.Bucket()), Key: aws.String(s3st.Key(o.Key))})
+		if err != nil {
+			return err
+		}
+		got := ""
+		for _, tg := range out.TagSet {
+			if aws.ToString(tg.Key) == key {
+				got = aws.ToString(tg.Value)
+			}
+		}
+		if got != value {
+			t.Errorf("%s: tag %s = %q, want %q", o.Key, key, got, value)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n == 0 {
+		t.Fatalf("tags under %s: %d objects, %v", prefix, n, err)
+	}
 }

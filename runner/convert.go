@@ -80,7 +80,7 @@ func (j *job) convertOne(ctx context.Context, o pristineObject, progress func(re
 		Progress:  progress,
 		CreatedBy: CreatedBy(),
 	}
-	m, err := container.Convert(ctx, opts, j.env.Storage, o.key, j.env.Output, j.dataPrefix(), j.metaPrefix())
+	m, err := container.Convert(ctx, opts, j.env.Storage, o.key, j.output(), j.dataPrefix(), j.metaPrefix())
 	if err != nil {
 		// The object the user dropped first; the converter's error names
 		// the part and the tier-1 copy it read.
@@ -92,6 +92,7 @@ func (j *job) convertOne(ctx context.Context, o pristineObject, progress func(re
 	if m.InputSHA256 != o.sha256 {
 		return m, fmt.Errorf("part %s: the tier-1 copy %s has sha256 %s but the intake object had %s; tier 1 is never modified, so this delivery cannot be stored", o.part.Name, o.key, m.InputSHA256, o.sha256)
 	}
+	j.markVerified(ctx, o.part.Key)
 	return m, nil
 }
 

@@ -50,6 +50,9 @@ type PutOptions struct {
 	// SHA256 is the hex digest of the content when the caller knows it; an
 	// implementation may store and verify it.
 	SHA256 string
+	// Tags are object tags where the store has them (S3; a local directory
+	// ignores them). Lifecycle rules filter on them.
+	Tags map[string]string
 }
 
 // Storage is an object store rooted at URI().
