@@ -102,6 +102,7 @@ func newApp() *cli.App {
 			unlockCommand(f),
 			gcCommand(f),
 			costCommand(f),
+			lateCommand(f),
 			benchCommand(),
 			benchChildCommand(),
 			demoCommand(f),
