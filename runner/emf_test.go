@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/lake/storage"
+	"github.com/tierflow/tierflow/runner/emf"
 )
 
 // stepsJob is a job without derived tables, whose every step runs on a
@@ -64,7 +65,7 @@ func emfTargets(doc map[string]any) error {
 	aws := doc["_aws"].(map[string]any)
 	for _, d := range aws["CloudWatchMetrics"].([]any) {
 		dir := d.(map[string]any)
-		if dir["Namespace"] != MetricNamespace {
+		if dir["Namespace"] != emf.Namespace {
 			return fmt.Errorf("namespace %v", dir["Namespace"])
 		}
 		for _, set := range dir["Dimensions"].([]any) {
@@ -158,21 +159,21 @@ func TestStepsWriteMetricsAndNotification(t *testing.T) {
 		want         float64
 		lines        int
 	}{
-		{"plan", MetricPlannedParts, 2, 1},
-		{"convert", MetricPartRowsRead, 40, 2},
-		{"convert", MetricPartRowsRejected, 3, 2},
-		{"publish", MetricRowsIn, 40, 1},
-		{"publish", MetricRowsOut, 37, 1},
-		{"publish", MetricRowsRejected, 3, 1},
-		{"publish", MetricMonthPublished, 1, 1},
+		{"plan", emf.PlannedParts, 2, 1},
+		{"convert", emf.PartRowsRead, 40, 2},
+		{"convert", emf.PartRowsRejected, 3, 2},
+		{"publish", emf.RowsIn, 40, 1},
+		{"publish", emf.RowsOut, 37, 1},
+		{"publish", emf.RowsRejected, 3, 1},
+		{"publish", emf.MonthPublished, 1, 1},
 	} {
 		if got, n := metricOf(docs, c.task, c.metric); got != c.want || n != c.lines {
 			t.Errorf("%s %s = %v in %d lines, want %v in %d", c.task, c.metric, got, n, c.want, c.lines)
 		}
 	}
 	for _, m := range []struct{ task, metric string }{
-		{"convert", MetricPartWallTime}, {"convert", MetricPartRowsPerSec}, {"convert", MetricPartBytesRead},
-		{"stage", MetricStageWallTime}, {"publish", MetricRunWallTime}, {"publish", MetricRunCostUSD}, {"publish", MetricBytesWrittenRun},
+		{"convert", emf.PartWallTime}, {"convert", emf.PartRowsPerSec}, {"convert", emf.PartBytesRead},
+		{"stage", emf.StageWallTime}, {"publish", emf.RunWallTime}, {"publish", emf.RunCostUSD}, {"publish", emf.RunBytesWritten},
 	} {
 		if v, n := metricOf(docs, m.task, m.metric); v <= 0 || n == 0 {
 			t.Errorf("%s %s = %v in %d lines, want > 0", m.task, m.metric, v, n)
@@ -215,7 +216,7 @@ func TestStepsWriteMetricsAndNotification(t *testing.T) {
 		t.Fatal(err)
 	}
 	docs = emfLines(t, out.Bytes())
-	if v, n := metricOf(docs, "finish", MetricRunFailed); v != 1 || n != 1 {
+	if v, n := metricOf(docs, "finish", emf.RunFailed); v != 1 || n != 1 {
 		t.Errorf("finish RunFailed = %v in %d lines", v, n)
 	}
 	b = readObject(t, st, NotificationKey("steps", o.Execution))

@@ -18,6 +18,7 @@ import (
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/lineage"
+	"github.com/tierflow/tierflow/runner/emf"
 )
 
 // ErrLate is returned (wrapped) by the late check when the month is late.
@@ -70,7 +71,7 @@ func LateCommand(ctx context.Context, job, lake string, log zerolog.Logger, w io
 	if l.Late {
 		late = 1
 	}
-	writeEMF(w, log, spec.Name, "", map[string]string{"Task": "late", "CheckedMonth": l.Month}, []metric{{MetricMonthLate, "Count", late}})
+	writeEMF(w, log, spec.Name, "", map[string]string{"Task": "late", "CheckedMonth": l.Month}, []metric{{Name: emf.MonthLate, Unit: "Count", Value: late}})
 	if l.Late {
 		fmt.Fprintf(w, "month %s of job %s is not published %v after the schedule fired at %s (deadline %s)\n",
 			l.Month, spec.Name, spec.Monitor.LateAfter, l.Fired.Format(time.RFC3339), l.Deadline.Format(time.RFC3339))

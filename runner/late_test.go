@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/tierflow/tierflow/runner/emf"
 )
 
 // The late check asks about the month of the last schedule firing whose
@@ -56,7 +57,7 @@ func TestCheckLate(t *testing.T) {
 		t.Errorf("late command: %v, want ErrLate", err)
 	}
 	docs := emfLines(t, out.Bytes())
-	if v, n := metricOf(docs, "late", MetricMonthLate); v != 1 || n != 1 {
+	if v, n := metricOf(docs, "late", emf.MonthLate); v != 1 || n != 1 {
 		t.Errorf("MonthLate = %v in %d lines\n%s", v, n, out.String())
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/tierflow/tierflow/lake/engine/athena"
 	"github.com/tierflow/tierflow/lake/lineage"
 	"github.com/tierflow/tierflow/lake/storage"
+	"github.com/tierflow/tierflow/runner/emf"
 )
 
 // The step commands run one step of an execution each, as the tasks of a
@@ -84,7 +85,7 @@ func PlanCommand(ctx context.Context, o StepOptions, month string, force bool) e
 		bytes += p.Size
 	}
 	writeEMF(o.Stdout, o.Log, spec.Name, month, map[string]string{"Task": "plan", "Run": ex.RunID, "Execution": ex.Name},
-		[]metric{{MetricPlannedParts, "Count", float64(len(ex.Plan.Parts))}, {MetricPlannedBytes, "Bytes", float64(bytes)}})
+		[]metric{{Name: emf.PlannedParts, Unit: "Count", Value: float64(len(ex.Plan.Parts))}, {Name: emf.PlannedBytes, Unit: "Bytes", Value: float64(bytes)}})
 	return nil
 }
 
@@ -213,7 +214,7 @@ func (j *job) stageStep(ctx context.Context, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "run %s staged: %d rows; %d derived tables prepared\n", j.run.ID, j.run.RowsOut, len(items))
 	writeEMF(w, j.log, j.spec.Name, j.ex.Month, map[string]string{"Task": "stage", "Run": j.run.ID},
-		[]metric{{MetricStageWallTime, "Seconds", time.Since(t0).Seconds()}})
+		[]metric{{Name: emf.StageWallTime, Unit: "Seconds", Value: time.Since(t0).Seconds()}})
 	return nil
 }
 
