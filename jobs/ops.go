@@ -69,6 +69,21 @@ type Lifecycle struct {
 	IncompleteUploadDays int
 }
 
+// Object tags the lifecycle rules filter on: a rule cannot ask whether a
+// run was published or an intake object's tier-1 copy verified, but it can
+// filter on a tag the runner sets when that becomes true (or removes when
+// it stops being so).
+const (
+	// TagRun = TagRunUnpublished marks a run's tier-2 objects from their
+	// creation; publish removes it before its commit.
+	TagRun            = "tierflow-run"
+	TagRunUnpublished = "unpublished"
+	// TagTier1 = TagTier1Verified marks an intake object whose tier-1 copy
+	// was read back with the same SHA-256.
+	TagTier1         = "tierflow-tier1"
+	TagTier1Verified = "verified"
+)
+
 // Set reports whether any rule is asked for.
 func (l Lifecycle) Set() bool {
 	return l.Tier1GlacierIRDays+l.Tier1DeepArchiveDays+l.IntakeExpireDays+l.UnpublishedExpireDays+l.IncompleteUploadDays > 0

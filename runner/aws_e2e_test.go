@@ -373,8 +373,8 @@ func TestStepsAWS(t *testing.T) {
 	// the intake tagged verified once its tier-1 copy matched.
 	ex0, _ := LoadExec(ctx, env.Storage, spec.Name, exec)
 	tier2 := Layout{Spec: spec}.Tier2Prefix(testMonth, ex0.RunID)
-	checkTags(t, env.Storage, tier2, TagRun, TagRunUnpublished)
-	checkTags(t, env.Storage, spec.IntakePrefix(testMonth), TagTier1, TagTier1Verified)
+	checkTags(t, env.Storage, tier2, jobs.TagRun, jobs.TagRunUnpublished)
+	checkTags(t, env.Storage, spec.IntakePrefix(testMonth), jobs.TagTier1, jobs.TagTier1Verified)
 	client := awsathena.NewFromConfig(srv.Config())
 	for _, it := range items {
 		runAthena(t, client, it.Query, spec)
@@ -388,7 +388,7 @@ func TestStepsAWS(t *testing.T) {
 	if err := step(ctx, env, spec, exec, func(j *job) error { _, err := j.finish(ctx, j.publishStep(ctx)); return err }); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
-	checkTags(t, env.Storage, tier2, TagRun, "") // published: kept from the expiry
+	checkTags(t, env.Storage, tier2, jobs.TagRun, "") // published: kept from the expiry
 	ex, _ := LoadExec(ctx, env.Storage, spec.Name, exec)
 	r, err := env.Lineage.GetRun(ctx, spec.Name, ex.RunID)
 	if err != nil || r.Status != lineage.StatusComplete || r.RowsOut != 2000 || r.Parent != exec {

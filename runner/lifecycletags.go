@@ -1,31 +1,14 @@
 package runner
 
-// Object tags the job's S3 lifecycle rules filter on (docs/aws.md §11):
-// a lifecycle rule cannot ask whether a run was published or whether an
-// intake object's tier-1 copy was verified, but it can filter on a tag
-// that tierflow sets when that becomes true (or removes when it stops
-// being so).
+// The object tags the job's S3 lifecycle rules filter on (jobs.TagRun,
+// jobs.TagTier1; docs/aws.md §11).
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/storage"
-)
-
-// Tags and values the lifecycle rules filter on.
-const (
-	// TagRun = TagRunUnpublished marks a run's tier-2 objects from their
-	// creation; publish removes it before the commit, so an object keeps
-	// it only while (and if) its run is not published, and the
-	// unpublished-output rule expires it.
-	TagRun            = "tierflow-run"
-	TagRunUnpublished = "unpublished"
-	// TagTier1 = TagTier1Verified is set on an intake object once its
-	// tier-1 copy was read back with the same SHA-256; the intake rule
-	// expires only such objects.
-	TagTier1         = "tierflow-tier1"
-	TagTier1Verified = "verified"
 )
 
 // output is where the converter writes: the lake's output store, tagging
@@ -35,7 +18,7 @@ func (j *job) output() storage.Storage {
 	if j.spec.Lifecycle.UnpublishedExpireDays <= 0 {
 		return j.env.Output
 	}
-	return storage.WithTags(j.env.Output, j.dataPrefix(), map[string]string{TagRun: TagRunUnpublished})
+	return storage.WithTags(j.env.Output, j.dataPrefix(), map[string]string{jobs.TagRun: jobs.TagRunUnpublished})
 }
 
 // keepPublished removes the unpublished tag from the run's tier-2 objects.
@@ -48,7 +31,7 @@ func (j *job) keepPublished(ctx context.Context) error {
 		return nil
 	}
 	return j.env.Storage.List(ctx, j.dataPrefix(), func(o storage.Object) error {
-		if err := tg.Tag(ctx, o.Key, map[string]string{TagRun: ""}); err != nil {
+		if err := tg.Tag(ctx, o.Key, map[string]string{jobs.TagRun: ""}); err != nil {
 			return fmt.Errorf("keeping %s from the unpublished-output expiry: %w", j.env.Storage.ObjectURI(o.Key), err)
 		}
 		return nil
@@ -63,7 +46,7 @@ func (j *job) markVerified(ctx context.Context, key string) {
 	if j.spec.Lifecycle.IntakeExpireDays <= 0 || !ok {
 		return
 	}
-	if err := tg.Tag(ctx, key, map[string]string{TagTier1: TagTier1Verified}); err != nil {
+	if err := tg.Tag(ctx, key, map[string]string{jobs.TagTier1: jobs.TagTier1Verified}); err != nil {
 		j.log.Warn().Err(err).Str("object", j.env.Storage.ObjectURI(key)).Msg("tagging the intake object as copied to tier 1 (it will not expire)")
 	}
 }

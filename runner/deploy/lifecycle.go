@@ -16,15 +16,6 @@ import (
 	"github.com/tierflow/tierflow/jobs"
 )
 
-// Object tags the rules filter on; the runner sets and removes them
-// (runner/lifecycletags.go).
-const (
-	tagRun            = "tierflow-run"
-	tagRunUnpublished = "unpublished"
-	tagTier1          = "tierflow-tier1"
-	tagTier1Verified  = "verified"
-)
-
 // LifecycleRulePrefix starts the ID of every lifecycle rule of job: the
 // rules deploy owns on the bucket. A job name has no "/", so no job's
 // prefix starts another's ("tierflow/a/" is not a prefix of "tierflow/a-b/").
@@ -58,13 +49,13 @@ func LifecycleRules(spec *jobs.Spec, prefix string) []s3types.LifecycleRule {
 	}
 	if lc.IntakeExpireDays > 0 {
 		intake, _, _ := strings.Cut(spec.Source.Intake, "{month}")
-		r := rule("intake-expire", byTag(intake, tagTier1, tagTier1Verified))
+		r := rule("intake-expire", byTag(intake, jobs.TagTier1, jobs.TagTier1Verified))
 		r.Expiration = &s3types.LifecycleExpiration{Days: aws.Int32(int32(lc.IntakeExpireDays))}
 		rules = append(rules, r)
 	}
 	if lc.UnpublishedExpireDays > 0 {
 		days := &s3types.LifecycleExpiration{Days: aws.Int32(int32(lc.UnpublishedExpireDays))}
-		r := rule("unpublished-expire", byTag("tier2/"+spec.Output.Table+"/", tagRun, tagRunUnpublished))
+		r := rule("unpublished-expire", byTag("tier2/"+spec.Output.Table+"/", jobs.TagRun, jobs.TagRunUnpublished))
 		r.Expiration = days
 		e := rule("executions-expire", byPrefix("_tierflow/executions/"+spec.Name+"/"))
 		e.Expiration = days
