@@ -96,7 +96,7 @@ type executionInput struct {
 // state machine, following each with progress, and fails unless every one
 // succeeded.
 func AWSRunCommand(ctx context.Context, o AWSRunOptions) error {
-	spec, err := LoadJob(o.Job)
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
 		return err
 	}

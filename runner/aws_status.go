@@ -54,7 +54,7 @@ type awsStatus struct {
 }
 
 func openAWSStatus(ctx context.Context, o StatusOptions) (*awsStatus, error) {
-	spec, err := LoadJob(o.Job)
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +115,7 @@ func StatusCommand(ctx context.Context, o StatusOptions) error {
 	if o.Run == "" {
 		return errors.New("status: name the RUN (an execution name or ARN, or a run id)")
 	}
-	spec, err := LoadJob(o.Job)
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
 		return err
 	}

@@ -18,19 +18,6 @@ import (
 	"github.com/tierflow/tierflow/lake/lineage"
 )
 
-// LoadJob loads a job spec from a file, or a shipped job by name (e.g.
-// "consumer-header") when no such file exists.
-func LoadJob(name string) (*jobs.Spec, error) {
-	if _, err := os.Stat(name); err == nil || strings.ContainsAny(name, "/\\") || strings.HasSuffix(name, ".yaml") {
-		return jobs.Load(name)
-	}
-	spec, err := jobs.Shipped(name)
-	if err != nil {
-		return nil, fmt.Errorf("job %q: no such file, and %w", name, err)
-	}
-	return spec, nil
-}
-
 // openJob loads the job and opens its lake, creating what a first run
 // needs.
 func openJob(ctx context.Context, job, lake string, log zerolog.Logger) (*jobs.Spec, *Env, error) {
@@ -44,7 +31,7 @@ func openJobReadOnly(ctx context.Context, job, lake string, log zerolog.Logger) 
 
 func openJobWith(ctx context.Context, job, lake string, log zerolog.Logger,
 	open func(context.Context, *jobs.Spec, string, zerolog.Logger) (*Env, error)) (*jobs.Spec, *Env, error) {
-	spec, err := LoadJob(job)
+	spec, err := jobs.Open(job)
 	if err != nil {
 		return nil, nil, invalidInput{err}
 	}

@@ -31,7 +31,7 @@ type ConvertCommandOptions struct {
 // ConvertCommand converts one part URI into Parquet under the out URI and
 // prints the part's manifest as JSON.
 func ConvertCommand(ctx context.Context, o ConvertCommandOptions) error {
-	spec, err := LoadJob(o.Job)
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/statemachines"
 )
 
@@ -36,7 +37,7 @@ type DeployResult struct {
 // with their policies, the ECS cluster if missing, the task definition,
 // the state machine and the monthly schedule) and prints what it did.
 func DeployCommand(ctx context.Context, o DeployOptions) error {
-	spec, err := LoadJob(o.Job)
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/statemachines"
 )
 
@@ -27,7 +28,7 @@ const cfnTaskDefinition = "${TaskDefinitionArn}"
 // (JSON): the same roles, task definition, state machine and schedule as
 // deploy, plus the log group. It calls no AWS API.
 func RenderCommand(_ context.Context, o DeployOptions) error {
-	spec, err := LoadJob(o.Job)
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
 		return err
 	}
@@ -183,7 +184,7 @@ func subPseudo(v any) any {
 // and inline policy) and the operator's, as one JSON document.
 func IAMPolicyCommand(ctx context.Context, o DeployOptions) error {
 	o.PolicyOnly = true
-	spec, err := LoadJob(o.Job)
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/statemachines"
 )
 
@@ -270,7 +271,7 @@ func allows(p PolicyDocument, action, resource string) bool {
 
 func testDeployment(t *testing.T) *Deployment {
 	t.Helper()
-	spec, err := LoadJob("consumer-header")
+	spec, err := jobs.Open("consumer-header")
 	if err != nil {
 		t.Fatal(err)
 	}

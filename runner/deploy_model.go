@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -114,15 +113,6 @@ type Statement struct {
 // PolicyName is the name of the inline policy on every tierflow role.
 const PolicyName = "tierflow"
 
-// isShippedJob reports whether job names a shipped job rather than a file
-// (the rule LoadJob applies).
-func isShippedJob(job string) bool {
-	if _, err := os.Stat(job); err == nil {
-		return false
-	}
-	return !strings.ContainsAny(job, "/\\") && !strings.HasSuffix(job, ".yaml")
-}
-
 // jobRef is what tasks pass as --job.
 func jobRef(o DeployOptions, spec *jobs.Spec) (string, error) {
 	if o.JobURI != "" {
@@ -131,7 +121,7 @@ func jobRef(o DeployOptions, spec *jobs.Spec) (string, error) {
 		}
 		return o.JobURI, nil
 	}
-	if isShippedJob(o.Job) {
+	if jobs.IsShippedName(o.Job) {
 		return spec.Name, nil
 	}
 	return "", fmt.Errorf("job %s is a file the Fargate tasks cannot read: copy it, its schema and its header file to S3 (e.g. s3://BUCKET/jobs/%s/) and pass --job-uri s3://BUCKET/jobs/%s/%s",

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/rs/zerolog"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/awsfake"
 )
 
@@ -52,7 +53,7 @@ func TestDeployCreatesThenUpdates(t *testing.T) {
 	if err := DeployCommand(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}
-	spec, err := LoadJob("consumer-header")
+	spec, err := jobs.Open("consumer-header")
 	if err != nil {
 		t.Fatal(err)
 	}
