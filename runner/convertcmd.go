@@ -65,7 +65,7 @@ func ConvertCommand(ctx context.Context, o ConvertCommandOptions) error {
 		}
 	}
 	spec.Convert.Workers, _ = SizeWorkers(ctx, spec, os.Getenv, nil, o.Log)
-	opts := container.Options{Spec: spec, Part: PartName(srcKey), Logger: o.Log, CreatedBy: CreatedBy()}
+	opts := container.Options{Spec: spec, Part: jobs.PartName(srcKey), Logger: o.Log, CreatedBy: CreatedBy()}
 	if o.Progress {
 		bar := newProgressBar(os.Stderr, opts.Part)
 		defer bar.Finish()
