@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/logging"
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
@@ -45,7 +44,7 @@ func newAWSAPI(ctx context.Context, override *aws.Config, spec *jobs.Spec, regio
 		}
 	} else {
 		var err error
-		if cfg, err = awsconfig.Load(ctx, awsconfig.Options{Region: region, Logger: sdkLogger(log)}); err != nil {
+		if cfg, err = awsconfig.Load(ctx, awsconfig.Options{Region: region, Logger: awsconfig.ZerologLogger(log)}); err != nil {
 			return nil, fmt.Errorf("aws config: %w", err)
 		}
 	}
@@ -95,17 +94,4 @@ func apiErrorCode(err error) string {
 		return ae.ErrorCode()
 	}
 	return ""
-}
-
-// sdkLogger sends the AWS SDK's own log lines through zerolog, so they take
-// the command's format (JSON on AWS) instead of the SDK's "SDK <date>"
-// lines on stderr.
-func sdkLogger(log zerolog.Logger) logging.Logger {
-	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
-		ev := log.Warn()
-		if c == logging.Debug {
-			ev = log.Debug()
-		}
-		ev.Str("source", "aws-sdk").Msgf(format, v...)
-	})
 }

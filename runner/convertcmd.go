@@ -108,7 +108,7 @@ func OpenURI(ctx context.Context, uri string, a jobs.AWS, log zerolog.Logger) (s
 		return st, strings.TrimPrefix(p, "/"), nil
 	case strings.HasPrefix(uri, "s3://"):
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(uri, "s3://"), "/")
-		cfg, err := awsconfig.Load(ctx, awsconfig.Options{Region: a.Region, Logger: sdkLogger(log)})
+		cfg, err := awsconfig.Load(ctx, awsconfig.Options{Region: a.Region, Logger: awsconfig.ZerologLogger(log)})
 		if err != nil {
 			return nil, "", err
 		}
