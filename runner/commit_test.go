@@ -450,7 +450,7 @@ func TestStoppedExecutionTakenOver(t *testing.T) {
 		"holder-stopped": {{Status: "FAILED", Error: "States.TaskFailed", Cause: "the task was killed"}},
 	})
 	ctx := context.Background()
-	states := sfn.NewFromConfig(o.cfg)
+	states := sfn.NewFromConfig(o.Cfg)
 	arn := map[string]string{}
 	for _, name := range []string{"holder-running", "holder-stopped"} {
 		out, err := states.StartExecution(ctx, &sfn.StartExecutionInput{
