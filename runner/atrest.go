@@ -85,9 +85,9 @@ func StorageAtRest(ctx context.Context, env *Env, spec *jobs.Spec, month string)
 			return nil
 		}
 	}
-	roots := map[string][]string{"tier1": {"tier1/" + spec.Name + "/"}, "tier2": {TableRoot(2, spec.Output.Table)}}
+	roots := map[string][]string{"tier1": {"tier1/" + spec.Name + "/"}, "tier2": {jobs.TableRoot(2, spec.Output.Table)}}
 	for _, d := range spec.Derived {
-		roots["tier3"] = append(roots["tier3"], TableRoot(3, d.Table))
+		roots["tier3"] = append(roots["tier3"], jobs.TableRoot(3, d.Table))
 	}
 	for tier, prefixes := range roots {
 		for _, p := range prefixes {
@@ -120,7 +120,7 @@ func StorageAtRest(ctx context.Context, env *Env, spec *jobs.Spec, month string)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
-	layout := Layout{Spec: spec}
+	layout := jobs.Layout{Spec: spec}
 	for _, r := range runs {
 		if err := env.Storage.List(ctx, layout.RunMetaPrefix(r.ID), func(o storage.Object) error {
 			add(r.Month, "meta", o)

@@ -372,7 +372,7 @@ func TestStepsAWS(t *testing.T) {
 	// The shipped job's lifecycle: tier 2 is written tagged unpublished,
 	// the intake tagged verified once its tier-1 copy matched.
 	ex0, _ := LoadExec(ctx, env.Storage, spec.Name, exec)
-	tier2 := Layout{Spec: spec}.Tier2Prefix(testMonth, ex0.RunID)
+	tier2 := jobs.Layout{Spec: spec}.Tier2Prefix(testMonth, ex0.RunID)
 	checkTags(t, env.Storage, tier2, jobs.TagRun, jobs.TagRunUnpublished)
 	checkTags(t, env.Storage, spec.IntakePrefix(testMonth), jobs.TagTier1, jobs.TagTier1Verified)
 	client := awsathena.NewFromConfig(srv.Config())

@@ -83,7 +83,7 @@ func TestRunNotifiesWebhookAndCommand(t *testing.T) {
 	putCrashMonth(t, env.Storage, spec, 1)
 	env.Close()
 	ctx := context.Background()
-	if err := RunCommand(ctx, RunCommandOptions{Job: job, Lake: lake, Month: crashMonth, Log: zerolog.Nop(), Stdout: io.Discard}); err != nil {
+	if err := RunMonths(ctx, RunMonthsOptions{Job: job, Lake: lake, Month: crashMonth, Log: zerolog.Nop()}); err != nil {
 		t.Fatal(err)
 	}
 	if len(h.bodies) != 1 || h.types[0] != "application/json" {
@@ -111,7 +111,7 @@ func TestRunNotifiesWebhookAndCommand(t *testing.T) {
 		t.Error(err)
 	}
 	// The same month again is skipped: nothing ran, nothing is sent.
-	if err := RunCommand(ctx, RunCommandOptions{Job: job, Lake: lake, Month: crashMonth, Log: zerolog.Nop(), Stdout: io.Discard}); err != nil {
+	if err := RunMonths(ctx, RunMonthsOptions{Job: job, Lake: lake, Month: crashMonth, Log: zerolog.Nop()}); err != nil {
 		t.Fatal(err)
 	}
 	if len(h.bodies) != 1 {
@@ -130,7 +130,7 @@ func TestRunNotifiesWebhookAndCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.Close()
-	if err := RunCommand(ctx, RunCommandOptions{Job: job, Lake: lake, Month: "2020-04", Log: zerolog.Nop(), Stdout: io.Discard}); err == nil {
+	if err := RunMonths(ctx, RunMonthsOptions{Job: job, Lake: lake, Month: "2020-04", Log: zerolog.Nop()}); err == nil {
 		t.Fatal("a part with a wrong header was converted")
 	}
 	b, err := os.ReadFile(out)
@@ -195,7 +195,7 @@ func TestNotifierRetries(t *testing.T) {
 	putCrashMonth(t, env.Storage, spec, 1)
 	env.Close()
 	var logs bytes.Buffer
-	if err := RunCommand(context.Background(), RunCommandOptions{Job: job, Lake: lake, Month: crashMonth, Log: zerolog.New(&logs), Stdout: io.Discard}); err != nil {
+	if err := RunMonths(context.Background(), RunMonthsOptions{Job: job, Lake: lake, Month: crashMonth, Log: zerolog.New(&logs)}); err != nil {
 		t.Fatalf("a dead webhook failed the run: %v", err)
 	}
 	if !strings.Contains(logs.String(), "notification not delivered") {
