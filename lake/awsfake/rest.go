@@ -275,6 +275,23 @@ type scheduleTarget struct {
 		MaximumEventAgeInSeconds int `json:"MaximumEventAgeInSeconds,omitempty"`
 		MaximumRetryAttempts     int `json:"MaximumRetryAttempts"`
 	} `json:"RetryPolicy,omitempty"`
+	// EcsParameters make the target an ECS RunTask (Arn is the cluster).
+	EcsParameters *EcsParameters `json:"EcsParameters,omitempty"`
+}
+
+// EcsParameters are a schedule target's ECS RunTask parameters (the
+// members tierflow sends).
+type EcsParameters struct {
+	TaskDefinitionArn    *string `json:"TaskDefinitionArn"`
+	LaunchType           string  `json:"LaunchType,omitempty"`
+	TaskCount            int     `json:"TaskCount,omitempty"`
+	NetworkConfiguration *struct {
+		AwsvpcConfiguration *struct {
+			Subnets        []string `json:"Subnets"`
+			SecurityGroups []string `json:"SecurityGroups,omitempty"`
+			AssignPublicIp string   `json:"AssignPublicIp,omitempty"`
+		} `json:"awsvpcConfiguration"` // so spelled in Scheduler's API
+	} `json:"NetworkConfiguration,omitempty"`
 }
 
 type scheduleInput struct {
@@ -348,6 +365,10 @@ func (sc *Scheduler) handle(c *httpCall) (any, error) {
 			return nil, BadRequest("ValidationException", "%s: Target needs an Arn and a RoleArn that are ARNs", c.Op)
 		case in.State != "" && in.State != "ENABLED" && in.State != "DISABLED":
 			return nil, BadRequest("ValidationException", "%s: State %q", c.Op, in.State)
+		}
+		if e := in.Target.EcsParameters; e != nil && (e.TaskDefinitionArn == nil || !strings.HasPrefix(*e.TaskDefinitionArn, "arn:") ||
+			(e.NetworkConfiguration != nil && (e.NetworkConfiguration.AwsvpcConfiguration == nil || len(e.NetworkConfiguration.AwsvpcConfiguration.Subnets) == 0))) {
+			return nil, BadRequest("ValidationException", "%s: Target.EcsParameters needs a TaskDefinitionArn that is an ARN, and subnets in an AwsvpcConfiguration", c.Op)
 		}
 		if in.Target.Input != "" && !json.Valid([]byte(in.Target.Input)) {
 			return nil, BadRequest("ValidationException", "%s: Target.Input is not JSON: %s", c.Op, in.Target.Input)

@@ -24,6 +24,9 @@ const (
 // task definition's ARN, filled by DefinitionSubstitutions.
 const cfnTaskDefinition = "${TaskDefinitionArn}"
 
+// cfnTopic is the definition's stand-in for the topic's ARN, likewise.
+const cfnTopic = "${TopicArn}"
+
 // Render prints the job's deployment as a CloudFormation template
 // (JSON): the same roles, task definition, state machine and schedule as
 // deploy, plus the log group. It calls no AWS API.
@@ -54,6 +57,7 @@ func getAtt(name string) cfnObject { return cfnObject{"Fn::GetAtt": []string{nam
 func (d *Deployment) CloudFormation() ([]byte, error) {
 	p := d.Params
 	p.TaskDefinition = cfnTaskDefinition
+	p.TopicARN = cfnTopic
 	def, err := statemachines.Render(d.Spec, p)
 	if err != nil {
 		return nil, err
@@ -104,7 +108,7 @@ func (d *Deployment) CloudFormation() ([]byte, error) {
 			"StateMachineType":        "STANDARD",
 			"RoleArn":                 getAtt("StateMachineRole"),
 			"Definition":              json.RawMessage(def),
-			"DefinitionSubstitutions": cfnObject{strings.Trim(cfnTaskDefinition, "${}"): ref("TaskDefinition")},
+			"DefinitionSubstitutions": cfnObject{strings.Trim(cfnTaskDefinition, "${}"): ref("TaskDefinition"), strings.Trim(cfnTopic, "${}"): ref("Topic")},
 			"Tags":                    tags,
 		}},
 	}
@@ -139,6 +143,7 @@ func (d *Deployment) CloudFormation() ([]byte, error) {
 		"Resources":  resources,
 		"Outputs":    outputs,
 	}
+	d.cfnOps(tmpl, resources, outputs, tags)
 	// Round-trip through JSON so the walk sees plain values, then wrap
 	// every string naming a pseudo parameter in Fn::Sub — except inside
 	// the state machine definition, which DefinitionSubstitutions fills.

@@ -18,7 +18,9 @@ import (
 func renderTemplate(t *testing.T) map[string]any {
 	t.Helper()
 	var b bytes.Buffer
-	opts := Options{Job: "consumer-header", Lake: "s3://lake-bucket/prod", Image: deploytest.Image, Subnets: []string{"subnet-0a"}, SecurityGroups: []string{"sg-0c"}, Stdout: &b}
+	// cfn-lint checks the IDs' form where the template has them outside
+	// the state machine definition (the late check's schedule).
+	opts := Options{Job: "consumer-header", Lake: "s3://lake-bucket/prod", Image: deploytest.Image, Subnets: []string{"subnet-0a1b2c3d"}, SecurityGroups: []string{"sg-0c1d2e3f"}, Stdout: &b}
 	if err := Render(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}
@@ -73,6 +75,9 @@ func TestRenderCloudFormation(t *testing.T) {
 		"LogGroup": "AWS::Logs::LogGroup", "Cluster": "AWS::ECS::Cluster", "TaskRole": "AWS::IAM::Role", "ExecutionRole": "AWS::IAM::Role",
 		"StateMachineRole": "AWS::IAM::Role", "SchedulerRole": "AWS::IAM::Role", "TaskDefinition": "AWS::ECS::TaskDefinition",
 		"StateMachine": "AWS::StepFunctions::StateMachine", "Schedule": "AWS::Scheduler::Schedule",
+		// notifications and monitoring (issue 16)
+		"Topic": "AWS::SNS::Topic", "Alarm1": "AWS::CloudWatch::Alarm", "Alarm2": "AWS::CloudWatch::Alarm", "Alarm3": "AWS::CloudWatch::Alarm",
+		"Dashboard": "AWS::CloudWatch::Dashboard", "LateCheck": "AWS::Scheduler::Schedule",
 	}
 	got := map[string]string{}
 	for name, r := range res {
@@ -145,7 +150,7 @@ func TestRenderCloudFormation(t *testing.T) {
 		}
 	}
 	sm := filled["StateMachine"].(map[string]any)["Properties"].(map[string]any)
-	if !reflect.DeepEqual(sm["DefinitionSubstitutions"], map[string]any{"TaskDefinitionArn": map[string]any{"Ref": "TaskDefinition"}}) {
+	if !reflect.DeepEqual(sm["DefinitionSubstitutions"], map[string]any{"TaskDefinitionArn": map[string]any{"Ref": "TaskDefinition"}, "TopicArn": map[string]any{"Ref": "Topic"}}) {
 		t.Errorf("DefinitionSubstitutions %v", sm["DefinitionSubstitutions"])
 	}
 	def, _ := json.Marshal(sm["Definition"])
@@ -156,6 +161,24 @@ func TestRenderCloudFormation(t *testing.T) {
 	if sched["ScheduleExpression"] != "cron(0 6 2 * ? *)" || sched["Target"].(map[string]any)["Input"] != ScheduleInput {
 		t.Errorf("schedule %v", sched)
 	}
+	// The alarms tell the topic; the late check runs the task definition
+	// with the late command, as deploy's does.
+	for _, a := range []string{"Alarm1", "Alarm2", "Alarm3"} {
+		p := filled[a].(map[string]any)["Properties"].(map[string]any)
+		if !reflect.DeepEqual(p["AlarmActions"], []any{map[string]any{"Ref": "Topic"}}) {
+			t.Errorf("%s actions %v", a, p["AlarmActions"])
+		}
+	}
+	late := filled["LateCheck"].(map[string]any)["Properties"].(map[string]any)
+	lt := late["Target"].(map[string]any)
+	if late["ScheduleExpression"] != "rate(1 hour)" || lt["Input"] != d.LateCheckInput() || lt["Arn"] != "arn:aws:ecs:us-east-1:123456789012:cluster/tierflow" ||
+		!reflect.DeepEqual(lt["EcsParameters"].(map[string]any)["TaskDefinitionArn"], map[string]any{"Ref": "TaskDefinition"}) {
+		t.Errorf("late check %v", late)
+	}
+	rules := tmpl["Metadata"].(map[string]any)["TierflowLifecycleRules"].(map[string]any)["Rules"].([]any)
+	if len(rules) != len(LifecycleRules(d.Spec, d.Prefix)) {
+		t.Errorf("the template documents %d lifecycle rules, want %d", len(rules), len(LifecycleRules(d.Spec, d.Prefix)))
+	}
 	td := filled["TaskDefinition"].(map[string]any)["Properties"].(map[string]any)
 	if td["Cpu"] != "4096" || td["Memory"] != "16384" || td["ContainerDefinitions"].([]any)[0].(map[string]any)["Image"] != deploytest.Image {
 		t.Errorf("task definition %v", td)
@@ -164,7 +187,8 @@ func TestRenderCloudFormation(t *testing.T) {
 	// The definition as CloudFormation would deploy it passes asl-validator.
 	if bin := os.Getenv("TIERFLOW_TEST_NPM_BIN"); bin != "" {
 		path := filepath.Join(t.TempDir(), "cfn.asl.json")
-		filledDef := strings.ReplaceAll(string(def), "${TaskDefinitionArn}", "arn:aws:ecs:us-east-1:123456789012:task-definition/tierflow-consumer-header:1")
+		filledDef := strings.NewReplacer("${TaskDefinitionArn}", "arn:aws:ecs:us-east-1:123456789012:task-definition/tierflow-consumer-header:1",
+			"${TopicArn}", "arn:aws:sns:us-east-1:123456789012:tierflow-consumer-header").Replace(string(def))
 		if err := os.WriteFile(path, []byte(filledDef), 0o644); err != nil {
 			t.Fatal(err)
 		}

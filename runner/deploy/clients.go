@@ -4,14 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
+	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
@@ -30,6 +36,9 @@ type Clients struct {
 	sched *scheduler.Client
 	iam   *iam.Client
 	sts   *sts.Client
+	sns   *sns.Client
+	cw    *cloudwatch.Client
+	s3    *s3.Client
 }
 
 // NewClients builds the clients: from override (tests) or the SDK's
@@ -51,10 +60,12 @@ func NewClients(ctx context.Context, override *aws.Config, spec *jobs.Spec, regi
 			return nil, fmt.Errorf("aws config: %w", err)
 		}
 	}
-	return &Clients{
+	a := &Clients{
 		Config: cfg, SFN: sfn.NewFromConfig(cfg), ecs: ecs.NewFromConfig(cfg), sched: scheduler.NewFromConfig(cfg),
 		iam: iam.NewFromConfig(cfg), sts: sts.NewFromConfig(cfg),
-	}, nil
+	}
+	a.opsClients(cfg)
+	return a, nil
 }
 
 // Account returns the given account, or the caller's.
@@ -109,4 +120,13 @@ func apiErrorCode(err error) string {
 		return ae.ErrorCode()
 	}
 	return ""
+}
+
+// opsClients builds the clients of the operations resources from cfg.
+func (a *Clients) opsClients(cfg aws.Config) {
+	a.sns = sns.NewFromConfig(cfg)
+	// CloudWatch speaks the Query protocol as well as the SDK's default
+	// CBOR; moto (the tests' CloudWatch) speaks only Query.
+	a.cw = cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801) })
+	a.s3 = s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = awsconfig.PathStyle(os.Getenv) })
 }

@@ -15,7 +15,6 @@ import (
 	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
-	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
@@ -31,6 +30,7 @@ type Result struct {
 	Schedule       string // "" without one
 	Roles          []string
 	Created        []string // resources created (the others were updated)
+	Ops            OpsResult
 }
 
 // Apply creates or updates the job's AWS resources (IAM roles
@@ -44,6 +44,9 @@ func Apply(ctx context.Context, o Options) error {
 	api, err := NewClients(ctx, o.AWS, spec, o.Region, o.Log)
 	if err != nil {
 		return err
+	}
+	if o.OpsAWS != nil {
+		api.opsClients(*o.OpsAWS)
 	}
 	d, err := api.deployment(ctx, spec, o)
 	if err != nil {
@@ -63,6 +66,7 @@ func Apply(ctx context.Context, o Options) error {
 		fmt.Fprintln(w, "  schedule         none (start runs with: tierflow run --on aws)")
 	}
 	fmt.Fprintf(w, "  roles            %s\n", strings.Join(res.Roles, ", "))
+	res.Ops.print(w)
 	if len(res.Created) > 0 {
 		fmt.Fprintf(w, "  created          %s\n", strings.Join(res.Created, ", "))
 	}
@@ -118,6 +122,9 @@ func (a *Clients) deploy(ctx context.Context, d *Deployment, o Options) (*Result
 	res.StateMachine = d.StateMachineARN()
 	if created {
 		res.Created = append(res.Created, "state machine "+d.Base)
+	}
+	if res.Ops, err = a.deployOps(ctx, d, res.TaskDefinition, wait); err != nil {
+		return nil, err
 	}
 	if d.Schedule != "" {
 		created, err := a.ensureSchedule(ctx, d, wait)
@@ -300,42 +307,12 @@ func (a *Clients) ensureStateMachine(ctx context.Context, d *Deployment, def str
 }
 
 func (a *Clients) ensureSchedule(ctx context.Context, d *Deployment, wait time.Duration) (bool, error) {
-	name := d.ScheduleName()
 	target := &schedtypes.Target{
 		Arn: aws.String(d.StateMachineARN()), RoleArn: aws.String(d.RoleARN(d.SchedulerRole)), Input: aws.String(ScheduleInput),
 		// A missed start is retried for a day; plan's month claim makes a
 		// duplicate start harmless.
 		RetryPolicy: &schedtypes.RetryPolicy{MaximumRetryAttempts: aws.Int32(10), MaximumEventAgeInSeconds: aws.Int32(86400)},
 	}
-	window := &schedtypes.FlexibleTimeWindow{Mode: schedtypes.FlexibleTimeWindowModeOff}
-	desc := aws.String("tierflow job " + d.Spec.Name + ": the monthly run (plan picks the previous month)")
-	_, err := a.sched.GetSchedule(ctx, &scheduler.GetScheduleInput{Name: aws.String(name)})
-	var missing *schedtypes.ResourceNotFoundException
-	switch {
-	case errors.As(err, &missing):
-		err = retryIAM(ctx, wait, func() error {
-			_, err := a.sched.CreateSchedule(ctx, &scheduler.CreateScheduleInput{
-				Name: aws.String(name), ScheduleExpression: aws.String(d.Schedule), ScheduleExpressionTimezone: aws.String("UTC"),
-				FlexibleTimeWindow: window, Target: target, State: schedtypes.ScheduleStateEnabled, Description: desc,
-			})
-			return err
-		})
-		if err != nil {
-			return false, fmt.Errorf("deploy: create schedule %s: %w", name, err)
-		}
-		return true, nil
-	case err != nil:
-		return false, fmt.Errorf("deploy: get schedule %s: %w", name, err)
-	}
-	err = retryIAM(ctx, wait, func() error {
-		_, err := a.sched.UpdateSchedule(ctx, &scheduler.UpdateScheduleInput{
-			Name: aws.String(name), ScheduleExpression: aws.String(d.Schedule), ScheduleExpressionTimezone: aws.String("UTC"),
-			FlexibleTimeWindow: window, Target: target, State: schedtypes.ScheduleStateEnabled, Description: desc,
-		})
-		return err
-	})
-	if err != nil {
-		return false, fmt.Errorf("deploy: update schedule %s: %w", name, err)
-	}
-	return false, nil
+	return a.upsertSchedule(ctx, d.ScheduleName(), d.Schedule, target,
+		"tierflow job "+d.Spec.Name+": the monthly run (plan picks the previous month)", wait)
 }

@@ -12,25 +12,39 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/lake/awsconfig"
 	"github.com/tierflow/tierflow/lake/awsfake"
+	"github.com/tierflow/tierflow/lake/mototest"
 	"github.com/tierflow/tierflow/runner/deploy/deploytest"
 )
 
-func deployOptions(o *deploytest.Orchestration, out *bytes.Buffer) Options {
+// deployOptions deploy the shipped job with o's control plane; the
+// operations resources (SNS, CloudWatch, the lake bucket's lifecycle),
+// which awsfake does not serve, go to a fresh account of moto, where the
+// lake bucket is created.
+func deployOptions(t *testing.T, o *deploytest.Orchestration, out *bytes.Buffer) Options {
+	t.Helper()
+	ops := mototest.NewAccount(t)
+	t.Setenv(awsconfig.EnvPathStyle, "1")
+	bucket := mototest.Name("tierflow-deploy")
+	if _, err := s3.NewFromConfig(ops, func(o *s3.Options) { o.UsePathStyle = true }).CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+		t.Fatal(err)
+	}
 	return Options{
-		Job: "consumer-header", Lake: "s3://lake-bucket/prod", Image: deploytest.Image,
+		Job: "consumer-header", Lake: "s3://" + bucket + "/prod", Image: deploytest.Image,
 		Subnets: []string{"subnet-0a", "subnet-0b"}, SecurityGroups: []string{"sg-0c"},
-		IAMPropagation: 5 * time.Second, Log: zerolog.Nop(), Stdout: out, AWS: &o.Cfg,
+		IAMPropagation: 5 * time.Second, Log: zerolog.Nop(), Stdout: out, AWS: &o.Cfg, OpsAWS: &ops,
 	}
 }
 
 func TestDeployCreatesThenUpdates(t *testing.T) {
 	o := deploytest.New(t)
 	var out bytes.Buffer
-	opts := deployOptions(o, &out)
+	opts := deployOptions(t, o, &out)
 	if err := Apply(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +129,7 @@ func TestDeployCreatesThenUpdates(t *testing.T) {
 	for target, want := range map[string]int{
 		"iam.CreateRole": 0, "iam.UpdateAssumeRolePolicy": 0, "iam.PutRolePolicy": 4, "AmazonEC2ContainerServiceV20141113.CreateCluster": 0,
 		"AWSStepFunctions.CreateStateMachine": 0, "AWSStepFunctions.UpdateStateMachine": 1,
-		"scheduler.CreateSchedule": 0, "scheduler.UpdateSchedule": 1, "AmazonEC2ContainerServiceV20141113.RegisterTaskDefinition": 1,
+		"scheduler.CreateSchedule": 0, "scheduler.UpdateSchedule": 2, // the monthly run and the late check "AmazonEC2ContainerServiceV20141113.RegisterTaskDefinition": 1,
 	} {
 		if got := count(target); got != want {
 			t.Errorf("second deploy: %d calls to %s, want %d", got, target, want)
@@ -160,7 +174,7 @@ func TestDeployWaitsForNewRoles(t *testing.T) {
 	var out bytes.Buffer
 	notYet := awsfake.Errorf("AccessDeniedException", "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role.")
 	o.Srv.FailNext("AWSStepFunctions.CreateStateMachine", notYet)
-	if err := Apply(t.Context(), deployOptions(o, &out)); err != nil {
+	if err := Apply(t.Context(), deployOptions(t, o, &out)); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(o.Srv.RequestsTo("AWSStepFunctions.CreateStateMachine")); n != 2 {
@@ -169,7 +183,7 @@ func TestDeployWaitsForNewRoles(t *testing.T) {
 	// Another error is not retried.
 	o2 := deploytest.New(t)
 	o2.Srv.FailNext("AWSStepFunctions.CreateStateMachine", awsfake.Errorf("InvalidDefinition", "bad"))
-	err := Apply(t.Context(), deployOptions(o2, &out))
+	err := Apply(t.Context(), deployOptions(t, o2, &out))
 	if err == nil || !strings.Contains(err.Error(), "InvalidDefinition") || len(o2.Srv.RequestsTo("AWSStepFunctions.CreateStateMachine")) != 1 {
 		t.Errorf("InvalidDefinition: %v", err)
 	}
@@ -188,7 +202,7 @@ func TestDeployRefusesWhatCannotRun(t *testing.T) {
 		"job file":   {func(d *Options) { d.Job = "../../jobs/consumer-header.yaml" }, "--job-uri"},
 		"storage":    {func(d *Options) { d.StorageGiB = 500 }, "21–200"},
 	} {
-		opts := deployOptions(o, &out)
+		opts := deployOptions(t, o, &out)
 		c.mod(&opts)
 		err := Apply(t.Context(), opts)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
@@ -203,7 +217,7 @@ func TestDeployRefusesWhatCannotRun(t *testing.T) {
 		}
 	}
 	// A job file deploys with --job-uri: the tasks get the URI.
-	opts := deployOptions(o, &out)
+	opts := deployOptions(t, o, &out)
 	opts.Job, opts.JobURI = "../../jobs/consumer-header.yaml", "s3://lake-bucket/jobs/consumer-header.yaml"
 	if err := Apply(t.Context(), opts); err != nil {
 		t.Fatal(err)

@@ -122,6 +122,7 @@ func (d *Deployment) policies() {
 		allow("StartTheMonthlyRun", []string{"states:StartExecution"}, d.StateMachineARN()),
 	}}
 	d.Operator = d.operatorPolicy()
+	d.opsStatements()
 }
 
 // lakeList allows listing the lake under the job's prefixes.

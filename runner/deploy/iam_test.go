@@ -56,7 +56,19 @@ const (
 	ddbTable   = "arn:aws:dynamodb:" + acctRegion + ":table/tierflow-lineage"
 	smARN      = "arn:aws:states:" + acctRegion + ":stateMachine:tierflow-consumer-header"
 	execARN    = "arn:aws:states:" + acctRegion + ":execution:tierflow-consumer-header:consumer-header-2020-03-r1"
+	topicARN   = "arn:aws:sns:" + acctRegion + ":tierflow-consumer-header"
+	lateARN    = "arn:aws:scheduler:" + acctRegion + ":schedule/default/tierflow-consumer-header-late"
+	alarmARN   = "arn:aws:cloudwatch:" + acctRegion + ":alarm:tierflow-consumer-header-"
 )
+
+// snsNeeds: the job's topic, not another.
+func snsNeeds(actions ...string) opUse {
+	var n []need
+	for _, a := range actions {
+		n = append(n, need{action: a, resource: topicARN}, need{action: a, resource: topicARN + "-other", deny: true})
+	}
+	return opUse{role: "operator", needs: n}
+}
 
 func s3Needs(action string, allowed ...string) []need {
 	var out []need
@@ -130,6 +142,27 @@ var operations = map[string]opUse{
 	"s3.ListObjectsV2":           {role: "task", needs: []need{{action: "s3:ListBucket", resource: bucketARN}}},
 	"s3.HeadBucket":              {role: "task", needs: []need{{action: "s3:ListBucket", resource: bucketARN}}},
 	"s3.ListMultipartUploads":    {role: "task", needs: []need{{action: "s3:ListBucketMultipartUploads", resource: bucketARN}}},
+	// The lifecycle tags (the shipped job expires unpublished tier 2 and
+	// verified intake objects): tier 2 and the intake only.
+	"s3.GetObjectTagging":    {role: "task", needs: s3Needs("s3:GetObjectTagging", objIntake, objTier2)},
+	"s3.PutObjectTagging":    {role: "task", needs: s3Needs("s3:PutObjectTagging", objIntake, objTier2)},
+	"s3.DeleteObjectTagging": {role: "task", needs: s3Needs("s3:DeleteObjectTagging", objIntake, objTier2)},
+	// deploy merges the job's lifecycle rules into the lake bucket's.
+	"s3.GetBucketLifecycleConfiguration": operatorNeeds("s3:GetLifecycleConfiguration", bucketARN),
+	"s3.PutBucketLifecycleConfiguration": operatorNeeds("s3:PutLifecycleConfiguration", bucketARN),
+	"s3.DeleteBucketLifecycle":           operatorNeeds("s3:PutLifecycleConfiguration", bucketARN),
+	// The job's topic, alarms and dashboard.
+	"sns.CreateTopic":               snsNeeds("sns:CreateTopic", "sns:TagResource"),
+	"sns.ListSubscriptionsByTopic":  snsNeeds("sns:ListSubscriptionsByTopic"),
+	"sns.Subscribe":                 snsNeeds("sns:Subscribe"),
+	"sns.SetSubscriptionAttributes": snsNeeds("sns:SetSubscriptionAttributes"),
+	"sns.Unsubscribe":               snsNeeds("sns:Unsubscribe"),
+	"cloudwatch.PutMetricAlarm": {role: "operator", needs: []need{
+		{action: "cloudwatch:PutMetricAlarm", resource: alarmARN + "run-failed"}, {action: "cloudwatch:PutMetricAlarm", resource: alarmARN + "rejected-rows"},
+		{action: "cloudwatch:PutMetricAlarm", resource: alarmARN + "late"}, {action: "cloudwatch:TagResource", resource: alarmARN + "late"},
+		{action: "cloudwatch:PutMetricAlarm", resource: "arn:aws:cloudwatch:" + acctRegion + ":alarm:other", deny: true}}},
+	"cloudwatch.PutDashboard": {role: "operator", needs: []need{{action: "cloudwatch:PutDashboard", resource: "arn:aws:cloudwatch::123456789012:dashboard/tierflow-consumer-header"},
+		{action: "cloudwatch:PutDashboard", resource: "arn:aws:cloudwatch::123456789012:dashboard/other", deny: true}}},
 
 	// Glue (lake/catalog/glue): the job's database only.
 	"glue.GetDatabase":          {role: "task", needs: glueNeeds("glue:GetDatabase")},
@@ -184,9 +217,9 @@ var operations = map[string]opUse{
 	"sfn.ListMapRuns":            operatorNeeds("states:ListMapRuns", execARN),
 	"sfn.DescribeMapRun":         operatorNeeds("states:DescribeMapRun", "arn:aws:states:"+acctRegion+":mapRun:tierflow-consumer-header/Convert:0f3a"),
 	"sfn.ListExecutions":         operatorNeeds("states:ListExecutions", smARN),
-	"scheduler.GetSchedule":      operatorNeeds("scheduler:GetSchedule", "arn:aws:scheduler:"+acctRegion+":schedule/default/tierflow-consumer-header"),
-	"scheduler.CreateSchedule":   {role: "operator", needs: []need{{action: "scheduler:CreateSchedule", resource: "arn:aws:scheduler:" + acctRegion + ":schedule/default/tierflow-consumer-header"}, {action: "iam:PassRole", resource: roleARNs()[3]}}},
-	"scheduler.UpdateSchedule":   {role: "operator", needs: []need{{action: "scheduler:UpdateSchedule", resource: "arn:aws:scheduler:" + acctRegion + ":schedule/default/tierflow-consumer-header"}, {action: "iam:PassRole", resource: roleARNs()[3]}}},
+	"scheduler.GetSchedule":      operatorNeeds("scheduler:GetSchedule", "arn:aws:scheduler:"+acctRegion+":schedule/default/tierflow-consumer-header", lateARN),
+	"scheduler.CreateSchedule":   {role: "operator", needs: []need{{action: "scheduler:CreateSchedule", resource: "arn:aws:scheduler:" + acctRegion + ":schedule/default/tierflow-consumer-header"}, {action: "scheduler:CreateSchedule", resource: lateARN}, {action: "iam:PassRole", resource: roleARNs()[3]}}},
+	"scheduler.UpdateSchedule":   {role: "operator", needs: []need{{action: "scheduler:UpdateSchedule", resource: "arn:aws:scheduler:" + acctRegion + ":schedule/default/tierflow-consumer-header"}, {action: "scheduler:UpdateSchedule", resource: lateARN}, {action: "iam:PassRole", resource: roleARNs()[3]}}},
 	"sts.GetCallerIdentity":      {why: "needs no permission"},
 }
 
@@ -361,6 +394,8 @@ func TestStateMachineRoleCoversTheDefinition(t *testing.T) {
 			{action: "s3:GetObject", resource: objTier2}, {action: "s3:PutObject", resource: objTier3},
 			{action: "s3:PutObject", resource: objTier2, deny: true}, {action: "s3:ListBucket", resource: bucketARN},
 		},
+		// One message per finished run to the job's topic.
+		"arn:aws:states:::sns:publish": {{action: "sns:Publish", resource: topicARN}, {action: "sns:Publish", resource: topicARN + "-other", deny: true}},
 		// Distributed Map: child executions of the state machine itself.
 		"map:DISTRIBUTED": {
 			{action: "states:StartExecution", resource: smARN},
@@ -407,6 +442,13 @@ func TestStateMachineRoleCoversTheDefinition(t *testing.T) {
 	}
 	if !allows(d.SchedulerRole.Policy, "states:StartExecution", smARN) || allows(d.SchedulerRole.Policy, "states:StartExecution", smARN+"-other") {
 		t.Error("scheduler role: StartExecution on the state machine only")
+	}
+	// The late check: the schedule's role runs the job's task definition
+	// and hands it the task roles.
+	if !allows(d.SchedulerRole.Policy, "ecs:RunTask", "arn:aws:ecs:us-east-1:123456789012:task-definition/tierflow-consumer-header:3") ||
+		allows(d.SchedulerRole.Policy, "ecs:RunTask", "arn:aws:ecs:us-east-1:123456789012:task-definition/other:1") ||
+		!allows(d.SchedulerRole.Policy, "iam:PassRole", d.RoleARN(d.TaskRole)) || allows(d.SchedulerRole.Policy, "iam:PassRole", d.RoleARN(d.StateMachineRole)) {
+		t.Error("scheduler role: the late check runs the job's task definition with its task roles, nothing else")
 	}
 	repo := "arn:aws:ecr:us-east-1:123456789012:repository/tierflow"
 	if !allows(d.ExecRole.Policy, "ecr:BatchGetImage", repo) || allows(d.ExecRole.Policy, "ecr:BatchGetImage", repo+"-other") ||

@@ -8,9 +8,12 @@ package deploy
 // does not own).
 
 import (
+	"context"
+	"fmt"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
 	"github.com/tierflow/tierflow/jobs"
@@ -81,4 +84,113 @@ func MergeLifecycle(existing []s3types.LifecycleRule, job string, ours []s3types
 		}
 	}
 	return append(out, ours...)
+}
+
+// ensureLifecycle writes the job's rules into the lake bucket's lifecycle
+// configuration, keeping every other rule: read, merge, write (or delete
+// the configuration when nothing is left). It returns the job's rules'
+// IDs. Two deploys of jobs on one bucket at once could lose one's write:
+// run them one after the other.
+func (a *Clients) ensureLifecycle(ctx context.Context, d *Deployment) ([]string, error) {
+	ours := LifecycleRules(d.Spec, d.Prefix)
+	var existing []s3types.LifecycleRule
+	out, err := a.s3.GetBucketLifecycleConfiguration(ctx, &s3.GetBucketLifecycleConfigurationInput{Bucket: aws.String(d.Bucket)})
+	switch {
+	case apiErrorCode(err) == "NoSuchLifecycleConfiguration":
+	case err != nil:
+		return nil, fmt.Errorf("deploy: lifecycle of bucket %s: %w", d.Bucket, err)
+	default:
+		existing = out.Rules
+	}
+	merged := MergeLifecycle(existing, d.Spec.Name, ours)
+	var ids []string
+	for _, r := range ours {
+		ids = append(ids, aws.ToString(r.ID))
+	}
+	switch {
+	case len(merged) == 0 && len(existing) == 0:
+	case len(merged) == 0:
+		if _, err := a.s3.DeleteBucketLifecycle(ctx, &s3.DeleteBucketLifecycleInput{Bucket: aws.String(d.Bucket)}); err != nil {
+			return nil, fmt.Errorf("deploy: remove the lifecycle rules of bucket %s: %w", d.Bucket, err)
+		}
+	default:
+		if _, err := a.s3.PutBucketLifecycleConfiguration(ctx, &s3.PutBucketLifecycleConfigurationInput{
+			Bucket: aws.String(d.Bucket), LifecycleConfiguration: &s3types.BucketLifecycleConfiguration{Rules: merged},
+		}); err != nil {
+			return nil, fmt.Errorf("deploy: lifecycle rules of bucket %s: %w", d.Bucket, err)
+		}
+	}
+	return ids, nil
+}
+
+// lifecycleStatements are the grants the lifecycle needs: the tasks tag
+// tier-2 objects unpublished and intake objects verified, the operator
+// reads and writes the bucket's lifecycle configuration.
+func (d *Deployment) lifecycleStatements() {
+	lc := d.Spec.Lifecycle
+	var tagging []string
+	if lc.UnpublishedExpireDays > 0 {
+		tagging = append(tagging, d.s3Object(jobs.TableRoot(2, d.Spec.Output.Table)))
+	}
+	if lc.IntakeExpireDays > 0 {
+		tagging = append(tagging, d.s3Object(d.intakePrefix()))
+	}
+	if len(tagging) > 0 {
+		// PutObject with tags needs s3:PutObjectTagging too; Tag reads the
+		// tag set first and deletes it when nothing is left.
+		d.TaskRole.Policy.Statement = append(d.TaskRole.Policy.Statement,
+			allow("TagForTheLifecycle", []string{"s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging"}, tagging...))
+	}
+	d.Operator.Statement = append(d.Operator.Statement,
+		allow("MergeTheLifecycleRules", []string{"s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration"}, d.s3Bucket(d.Bucket)))
+}
+
+// cfnLifecycle documents the rules in a template's Metadata:
+// CloudFormation cannot change the rules of a bucket it did not create.
+func (d *Deployment) cfnLifecycle(tmpl cfnObject) {
+	rules := LifecycleRules(d.Spec, d.Prefix)
+	if len(rules) == 0 {
+		return
+	}
+	tmpl["Metadata"] = cfnObject{"TierflowLifecycleRules": cfnObject{
+		"Bucket": d.Bucket,
+		"Note": "tierflow deploy merges these rules into the bucket's lifecycle configuration (only rules whose ID starts with " +
+			LifecycleRulePrefix(d.Spec.Name) + " are replaced); CloudFormation cannot change a bucket it does not own. By hand: " +
+			"aws s3api get-bucket-lifecycle-configuration, add these Rules, put-bucket-lifecycle-configuration.",
+		"Rules": cfnRules(rules),
+	}}
+}
+
+// cfnRules are lifecycle rules in the shape of PutBucketLifecycleConfiguration's JSON.
+func cfnRules(rules []s3types.LifecycleRule) []cfnObject {
+	var out []cfnObject
+	for _, r := range rules {
+		o := cfnObject{"ID": aws.ToString(r.ID), "Status": string(r.Status)}
+		f := r.Filter
+		if f.And != nil {
+			var tags []cfnObject
+			for _, t := range f.And.Tags {
+				tags = append(tags, cfnObject{"Key": aws.ToString(t.Key), "Value": aws.ToString(t.Value)})
+			}
+			o["Filter"] = cfnObject{"And": cfnObject{"Prefix": aws.ToString(f.And.Prefix), "Tags": tags}}
+		} else {
+			o["Filter"] = cfnObject{"Prefix": aws.ToString(f.Prefix)}
+		}
+		for _, t := range r.Transitions {
+			o["Transitions"] = append(asList(o["Transitions"]), cfnObject{"Days": aws.ToInt32(t.Days), "StorageClass": string(t.StorageClass)})
+		}
+		if r.Expiration != nil {
+			o["Expiration"] = cfnObject{"Days": aws.ToInt32(r.Expiration.Days)}
+		}
+		if r.AbortIncompleteMultipartUpload != nil {
+			o["AbortIncompleteMultipartUpload"] = cfnObject{"DaysAfterInitiation": aws.ToInt32(r.AbortIncompleteMultipartUpload.DaysAfterInitiation)}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+func asList(v any) []cfnObject {
+	l, _ := v.([]cfnObject)
+	return l
 }

@@ -56,6 +56,10 @@ type Options struct {
 	Stdout io.Writer
 	// AWS replaces the SDK configuration (tests).
 	AWS *aws.Config
+	// OpsAWS replaces it for the operations resources' clients (SNS,
+	// CloudWatch, the bucket's lifecycle): tests whose AWS stand-in
+	// (awsfake) serves none of them reach moto for those.
+	OpsAWS *aws.Config
 }
 
 // Deployment is everything tierflow creates on AWS for one job, derived
@@ -183,6 +187,7 @@ func NewDeployment(spec *jobs.Spec, o Options, partition, region, account string
 	p := statemachines.Params{
 		Job: ref, Lake: o.Lake, Cluster: o.Cluster, Subnets: o.Subnets, SecurityGroups: o.SecurityGroups,
 		AssignPublicIP: o.PublicIP, TaskDefinition: d.arn("ecs", "task-definition/"+d.Base), PolicyOnly: o.PolicyOnly,
+		TopicARN: d.TopicARN(),
 	}
 	if p.Lake == "" && !strings.HasPrefix(spec.Lake, "s3://") {
 		errs = append(errs, fmt.Errorf("job %s keeps its lake at %s; on AWS it needs an s3:// lake: pass --lake s3://BUCKET[/PREFIX]", spec.Name, spec.Lake))

@@ -106,6 +106,8 @@ function handler(name, resource) {
         return { ETag: '"0"' };
       case 'arn:aws:states:::ecs:runTask.sync':
         return { TaskArn: `arn:aws:ecs:us-east-1:123456789012:task/c/${calls.length}`, LastStatus: 'STOPPED', Containers: [{ ExitCode: 0 }] };
+      case 'arn:aws:states:::sns:publish':
+        return { MessageId: `m-${calls.length}` };
       case 'arn:aws:states:::athena:startQueryExecution.sync':
         return { QueryExecution: { QueryExecutionId: `q-${calls.length}`, Status: { State: 'SUCCEEDED' } } };
       default:
