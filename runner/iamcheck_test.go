@@ -116,6 +116,10 @@ func (r *iamRecorder) observe(resp *http.Response) error {
 		out, err = r.queryCall(service, body)
 	case service == "scheduler":
 		out, err = r.schedulerCall(req, body)
+	case service == "sns":
+		out, err = r.snsCall(body)
+	case service == "monitoring":
+		out, err = r.cloudWatchCall(body)
 	default:
 		err = fmt.Errorf("service %q is not modelled", service)
 	}
@@ -341,6 +345,56 @@ func (r *iamRecorder) schedulerCall(req *http.Request, body []byte) ([]iamReques
 	return []iamRequest{{Call: "scheduler " + op, Action: "scheduler:" + op, Resource: r.arn("scheduler", "schedule/"+defaultGroup(group)+"/"+name)}}, nil
 }
 
+// snsCall maps an SNS Query-protocol call: topic calls on the topic, and
+// subscription calls on theirs (a subscription ARN is the topic's followed
+// by ":<id>"; subscriptions are no IAM resource of their own).
+func (r *iamRecorder) snsCall(body []byte) ([]iamRequest, error) {
+	v, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, err
+	}
+	op := v.Get("Action")
+	call := "sns " + op
+	switch op {
+	case "CreateTopic":
+		topic := r.arn("sns", v.Get("Name"))
+		out := []iamRequest{{Call: call, Action: "sns:CreateTopic", Resource: topic}}
+		if v.Get("Tags.member.1.Key") != "" {
+			out = append(out, iamRequest{Call: call, Action: "sns:TagResource", Resource: topic})
+		}
+		return out, nil
+	case "ListSubscriptionsByTopic", "Subscribe", "Publish":
+		return []iamRequest{{Call: call, Action: "sns:" + op, Resource: v.Get("TopicArn")}}, nil
+	case "SetSubscriptionAttributes", "Unsubscribe":
+		sub := v.Get("SubscriptionArn")
+		return []iamRequest{{Call: call, Action: "sns:" + op, Resource: sub[:strings.LastIndex(sub, ":")]}}, nil
+	}
+	return nil, fmt.Errorf("sns %s is not modelled", op)
+}
+
+// cloudWatchCall maps a CloudWatch Query-protocol call (deploy speaks
+// Query to CloudWatch). Dashboards are global: no region in their ARN.
+func (r *iamRecorder) cloudWatchCall(body []byte) ([]iamRequest, error) {
+	v, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, err
+	}
+	op := v.Get("Action")
+	call := "cloudwatch " + op
+	switch op {
+	case "PutMetricAlarm":
+		alarm := r.arn("cloudwatch", "alarm:"+v.Get("AlarmName"))
+		out := []iamRequest{{Call: call, Action: "cloudwatch:PutMetricAlarm", Resource: alarm}}
+		if v.Get("Tags.member.1.Key") != "" {
+			out = append(out, iamRequest{Call: call, Action: "cloudwatch:TagResource", Resource: alarm})
+		}
+		return out, nil
+	case "PutDashboard":
+		return []iamRequest{{Call: call, Action: "cloudwatch:PutDashboard", Resource: "arn:aws:cloudwatch::" + r.account + ":dashboard/" + v.Get("DashboardName")}}, nil
+	}
+	return nil, fmt.Errorf("cloudwatch %s is not modelled", op)
+}
+
 func defaultGroup(g string) string {
 	if g == "" {
 		return "default"
@@ -383,6 +437,12 @@ func (r *iamRecorder) s3Call(req *http.Request, body []byte, resp *http.Response
 			add(call, "kms:Decrypt", r.kmsKey(k), via)
 		}
 	}
+	// A write with tags (x-amz-tagging) needs s3:PutObjectTagging too.
+	tagged := func(call string) {
+		if h.Get("X-Amz-Tagging") != "" {
+			add(call, "s3:PutObjectTagging", object(key), nil)
+		}
+	}
 	respKMS := resp.Header.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id")
 	copySource := h.Get("X-Amz-Copy-Source")
 	copyFrom := func(call string) error {
@@ -415,6 +475,10 @@ func (r *iamRecorder) s3Call(req *http.Request, body []byte, resp *http.Response
 			ctx["s3:delimiter"] = q.Get("delimiter")
 		}
 		add("ListObjectsV2", "s3:ListBucket", bucketARN, ctx)
+	case key == "" && q.Has("lifecycle"):
+		// DeleteBucketLifecycle is authorized as PutLifecycleConfiguration.
+		action := map[string]string{http.MethodGet: "s3:GetLifecycleConfiguration", http.MethodPut: "s3:PutLifecycleConfiguration", http.MethodDelete: "s3:PutLifecycleConfiguration"}[req.Method]
+		add(req.Method+"BucketLifecycle", action, bucketARN, nil)
 	case key == "" && req.Method == http.MethodPost && q.Has("delete"):
 		var del struct {
 			Object []struct{ Key string }
@@ -427,6 +491,9 @@ func (r *iamRecorder) s3Call(req *http.Request, body []byte, resp *http.Response
 		}
 	case key == "":
 		return nil, fmt.Errorf("bucket call %s ?%s is not modelled", req.Method, req.URL.RawQuery)
+	case q.Has("tagging"):
+		op := map[string]string{http.MethodGet: "GetObjectTagging", http.MethodPut: "PutObjectTagging", http.MethodDelete: "DeleteObjectTagging"}[req.Method]
+		add(op, "s3:"+op, object(key), nil)
 	case req.Method == http.MethodPut && q.Has("uploadId") && copySource != "":
 		add("UploadPartCopy", "s3:PutObject", object(key), nil)
 		if err := copyFrom("UploadPartCopy"); err != nil {
@@ -441,8 +508,10 @@ func (r *iamRecorder) s3Call(req *http.Request, body []byte, resp *http.Response
 		}
 	case req.Method == http.MethodPut:
 		add("PutObject", "s3:PutObject", object(key), sseWrite("PutObject"))
+		tagged("PutObject")
 	case req.Method == http.MethodPost && q.Has("uploads"):
 		add("CreateMultipartUpload", "s3:PutObject", object(key), sseWrite("CreateMultipartUpload"))
+		tagged("CreateMultipartUpload")
 	case req.Method == http.MethodPost && q.Has("uploadId"):
 		add("CompleteMultipartUpload", "s3:PutObject", object(key), nil)
 		decrypt("CompleteMultipartUpload", respKMS) // S3 reads the encrypted parts
