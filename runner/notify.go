@@ -117,7 +117,7 @@ func (n Notification) Text() string {
 func (n Notification) SMS() string {
 	if n.Status == NotifySucceeded {
 		return clipBytes(fmt.Sprintf("tierflow %s %s published: %d rows, %d rejected, %s, $%.2f", n.Job, n.Month, n.RowsOut, n.RowsRejected,
-			time.Duration(n.DurationSeconds*float64(time.Second)).Round(time.Minute), n.CostUSD), 140)
+			time.Duration(n.DurationSeconds*float64(time.Second)).Round(time.Second), n.CostUSD), 140)
 	}
 	return clipBytes(fmt.Sprintf("tierflow %s %s FAILED: %s", n.Job, n.Month, n.Error), 140)
 }

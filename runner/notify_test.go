@@ -217,7 +217,7 @@ func TestNotificationForms(t *testing.T) {
 	if got := n.Subject(); got != "tierflow consumer-header 2020-03: SUCCEEDED, 990 rows, 10 rejected" {
 		t.Errorf("subject %q", got)
 	}
-	if got := n.SMS(); got != "tierflow consumer-header 2020-03 published: 990 rows, 10 rejected, 41m0s, $12.35" {
+	if got := n.SMS(); got != "tierflow consumer-header 2020-03 published: 990 rows, 10 rejected, 41m12s, $12.35" {
 		t.Errorf("sms %q", got)
 	}
 	for _, want := range []string{"published by run abc-1", "rejected:  10 (1.0000%)", "duration:  41m12s", "cost:      $12.3457", "rejects:   s3://lake/"} {

@@ -67,7 +67,7 @@ func (d *Deployment) Alarms() []*cloudwatch.PutMetricAlarmInput {
 	alarms := []*cloudwatch.PutMetricAlarmInput{
 		{
 			AlarmName:        aws.String(d.Base + "-run-failed"),
-			AlarmDescription: aws.String("tierflow job " + d.Spec.Name + ": an execution of the monthly run failed, timed out or was aborted (tierflow status shows why)"),
+			AlarmDescription: aws.String("tierflow job " + d.Spec.Name + ": an execution of the monthly run failed (tierflow status shows why)"),
 			Namespace:        aws.String("AWS/States"), MetricName: aws.String("ExecutionsFailed"),
 			Dimensions: []cwtypes.Dimension{{Name: aws.String("StateMachineArn"), Value: aws.String(d.StateMachineARN())}},
 			Statistic:  cwtypes.StatisticSum, Period: aws.Int32(300), EvaluationPeriods: aws.Int32(1),
