@@ -1,6 +1,12 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode/utf8"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierflow/tierflow/runner"
@@ -28,7 +34,79 @@ func runsCommand(f commonFlags) *cli.Command {
 					Log: logOf(c), Stdout: c.App.Writer,
 				})
 			}
-			return runner.RunsCommand(c.Context, c.String("job"), c.String("lake"), c.String("month"), c.Bool("wide"), c.String("output"), logOf(c), c.App.Writer)
+			output := c.String("output")
+			if err := checkOutput("runs", output); err != nil {
+				return err
+			}
+			v, err := runner.Runs(c.Context, c.String("job"), c.String("lake"), c.String("month"), logOf(c))
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(c.App.Writer, v)
+			}
+			printRuns(c.App.Writer, v, c.Bool("wide"))
+			return nil
 		},
+	}
+}
+
+// runsWidth is the width `runs` fits in without --wide.
+const runsWidth = 120
+
+// printRuns prints runs in runsWidth columns, the long error cut with "…",
+// or every column and the whole error when wide.
+func printRuns(w io.Writer, v *runner.RunsView, wide bool) {
+	if len(v.Runs) == 0 {
+		fmt.Fprintf(w, "no runs of job %s yet\n", v.Job)
+		return
+	}
+	head := []string{"RUN", "MONTH", "STATUS", "PUB", "STARTED", "DURATION", "ROWS OUT", "REJECTED", "COST $", "ERROR"}
+	if wide {
+		head = []string{"RUN", "MONTH", "STATUS", "PUB", "STARTED", "DURATION", "ROWS IN", "ROWS OUT", "REJECTED", "VCPU-S", "GB-S", "ATHENA SCANNED", "S3 REQ", "COST $", "ERROR"}
+	}
+	rows := [][]string{head}
+	for _, r := range v.Runs {
+		dur := "-"
+		if r.Ended != nil {
+			dur = r.Ended.Sub(r.Started).Round(10 * time.Millisecond).String()
+		}
+		mark := ""
+		if r.Published {
+			mark = "yes"
+		}
+		errText := oneLineText(r.Error)
+		if wide {
+			rows = append(rows, []string{r.RunID, r.Month, r.Status, mark, r.Started.Local().Format("2006-01-02 15:04:05"), dur,
+				fmt.Sprint(r.RowsIn), fmt.Sprint(r.RowsOut), fmt.Sprint(r.RowsRejected),
+				fmt.Sprintf("%.1f", r.Cost.VCPUSeconds), fmt.Sprintf("%.1f", r.Cost.GBSeconds), humanBytes(r.Cost.AthenaScanned),
+				fmt.Sprint(r.Cost.S3Requests), fmt.Sprintf("%.5f", r.Cost.USD), errText})
+			continue
+		}
+		rows = append(rows, []string{r.RunID, r.Month, r.Status, mark, r.Started.Local().Format("01-02 15:04"), dur,
+			fmt.Sprint(r.RowsOut), fmt.Sprint(r.RowsRejected), fmt.Sprintf("%.4f", r.Cost.USD), errText})
+	}
+	widths := make([]int, len(head))
+	for _, row := range rows {
+		for i, c := range row[:len(row)-1] {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	used := 0
+	for _, wd := range widths[:len(head)-1] {
+		used += wd + 2
+	}
+	room := max(runsWidth-used, 12)
+	for _, row := range rows {
+		var b strings.Builder
+		for i, c := range row[:len(row)-1] {
+			fmt.Fprintf(&b, "%-*s  ", widths[i], c)
+		}
+		last := row[len(row)-1]
+		if !wide {
+			last = clip(last, room)
+		}
+		b.WriteString(last)
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
 }

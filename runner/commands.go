@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -161,23 +160,18 @@ func runWithProgress(ctx context.Context, env *Env, spec *jobs.Spec, opts Option
 	return Run(ctx, env, spec, opts)
 }
 
-// runsWidth is the width `runs` fits in without --wide.
-const runsWidth = 120
-
-// RunsCommand lists runs: in runsWidth columns, the long error cut with
-// "…", or every column and the whole error when wide.
-func RunsCommand(ctx context.Context, job, lake, month string, wide bool, output string, log zerolog.Logger, w io.Writer) error {
-	if err := checkOutput("runs", output); err != nil {
-		return err
-	}
+// Runs lists the job's runs of month ("" = every month), each marked
+// when it is its month's published run. A commit a crash left half done is
+// finished first, so the marks are what readers get.
+func Runs(ctx context.Context, job, lake, month string, log zerolog.Logger) (*RunsView, error) {
 	spec, env, err := openJobReadOnly(ctx, job, lake, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer env.Close()
 	reps, err := RepairAll(ctx, env, spec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	published := map[string]string{} // month → its published run, as repair read it
 	for _, r := range reps {
@@ -185,80 +179,13 @@ func RunsCommand(ctx context.Context, job, lake, month string, wide bool, output
 	}
 	runs, err := env.Lineage.ListRuns(ctx, spec.Name, month)
 	if err != nil {
-		return fmt.Errorf("list runs: %w", err)
+		return nil, fmt.Errorf("list runs: %w", err)
 	}
-	if output == "json" {
-		v := RunsView{Job: spec.Name, Runs: []RunView{}}
-		for _, r := range runs {
-			v.Runs = append(v.Runs, runView(r, published[r.Month] == r.ID))
-		}
-		return writeJSON(w, v)
-	}
-	if len(runs) == 0 {
-		fmt.Fprintf(w, "no runs of job %s yet\n", spec.Name)
-		return nil
-	}
-	head := []string{"RUN", "MONTH", "STATUS", "PUB", "STARTED", "DURATION", "ROWS OUT", "REJECTED", "COST $", "ERROR"}
-	if wide {
-		head = []string{"RUN", "MONTH", "STATUS", "PUB", "STARTED", "DURATION", "ROWS IN", "ROWS OUT", "REJECTED", "VCPU-S", "GB-S", "ATHENA SCANNED", "S3 REQ", "COST $", "ERROR"}
-	}
-	rows := [][]string{head}
+	v := &RunsView{Job: spec.Name, Runs: []RunView{}}
 	for _, r := range runs {
-		dur := "-"
-		if !r.Ended.IsZero() {
-			dur = r.Ended.Sub(r.Started).Round(10 * time.Millisecond).String()
-		}
-		mark := ""
-		if published[r.Month] == r.ID {
-			mark = "yes"
-		}
-		errText := oneLineText(r.Error)
-		if wide {
-			rows = append(rows, []string{r.ID, r.Month, r.Status, mark, r.Started.Local().Format("2006-01-02 15:04:05"), dur,
-				fmt.Sprint(r.RowsIn), fmt.Sprint(r.RowsOut), fmt.Sprint(r.RowsRejected),
-				fmt.Sprintf("%.1f", r.Cost.VCPUSeconds), fmt.Sprintf("%.1f", r.Cost.GBSeconds), humanBytes(r.Cost.AthenaScanned),
-				fmt.Sprint(r.Cost.S3Requests), fmt.Sprintf("%.5f", r.Cost.USD), errText})
-			continue
-		}
-		rows = append(rows, []string{r.ID, r.Month, r.Status, mark, r.Started.Local().Format("01-02 15:04"), dur,
-			fmt.Sprint(r.RowsOut), fmt.Sprint(r.RowsRejected), fmt.Sprintf("%.4f", r.Cost.USD), errText})
+		v.Runs = append(v.Runs, runView(r, published[r.Month] == r.ID))
 	}
-	widths := make([]int, len(head))
-	for _, row := range rows {
-		for i, c := range row[:len(row)-1] {
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
-		}
-	}
-	used := 0
-	for _, wd := range widths[:len(head)-1] {
-		used += wd + 2
-	}
-	room := max(runsWidth-used, 12)
-	for _, row := range rows {
-		var b strings.Builder
-		for i, c := range row[:len(row)-1] {
-			fmt.Fprintf(&b, "%-*s  ", widths[i], c)
-		}
-		last := row[len(row)-1]
-		if !wide {
-			last = clip(last, room)
-		}
-		b.WriteString(last)
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
-	return nil
-}
-
-// oneLineText folds text onto one line.
-func oneLineText(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// clip cuts s to n characters, the last one "…" when cut.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
+	return v, nil
 }
 
 // LineageCommand prints the upstream and downstream of a dataset.
@@ -591,17 +518,4 @@ func InitCommand(ctx context.Context, job, lake string, log zerolog.Logger, w io
 	}
 	fmt.Fprintf(w, "catalog database %s: ready\n", spec.Database)
 	return nil
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%d B", n)
-	}
 }

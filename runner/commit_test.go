@@ -637,6 +637,16 @@ func checkSchema(t *testing.T, def string, out []byte) error {
 	return nil
 }
 
+// viewJSON is v as the CLI's --output json prints it.
+func viewJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
+}
+
 // runs, status, lineage and validate print JSON their schema accepts, with
 // the figures of the text output (issue 14, finding 4).
 func TestJSONOutputsMatchSchema(t *testing.T) {
@@ -646,9 +656,11 @@ func TestJSONOutputsMatchSchema(t *testing.T) {
 	id := publishDeliveries(t, env, spec, 1)[0]
 	lake, job := env.Storage.URI(), filepath.Join("testdata", "crash", "job.yaml")
 	var out bytes.Buffer
-	if err := RunsCommand(ctx, job, lake, "", false, "json", zerolog.Nop(), &out); err != nil {
+	rv, err := Runs(ctx, job, lake, "", zerolog.Nop())
+	if err != nil {
 		t.Fatal(err)
 	}
+	out.Write(viewJSON(t, rv))
 	if err := checkSchema(t, "runs", out.Bytes()); err != nil {
 		t.Error(err)
 	}
