@@ -681,9 +681,11 @@ func TestJSONOutputsMatchSchema(t *testing.T) {
 		t.Error(err)
 	}
 	out.Reset()
-	if err := LineageCommand(ctx, job, lake, "crash_ca", "json", zerolog.Nop(), &out); err != nil {
+	g, err := Lineage(ctx, job, lake, "crash_ca", zerolog.Nop())
+	if err != nil {
 		t.Fatal(err)
 	}
+	out.Write(viewJSON(t, g.View()))
 	if err := checkSchema(t, "lineage", out.Bytes()); err != nil {
 		t.Error(err)
 	}

@@ -52,7 +52,10 @@ func TestReadOnlyCommandsCreateNoLake(t *testing.T) {
 			_, err := Runs(ctx, "consumer-header", dir, "", log)
 			return err
 		},
-		"lineage": func() error { return LineageCommand(ctx, "consumer-header", dir, "consumer_ca", "", log, io.Discard) },
+		"lineage": func() error {
+			_, err := Lineage(ctx, "consumer-header", dir, "consumer_ca", log)
+			return err
+		},
 		"status": func() error {
 			return StatusCommand(ctx, StatusOptions{Job: "consumer-header", Lake: dir, Run: "r1", Log: log, Stdout: io.Discard})
 		},
