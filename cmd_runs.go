@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 	"time"
 	"unicode/utf8"
 
@@ -28,11 +29,15 @@ func runsCommand(f commonFlags) *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.String("on") == "aws" {
-				return runner.AWSRunsCommand(c.Context, runner.StatusOptions{
+				runs, err := runner.ListAWSRuns(c.Context, runner.StatusOptions{
 					Job: c.String("job"), Lake: c.String("lake"), Limit: c.Int("limit"),
 					Name: c.String("name"), Region: c.String("region"), Account: c.String("account"),
-					Log: logOf(c), Stdout: c.App.Writer,
+					Log: logOf(c),
 				})
+				if err != nil {
+					return err
+				}
+				return printAWSRuns(c.App.Writer, runs, time.Now())
 			}
 			output := c.String("output")
 			if err := checkOutput("runs", output); err != nil {
@@ -109,4 +114,37 @@ func printRuns(w io.Writer, v *runner.RunsView, wide bool) {
 		b.WriteString(last)
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
 	}
+}
+
+// printAWSRuns prints executions as a table, newest first; now ends the
+// duration of those still running.
+func printAWSRuns(w io.Writer, runs *runner.AWSRuns, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "EXECUTION\tMONTH\tSTATUS\tSTARTED\tDURATION\tRUN\tRUN STATUS\tROWS OUT\tREJECTED")
+	for _, e := range runs.Executions {
+		started, dur := "-", "-"
+		if e.Started != nil {
+			started = e.Started.UTC().Format("2006-01-02 15:04")
+			dur = until(e.Stopped, now).Sub(*e.Started).Round(time.Second).String()
+		}
+		runID, runStatus, out, rej := "-", "-", "-", "-"
+		if r := e.Run; r != nil {
+			runID, runStatus, out, rej = r.ID, r.Status, fmt.Sprint(r.RowsOut), fmt.Sprint(r.RowsRejected)
+		}
+		month := e.Month
+		if month == "" {
+			month = "-" // a scheduled start: plan chose the month
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, month, e.Status, started, dur, runID, runStatus, out, rej)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(runs.Executions) == 0 {
+		fmt.Fprintf(w, "no executions of %s yet\n", runs.StateMachine)
+	}
+	if runs.LineageErr != nil {
+		fmt.Fprintf(w, "(lineage unavailable: %v)\n", runs.LineageErr)
+	}
+	return nil
 }
