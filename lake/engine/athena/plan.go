@@ -78,7 +78,7 @@ func (e *Engine) plan(c engine.CTAS) (*plan, error) {
 	// only known when the query runs, and Athena fails it with
 	// HIVE_TOO_MANY_OPEN_PARTITIONS (QueryError says what to do).
 	if writers := max(c.BucketCount, 1); writers > e.opts.MaxWriters {
-		return nil, fmt.Errorf("bucket_count %d needs %d open writers per partition, Athena allows %d per CTAS (HIVE_TOO_MANY_OPEN_PARTITIONS)", c.BucketCount, writers, e.opts.MaxWriters)
+		return nil, fmt.Errorf("%w: bucket_count %d needs %d open writers per partition, Athena allows %d per CTAS (HIVE_TOO_MANY_OPEN_PARTITIONS)", engine.ErrUnsupported, c.BucketCount, writers, e.opts.MaxWriters)
 	}
 
 	scratchDB := strings.ToLower(e.opts.Database)

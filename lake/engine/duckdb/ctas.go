@@ -26,8 +26,6 @@ import (
 // PARTITION_BY, so a partitioned result has one file per partition.
 const targetFileBytes = "512MB"
 
-var errNotEmpty = errors.New("location is not empty")
-
 // CreateTableAs runs c.SQL over views of c.Sources and c.Inputs and writes the result as
 // Parquet under c.Location, which must be below the lake and empty. It
 // registers nothing: the caller registers the table and its partitions.
@@ -49,14 +47,14 @@ func (e *Engine) createTableAs(ctx context.Context, c engine.CTAS) (engine.Resul
 		return engine.Result{}, errors.New("empty SQL")
 	}
 	if f := strings.ToLower(c.Format); f != "" && f != "parquet" {
-		return engine.Result{}, fmt.Errorf("format %q: the local engine writes parquet only", c.Format)
+		return engine.Result{}, fmt.Errorf("%w: format %q: the local engine writes parquet only", engine.ErrUnsupported, c.Format)
 	}
 	codec, err := compression(c.Compression)
 	if err != nil {
 		return engine.Result{}, err
 	}
 	if len(c.BucketedBy) > 0 || c.BucketCount > 0 {
-		return engine.Result{}, fmt.Errorf("bucketed_by %v / bucket_count %d: not supported by the local DuckDB engine yet (DuckDB has no Hive bucketing); run this table on Athena or drop the bucketing", c.BucketedBy, c.BucketCount)
+		return engine.Result{}, fmt.Errorf("%w: bucketed_by %v / bucket_count %d: the local DuckDB engine has no Hive bucketing (yet); run this table on Athena or drop the bucketing", engine.ErrUnsupported, c.BucketedBy, c.BucketCount)
 	}
 	srcs, err := parseSources(c.Database, c.Sources)
 	if err != nil {
@@ -76,7 +74,7 @@ func (e *Engine) createTableAs(ctx context.Context, c engine.CTAS) (engine.Resul
 	start := time.Now()
 
 	err = e.st.List(ctx, outKey+"/", func(o storage.Object) error {
-		return fmt.Errorf("%w: %s holds %s", errNotEmpty, c.Location, o.Key)
+		return fmt.Errorf("%w: %s holds %s", engine.ErrNotEmpty, c.Location, o.Key)
 	})
 	if err != nil {
 		return engine.Result{}, err
