@@ -3,7 +3,7 @@
 // gen writes tierflow's bad-input corpus: one small gzip CSV part per kind
 // of bad input, for the job in job.yaml, and expected.json, which says for
 // each file what the converter must do with it (succeed, or fail with an
-// error saying what and where) and which records it must reject, by line
+// error of a given kind, saying where) and which records it must reject, by line
 // and byte offset. Every data record's ID is the physical line it starts
 // on, so a reader of the outputs can match every input record to its row
 // in the Parquet or its line in the rejects sidecar.
@@ -43,12 +43,17 @@ type Reject struct {
 
 // Case is one corpus file and what must happen to it.
 type Case struct {
-	File    string   `json:"file"`
-	What    string   `json:"what"`
-	Outcome string   `json:"outcome"`         // "ok" or "fail"
-	Error   []string `json:"error,omitempty"` // substrings of the error (fail)
-	Records int      `json:"records"`         // data records in the input
-	Rejects []Reject `json:"rejects"`         // records to reject, in input order
+	File    string `json:"file"`
+	What    string `json:"what"`
+	Outcome string `json:"outcome"` // "ok" or "fail"
+	// Error is the kind of error (fail): the name of a container error
+	// variable or type, e.g. "ErrTruncatedGzip" or "RejectsError".
+	Error string `json:"error,omitempty"`
+	// Says are substrings the error's message must hold: what only the
+	// text tells a user (how a header differs from the sample).
+	Says    []string `json:"says,omitempty"`
+	Records int      `json:"records"` // data records in the input
+	Rejects []Reject `json:"rejects"` // records to reject, in input order
 	// GoodIDs is the SHA-256 of the IDs of the records that must be in the
 	// Parquet, sorted, one decimal per line.
 	GoodIDs string `json:"good_ids_sha256,omitempty"`
@@ -187,7 +192,7 @@ func main() {
 	full := gz(p.buf.Bytes())
 	cut := full[:len(full)*6/10]
 	add(Case{File: "truncated.csv.gz", What: "gzip stream cut off at 60% of its bytes", Outcome: "fail",
-		Error:            []string{"truncated gzip input", "compressed byte offset"},
+		Error:            "ErrTruncatedGzip",
 		CompressedOffset: &Range{int64(len(cut)), int64(len(cut))}}.from(p), cut)
 	bad := slices.Clone(full)
 	at := len(bad) / 2
@@ -195,14 +200,14 @@ func main() {
 		bad[i] ^= 0xa5
 	}
 	add(Case{File: "corrupt.csv.gz", What: "32 bytes of the deflate stream flipped at its middle", Outcome: "fail",
-		Error:            []string{"gzip", "compressed byte offset"},
+		Error:            "ErrCorruptGzip",
 		CompressedOffset: &Range{int64(at), int64(len(bad))}}.from(p), bad)
 	add(Case{File: "not-gzip.csv.gz", What: "a plain CSV named .csv.gz", Outcome: "fail",
-		Error: []string{"not a gzip file"}}.from(p), p.buf.Bytes())
+		Error: "ErrNotGzip"}.from(p), p.buf.Bytes())
 	add(Case{File: "empty.csv.gz", What: "an empty (0-byte) file", Outcome: "fail",
-		Error: []string{"not a gzip file"}, Rejects: []Reject{}}, nil)
+		Error: "ErrNotGzip", Rejects: []Reject{}}, nil)
 	add(Case{File: "empty-stream.csv.gz", What: "a valid gzip stream holding nothing (no header line)", Outcome: "fail",
-		Error: []string{"no header record"}, Rejects: []Reject{}}, gz(nil))
+		Error: "ErrNoHeader", Rejects: []Reject{}}, gz(nil))
 
 	// Header-level problems.
 	p = standard(2, 0)
@@ -215,7 +220,7 @@ func main() {
 		p := newPart(3)
 		p.raw(h.line + "\n")
 		p.goods(10, "\n")
-		add(Case{File: h.file, What: h.what, Outcome: "fail", Error: []string{"header does not match", h.want}}.from(p), gz(p.buf.Bytes()))
+		add(Case{File: h.file, What: h.what, Outcome: "fail", Error: "ErrHeaderMismatch", Says: []string{h.want}}.from(p), gz(p.buf.Bytes()))
 	}
 
 	// Encodings and line ends.
@@ -275,7 +280,7 @@ func main() {
 		}
 	}
 	add(Case{File: "rejects-5pct.csv.gz", What: "5% bad records: above max_fraction 0.001", Outcome: "fail",
-		Error: []string{"too many rejected rows", "100 of 2000", "max_fraction"}}.from(p), gz(p.buf.Bytes()))
+		Error: "RejectsError"}.from(p), gz(p.buf.Bytes()))
 	p = standard(15, 0)
 	for i := range 10000 {
 		if i == 4321 {
