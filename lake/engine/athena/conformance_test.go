@@ -83,7 +83,7 @@ func duckExecutor(srv *awsfake.Server, duck *duckdb.Engine, st storage.Storage) 
 			BucketedBy: c.BucketedBy, BucketCount: c.BucketCount, Sources: sources,
 		})
 		if err != nil {
-			return awsfake.AthenaResult{}, &awsfake.QueryError{Category: 2, Type: 1000, Message: err.Error()}
+			return awsfake.AthenaResult{}, &awsfake.QueryError{Category: 2, Type: 1000, Message: err.Error()} // Athena reports text
 		}
 		out := awsfake.AthenaResult{Rows: res.Rows, EngineMillis: max(res.EngineMillis, 1)}
 		for _, col := range res.Columns {
