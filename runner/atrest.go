@@ -6,11 +6,9 @@ package runner
 import (
 	"context"
 	"fmt"
-	"io"
 	"regexp"
 	"sort"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/rs/zerolog"
 
@@ -152,10 +150,7 @@ func StorageAtRest(ctx context.Context, env *Env, spec *jobs.Spec, month string)
 // class is priced as STANDARD.
 func StorageUSD(class string, bytes, objects int64) float64 {
 	const gb = 1 << 30
-	price, ok := StoragePriceUSD[class]
-	if !ok {
-		price = StoragePriceUSD[storage.ClassStandard]
-	}
+	price := StoragePrice(class)
 	usd := float64(bytes) / gb * price
 	if class == storage.ClassGlacier || class == storage.ClassDeepArchive {
 		usd += float64(objects) * (archiveOverhead*price + archiveIndex*StoragePriceUSD[storage.ClassStandard]) / gb
@@ -163,64 +158,45 @@ func StorageUSD(class string, bytes, objects int64) float64 {
 	return usd
 }
 
-// CostView is `tierflow cost --output json`.
+// CostView is what `tierflow cost` shows (its --output json).
 type CostView struct {
 	Job         string   `json:"job"`
 	PricesAsOf  string   `json:"prices_as_of"`
 	PriceSource string   `json:"price_source"`
 	Rows        []AtRest `json:"rows"`
 	TotalUSD    float64  `json:"total_usd_per_month"`
+	// Local: the lake has no storage classes (priced as S3 Standard).
+	Local bool `json:"-"`
 }
 
-// CostCommand prints the job's storage cost at rest per month, tier and
-// storage class.
-func CostCommand(ctx context.Context, job, lake, month, output string, log zerolog.Logger, w io.Writer) error {
-	if err := checkOutput("cost", output); err != nil {
-		return err
-	}
+// Cost is the job's storage cost at rest per month ("" = every month),
+// tier and storage class.
+func Cost(ctx context.Context, job, lake, month string, log zerolog.Logger) (CostView, error) {
 	if month != "" {
 		if _, err := jobs.ParseMonth(month); err != nil {
-			return invalidInput{err}
+			return CostView{}, invalidInput{err}
 		}
 	}
 	spec, env, err := openJobReadOnly(ctx, job, lake, log)
 	if err != nil {
-		return err
+		return CostView{}, err
 	}
 	defer env.Close()
 	rows, err := StorageAtRest(ctx, env, spec, month)
 	if err != nil {
-		return err
+		return CostView{}, err
 	}
-	v := CostView{Job: spec.Name, PricesAsOf: StoragePricesAsOf, PriceSource: StoragePricesSource, Rows: rows}
+	v := CostView{Job: spec.Name, PricesAsOf: StoragePricesAsOf, PriceSource: StoragePricesSource, Rows: rows,
+		Local: !strings.HasPrefix(env.Storage.URI(), "s3://")}
 	for _, r := range rows {
 		v.TotalUSD += r.USD
 	}
-	if output == "json" {
-		return writeJSON(w, v)
-	}
-	if len(rows) == 0 {
-		fmt.Fprintf(w, "job %s keeps nothing in %s\n", spec.Name, env.Storage.URI())
-		return nil
-	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "MONTH\tTIER\tCLASS\tOBJECTS\tBYTES\t$/GB-MONTH\t$/MONTH\t")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.5f\t%.4f\t\n", r.Month, r.Tier, r.Class, r.Objects, humanBytes(r.Bytes), priceOf(r.Class), r.USD)
-	}
-	fmt.Fprintf(tw, "\t\t\t\t\ttotal\t%.4f\t\n", v.TotalUSD)
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	note := ""
-	if !strings.HasPrefix(env.Storage.URI(), "s3://") {
-		note = "; a local lake has no storage classes: priced as S3 Standard"
-	}
-	fmt.Fprintf(w, "prices: %s, as of %s%s\n", StoragePricesSource, StoragePricesAsOf, note)
-	return nil
+	return v, nil
 }
 
-func priceOf(class string) float64 {
+// StoragePrice is the $/GB-month of a storage class (an unknown class is
+// priced as STANDARD).
+func StoragePrice(class string) float64 {
 	if p, ok := StoragePriceUSD[class]; ok {
 		return p
 	}

@@ -368,3 +368,12 @@ func (j *job) finished(ctx context.Context, task string, run lineage.Run, w io.W
 	writeEMF(w, j.log, j.spec.Name, j.ex.Month, map[string]string{"Task": task, "Run": run.ID, "Execution": j.ex.Name, "Status": run.Status}, runMetrics(run))
 	j.saveNotification(ctx, run)
 }
+
+// clip cuts s to n characters, the last one "…" when cut.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
