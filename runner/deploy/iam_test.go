@@ -146,7 +146,7 @@ var operations = map[string]opUse{
 	// verified intake objects): tier 2 and the intake only.
 	"s3.GetObjectTagging":    {role: "task", needs: s3Needs("s3:GetObjectTagging", objIntake, objTier2)},
 	"s3.PutObjectTagging":    {role: "task", needs: s3Needs("s3:PutObjectTagging", objIntake, objTier2)},
-	"s3.DeleteObjectTagging": {role: "task", needs: s3Needs("s3:DeleteObjectTagging", objIntake, objTier2)},
+	"s3.DeleteObjectTagging": {role: "task", needs: s3Needs("s3:DeleteObjectTagging", objTier2)},
 	// deploy merges the job's lifecycle rules into the lake bucket's.
 	"s3.GetBucketLifecycleConfiguration": operatorNeeds("s3:GetLifecycleConfiguration", bucketARN),
 	"s3.PutBucketLifecycleConfiguration": operatorNeeds("s3:PutLifecycleConfiguration", bucketARN),

@@ -128,18 +128,16 @@ func (a *Clients) ensureLifecycle(ctx context.Context, d *Deployment) ([]string,
 // reads and writes the bucket's lifecycle configuration.
 func (d *Deployment) lifecycleStatements() {
 	lc := d.Spec.Lifecycle
-	var tagging []string
+	// PutObject with tags needs s3:PutObjectTagging too; Tag reads the tag
+	// set first, and deletes it when nothing is left (only ever on tier 2:
+	// an intake object's tags are only added to).
 	if lc.UnpublishedExpireDays > 0 {
-		tagging = append(tagging, d.s3Object(jobs.TableRoot(2, d.Spec.Output.Table)))
+		d.TaskRole.Policy.Statement = append(d.TaskRole.Policy.Statement,
+			allow("TagUnpublishedOutput", []string{"s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging"}, d.s3Object(jobs.TableRoot(2, d.Spec.Output.Table))))
 	}
 	if lc.IntakeExpireDays > 0 {
-		tagging = append(tagging, d.s3Object(d.intakePrefix()))
-	}
-	if len(tagging) > 0 {
-		// PutObject with tags needs s3:PutObjectTagging too; Tag reads the
-		// tag set first and deletes it when nothing is left.
 		d.TaskRole.Policy.Statement = append(d.TaskRole.Policy.Statement,
-			allow("TagForTheLifecycle", []string{"s3:GetObjectTagging", "s3:PutObjectTagging", "s3:DeleteObjectTagging"}, tagging...))
+			allow("TagVerifiedIntake", []string{"s3:GetObjectTagging", "s3:PutObjectTagging"}, d.s3Object(d.intakePrefix())))
 	}
 	d.Operator.Statement = append(d.Operator.Statement,
 		allow("MergeTheLifecycleRules", []string{"s3:GetLifecycleConfiguration", "s3:PutLifecycleConfiguration"}, d.s3Bucket(d.Bucket)))
