@@ -47,7 +47,7 @@ func TestCostAtRestLocal(t *testing.T) {
 		t.Fatal(err)
 	}
 	out, _ := json.Marshal(v)
-	if err := checkSchema(t, "cost", out); err != nil {
+	if err := checkSchema(t, "cost_at_rest", out); err != nil {
 		t.Error(err)
 	}
 	if !v.Local || v.PriceSource != StoragePricesSource {

@@ -50,11 +50,12 @@ var (
 func deployed(t *testing.T, scripts map[string][]awsfake.ExecStep) *deploytest.Orchestration {
 	t.Helper()
 	o := deploytest.New(t)
+	ops := deploytest.NewOps(t)
 	var out bytes.Buffer
 	if err := deploy.Apply(t.Context(), deploy.Options{
-		Job: "consumer-header", Lake: "s3://lake-bucket/prod", Image: deploytest.Image,
+		Job: "consumer-header", Lake: ops.Lake, Image: deploytest.Image,
 		Subnets: []string{"subnet-0a", "subnet-0b"}, SecurityGroups: []string{"sg-0c"},
-		IAMPropagation: 5 * time.Second, Log: zerolog.Nop(), Stdout: &out, AWS: &o.Cfg,
+		IAMPropagation: 5 * time.Second, Log: zerolog.Nop(), Stdout: &out, AWS: &o.Cfg, OpsAWS: &ops.Cfg,
 	}); err != nil {
 		t.Fatal(err)
 	}

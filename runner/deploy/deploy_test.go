@@ -12,32 +12,22 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
-	"github.com/tierflow/tierflow/lake/awsconfig"
 	"github.com/tierflow/tierflow/lake/awsfake"
-	"github.com/tierflow/tierflow/lake/mototest"
 	"github.com/tierflow/tierflow/runner/deploy/deploytest"
 )
 
 // deployOptions deploy the shipped job with o's control plane; the
-// operations resources (SNS, CloudWatch, the lake bucket's lifecycle),
-// which awsfake does not serve, go to a fresh account of moto, where the
-// lake bucket is created.
+// operations resources go to moto (deploytest.NewOps).
 func deployOptions(t *testing.T, o *deploytest.Orchestration, out *bytes.Buffer) Options {
 	t.Helper()
-	ops := mototest.NewAccount(t)
-	t.Setenv(awsconfig.EnvPathStyle, "1")
-	bucket := mototest.Name("tierflow-deploy")
-	if _, err := s3.NewFromConfig(ops, func(o *s3.Options) { o.UsePathStyle = true }).CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
-		t.Fatal(err)
-	}
+	ops := deploytest.NewOps(t)
 	return Options{
-		Job: "consumer-header", Lake: "s3://" + bucket + "/prod", Image: deploytest.Image,
+		Job: "consumer-header", Lake: ops.Lake, Image: deploytest.Image,
 		Subnets: []string{"subnet-0a", "subnet-0b"}, SecurityGroups: []string{"sg-0c"},
-		IAMPropagation: 5 * time.Second, Log: zerolog.Nop(), Stdout: out, AWS: &o.Cfg, OpsAWS: &ops,
+		IAMPropagation: 5 * time.Second, Log: zerolog.Nop(), Stdout: out, AWS: &o.Cfg, OpsAWS: &ops.Cfg,
 	}
 }
 
