@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -238,7 +239,51 @@ func (l *loader) decodeSource(n *yaml.Node, where string) {
 			src.Delimiter = v[0]
 		}},
 		{"null_markers", d.setStrs(&src.NullMarkers)},
+		{"complete_when", l.decodeCompleteWhen},
 	})
+}
+
+// decodeCompleteWhen reads `source.complete_when`: a mapping with exactly
+// one of marker, manifest, parts and quiet.
+func (l *loader) decodeCompleteWhen(n *yaml.Node, where string) {
+	d, c := l.d, &l.spec.Source.CompleteWhen
+	var keys []string
+	mark := func(key string, fn func(*yaml.Node, string)) field {
+		return field{key, func(n *yaml.Node, w string) { keys = append(keys, key); fn(n, w) }}
+	}
+	if !d.mapping(n, where, []field{
+		mark("marker", d.setStr(&c.Marker)),
+		mark("manifest", d.setStr(&c.Manifest)),
+		mark("parts", func(n *yaml.Node, w string) {
+			if v, ok := d.integer(n, w); ok {
+				if v < 1 || v > MaxExpectedParts {
+					d.errf(d.line(w), "%s: must be 1..%d, got %d", w, MaxExpectedParts, v)
+					return
+				}
+				c.Parts = int(v)
+			}
+		}),
+		mark("quiet", func(n *yaml.Node, w string) {
+			v, ok := d.str(n, w)
+			if !ok {
+				return
+			}
+			q, err := time.ParseDuration(v)
+			if err != nil || q < time.Second {
+				d.errf(d.line(w), "%s: %q is not a duration of at least 1s like 30m or 2h", w, v)
+				return
+			}
+			c.Quiet = q
+		}),
+	}) {
+		return
+	}
+	switch {
+	case len(deref(n).Content) == 0:
+		d.errf(d.line(where), "%s: name one condition: marker, manifest, parts or quiet (e.g. {marker: _SUCCESS})", where)
+	case len(keys) > 1:
+		d.errf(d.line(where), "%s: give one condition, not %s", where, strings.Join(keys, " and "))
+	}
 }
 
 func (l *loader) decodeOutput(n *yaml.Node, where string) {

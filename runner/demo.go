@@ -123,6 +123,10 @@ func freshDemoDir(dir string) (string, error) {
 // PrintSummary prints a run's stages as a table.
 func PrintSummary(w io.Writer, env *Env, spec *jobs.Spec, res *Result) {
 	r := res.Run
+	if res.Waiting != "" {
+		fmt.Fprintln(w, res.Waiting)
+		return
+	}
 	if res.Skipped {
 		fmt.Fprintf(w, "month %s of %s is already published by run %s from identical inputs; nothing to do (use --force to rerun)\n", r.Month, spec.Name, r.ID)
 		return

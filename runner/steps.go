@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"time"
 
 	"github.com/tierflow/tierflow/jobs"
@@ -29,8 +30,11 @@ type Exec struct {
 	// inputs, started at once) cannot both hold the month.
 	Claim string `json:"claim,omitempty"`
 	// Token is the claim's fencing token: the commit is conditional on it.
-	Token    int64     `json:"token,omitempty"`
-	Skipped  bool      `json:"skipped"`
+	Token   int64 `json:"token,omitempty"`
+	Skipped bool  `json:"skipped"`
+	// Waiting: skipped because the month's delivery is not complete yet
+	// (source.complete_when); Reason says what is missing.
+	Waiting  bool      `json:"waiting,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
 	Previous string    `json:"previous,omitempty"`
 	Started  time.Time `json:"started"`
@@ -102,10 +106,13 @@ func LoadExec(ctx context.Context, st storage.Storage, job, execution string) (*
 	return &ex, nil
 }
 
-// PlanStep lists the month's parts and decides: skip (the published run
-// came from identical inputs, unless force) or start a run, which claims
-// the month for lease and is recorded in lineage. execution "" names the
-// execution after the run. The state is saved for the later steps.
+// PlanStep lists the month's parts and decides: wait (the delivery is not
+// complete yet: nothing is claimed or recorded, and only an execution's
+// plan.json is written, for the state machine to read), skip (the
+// published run came from identical inputs, unless force) or start a run,
+// which claims the month for lease and is recorded in lineage. execution
+// "" names the execution after the run. The state is saved for the later
+// steps.
 func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution string, force bool, lease time.Duration) (*Exec, error) {
 	if _, err := jobs.ParseMonth(month); err != nil {
 		return nil, invalidInput{err}
@@ -117,9 +124,28 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 	}
 	log := env.Log.With().Str("job", spec.Name).Str("month", month).Logger()
 	started := time.Now()
-	plan, err := MakePlan(ctx, env.Storage, spec, month, env.CodeVersion)
+	objs, err := listParts(ctx, env.Storage, spec, month)
 	if err != nil {
 		return nil, err
+	}
+	var listed map[string]ManifestPart
+	if spec.Source.CompleteWhen.Set() {
+		d, err := checkDelivery(ctx, env.Storage, spec, month, objs, started)
+		if err != nil {
+			return nil, fmt.Errorf("plan: %w", err)
+		}
+		if d.Waiting != "" {
+			return waitForDelivery(ctx, env, spec, month, execution, started, d.Waiting)
+		}
+		listed = d.Listed
+	}
+	plan, err := newPlan(env.Storage, spec, month, env.CodeVersion, objs)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range plan.Parts {
+		lp := listed[path.Base(p.Key)]
+		plan.Parts[i].SHA256, plan.Parts[i].MD5 = lp.SHA256, lp.MD5
 	}
 	planStage := lineage.Stage{Name: "plan", Wall: time.Since(started), Files: len(plan.Parts)}
 	for _, p := range plan.Parts {
@@ -181,6 +207,24 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 		return nil, err
 	}
 	log.Info().Str("run", ex.RunID).Int("parts", len(plan.Parts)).Str("previous", prev).Msg("run started")
+	return ex, nil
+}
+
+// waitForDelivery is PlanStep's answer for a delivery that is not complete:
+// it logs why and, for a Step Functions execution, writes plan.json (the
+// state machine's ReadPlan reads it and ends in NothingToDo); a local run
+// writes nothing.
+func waitForDelivery(ctx context.Context, env *Env, spec *jobs.Spec, month, execution string, started time.Time, why string) (*Exec, error) {
+	ex := &Exec{Name: execution, Job: spec.Name, Month: month, Started: started, Skipped: true, Waiting: true,
+		Reason: fmt.Sprintf("delivery for %s not complete: %s; waiting", month, why)}
+	env.Log.Info().Str("job", spec.Name).Str("month", month).Str("complete_when", spec.Source.CompleteWhen.String()).
+		Msg(ex.Reason)
+	if execution == "" {
+		return ex, nil
+	}
+	if err := putJSON(ctx, env.Storage, ExecPrefix(ex.Job, ex.Name)+"plan.json", ex); err != nil {
+		return nil, fmt.Errorf("save execution %s: %w", ex.Name, err)
+	}
 	return ex, nil
 }
 

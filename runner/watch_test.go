@@ -1,0 +1,171 @@
+//go:build cgo && !noduckdb
+
+package runner
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/synth"
+	"github.com/tierflow/tierflow/lake/lineage"
+)
+
+// runsOf counts the month's runs.
+func runsOf(t *testing.T, env *Env, spec *jobs.Spec, month string) []lineage.Run {
+	t.Helper()
+	runs, err := env.Lineage.ListRuns(context.Background(), spec.Name, month)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return runs
+}
+
+// watch runs each complete month once: a waiting month is reported once,
+// a published one is left alone, a failed one is not retried on the same
+// inputs, and a month whose marker lands later runs on a later pass.
+func TestWatch(t *testing.T) {
+	spec := specWhen(t, jobs.CompleteWhen{Marker: "_SUCCESS"})
+	env, _ := openTestEnv(t, spec, 600, 2, 0) // 2020-03
+	ctx := context.Background()
+	if _, err := synth.Generate(ctx, env.Storage, spec, synth.Options{Rows: 400, Parts: 2, Seed: 3, Month: "2020-04"}); err != nil {
+		t.Fatal(err)
+	}
+	putObject(t, env.Storage, spec.IntakePrefix("2020-03")+"_SUCCESS", nil)
+	// 2020-05 is complete and broken: its part is not gzip.
+	putObject(t, env.Storage, spec.IntakePrefix("2020-05")+"part-0001.csv.gz", []byte("not gzip"))
+	putObject(t, env.Storage, spec.IntakePrefix("2020-05")+"_SUCCESS", nil)
+	// Not a month: ignored.
+	putObject(t, env.Storage, "intake/consumer/README.txt", []byte("drop parts in YYYY-MM/"))
+
+	var out bytes.Buffer
+	err := watch(ctx, env, spec, WatchOptions{Once: true, Stdout: &out, Log: env.Log})
+	if err == nil || !strings.Contains(err.Error(), "month 2020-05") || strings.Contains(err.Error(), "2020-03") {
+		t.Fatalf("watch --once: %v; want it to fail naming 2020-05 only", err)
+	}
+	text := out.String()
+	for _, want := range []string{
+		"job consumer-header  month 2020-03  run ",
+		"delivery for 2020-04 not complete: no _SUCCESS marker yet (2 parts so far); waiting",
+		"month 2020-05  run ",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("watch --once printed no %q:\n%s", want, text)
+		}
+	}
+	if i, j := strings.Index(text, "month 2020-03"), strings.Index(text, "month 2020-05"); i > j {
+		t.Errorf("months ran out of order:\n%s", text)
+	}
+	pub, err := env.Lineage.Published(ctx, spec.Name, "2020-03")
+	if err != nil {
+		t.Fatalf("2020-03 not published: %v", err)
+	}
+
+	// A second pass has nothing to do but the failed month, which a new
+	// watch tries once more.
+	out.Reset()
+	if err := watch(ctx, env, spec, WatchOptions{Once: true, Stdout: &out, Log: env.Log}); err == nil {
+		t.Error("the second pass did not retry 2020-05")
+	}
+	if n := len(runsOf(t, env, spec, "2020-03")); n != 1 {
+		t.Errorf("2020-03 has %d runs after two passes, want 1", n)
+	}
+	if err := env.Storage.Delete(ctx, spec.IntakePrefix("2020-05")+"_SUCCESS"); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := watch(ctx, env, spec, WatchOptions{Once: true, Stdout: &out, Log: env.Log}); err != nil {
+		t.Fatal(err)
+	}
+	if got := out.String(); !strings.Contains(got, "not complete") || !strings.HasSuffix(got, "nothing to run: 3 months in the intake, none ready\n") {
+		t.Errorf("a pass with nothing to run printed:\n%s", got)
+	}
+	putObject(t, env.Storage, spec.IntakePrefix("2020-05")+"_SUCCESS", nil)
+
+	// Watching: 2020-04's marker lands; 2020-05 fails once more and then
+	// is left alone on the same inputs.
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	logs := &syncBuffer{}
+	out.Reset()
+	done := make(chan error, 1)
+	go func() {
+		done <- watch(wctx, env, spec, WatchOptions{Interval: 20 * time.Millisecond, Stdout: &out,
+			Log: zerolog.New(logs).Level(zerolog.DebugLevel)})
+	}()
+	putObject(t, env.Storage, spec.IntakePrefix("2020-04")+"_SUCCESS", nil)
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		if _, err := env.Lineage.Published(ctx, spec.Name, "2020-04"); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("2020-04 not published by the watch; its log:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	passes := strings.Count(logs.String(), "watch pass done")
+	for strings.Count(logs.String(), "watch pass done") < passes+5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no more passes; log:\n%s", logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("stopping a watch between passes: %v, want nil", err)
+	}
+	if !strings.Contains(logs.String(), "watch stopped") {
+		t.Error("the watch did not say it stopped")
+	}
+	if n := len(runsOf(t, env, spec, "2020-05")); n != 3 {
+		t.Errorf("2020-05 has %d runs, want 3: one per watch, none more on the same inputs", n)
+	}
+	if n := strings.Count(out.String(), "month 2020-05: its run on these inputs failed; not retried"); n != 1 {
+		t.Errorf("the failed month was reported %d times, want once:\n%s", n, out.String())
+	}
+	if p, _ := env.Lineage.Published(ctx, spec.Name, "2020-03"); p != pub || len(runsOf(t, env, spec, "2020-03")) != 1 {
+		t.Errorf("2020-03 ran again: published %s, was %s", p, pub)
+	}
+}
+
+// A month rolled back from its inputs is not published again by watch.
+func TestWatchKeepsRollback(t *testing.T) {
+	spec := specWhen(t, jobs.CompleteWhen{Parts: 2})
+	env, _ := openTestEnv(t, spec, 600, 2, 0)
+	ctx := context.Background()
+	var out bytes.Buffer
+	if err := watch(ctx, env, spec, WatchOptions{Once: true, Stdout: &out, Log: env.Log}); err != nil {
+		t.Fatal(err)
+	}
+	first, err := env.Lineage.Published(ctx, spec.Name, testMonth)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A new delivery replaces both parts; watch publishes it.
+	if _, err := synth.Generate(ctx, env.Storage, spec, synth.Options{Rows: 500, Parts: 2, Seed: 9, Month: testMonth}); err != nil {
+		t.Fatal(err)
+	}
+	if err := watch(ctx, env, spec, WatchOptions{Once: true, Stdout: &out, Log: env.Log}); err != nil {
+		t.Fatal(err)
+	}
+	second, _ := env.Lineage.Published(ctx, spec.Name, testMonth)
+	if second == first {
+		t.Fatal("the new delivery was not published")
+	}
+	if _, _, err := Rollback(ctx, env, spec, testMonth, first); err != nil {
+		t.Fatal(err)
+	}
+	out.Reset()
+	if err := watch(ctx, env, spec, WatchOptions{Once: true, Stdout: &out, Log: env.Log}); err != nil {
+		t.Fatal(err)
+	}
+	if p, _ := env.Lineage.Published(ctx, spec.Name, testMonth); p != first || !strings.Contains(out.String(), "nothing to run") {
+		t.Errorf("after a rollback to %s, watch published %s:\n%s", first, p, out.String())
+	}
+}
