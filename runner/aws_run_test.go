@@ -252,7 +252,8 @@ func TestMonths(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, []string{"2019-11", "2019-12", "2020-01", "2020-02"}) {
 		t.Errorf("Months: %v %v", got, err)
 	}
-	if executionMonth(ExecutionName("consumer-header", "2020-03", 12)) != "2020-03" || executionMonth("0f3a-scheduled") != "" {
+	if executionMonth(ExecutionName("consumer-header", "2020-03", 12)) != "2020-03" || executionMonth("0f3a-scheduled") != "" ||
+		executionMonth("2026-11-in-"+strings.Repeat("9f", 32)) != "2026-11" {
 		t.Error("executionMonth")
 	}
 }

@@ -379,3 +379,36 @@ func TestManifestDigestsChecked(t *testing.T) {
 		t.Errorf("%d parts in tier 1, want 2", n)
 	}
 }
+
+// On AWS two objects landing together both start a check that finds the
+// delivery complete: the second plan, finding the month held by a run of
+// identical inputs, ends quietly. Forced, or on other inputs, it is still
+// refused: that is a conflict a person must see.
+func TestPlanDuplicateCheckWhileRunning(t *testing.T) {
+	spec := specWhen(t, jobs.CompleteWhen{Parts: 2})
+	env, _ := openTestEnv(t, spec, 600, 2, 0)
+	ctx := context.Background()
+	first, err := PlanStep(ctx, env, spec, testMonth, "2020-03-in-aa", false, time.Hour)
+	if err != nil || first.Skipped {
+		t.Fatalf("first check: %+v, %v", first, err)
+	}
+	second, err := PlanStep(ctx, env, spec, testMonth, "2020-03-in-bb", false, time.Hour)
+	want := "month 2020-03 is being run from identical inputs by run " + first.RunID + "; nothing to do"
+	if err != nil || !second.Skipped || second.Waiting || second.Reason != want || second.RunID != "" {
+		t.Fatalf("second check: %+v, %v; want skipped: %s", second, err, want)
+	}
+	if saved, err := LoadExec(ctx, env.Storage, spec.Name, "2020-03-in-bb"); err != nil || !saved.Skipped || saved.Reason != want {
+		t.Errorf("second check's plan.json: %+v, %v", saved, err)
+	}
+	if runs := runsOf(t, env, spec, testMonth); len(runs) != 1 || runs[0].ID != first.RunID {
+		t.Errorf("runs %+v, want only %s", runs, first.RunID)
+	}
+	var held *HeldError
+	if _, err := PlanStep(ctx, env, spec, testMonth, "2020-03-r2", true, time.Hour); !errors.As(err, &held) {
+		t.Errorf("a forced plan while the month is held: %v, want a HeldError", err)
+	}
+	putObject(t, env.Storage, spec.IntakePrefix(testMonth)+"part-0002.csv.gz", gz(t, "re-delivered\n"))
+	if _, err := PlanStep(ctx, env, spec, testMonth, "2020-03-in-cc", false, time.Hour); !errors.As(err, &held) {
+		t.Errorf("a check of other inputs while the month is held: %v, want a HeldError", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/tierflow/tierflow/jobs"
@@ -109,7 +110,8 @@ func LoadExec(ctx context.Context, st storage.Storage, job, execution string) (*
 // PlanStep lists the month's parts and decides: wait (the delivery is not
 // complete yet: nothing is claimed or recorded, and only an execution's
 // plan.json is written, for the state machine to read), skip (the
-// published run came from identical inputs, unless force) or start a run,
+// published run came from identical inputs, or, for an execution, a run
+// of identical inputs holds the month; unless force) or start a run,
 // which claims the month for lease and is recorded in lineage. execution
 // "" names the execution after the run. The state is saved for the later
 // steps.
@@ -184,6 +186,20 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 		ex.Name = ex.RunID
 	}
 	claim, err := claimMonth(ctx, env, spec.Name, month, ex.RunID+"#"+nonce(), "run "+ex.RunID, lease, log)
+	var held *HeldError
+	if errors.As(err, &held) && execution != "" && !force && strings.HasPrefix(runOfOwner(held.Holder.Owner), plan.Fingerprint[:12]+"-") {
+		// On AWS every intake object starts a check: two that land
+		// together both find the delivery complete. The later one is a
+		// duplicate of the run in progress, not a conflict.
+		ex.Skipped, ex.RunID = true, ""
+		by := "run " + runOfOwner(held.Holder.Owner)
+		if e := held.Holder.Execution; e != "" {
+			by += " (execution " + e[strings.LastIndex(e, ":")+1:] + ")"
+		}
+		ex.Reason = fmt.Sprintf("month %s is being run from identical inputs by %s; nothing to do", month, by)
+		log.Info().Str("run", runOfOwner(held.Holder.Owner)).Msg(ex.Reason)
+		return ex, ex.save(ctx, env.Storage)
+	}
 	if err != nil {
 		return nil, err
 	}
