@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/runner"
 )
 
@@ -24,6 +25,7 @@ func watchCommand(f commonFlags) *cli.Command {
 			return runner.WatchCommand(c.Context, runner.WatchOptions{
 				Job: c.String("job"), Lake: c.String("lake"), Once: c.Bool("once"), Interval: c.Duration("interval"),
 				Log: logOf(c), Stdout: c.App.Writer,
+				Done: func(spec *jobs.Spec, res *runner.Result) { printSummary(c.App.Writer, spec, res) },
 			})
 		},
 	}

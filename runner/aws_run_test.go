@@ -15,6 +15,8 @@ import (
 	"github.com/tierflow/tierflow/lake/awsfake"
 	"github.com/tierflow/tierflow/lake/lineage"
 	locallineage "github.com/tierflow/tierflow/lake/lineage/local"
+	"github.com/tierflow/tierflow/runner/deploy"
+	"github.com/tierflow/tierflow/runner/deploy/deploytest"
 )
 
 // Scripted executions, as the monthly state machine goes.
@@ -45,15 +47,19 @@ var (
 
 // deployed deploys the shipped job to a fresh orchestration fake and
 // scripts its executions by name.
-func deployed(t *testing.T, scripts map[string][]awsfake.ExecStep) *orchestration {
+func deployed(t *testing.T, scripts map[string][]awsfake.ExecStep) *deploytest.Orchestration {
 	t.Helper()
-	o := newOrchestration(t)
+	o := deploytest.New(t)
 	var out bytes.Buffer
-	if err := DeployCommand(t.Context(), deployOptions(o, &out)); err != nil {
+	if err := deploy.Apply(t.Context(), deploy.Options{
+		Job: "consumer-header", Lake: "s3://lake-bucket/prod", Image: deploytest.Image,
+		Subnets: []string{"subnet-0a", "subnet-0b"}, SecurityGroups: []string{"sg-0c"},
+		IAMPropagation: 5 * time.Second, Log: zerolog.Nop(), Stdout: &out, AWS: &o.Cfg,
+	}); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	o.sfn.Script = func(e awsfake.ExecutionInfo) []awsfake.ExecStep {
+	o.SFN.Script = func(e awsfake.ExecutionInfo) []awsfake.ExecStep {
 		mu.Lock()
 		defer mu.Unlock()
 		if e.RedriveCount > 0 {
@@ -68,17 +74,17 @@ func deployed(t *testing.T, scripts map[string][]awsfake.ExecStep) *orchestratio
 		}
 		return successSteps
 	}
-	o.srv.ResetRequests()
+	o.Srv.ResetRequests()
 	return o
 }
 
-func runOptions(o *orchestration, out *bytes.Buffer) AWSRunOptions {
-	return AWSRunOptions{Job: "consumer-header", Poll: time.Millisecond, Log: zerolog.Nop(), Stdout: out, AWS: &o.cfg}
+func runOptions(o *deploytest.Orchestration, out *bytes.Buffer) AWSRunOptions {
+	return AWSRunOptions{Job: "consumer-header", Poll: time.Millisecond, Log: zerolog.Nop(), Stdout: out, AWS: &o.Cfg}
 }
 
-func startInputs(o *orchestration) map[string]string {
+func startInputs(o *deploytest.Orchestration) map[string]string {
 	out := map[string]string{}
-	for _, r := range o.srv.RequestsTo("AWSStepFunctions.StartExecution") {
+	for _, r := range o.Srv.RequestsTo("AWSStepFunctions.StartExecution") {
 		out[r.Body["name"].(string)] = r.Body["input"].(string)
 	}
 	return out
@@ -95,7 +101,7 @@ func TestAWSRunFollowsToSuccess(t *testing.T) {
 	if got := startInputs(o); !reflect.DeepEqual(got, map[string]string{"consumer-header-2020-03-r1": `{"month":"2020-03","force":false}`}) {
 		t.Errorf("started %v", got)
 	}
-	r := o.srv.RequestsTo("AWSStepFunctions.StartExecution")[0]
+	r := o.Srv.RequestsTo("AWSStepFunctions.StartExecution")[0]
 	if r.Body["stateMachineArn"] != "arn:aws:states:us-east-1:123456789012:stateMachine:tierflow-consumer-header" {
 		t.Errorf("started on %v", r.Body["stateMachineArn"])
 	}
@@ -115,11 +121,11 @@ func TestAWSRunFollowsToSuccess(t *testing.T) {
 	}
 	// Running the month again is harmless: it reports and starts nothing.
 	out.Reset()
-	o.srv.ResetRequests()
+	o.Srv.ResetRequests()
 	if err := AWSRunCommand(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(o.srv.RequestsTo("AWSStepFunctions.StartExecution")); n != 0 || !strings.Contains(out.String(), "already succeeded") {
+	if n := len(o.Srv.RequestsTo("AWSStepFunctions.StartExecution")); n != 0 || !strings.Contains(out.String(), "already succeeded") {
 		t.Errorf("second run started %d executions:\n%s", n, out.String())
 	}
 	// --force reruns it as attempt 2, with force in the input.
@@ -146,7 +152,7 @@ func TestAWSRunStartedTwice(t *testing.T) {
 	if err := AWSRunCommand(t.Context(), o2); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(o.sfn.Executions()); n != 1 || !strings.Contains(out2.String(), "already running; following it") {
+	if n := len(o.SFN.Executions()); n != 1 || !strings.Contains(out2.String(), "already running; following it") {
 		t.Errorf("%d executions; second run said:\n%s", n, out2.String())
 	}
 }
@@ -176,7 +182,7 @@ func TestAWSRunFailureRerunRedrive(t *testing.T) {
 	if err := AWSRunCommand(t.Context(), redrive); err == nil || !strings.Contains(err.Error(), "finish ran") {
 		t.Errorf("redrive after finish: %v", err)
 	}
-	if n := len(o.srv.RequestsTo("AWSStepFunctions.RedriveExecution")); n != 0 {
+	if n := len(o.Srv.RequestsTo("AWSStepFunctions.RedriveExecution")); n != 0 {
 		t.Errorf("%d redrives", n)
 	}
 	// Rerun starts attempt 2, which succeeds.
@@ -199,7 +205,7 @@ func TestAWSRunFailureRerunRedrive(t *testing.T) {
 	if err := AWSRunCommand(t.Context(), redrive); err != nil {
 		t.Fatalf("redrive: %v\n%s", err, out.String())
 	}
-	reqs := o.srv.RequestsTo("AWSStepFunctions.RedriveExecution")
+	reqs := o.Srv.RequestsTo("AWSStepFunctions.RedriveExecution")
 	if len(reqs) != 1 || !strings.HasSuffix(reqs[0].Body["executionArn"].(string), ":consumer-header-2020-05-r1") {
 		t.Errorf("redrives %+v", reqs)
 	}
@@ -221,7 +227,7 @@ func TestAWSBackfill(t *testing.T) {
 		t.Fatalf("backfill: %v\n%s", err, out.String())
 	}
 	var names []string
-	for _, e := range o.sfn.Executions() {
+	for _, e := range o.SFN.Executions() {
 		names = append(names, e.Name)
 		var in executionInput
 		if err := json.Unmarshal([]byte(e.Input), &in); err != nil || in.Month != executionMonth(e.Name) {
@@ -231,7 +237,7 @@ func TestAWSBackfill(t *testing.T) {
 	if len(names) != 5 {
 		t.Errorf("executions %v", names)
 	}
-	if m := o.sfn.MaxRunning(); m != 2 {
+	if m := o.SFN.MaxRunning(); m != 2 {
 		t.Errorf("at most %d executions ran at once, want the concurrency 2", m)
 	}
 	for _, bad := range []AWSRunOptions{
@@ -240,7 +246,7 @@ func TestAWSBackfill(t *testing.T) {
 		{Job: "consumer-header", Month: "2020-06", From: "2020-06", To: "2020-07"},
 		{Job: "consumer-header", Month: "2020-06", Rerun: true, Redrive: true},
 	} {
-		bad.AWS, bad.Stdout = &o.cfg, &out
+		bad.AWS, bad.Stdout = &o.Cfg, &out
 		if err := AWSRunCommand(t.Context(), bad); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
@@ -288,7 +294,7 @@ func TestAWSStatusAndRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st := StatusOptions{Job: "consumer-header", Lake: "s3://lake-bucket/prod", Stdout: &out, AWS: &o.cfg, Lineage: lin, Log: zerolog.Nop()}
+	st := StatusOptions{Job: "consumer-header", Lake: "s3://lake-bucket/prod", Stdout: &out, AWS: &o.Cfg, Lineage: lin, Log: zerolog.Nop()}
 
 	for _, run := range []string{"consumer-header-2020-03-r1", "20200301-aaa", "arn:aws:states:us-east-1:123456789012:execution:tierflow-consumer-header:consumer-header-2020-03-r1"} {
 		out.Reset()
@@ -319,14 +325,14 @@ func TestAWSStatusAndRuns(t *testing.T) {
 
 	// A local lake's run: the lineage record, and no AWS call.
 	out.Reset()
-	o.srv.ResetRequests()
+	o.Srv.ResetRequests()
 	local := st
 	local.Lake, local.Run = "file://"+t.TempDir(), "20200301-aaa"
 	if err := StatusCommand(t.Context(), local); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "run        20200301-aaa COMPLETE (month 2020-03)") || len(o.srv.Requests()) != 0 {
-		t.Errorf("local status (%d AWS requests):\n%s", len(o.srv.Requests()), out.String())
+	if !strings.Contains(out.String(), "run        20200301-aaa COMPLETE (month 2020-03)") || len(o.Srv.Requests()) != 0 {
+		t.Errorf("local status (%d AWS requests):\n%s", len(o.Srv.Requests()), out.String())
 	}
 
 	out.Reset()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/lineage"
+	"github.com/tierflow/tierflow/runner/deploy"
 )
 
 // StatusOptions are status's and runs --on aws's.
@@ -43,7 +44,7 @@ type StatusOptions struct {
 
 // awsStatus holds what status and runs share.
 type awsStatus struct {
-	api   *awsAPI
+	api   *deploy.Clients
 	spec  *jobs.Spec
 	o     StatusOptions
 	smArn string
@@ -54,24 +55,19 @@ type awsStatus struct {
 }
 
 func openAWSStatus(ctx context.Context, o StatusOptions) (*awsStatus, error) {
-	spec, err := LoadJob(o.Job)
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
 		return nil, err
 	}
-	api, err := newAWSAPI(ctx, o.AWS, spec, o.Region, o.Log)
+	api, err := deploy.NewClients(ctx, o.AWS, spec, o.Region, o.Log)
 	if err != nil {
 		return nil, err
 	}
-	acct, err := api.account(ctx, o.Account)
+	smArn, err := api.StateMachineARN(ctx, spec, o.Name, o.Account)
 	if err != nil {
 		return nil, err
 	}
-	base := o.Name
-	if base == "" {
-		base = "tierflow-" + spec.Name
-	}
-	s := &awsStatus{api: api, spec: spec, o: o, lin: o.Lineage, close: func() {},
-		smArn: fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", partitionOf(api.cfg.Region), api.cfg.Region, acct, base)}
+	s := &awsStatus{api: api, spec: spec, o: o, lin: o.Lineage, close: func() {}, smArn: smArn}
 	if s.lin == nil {
 		uri, err := LakeURI(spec, o.Lake)
 		if err == nil {
@@ -115,7 +111,7 @@ func StatusCommand(ctx context.Context, o StatusOptions) error {
 	if o.Run == "" {
 		return errors.New("status: name the RUN (an execution name or ARN, or a run id)")
 	}
-	spec, err := LoadJob(o.Job)
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
 		return err
 	}
@@ -142,7 +138,7 @@ func StatusCommand(ctx context.Context, o StatusOptions) error {
 	if !strings.HasPrefix(arn, "arn:") {
 		arn = strings.Replace(s.smArn, ":stateMachine:", ":execution:", 1) + ":" + o.Run
 	}
-	d, err := s.api.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	d, err := s.api.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	var missing *sfntypes.ExecutionDoesNotExist
 	if errors.As(err, &missing) && s.lin != nil && !strings.HasPrefix(o.Run, "arn:") {
 		// Not an execution: a lineage run id, whose parent is one.
@@ -160,12 +156,12 @@ func StatusCommand(ctx context.Context, o StatusOptions) error {
 		if !strings.HasPrefix(arn, "arn:") {
 			arn = strings.Replace(s.smArn, ":stateMachine:", ":execution:", 1) + ":" + r.Parent
 		}
-		d, err = s.api.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		d, err = s.api.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	}
 	if err != nil {
 		return fmt.Errorf("status: execution %s: %w", arn, err)
 	}
-	p, err := s.api.progress(ctx, arn, d.Status)
+	p, err := progress(ctx, s.api.SFN, arn, d.Status)
 	if err != nil {
 		return err
 	}
@@ -277,7 +273,7 @@ func AWSRunsCommand(ctx context.Context, o StatusOptions) error {
 		limit = 20
 	}
 	var execs []sfntypes.ExecutionListItem
-	p := sfn.NewListExecutionsPaginator(s.api.sfn, &sfn.ListExecutionsInput{StateMachineArn: aws.String(s.smArn), MaxResults: int32(min(limit, 1000))})
+	p := sfn.NewListExecutionsPaginator(s.api.SFN, &sfn.ListExecutionsInput{StateMachineArn: aws.String(s.smArn), MaxResults: int32(min(limit, 1000))})
 	for p.HasMorePages() && len(execs) < limit {
 		page, err := p.NextPage(ctx)
 		if err != nil {

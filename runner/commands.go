@@ -18,19 +18,6 @@ import (
 	"github.com/tierflow/tierflow/lake/lineage"
 )
 
-// LoadJob loads a job spec from a file, or a shipped job by name (e.g.
-// "consumer-header") when no such file exists.
-func LoadJob(name string) (*jobs.Spec, error) {
-	if _, err := os.Stat(name); err == nil || strings.ContainsAny(name, "/\\") || strings.HasSuffix(name, ".yaml") {
-		return jobs.Load(name)
-	}
-	spec, err := jobs.Shipped(name)
-	if err != nil {
-		return nil, fmt.Errorf("job %q: no such file, and %w", name, err)
-	}
-	return spec, nil
-}
-
 // openJob loads the job and opens its lake, creating what a first run
 // needs.
 func openJob(ctx context.Context, job, lake string, log zerolog.Logger) (*jobs.Spec, *Env, error) {
@@ -44,7 +31,7 @@ func openJobReadOnly(ctx context.Context, job, lake string, log zerolog.Logger) 
 
 func openJobWith(ctx context.Context, job, lake string, log zerolog.Logger,
 	open func(context.Context, *jobs.Spec, string, zerolog.Logger) (*Env, error)) (*jobs.Spec, *Env, error) {
-	spec, err := LoadJob(job)
+	spec, err := jobs.Open(job)
 	if err != nil {
 		return nil, nil, invalidInput{err}
 	}
@@ -93,21 +80,37 @@ func Gen(ctx context.Context, o GenOptions) error {
 	return nil
 }
 
-// RunCommandOptions are the run command's.
-type RunCommandOptions struct {
+// RunMonthsOptions are a local run's: one month, or a backfill.
+type RunMonthsOptions struct {
 	Job, Lake, Month string
 	From, To         string // a backfill: every month from..to, in order
 	Force            bool
 	// KeepGoing runs the other months of a backfill after one fails;
-	// the command still fails, naming every month that did.
+	// the run still fails, naming every month that did.
 	KeepGoing bool
 	Log       zerolog.Logger
-	Stdout    io.Writer
 	Progress  bool
+	// Done, when set, receives each month's result as the month ends
+	// (also a failed one, whose run was recorded).
+	Done func(*jobs.Spec, *Result)
 }
 
-// RunCommand runs a month and prints its summary.
-func RunCommand(ctx context.Context, o RunCommandOptions) error {
+// BackfillError is a backfill that ran on past failed months (KeepGoing).
+type BackfillError struct {
+	Months int      // months in the backfill
+	Failed []string // the months that failed
+	Errs   []error  // why, one per failed month
+}
+
+func (e *BackfillError) Error() string {
+	return fmt.Sprintf("backfill: %d of %d months failed: %v", len(e.Failed), e.Months, errors.Join(e.Errs...))
+}
+
+func (e *BackfillError) Unwrap() []error { return e.Errs }
+
+// RunMonths runs a month, or the months of a backfill one after the
+// other, in this process.
+func RunMonths(ctx context.Context, o RunMonthsOptions) error {
 	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
 	if err != nil {
 		return err
@@ -126,12 +129,11 @@ func RunCommand(ctx context.Context, o RunCommandOptions) error {
 	}
 	// Locally the months of a backfill run one after the other: each run
 	// already uses every core for its parts.
-	var failed []string
-	var errs []error
+	bf := &BackfillError{Months: len(months)}
 	for _, m := range months {
 		res, err := runWithProgress(ctx, env, spec, Options{Month: m, Force: o.Force}, o.Progress)
-		if res != nil {
-			PrintSummary(o.Stdout, env, spec, res)
+		if res != nil && o.Done != nil {
+			o.Done(spec, res)
 		}
 		if err == nil {
 			continue
@@ -140,12 +142,11 @@ func RunCommand(ctx context.Context, o RunCommandOptions) error {
 		if !o.KeepGoing || len(months) == 1 || ctx.Err() != nil {
 			return err
 		}
-		failed = append(failed, m)
-		errs = append(errs, err)
+		bf.Failed = append(bf.Failed, m)
+		bf.Errs = append(bf.Errs, err)
 	}
-	if len(failed) > 0 {
-		fmt.Fprintf(o.Stdout, "backfill: %d of %d months failed: %s\n", len(failed), len(months), strings.Join(failed, ", "))
-		return fmt.Errorf("backfill: %d of %d months failed: %w", len(failed), len(months), errors.Join(errs...))
+	if len(bf.Failed) > 0 {
+		return bf
 	}
 	return nil
 }
@@ -590,4 +591,17 @@ func InitCommand(ctx context.Context, job, lake string, log zerolog.Logger, w io
 	}
 	fmt.Fprintf(w, "catalog database %s: ready\n", spec.Database)
 	return nil
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	default:
+		return fmt.Sprintf("%d B", n)
+	}
 }

@@ -384,7 +384,7 @@ func TestGCCleansDeadRunsNotInFlight(t *testing.T) {
 	res, _ := Run(ctx, dead, spec, Options{Month: crashMonth})
 	killed := res.Run.ID
 	root := env.Storage.URI()[len("file://"):]
-	l := Layout{Spec: spec}
+	l := jobs.Layout{Spec: spec}
 	tmp := filepath.Join(root, l.Tier2Prefix(crashMonth, killed), ".tierflow-tmp-dead")
 	if err := os.WriteFile(tmp, []byte("partial"), 0o644); err != nil {
 		t.Fatal(err)
@@ -428,7 +428,7 @@ func putInFlight(ctx context.Context, env *Env, spec *jobs.Spec, month, id, root
 	if err := env.Lineage.StartRun(ctx, lineage.Run{ID: id, Job: spec.Name, Month: month, Status: lineage.StatusRunning, Started: time.Now()}); err != nil {
 		return err
 	}
-	dir := filepath.Join(root, Layout{Spec: spec}.Tier2Prefix(month, id))
+	dir := filepath.Join(root, jobs.Layout{Spec: spec}.Tier2Prefix(month, id))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -439,7 +439,7 @@ func putInFlight(ctx context.Context, env *Env, spec *jobs.Spec, month, id, root
 	if err := os.Chtimes(filepath.Join(dir, ".tierflow-tmp-young"), old, old); err != nil {
 		return err
 	}
-	return storage.Put(ctx, env.Storage, Layout{Spec: spec}.Tier2Prefix(month, id)+"000000_0_part-0001.snappy.parquet", strings.NewReader("x"), storage.PutOptions{})
+	return storage.Put(ctx, env.Storage, jobs.Layout{Spec: spec}.Tier2Prefix(month, id)+"000000_0_part-0001.snappy.parquet", strings.NewReader("x"), storage.PutOptions{})
 }
 
 // On AWS a month held by an execution that has stopped is taken over at
@@ -450,7 +450,7 @@ func TestStoppedExecutionTakenOver(t *testing.T) {
 		"holder-stopped": {{Status: "FAILED", Error: "States.TaskFailed", Cause: "the task was killed"}},
 	})
 	ctx := context.Background()
-	states := sfn.NewFromConfig(o.cfg)
+	states := sfn.NewFromConfig(o.Cfg)
 	arn := map[string]string{}
 	for _, name := range []string{"holder-running", "holder-stopped"} {
 		out, err := states.StartExecution(ctx, &sfn.StartExecutionInput{
@@ -509,7 +509,7 @@ func TestQueryPublishedOnly(t *testing.T) {
 	f := &faults{failOn: "publish.json", mode: killBefore}
 	f.wrap(dead)
 	res, err := Run(ctx, dead, spec, Options{Month: crashMonth})
-	if err == nil || countUnder(t, env.Storage, Layout{Spec: spec}.Tier2Prefix(crashMonth, res.Run.ID)) == 0 {
+	if err == nil || countUnder(t, env.Storage, jobs.Layout{Spec: spec}.Tier2Prefix(crashMonth, res.Run.ID)) == 0 {
 		t.Fatalf("the killed run left no tier-2 files to be fooled by (%v)", err)
 	}
 	lake := env.Storage.URI()

@@ -257,11 +257,6 @@ func TestPlanWaitsForDelivery(t *testing.T) {
 	if err != nil || res.Waiting != want || res.Run.ID != "" {
 		t.Errorf("run: %+v, %v", res, err)
 	}
-	var out bytes.Buffer
-	PrintSummary(&out, env, spec, res)
-	if out.String() != want+"\n" {
-		t.Errorf("summary %q", out.String())
-	}
 	if after := lakeKeys(t, env.Storage); !slices.Equal(before, after) {
 		t.Errorf("a waiting plan wrote to the lake:\nbefore %q\nafter  %q", before, after)
 	}

@@ -81,7 +81,7 @@ func newPlan(st storage.Storage, spec *jobs.Spec, month, codeVersion string, obj
 	parts := make([]Part, 0, len(objs))
 	names := map[string]string{}
 	for _, o := range objs {
-		name := PartName(o.Key)
+		name := jobs.PartName(o.Key)
 		if other, dup := names[name]; dup {
 			return nil, fmt.Errorf("plan: intake objects %s and %s map to the same part name %q", other, o.Key, name)
 		}

@@ -139,7 +139,7 @@ func step(ctx context.Context, env *Env, spec *jobs.Spec, execution string, fn f
 // PartCommand is a convert Map item: the pristine copy of one intake part,
 // then its conversion into the run's tier-2 prefix.
 func PartCommand(ctx context.Context, o StepOptions, key string) error {
-	return withStep(ctx, o, "convert-"+PartName(key), func(j *job) error {
+	return withStep(ctx, o, "convert-"+jobs.PartName(key), func(j *job) error {
 		n, from := SizeWorkers(ctx, j.spec, os.Getenv, nil, o.Log)
 		j.spec.Convert.Workers = n
 		j.log.Info().Int("workers", n).Str("sized_from", from).Msg("converter workers")

@@ -31,7 +31,12 @@ type WatchOptions struct {
 	// Interval is the time between passes (default DefaultWatchInterval).
 	Interval time.Duration
 	Log      zerolog.Logger
-	Stdout   io.Writer
+	// Stdout receives one line per change in what a month waits for,
+	// and, with Once, a line when nothing was ready.
+	Stdout io.Writer
+	// Done, when set, receives each month's result as its run ends
+	// (also a failed one, whose run was recorded).
+	Done func(*jobs.Spec, *Result)
 }
 
 // WatchCommand polls the job's intake and runs each month that is ready
@@ -59,7 +64,7 @@ func watch(ctx context.Context, env *Env, spec *jobs.Spec, o WatchOptions) error
 	if !spec.Source.CompleteWhen.Set() {
 		o.Log.Warn().Str("job", spec.Name).Msg("source.complete_when is not set: a month runs as soon as its first part is listed, and again as more arrive")
 	}
-	w := &watcher{env: env, spec: spec, out: o.Stdout, log: o.Log, said: map[string]string{}, failed: map[string]string{}}
+	w := &watcher{env: env, spec: spec, out: o.Stdout, done: o.Done, log: o.Log, said: map[string]string{}, failed: map[string]string{}}
 	w.log.Info().Str("job", spec.Name).Str("intake", env.Storage.ObjectURI(spec.Source.Intake)).
 		Str("complete_when", spec.Source.CompleteWhen.String()).Str("interval", o.Interval.String()).Bool("once", o.Once).Msg("watching the intake")
 	for {
@@ -91,6 +96,7 @@ type watcher struct {
 	env  *Env
 	spec *jobs.Spec
 	out  io.Writer
+	done func(*jobs.Spec, *Result)
 	log  zerolog.Logger
 	// said is the last waiting message printed per month, so a month
 	// that keeps waiting for the same reason is reported once.
@@ -127,8 +133,8 @@ func (w *watcher) pass(ctx context.Context) (found, ran int, err error) {
 		}
 		ran++
 		res, err := Run(ctx, w.env, w.spec, Options{Month: m})
-		if res != nil {
-			PrintSummary(w.out, w.env, w.spec, res)
+		if res != nil && w.done != nil {
+			w.done(w.spec, res)
 		}
 		if err != nil {
 			if ctx.Err() == nil {

@@ -5,6 +5,8 @@ package runner
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -26,6 +28,17 @@ func runsOf(t *testing.T, env *Env, spec *jobs.Spec, month string) []lineage.Run
 	return runs
 }
 
+// watchOnce is one pass of watch; what it says and each run's month and
+// status (one line "ran 2020-03 COMPLETE") go to out.
+func watchOnce(ctx context.Context, env *Env, spec *jobs.Spec, out io.Writer) error {
+	return watch(ctx, env, spec, WatchOptions{Once: true, Stdout: out, Log: env.Log, Done: doneTo(out)})
+}
+
+// doneTo writes "ran MONTH STATUS" for each run to out.
+func doneTo(out io.Writer) func(*jobs.Spec, *Result) {
+	return func(_ *jobs.Spec, res *Result) { fmt.Fprintf(out, "ran %s %s\n", res.Run.Month, res.Run.Status) }
+}
+
 // watch runs each complete month once: a waiting month is reported once,
 // a published one is left alone, a failed one is not retried on the same
 // inputs, and a month whose marker lands later runs on a later pass.
@@ -44,21 +57,21 @@ func TestWatch(t *testing.T) {
 	putObject(t, env.Storage, "intake/consumer/README.txt", []byte("drop parts in YYYY-MM/"))
 
 	var out bytes.Buffer
-	err := watch(ctx, env, spec, WatchOptions{Once: true, Stdout: &out, Log: env.Log})
+	err := watchOnce(ctx, env, spec, &out)
 	if err == nil || !strings.Contains(err.Error(), "month 2020-05") || strings.Contains(err.Error(), "2020-03") {
 		t.Fatalf("watch --once: %v; want it to fail naming 2020-05 only", err)
 	}
 	text := out.String()
 	for _, want := range []string{
-		"job consumer-header  month 2020-03  run ",
-		"delivery for 2020-04 not complete: no _SUCCESS marker yet (2 parts so far); waiting",
-		"month 2020-05  run ",
+		"ran 2020-03 COMPLETE\n",
+		"delivery for 2020-04 not complete: no _SUCCESS marker yet (2 parts so far); waiting\n",
+		"ran 2020-05 FAIL\n",
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("watch --once printed no %q:\n%s", want, text)
 		}
 	}
-	if i, j := strings.Index(text, "month 2020-03"), strings.Index(text, "month 2020-05"); i > j {
+	if i, j := strings.Index(text, "ran 2020-03"), strings.Index(text, "ran 2020-05"); i > j {
 		t.Errorf("months ran out of order:\n%s", text)
 	}
 	pub, err := env.Lineage.Published(ctx, spec.Name, "2020-03")
@@ -69,7 +82,7 @@ func TestWatch(t *testing.T) {
 	// A second pass has nothing to do but the failed month, which a new
 	// watch tries once more.
 	out.Reset()
-	if err := watch(ctx, env, spec, WatchOptions{Once: true, Stdout: &out, Log: env.Log}); err == nil {
+	if err := watchOnce(ctx, env, spec, &out); err == nil {
 		t.Error("the second pass did not retry 2020-05")
 	}
 	if n := len(runsOf(t, env, spec, "2020-03")); n != 1 {
@@ -79,7 +92,7 @@ func TestWatch(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.Reset()
-	if err := watch(ctx, env, spec, WatchOptions{Once: true, Stdout: &out, Log: env.Log}); err != nil {
+	if err := watchOnce(ctx, env, spec, &out); err != nil {
 		t.Fatal(err)
 	}
 	if got := out.String(); !strings.Contains(got, "not complete") || !strings.HasSuffix(got, "nothing to run: 3 months in the intake, none ready\n") {
@@ -95,7 +108,7 @@ func TestWatch(t *testing.T) {
 	out.Reset()
 	done := make(chan error, 1)
 	go func() {
-		done <- watch(wctx, env, spec, WatchOptions{Interval: 20 * time.Millisecond, Stdout: &out,
+		done <- watch(wctx, env, spec, WatchOptions{Interval: 20 * time.Millisecond, Stdout: &out, Done: doneTo(&out),
 			Log: zerolog.New(logs).Level(zerolog.DebugLevel)})
 	}()
 	putObject(t, env.Storage, spec.IntakePrefix("2020-04")+"_SUCCESS", nil)
@@ -140,7 +153,7 @@ func TestWatchKeepsRollback(t *testing.T) {
 	env, _ := openTestEnv(t, spec, 600, 2, 0)
 	ctx := context.Background()
 	var out bytes.Buffer
-	if err := watch(ctx, env, spec, WatchOptions{Once: true, Stdout: &out, Log: env.Log}); err != nil {
+	if err := watchOnce(ctx, env, spec, &out); err != nil {
 		t.Fatal(err)
 	}
 	first, err := env.Lineage.Published(ctx, spec.Name, testMonth)
@@ -151,7 +164,7 @@ func TestWatchKeepsRollback(t *testing.T) {
 	if _, err := synth.Generate(ctx, env.Storage, spec, synth.Options{Rows: 500, Parts: 2, Seed: 9, Month: testMonth}); err != nil {
 		t.Fatal(err)
 	}
-	if err := watch(ctx, env, spec, WatchOptions{Once: true, Stdout: &out, Log: env.Log}); err != nil {
+	if err := watchOnce(ctx, env, spec, &out); err != nil {
 		t.Fatal(err)
 	}
 	second, _ := env.Lineage.Published(ctx, spec.Name, testMonth)
@@ -162,7 +175,7 @@ func TestWatchKeepsRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	out.Reset()
-	if err := watch(ctx, env, spec, WatchOptions{Once: true, Stdout: &out, Log: env.Log}); err != nil {
+	if err := watchOnce(ctx, env, spec, &out); err != nil {
 		t.Fatal(err)
 	}
 	if p, _ := env.Lineage.Published(ctx, spec.Name, testMonth); p != first || !strings.Contains(out.String(), "nothing to run") {
