@@ -14,36 +14,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tierflow/tierflow/jobs/jobstest"
 	"github.com/tierflow/tierflow/runner"
 )
-
-// watchJob writes the shipped job, with complete_when set to cond, into
-// dir and returns its path.
-func watchJob(t *testing.T, dir, cond string) string {
-	t.Helper()
-	for _, f := range []string{"consumer-header.schema.yaml", "consumer-header.header.csv"} {
-		b, err := os.ReadFile(filepath.Join("jobs", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := os.ReadFile(filepath.Join("jobs", "consumer-header.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec := strings.Replace(string(b), "  pattern: \"*.csv.gz\"\n", "  pattern: \"*.csv.gz\"\n  complete_when: "+cond+"\n", 1)
-	if spec == string(b) {
-		t.Fatal("the shipped job has no pattern line to add complete_when after")
-	}
-	p := filepath.Join(dir, "job.yaml")
-	if err := os.WriteFile(p, []byte(spec), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
 
 // tierflow watch --once: waits on an incomplete delivery (exit 0), runs a
 // complete one, then has nothing to do; a bad spec is exit 2; Ctrl-C
@@ -51,7 +24,7 @@ func watchJob(t *testing.T, dir, cond string) string {
 func TestWatchCommand(t *testing.T) {
 	dir := t.TempDir()
 	lake := filepath.Join(dir, "lake")
-	job := watchJob(t, dir, "{parts: 2}")
+	job := jobstest.WithCompleteWhen(t, "consumer-header", "{parts: 2}")
 	gen := func(parts int) {
 		t.Helper()
 		if err := runner.Gen(context.Background(), runner.GenOptions{Job: job, Lake: lake, Month: "2020-03", Rows: 500, Parts: parts, Seed: 1,
@@ -77,7 +50,7 @@ func TestWatchCommand(t *testing.T) {
 	if code != 0 || out != "nothing to run: 1 month in the intake, none ready\n" {
 		t.Errorf("watch --once with nothing to do: exit %d, %q", code, out)
 	}
-	bad := watchJob(t, t.TempDir(), "{parts: 0}")
+	bad := jobstest.WithCompleteWhen(t, "consumer-header", "{parts: 0}")
 	if _, errOut, code := tierflow(t, dir, nil, "watch", "--job", bad, "--lake", lake, "--once"); code != 2 || !strings.Contains(errOut, "source.complete_when.parts: must be 1..100000, got 0") {
 		t.Errorf("watch with a bad complete_when: exit %d, %s", code, errOut)
 	}

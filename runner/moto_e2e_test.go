@@ -19,6 +19,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/jobstest"
 	"github.com/tierflow/tierflow/jobs/synth"
 	"github.com/tierflow/tierflow/lake/awsconfig"
 	"github.com/tierflow/tierflow/lake/awsfake"
@@ -90,6 +91,8 @@ var justifiedGrants = map[string]string{
 	"operator/ManageTheStateMachine/states:ListExecutions":   "runs --on aws lists executions",
 	"operator/ManageTheStateMachine/states:ListMapRuns":      "status lists the map runs of an execution",
 	"operator/ReadLineage/*":                                 "runs and status --on aws read lineage",
+	"intake/StartTheJobsMonth/*":                             "the intake state machine starts the job's executions (states:startExecution)",
+	"events/StartTheIntakeCheck/*":                           "the EventBridge rule starts the intake state machine",
 }
 
 // motoEnv is the AWS end-to-end setup on moto: S3 and Scheduler on the
@@ -112,14 +115,19 @@ type motoEnv struct {
 	bucket, lakeURI string
 	kmsKey          string // the lake's
 	base            string // deploy's resource base name: fresh, as moto outlives a test
+	job             string // the job file deploy reads: the shipped job with complete_when
 }
 
-// deployOptions deploys the shipped job on the test's lake, under the
-// test's base name.
+// deployOptions deploys the shipped job, with source.complete_when (so
+// with the intake trigger), on the test's lake, under the test's base
+// name.
 func (m *motoEnv) deployOptions() deploy.Options {
-	return deploy.Options{Job: "consumer-header", Lake: m.lakeURI, Image: deploytest.Image, Name: m.base, Cluster: m.base,
+	return deploy.Options{Job: m.job, JobURI: "s3://" + m.bucket + "/jobs/consumer-header.yaml", Lake: m.lakeURI, Image: deploytest.Image, Name: m.base, Cluster: m.base,
 		Subnets: []string{"subnet-0a"}, SecurityGroups: []string{"sg-0c"}}
 }
+
+// motoCompleteWhen is the test job's: the two parts each month gets.
+const motoCompleteWhen = "{parts: 2}"
 
 // motoView is a policy as moto 5.2.1 can enforce it: the same actions,
 // on every resource, without conditions. moto authorizes Glue, DynamoDB,
@@ -185,6 +193,7 @@ func newMotoEnv(t *testing.T) (*motoEnv, *Env, *jobs.Spec) {
 	m.bucket = mototest.Name("tierflow-moto")
 	m.base = mototest.Name("tf")
 	m.lakeURI = "s3://" + m.bucket + "/lake"
+	m.job = jobstest.WithCompleteWhen(t, "consumer-header", motoCompleteWhen)
 
 	// The lake's SSE-KMS key and the key that encrypts the PII HMAC key.
 	kc := kms.NewFromConfig(m.admin)
@@ -196,6 +205,7 @@ func newMotoEnv(t *testing.T) (*motoEnv, *Env, *jobs.Spec) {
 		return aws.ToString(k.KeyMetadata.Arn)
 	}
 	spec := awsSpec(t, m.bucket)
+	spec.Source.CompleteWhen = jobs.CompleteWhen{Parts: 2}
 	spec.AWS.KMSKeyID = newKey("tierflow lake")
 	m.kmsKey = spec.AWS.KMSKeyID
 	spec.PII.KMSKeyID = newKey("tierflow PII HMAC key")
@@ -212,7 +222,7 @@ func newMotoEnv(t *testing.T) (*motoEnv, *Env, *jobs.Spec) {
 	}
 	m.policies = map[string]deploy.PolicyDocument{
 		"task": d.TaskRole.Policy, "statemachine": d.StateMachineRole.Policy, "exec": d.ExecRole.Policy,
-		"scheduler": d.SchedulerRole.Policy, "operator": d.Operator,
+		"scheduler": d.SchedulerRole.Policy, "operator": d.Operator, "intake": d.IntakeRole.Policy, "events": d.EventsRole.Policy,
 	}
 	m.creds = map[string]aws.CredentialsProvider{}
 	for role, p := range m.policies {
