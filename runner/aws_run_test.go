@@ -294,65 +294,73 @@ func TestAWSStatusAndRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st := StatusOptions{Job: "consumer-header", Lake: "s3://lake-bucket/prod", Stdout: &out, AWS: &o.Cfg, Lineage: lin, Log: zerolog.Nop()}
+	st := StatusOptions{Job: "consumer-header", Lake: "s3://lake-bucket/prod", AWS: &o.Cfg, Lineage: lin, Log: zerolog.Nop()}
 
+	// status finds the execution by name, run id or ARN, with its progress
+	// and its lineage record (the CLI's printing: cmd_status_test.go).
 	for _, run := range []string{"consumer-header-2020-03-r1", "20200301-aaa", "arn:aws:states:us-east-1:123456789012:execution:tierflow-consumer-header:consumer-header-2020-03-r1"} {
-		out.Reset()
 		st.Run = run
-		if err := StatusCommand(t.Context(), st); err != nil {
+		got, err := Status(t.Context(), st)
+		if err != nil {
 			t.Fatalf("status %s: %v", run, err)
 		}
-		for _, want := range []string{"execution  consumer-header-2020-03-r1", "status     SUCCEEDED", "month      2020-03", "stage      done", "parts      3/3 converted", "tables     2/2 derived", "run        20200301-aaa COMPLETE", "out 998, rejected 2"} {
-			if !strings.Contains(out.String(), want) {
-				t.Errorf("status %s lacks %q:\n%s", run, want, out.String())
-			}
+		e := got.Execution
+		if e == nil || e.Name != "consumer-header-2020-03-r1" || e.Status != "SUCCEEDED" || e.Month != "2020-03" || e.Progress.Stage != "done" ||
+			e.Progress.PartsDone != 3 || e.Progress.PartsTotal != 3 || e.Progress.TablesDone != 2 || e.Progress.TablesTotal != 2 {
+			t.Errorf("status %s: execution %+v", run, e)
+		}
+		if r := got.Run; r == nil || r.ID != "20200301-aaa" || r.Status != lineage.StatusComplete || r.RowsOut != 998 || r.RowsRejected != 2 {
+			t.Errorf("status %s: run %+v", run, r)
 		}
 	}
-	out.Reset()
 	st.Run = "consumer-header-2020-04-r1"
-	if err := StatusCommand(t.Context(), st); err != nil {
+	got, err := Status(t.Context(), st)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"status     FAILED", "stage      finish", "error      tierflow.RunFailed: convert failed:", "parts      2/3 converted, 1 failed", "run        20200401-bbb FAIL"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("status of the failed run lacks %q:\n%s", want, out.String())
-		}
+	if e := got.Execution; e == nil || e.Status != "FAILED" || e.Progress.Stage != "finish" || e.Error != "tierflow.RunFailed" || !strings.HasPrefix(e.Cause, "convert failed:") ||
+		e.Progress.PartsDone != 2 || e.Progress.PartsTotal != 3 || e.Progress.PartsFailed != 1 {
+		t.Errorf("status of the failed run: execution %+v", e)
+	}
+	if r := got.Run; r == nil || r.ID != "20200401-bbb" || r.Status != lineage.StatusFailed {
+		t.Errorf("status of the failed run: run %+v", r)
 	}
 	st.Run = "nope"
-	if err := StatusCommand(t.Context(), st); err == nil {
+	if _, err := Status(t.Context(), st); err == nil {
 		t.Error("status of an unknown run succeeded")
 	}
 
 	// A local lake's run: the lineage record, and no AWS call.
-	out.Reset()
 	o.Srv.ResetRequests()
 	local := st
 	local.Lake, local.Run = "file://"+t.TempDir(), "20200301-aaa"
-	if err := StatusCommand(t.Context(), local); err != nil {
+	got, err = Status(t.Context(), local)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "run        20200301-aaa COMPLETE (month 2020-03)") || len(o.Srv.Requests()) != 0 {
-		t.Errorf("local status (%d AWS requests):\n%s", len(o.Srv.Requests()), out.String())
+	if r := got.Run; got.Execution != nil || r == nil || r.ID != "20200301-aaa" || r.Status != lineage.StatusComplete || r.Month != "2020-03" || len(o.Srv.Requests()) != 0 {
+		t.Errorf("local status (%d AWS requests): %+v", len(o.Srv.Requests()), got)
 	}
 
-	out.Reset()
 	st.Run = ""
-	if err := AWSRunsCommand(t.Context(), st); err != nil {
+	runs, err := ListAWSRuns(t.Context(), st)
+	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[0], "EXECUTION") {
-		t.Fatalf("runs:\n%s", out.String())
+	if len(runs.Executions) != 2 || runs.LineageErr != nil {
+		t.Fatalf("runs: %+v", runs)
 	}
 	// Newest first.
-	for i, want := range [][]string{
-		{"consumer-header-2020-04-r1", "2020-04", "FAILED", "20200401-bbb", "FAIL"},
-		{"consumer-header-2020-03-r1", "2020-03", "SUCCEEDED", "20200301-aaa", "COMPLETE", "998", "2"},
+	for i, want := range []struct{ name, month, status, run, runStatus string }{
+		{"consumer-header-2020-04-r1", "2020-04", "FAILED", "20200401-bbb", lineage.StatusFailed},
+		{"consumer-header-2020-03-r1", "2020-03", "SUCCEEDED", "20200301-aaa", lineage.StatusComplete},
 	} {
-		for _, w := range want {
-			if !strings.Contains(lines[i+1], w) {
-				t.Errorf("runs line %q lacks %q", lines[i+1], w)
-			}
+		e := runs.Executions[i]
+		if e.Name != want.name || e.Month != want.month || e.Status != want.status || e.Run == nil || e.Run.ID != want.run || e.Run.Status != want.runStatus {
+			t.Errorf("runs[%d] = %+v (run %+v), want %+v", i, e, e.Run, want)
 		}
+	}
+	if r := runs.Executions[1].Run; r == nil || r.RowsOut != 998 || r.RowsRejected != 2 {
+		t.Errorf("runs: the March run's rows: %+v", r)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -37,8 +38,12 @@ type Plan struct {
 	Delivery    string // short fingerprint of the parts alone: the tier-1 folder
 }
 
+// ErrNoParts is returned (wrapped) by MakePlan for a month with no intake
+// part; the message says where it looked.
+var ErrNoParts = errors.New("runner: no parts")
+
 // MakePlan lists the month's intake parts. An empty month is an error that
-// says where it looked.
+// says where it looked (ErrNoParts).
 func MakePlan(ctx context.Context, st storage.Storage, spec *jobs.Spec, month, codeVersion string) (*Plan, error) {
 	objs, err := listParts(ctx, st, spec, month)
 	if err != nil {
@@ -76,7 +81,7 @@ func listParts(ctx context.Context, st storage.Storage, spec *jobs.Spec, month s
 // newPlan names the parts of objs and fingerprints them.
 func newPlan(st storage.Storage, spec *jobs.Spec, month, codeVersion string, objs []storage.Object) (*Plan, error) {
 	if len(objs) == 0 {
-		return nil, fmt.Errorf("plan: month %s has no parts: nothing matches %q under %s", month, spec.Source.Pattern, st.ObjectURI(spec.IntakePrefix(month)))
+		return nil, fmt.Errorf("plan: month %s: %w: nothing matches %q under %s", month, ErrNoParts, spec.Source.Pattern, st.ObjectURI(spec.IntakePrefix(month)))
 	}
 	parts := make([]Part, 0, len(objs))
 	names := map[string]string{}

@@ -344,3 +344,12 @@ func parquetRows(ctx context.Context, st storage.Storage, uris []string) (int64,
 	}
 	return n, nil
 }
+
+// clip cuts s to n characters, the last one "…" when cut.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
+}
