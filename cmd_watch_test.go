@@ -50,7 +50,13 @@ func TestWatchCommand(t *testing.T) {
 	if code != 0 || out != "nothing to run: 1 month in the intake, none ready\n" {
 		t.Errorf("watch --once with nothing to do: exit %d, %q", code, out)
 	}
+	if out, _, code := tierflow(t, dir, nil, "validate", "--job", job); code != 0 || !strings.Contains(out, "a month's delivery is complete with: parts 2 (source.complete_when)") {
+		t.Errorf("validate: exit %d, %q", code, out)
+	}
 	bad := jobstest.WithCompleteWhen(t, "consumer-header", "{parts: 0}")
+	if _, errOut, code := tierflow(t, dir, nil, "validate", "--job", bad); code != 2 || !strings.Contains(errOut, "consumer-header.yaml:7: source.complete_when.parts: must be 1..100000, got 0") {
+		t.Errorf("validate with a bad complete_when: exit %d, %s", code, errOut)
+	}
 	if _, errOut, code := tierflow(t, dir, nil, "watch", "--job", bad, "--lake", lake, "--once"); code != 2 || !strings.Contains(errOut, "source.complete_when.parts: must be 1..100000, got 0") {
 		t.Errorf("watch with a bad complete_when: exit %d, %s", code, errOut)
 	}

@@ -116,5 +116,8 @@ func ValidateCommand(ctx context.Context, job, output string, log zerolog.Logger
 	}
 	fmt.Fprintf(w, "job %s (%s): spec, schema (%d columns), header sample and PII policy valid; %d derived tables %s\n",
 		spec.Name, spec.Path, len(spec.Schema.Columns), len(spec.Derived), how)
+	if cw := spec.Source.CompleteWhen; cw.Set() {
+		fmt.Fprintf(w, "a month's delivery is complete with: %s (source.complete_when)\n", cw)
+	}
 	return nil
 }
