@@ -70,8 +70,12 @@ func watch(ctx context.Context, env *Env, spec *jobs.Spec, o WatchOptions) error
 	for {
 		months, ran, err := w.pass(ctx)
 		switch {
-		case ctx.Err() != nil && err != nil:
+		case w.interrupted:
 			return err // a run was interrupted: it says so
+		case ctx.Err() != nil:
+			// Stopped while listing or checking: nothing was started.
+			w.log.Info().Msg("watch stopped")
+			return nil
 		case o.Once:
 			if ran == 0 && err == nil {
 				fmt.Fprintf(o.Stdout, "nothing to run: %s in the intake, none ready\n", count(months, "month"))
@@ -104,6 +108,8 @@ type watcher struct {
 	// failed is the fingerprint whose run failed in this process, per
 	// month: those inputs are not tried again (new inputs are).
 	failed map[string]string
+	// interrupted: a run was cancelled (Ctrl-C) and said so.
+	interrupted bool
 }
 
 // pass finds the months in the intake and runs each, oldest first, that
@@ -120,9 +126,12 @@ func (w *watcher) pass(ctx context.Context) (found, ran int, err error) {
 	var errs []error
 	for _, m := range months {
 		if ctx.Err() != nil {
-			return len(months), ran, errors.Join(append(errs, context.Cause(ctx))...)
+			return len(months), ran, errors.Join(errs...)
 		}
 		ready, err := w.ready(ctx, m)
+		if err != nil && ctx.Err() != nil {
+			return len(months), ran, errors.Join(errs...)
+		}
 		if err != nil {
 			w.log.Error().Err(err).Str("month", m).Msg("checking the month's delivery")
 			errs = append(errs, fmt.Errorf("month %s: %w", m, err))
@@ -137,9 +146,11 @@ func (w *watcher) pass(ctx context.Context) (found, ran int, err error) {
 			w.done(w.spec, res)
 		}
 		if err != nil {
-			if ctx.Err() == nil {
-				w.failed[m] = ready
+			if ctx.Err() != nil {
+				w.interrupted = true
+				return len(months), ran, fmt.Errorf("month %s: %w", m, err)
 			}
+			w.failed[m] = ready
 			errs = append(errs, fmt.Errorf("month %s: %w", m, err))
 		}
 	}

@@ -5,6 +5,7 @@ package runner
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -180,5 +181,36 @@ func TestWatchKeepsRollback(t *testing.T) {
 	}
 	if p, _ := env.Lineage.Published(ctx, spec.Name, testMonth); p != first || !strings.Contains(out.String(), "nothing to run") {
 		t.Errorf("after a rollback to %s, watch published %s:\n%s", first, p, out.String())
+	}
+}
+
+// Ctrl-C while watch runs a month interrupts that run: watch returns its
+// error (the CLI says "interrupted" and exits 130) and nothing is
+// published.
+func TestWatchInterruptedRun(t *testing.T) {
+	spec := specWhen(t, jobs.CompleteWhen{Parts: 2})
+	env, _ := openTestEnv(t, spec, 60000, 2, 0)
+	logs := &syncBuffer{}
+	env.Log = zerolog.New(logs).Level(zerolog.InfoLevel)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		done <- watch(ctx, env, spec, WatchOptions{Interval: time.Hour, Stdout: io.Discard, Log: env.Log})
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(logs.String(), "run started") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no run started:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	err := <-done
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "month 2020-03") {
+		t.Errorf("watch interrupted during a run returned %v, want the run's cancellation", err)
+	}
+	if p, err := env.Lineage.Published(context.Background(), spec.Name, testMonth); err == nil {
+		t.Errorf("the interrupted run published %s", p)
 	}
 }
