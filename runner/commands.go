@@ -17,9 +17,10 @@ import (
 	"github.com/tierflow/tierflow/lake/lineage"
 )
 
-// openJob loads the job and opens its lake, creating what a first run
-// needs.
-func openJob(ctx context.Context, job, lake string, log zerolog.Logger) (*jobs.Spec, *Env, error) {
+// OpenJob loads the job (a spec file or a shipped job's name) and opens
+// its lake (default: the job's), creating what a first run needs. The
+// caller closes the Env.
+func OpenJob(ctx context.Context, job, lake string, log zerolog.Logger) (*jobs.Spec, *Env, error) {
 	return openJobWith(ctx, job, lake, log, OpenEnv)
 }
 
@@ -60,7 +61,7 @@ func Gen(ctx context.Context, o GenOptions) error {
 	if _, err := jobs.ParseMonth(o.Month); err != nil {
 		return err
 	}
-	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
+	spec, env, err := OpenJob(ctx, o.Job, o.Lake, o.Log)
 	if err != nil {
 		return err
 	}
@@ -110,7 +111,7 @@ func (e *BackfillError) Unwrap() []error { return e.Errs }
 // RunMonths runs a month, or the months of a backfill one after the
 // other, in this process.
 func RunMonths(ctx context.Context, o RunMonthsOptions) error {
-	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
+	spec, env, err := OpenJob(ctx, o.Job, o.Lake, o.Log)
 	if err != nil {
 		return err
 	}
@@ -313,118 +314,4 @@ func loadGraph(ctx context.Context, env *Env, spec *jobs.Spec, start string) (*L
 		return nil, fmt.Errorf("downstream of %s: %w", start, err)
 	}
 	return g, nil
-}
-
-// RollbackCommand switches a month back to an earlier run.
-func RollbackCommand(ctx context.Context, job, lake, month, to string, log zerolog.Logger, w io.Writer) error {
-	spec, env, err := openJob(ctx, job, lake, log)
-	if err != nil {
-		return err
-	}
-	defer env.Close()
-	from, target, err := Rollback(ctx, env, spec, month, to)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "month %s of %s: published run %s → %s\n", month, spec.Name, from, target)
-	return nil
-}
-
-// RepairCommand repairs one month ("" = every month with runs) and says
-// what it did.
-func RepairCommand(ctx context.Context, job, lake, month string, log zerolog.Logger, w io.Writer) error {
-	spec, env, err := openJob(ctx, job, lake, log)
-	if err != nil {
-		return err
-	}
-	defer env.Close()
-	var reps []RepairReport
-	if month != "" {
-		if _, err := jobs.ParseMonth(month); err != nil {
-			return err
-		}
-		rep, err := Repair(ctx, env, spec, month)
-		if err != nil {
-			return err
-		}
-		reps = append(reps, rep)
-	} else if reps, err = RepairAll(ctx, env, spec); err != nil {
-		return err
-	}
-	fixed := 0
-	for _, r := range reps {
-		switch {
-		case r.Run == "":
-			fmt.Fprintf(w, "month %s: nothing published\n", r.Month)
-		case r.Switched > 0 || r.Finished:
-			fixed++
-			fmt.Fprintf(w, "month %s: published run %s; switched %d partitions, completed its record: %v\n", r.Month, r.Run, r.Switched, r.Finished)
-		default:
-			fmt.Fprintf(w, "month %s: published run %s; nothing to repair\n", r.Month, r.Run)
-		}
-	}
-	fmt.Fprintf(w, "repair: %d months checked, %d repaired\n", len(reps), fixed)
-	return nil
-}
-
-// UnlockCommand releases a month whose holder is dead.
-func UnlockCommand(ctx context.Context, job, lake, month string, log zerolog.Logger, w io.Writer) error {
-	if _, err := jobs.ParseMonth(month); err != nil {
-		return err
-	}
-	spec, env, err := openJob(ctx, job, lake, log)
-	if err != nil {
-		return err
-	}
-	defer env.Close()
-	h, err := Unlock(ctx, env, spec.Name, month, 2*time.Minute)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(w, "month %s of %s: released the claim of run %s (pid %d on %s); the next command takes the month\n", month, spec.Name, runOfOwner(h.Owner), h.PID, h.Host)
-	return nil
-}
-
-// GCCommand prunes old run prefixes and abandoned uploads.
-func GCCommand(ctx context.Context, job, lake string, o GCOptions, log zerolog.Logger, w io.Writer) error {
-	spec, env, err := openJob(ctx, job, lake, log)
-	if err != nil {
-		return err
-	}
-	defer env.Close()
-	rep, err := GC(ctx, env, spec, o)
-	if rep != nil {
-		verb := "removed"
-		if o.DryRun {
-			verb = "would remove"
-		}
-		for _, p := range rep.Prefixes {
-			fmt.Fprintf(w, "%s %s\n", verb, env.Storage.ObjectURI(p))
-		}
-		fmt.Fprintf(w, "gc %s %d run prefixes (%d objects) and %d abandoned temporary files or uploads\n", verb, len(rep.Prefixes), rep.Objects, rep.Temp)
-	}
-	return err
-}
-
-// InitCommand creates what a job needs before its first run: on AWS the
-// DynamoDB lineage table (on-demand) and the Glue database, after checking
-// that the lake's bucket is reachable; locally the lake folders.
-func InitCommand(ctx context.Context, job, lake string, log zerolog.Logger, w io.Writer) error {
-	spec, env, err := openJob(ctx, job, lake, log)
-	if err != nil {
-		return err
-	}
-	defer env.Close()
-	fmt.Fprintf(w, "lake %s: reachable\n", env.Storage.URI())
-	if t, ok := env.Lineage.(interface{ CreateTable(context.Context) error }); ok {
-		if err := t.CreateTable(ctx); err != nil {
-			return fmt.Errorf("init: lineage table %s: %w", spec.AWS.LineageTable, err)
-		}
-		fmt.Fprintf(w, "lineage table %s: ready\n", spec.AWS.LineageTable)
-	}
-	if err := env.Catalog.EnsureDatabase(ctx, spec.Database); err != nil {
-		return fmt.Errorf("init: catalog database %s: %w", spec.Database, err)
-	}
-	fmt.Fprintf(w, "catalog database %s: ready\n", spec.Database)
-	return nil
 }
