@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -15,11 +16,15 @@ import (
 //go:embed *.yaml *.csv
 var shipped embed.FS
 
+// ErrNotShipped is returned (wrapped) by Shipped for a name no shipped job
+// has; the message lists the shipped jobs.
+var ErrNotShipped = errors.New("jobs: no shipped job")
+
 // Shipped loads a job shipped with tierflow by name (e.g. "consumer-header").
 func Shipped(name string) (*Spec, error) {
 	file := name + ".yaml"
 	if _, err := fs.Stat(shipped, file); err != nil || strings.HasSuffix(name, ".schema") {
-		return nil, fmt.Errorf("no shipped job named %q (shipped: %s)", name, strings.Join(ShippedNames(), ", "))
+		return nil, fmt.Errorf("%w named %q (shipped: %s)", ErrNotShipped, name, strings.Join(ShippedNames(), ", "))
 	}
 	return LoadFS(shipped, file)
 }

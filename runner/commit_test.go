@@ -116,7 +116,7 @@ func TestStaleLeaseCannotPublish(t *testing.T) {
 		g, freshDone := pausedRun(t, fresh, spec, time.Minute)
 		close(f.resume)
 		out := <-done
-		if out.err == nil || !strings.Contains(out.err.Error(), "lost its claim") {
+		if !errors.Is(out.err, errFenced) {
 			t.Fatalf("the resumed stale run: %v, want it fenced off", out.err)
 		}
 		close(g.resume)
@@ -160,7 +160,8 @@ func TestRollbackRefusedWhileRunHoldsMonth(t *testing.T) {
 		before := partitionRuns(t, env, spec)
 		_, _, err := Rollback(ctx, env, spec, crashMonth, "")
 		var held *HeldError
-		if !errors.As(err, &held) || !strings.Contains(err.Error(), "not rolled back") || !strings.Contains(err.Error(), "looks alive") {
+		// Text: the refusal tells the user the month was not rolled back.
+		if !errors.As(err, &held) || held.Liveness != HolderAlive || !strings.Contains(err.Error(), "not rolled back") {
 			t.Fatalf("rollback during a run: %v, want a refusal naming the live holder", err)
 		}
 		if after := partitionRuns(t, env, spec); strings.Join(after, ",") != strings.Join(before, ",") {
@@ -194,7 +195,7 @@ func TestRollbackFencesStaleRun(t *testing.T) {
 			t.Fatalf("rollback after the run's lease expired: to %s, %v; want %s", to, err, first)
 		}
 		close(f.resume)
-		if out := <-done; out.err == nil || !strings.Contains(out.err.Error(), "lost its claim") {
+		if out := <-done; !errors.Is(out.err, errFenced) {
 			t.Fatalf("the resumed run: %v, want it fenced off", out.err)
 		}
 		if ids := partitionRuns(t, env, spec); !allAre(ids, first) {
@@ -348,6 +349,7 @@ func TestDeadHolderTakenOverAndUnlock(t *testing.T) {
 	if _, err := next.Lineage.Claim(ctx, spec.Name, "2020-04", live, time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	// Text: Unlock's refusal is a message (no error type carries it).
 	if _, err := Unlock(ctx, next, spec.Name, "2020-04", time.Minute); err == nil || !strings.Contains(err.Error(), "refusing to unlock a live holder") {
 		t.Fatalf("unlock of a live holder: %v", err)
 	}
@@ -565,6 +567,7 @@ func TestValidateDerivedBeforeConverting(t *testing.T) {
 	if !bound || !errors.As(err, &probs) || !IsInvalidInput(err) {
 		t.Fatalf("validate: bound %v, %v", bound, err)
 	}
+	// Text: the problems a user reads, with file, line and table.
 	text := err.Error()
 	for _, want := range []string{filepath.Join(dir, "job.yaml") + ":22: derived table crash_ca:", `"nmae"`, "job.yaml:25: derived table crash_cast: uses the :: cast"} {
 		if !strings.Contains(text, want) {
@@ -608,6 +611,7 @@ func TestPartErrorNamesIntakeFirst(t *testing.T) {
 	if err == nil {
 		t.Fatal("a part with a wrong header was converted")
 	}
+	// Text: the order in which the message names the objects is the point.
 	msg := err.Error()
 	intake, tier1 := strings.Index(msg, env.Storage.ObjectURI(key)), strings.Index(msg, "/tier1/crash/")
 	if intake < 0 || tier1 < 0 || intake > tier1 {

@@ -34,6 +34,7 @@ func TestLakeURIStrict(t *testing.T) {
 	}
 	for _, in := range []string{"s3:/my-bucket/lake", "s3:my-bucket", "gs://bucket/x", "s3://", "s3://My_Bucket/x", "s3://ab/x", "file://", "https://example.com/lake", "c:lake"} {
 		got, err := LakeURI(spec, in)
+		// Text: the refusal lists the forms a user may give.
 		if err == nil || !strings.Contains(err.Error(), LakeForms) {
 			t.Errorf("LakeURI(%q) = %q, %v; want a refusal listing %s", in, got, err, LakeForms)
 		}
@@ -61,6 +62,7 @@ func TestReadOnlyCommandsCreateNoLake(t *testing.T) {
 		},
 	} {
 		err := call()
+		// Text: the message names the directory.
 		if !errors.Is(err, ErrNoLake) || !strings.Contains(err.Error(), "no lake at "+dir) {
 			t.Errorf("%s on a missing lake: %v", name, err)
 		}
