@@ -167,28 +167,33 @@ func key(parts ...string) []byte { return []byte(strings.Join(parts, "\x00")) }
 
 // StartRun records a new run; lineage.ErrConflict if (job, id) exists.
 func (s *Store) StartRun(ctx context.Context, run lineage.Run) error {
-	if err := checkNames("job", run.Job, "run id", run.ID); err != nil {
-		return err
-	}
-	val, err := json.Marshal(run)
-	if err != nil {
-		return fmt.Errorf("lineage: encode run %s: %w", run.ID, err)
-	}
-	return s.update(ctx, func(tx *bolt.Tx) error {
-		b, err := tx.Bucket(bucketRuns).CreateBucketIfNotExists([]byte(run.Job))
+	return s.putRun(ctx, run, func(runs *bolt.Bucket) (*bolt.Bucket, error) {
+		b, err := runs.CreateBucketIfNotExists([]byte(run.Job))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if b.Get([]byte(run.ID)) != nil {
-			return fmt.Errorf("start run %s/%s: %w", run.Job, run.ID, lineage.ErrConflict)
+			return nil, fmt.Errorf("start run %s/%s: %w", run.Job, run.ID, lineage.ErrConflict)
 		}
-		return b.Put([]byte(run.ID), val)
+		return b, nil
 	})
 }
 
 // FinishRun replaces a started run's record; lineage.ErrNotFound if it was
 // never started.
 func (s *Store) FinishRun(ctx context.Context, run lineage.Run) error {
+	return s.putRun(ctx, run, func(runs *bolt.Bucket) (*bolt.Bucket, error) {
+		b := runs.Bucket([]byte(run.Job))
+		if b == nil || b.Get([]byte(run.ID)) == nil {
+			return nil, fmt.Errorf("finish run %s/%s: %w", run.Job, run.ID, lineage.ErrNotFound)
+		}
+		return b, nil
+	})
+}
+
+// putRun writes run's record into the job's bucket, which jobBucket finds
+// in the runs bucket, or refuses with its error.
+func (s *Store) putRun(ctx context.Context, run lineage.Run, jobBucket func(runs *bolt.Bucket) (*bolt.Bucket, error)) error {
 	if err := checkNames("job", run.Job, "run id", run.ID); err != nil {
 		return err
 	}
@@ -197,9 +202,9 @@ func (s *Store) FinishRun(ctx context.Context, run lineage.Run) error {
 		return fmt.Errorf("lineage: encode run %s: %w", run.ID, err)
 	}
 	return s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRuns).Bucket([]byte(run.Job))
-		if b == nil || b.Get([]byte(run.ID)) == nil {
-			return fmt.Errorf("finish run %s/%s: %w", run.Job, run.ID, lineage.ErrNotFound)
+		b, err := jobBucket(tx.Bucket(bucketRuns))
+		if err != nil {
+			return err
 		}
 		return b.Put([]byte(run.ID), val)
 	})
