@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
 	"strings"
 )
@@ -26,6 +27,29 @@ func Shipped(name string) (*Spec, error) {
 		return nil, fmt.Errorf("%w named %q (shipped: %s)", ErrNotShipped, name, strings.Join(ShippedNames(), ", "))
 	}
 	return LoadFS(shipped, file)
+}
+
+// IsShippedName reports whether name names a shipped job rather than a
+// spec file: no such file exists, and name has no path separator and no
+// .yaml suffix.
+func IsShippedName(name string) bool {
+	if _, err := os.Stat(name); err == nil {
+		return false
+	}
+	return !strings.ContainsAny(name, "/\\") && !strings.HasSuffix(name, ".yaml")
+}
+
+// Open loads a job spec from a file, or a shipped job by name (e.g.
+// "consumer-header") when no such file exists.
+func Open(name string) (*Spec, error) {
+	if !IsShippedName(name) {
+		return Load(name)
+	}
+	spec, err := Shipped(name)
+	if err != nil {
+		return nil, fmt.Errorf("job %q: no such file, and %w", name, err)
+	}
+	return spec, nil
 }
 
 // ShippedNames lists the shipped jobs.

@@ -165,7 +165,7 @@ func TestTier1MismatchFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := Layout{Spec: spec}.Tier1Prefix(testMonth, plan.Delivery) + "part-0001.csv.gz"
+	key := jobs.Layout{Spec: spec}.Tier1Prefix(testMonth, plan.Delivery) + "part-0001.csv.gz"
 	if err := storage.Put(ctx, env.Storage, key, bytes.NewReader(gz(t, "not the delivery\n")), storage.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package runner
 import (
 	"context"
 	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -49,10 +48,17 @@ func TestReadOnlyCommandsCreateNoLake(t *testing.T) {
 	ctx := context.Background()
 	log := zerolog.Nop()
 	for name, call := range map[string]func() error{
-		"runs":    func() error { return RunsCommand(ctx, "consumer-header", dir, "", false, "", log, io.Discard) },
-		"lineage": func() error { return LineageCommand(ctx, "consumer-header", dir, "consumer_ca", "", log, io.Discard) },
+		"runs": func() error {
+			_, err := Runs(ctx, "consumer-header", dir, "", log)
+			return err
+		},
+		"lineage": func() error {
+			_, err := Lineage(ctx, "consumer-header", dir, "consumer_ca", log)
+			return err
+		},
 		"status": func() error {
-			return StatusCommand(ctx, StatusOptions{Job: "consumer-header", Lake: dir, Run: "r1", Log: log, Stdout: io.Discard})
+			_, err := Status(ctx, StatusOptions{Job: "consumer-header", Lake: dir, Run: "r1", Log: log})
+			return err
 		},
 	} {
 		err := call()

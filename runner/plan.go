@@ -55,7 +55,7 @@ func MakePlan(ctx context.Context, st storage.Storage, spec *jobs.Spec, month, c
 		if !ok {
 			return nil
 		}
-		name := PartName(o.Key)
+		name := jobs.PartName(o.Key)
 		if other, dup := names[name]; dup {
 			return fmt.Errorf("intake objects %s and %s map to the same part name %q", other, o.Key, name)
 		}
