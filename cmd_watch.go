@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierflow/tierflow/jobs"
@@ -22,9 +24,16 @@ func watchCommand(f commonFlags) *cli.Command {
 			&cli.DurationFlag{Name: "interval", Value: runner.DefaultWatchInterval, Usage: "time between passes"},
 		},
 		Action: func(c *cli.Context) error {
-			return runner.WatchCommand(c.Context, runner.WatchOptions{
-				Job: c.String("job"), Lake: c.String("lake"), Once: c.Bool("once"), Interval: c.Duration("interval"),
-				Log: logOf(c), Stdout: c.App.Writer,
+			if d := c.Duration("interval"); d <= 0 {
+				return usageError{fmt.Errorf("watch: --interval %s must be positive", d)}
+			}
+			spec, env, err := runner.OpenJob(c.Context, c.String("job"), c.String("lake"), logOf(c))
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			return runner.Watch(c.Context, env, spec, runner.WatchOptions{
+				Once: c.Bool("once"), Interval: c.Duration("interval"), Log: logOf(c), Stdout: c.App.Writer,
 				Done: func(spec *jobs.Spec, res *runner.Result) { printSummary(c.App.Writer, spec, res) },
 			})
 		},

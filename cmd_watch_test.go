@@ -53,6 +53,9 @@ func TestWatchCommand(t *testing.T) {
 	if out, _, code := tierflow(t, dir, nil, "validate", "--job", job); code != 0 || !strings.Contains(out, "a month's delivery is complete with: parts 2 (source.complete_when)") {
 		t.Errorf("validate: exit %d, %q", code, out)
 	}
+	if _, errOut, code := tierflow(t, dir, nil, "watch", "--job", job, "--lake", lake, "--interval", "0s"); code != 2 || !strings.Contains(errOut, "--interval 0s must be positive") {
+		t.Errorf("watch --interval 0s: exit %d, %s", code, errOut)
+	}
 	bad := jobstest.WithCompleteWhen(t, "consumer-header", "{parts: 0}")
 	if _, errOut, code := tierflow(t, dir, nil, "validate", "--job", bad); code != 2 || !strings.Contains(errOut, "consumer-header.yaml:7: source.complete_when.parts: must be 1..100000, got 0") {
 		t.Errorf("validate with a bad complete_when: exit %d, %s", code, errOut)

@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -247,10 +249,8 @@ func (l *loader) decodeSource(n *yaml.Node, where string) {
 // one of marker, manifest, parts and quiet.
 func (l *loader) decodeCompleteWhen(n *yaml.Node, where string) {
 	d, c := l.d, &l.spec.Source.CompleteWhen
-	var keys []string
-	mark := func(key string, fn func(*yaml.Node, string)) field {
-		return field{key, func(n *yaml.Node, w string) { keys = append(keys, key); fn(n, w) }}
-	}
+	set := map[string]bool{}
+	mark := marker(set)
 	if !d.mapping(n, where, []field{
 		mark("marker", d.setStr(&c.Marker)),
 		mark("manifest", d.setStr(&c.Manifest)),
@@ -281,17 +281,24 @@ func (l *loader) decodeCompleteWhen(n *yaml.Node, where string) {
 	switch {
 	case len(deref(n).Content) == 0:
 		d.errf(d.line(where), "%s: name one condition: marker, manifest, parts or quiet (e.g. {marker: _SUCCESS})", where)
-	case len(keys) > 1:
+	case len(set) > 1:
+		keys := slices.Sorted(maps.Keys(set))
 		d.errf(d.line(where), "%s: give one condition, not %s", where, strings.Join(keys, " and "))
+	}
+}
+
+// marker returns a field maker whose fields also record their key in set
+// when given: what a section set, told from what it left to the default.
+func marker(set map[string]bool) func(key string, fn func(*yaml.Node, string)) field {
+	return func(key string, fn func(*yaml.Node, string)) field {
+		return field{key, func(n *yaml.Node, w string) { set[key] = true; fn(n, w) }}
 	}
 }
 
 func (l *loader) decodeOutput(n *yaml.Node, where string) {
 	d, o := l.d, &l.spec.Output
 	l.outputKeys = map[string]bool{}
-	mark := func(key string, fn func(*yaml.Node, string)) field {
-		return field{key, func(n *yaml.Node, w string) { l.outputKeys[key] = true; fn(n, w) }}
-	}
+	mark := marker(l.outputKeys)
 	d.mapping(n, where, []field{
 		mark("table", d.setStr(&o.Table)),
 		mark("bucketed_by", d.setStrs(&o.BucketedBy)),
@@ -316,9 +323,7 @@ func (l *loader) decodeDerived(n *yaml.Node, where string) {
 		d.lines[w] = deref(item).Line
 		dv := Derived{Format: DefaultFormat, Compression: DefaultCompression, Line: deref(item).Line}
 		keys := map[string]bool{}
-		mark := func(key string, fn func(*yaml.Node, string)) field {
-			return field{key, func(n *yaml.Node, w string) { keys[key] = true; fn(n, w) }}
-		}
+		mark := marker(keys)
 		d.mapping(item, w, []field{
 			mark("table", d.setStr(&dv.Table)),
 			mark("sql", d.setStr(&dv.SQL)),

@@ -187,17 +187,17 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 	}
 	claim, err := claimMonth(ctx, env, spec.Name, month, ex.RunID+"#"+nonce(), "run "+ex.RunID, lease, log)
 	var held *HeldError
-	if errors.As(err, &held) && execution != "" && !force && strings.HasPrefix(runOfOwner(held.Holder.Owner), plan.Fingerprint[:12]+"-") {
+	if errors.As(err, &held) && execution != "" && !force && strings.HasPrefix(RunOfOwner(held.Holder.Owner), plan.Fingerprint[:12]+"-") {
 		// On AWS every intake object starts a check: two that land
 		// together both find the delivery complete. The later one is a
 		// duplicate of the run in progress, not a conflict.
 		ex.Skipped, ex.RunID = true, ""
-		by := "run " + runOfOwner(held.Holder.Owner)
+		by := "run " + RunOfOwner(held.Holder.Owner)
 		if e := held.Holder.Execution; e != "" {
 			by += " (execution " + e[strings.LastIndex(e, ":")+1:] + ")"
 		}
 		ex.Reason = fmt.Sprintf("month %s is being run from identical inputs by %s; nothing to do", month, by)
-		log.Info().Str("run", runOfOwner(held.Holder.Owner)).Msg(ex.Reason)
+		log.Info().Str("run", RunOfOwner(held.Holder.Owner)).Msg(ex.Reason)
 		return ex, ex.save(ctx, env.Storage)
 	}
 	if err != nil {

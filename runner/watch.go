@@ -25,7 +25,6 @@ const DefaultWatchInterval = time.Minute
 
 // WatchOptions are the watch command's.
 type WatchOptions struct {
-	Job, Lake string
 	// Once makes one pass and returns.
 	Once bool
 	// Interval is the time between passes (default DefaultWatchInterval).
@@ -39,28 +38,22 @@ type WatchOptions struct {
 	Done func(*jobs.Spec, *Result)
 }
 
-// WatchCommand polls the job's intake and runs each month that is ready
-// (see watcher.pass), until ctx ends, or once. A pass in which a month
-// failed is an error with Once; otherwise watching goes on (the failure is
-// logged) and ctx ending between passes returns nil: stopping a watch is
-// not a failure. Interrupting a run returns its error.
-func WatchCommand(ctx context.Context, o WatchOptions) error {
+// Watch polls the job's intake and runs each month that is ready (see
+// watcher.pass), until ctx ends, or once. A pass in which a month failed
+// is an error with Once; otherwise watching goes on (the failure is
+// logged). ctx ending between passes, or while the intake is listed and
+// checked, returns nil: stopping a watch is not a failure. Interrupting a
+// run returns its error.
+func Watch(ctx context.Context, env *Env, spec *jobs.Spec, o WatchOptions) error {
 	if o.Interval < 0 {
 		return invalidInput{fmt.Errorf("watch: --interval %s must be positive", o.Interval)}
 	}
 	if o.Interval == 0 {
 		o.Interval = DefaultWatchInterval
 	}
-	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
-	if err != nil {
-		return err
+	if o.Stdout == nil {
+		o.Stdout = io.Discard
 	}
-	defer env.Close()
-	return watch(ctx, env, spec, o)
-}
-
-// watch is WatchCommand on an open lake.
-func watch(ctx context.Context, env *Env, spec *jobs.Spec, o WatchOptions) error {
 	if !spec.Source.CompleteWhen.Set() {
 		o.Log.Warn().Str("job", spec.Name).Msg("source.complete_when is not set: a month runs as soon as its first part is listed, and again as more arrive")
 	}

@@ -32,7 +32,7 @@ func runsOf(t *testing.T, env *Env, spec *jobs.Spec, month string) []lineage.Run
 // watchOnce is one pass of watch; what it says and each run's month and
 // status (one line "ran 2020-03 COMPLETE") go to out.
 func watchOnce(ctx context.Context, env *Env, spec *jobs.Spec, out io.Writer) error {
-	return watch(ctx, env, spec, WatchOptions{Once: true, Stdout: out, Log: env.Log, Done: doneTo(out)})
+	return Watch(ctx, env, spec, WatchOptions{Once: true, Stdout: out, Log: env.Log, Done: doneTo(out)})
 }
 
 // doneTo writes "ran MONTH STATUS" for each run to out.
@@ -109,7 +109,7 @@ func TestWatch(t *testing.T) {
 	out.Reset()
 	done := make(chan error, 1)
 	go func() {
-		done <- watch(wctx, env, spec, WatchOptions{Interval: 20 * time.Millisecond, Stdout: &out, Done: doneTo(&out),
+		done <- Watch(wctx, env, spec, WatchOptions{Interval: 20 * time.Millisecond, Stdout: &out, Done: doneTo(&out),
 			Log: zerolog.New(logs).Level(zerolog.DebugLevel)})
 	}()
 	putObject(t, env.Storage, spec.IntakePrefix("2020-04")+"_SUCCESS", nil)
@@ -196,7 +196,7 @@ func TestWatchInterruptedRun(t *testing.T) {
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		done <- watch(ctx, env, spec, WatchOptions{Interval: time.Hour, Stdout: io.Discard, Log: env.Log})
+		done <- Watch(ctx, env, spec, WatchOptions{Interval: time.Hour, Stdout: io.Discard, Log: env.Log})
 	}()
 	deadline := time.Now().Add(time.Minute)
 	for !strings.Contains(logs.String(), "run started") {
