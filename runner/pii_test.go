@@ -18,7 +18,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -29,25 +28,11 @@ import (
 	"github.com/tierflow/tierflow/lake/engine/duckdb"
 	"github.com/tierflow/tierflow/lake/lineage"
 	"github.com/tierflow/tierflow/lake/storage"
+	"github.com/tierflow/tierflow/runner/openlineage/oltest"
 )
 
 // syncBuffer collects log lines written from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = oltest.LogBuffer
 
 // sample is what the generated month holds, read with encoding/csv,
 // independently of the converter.
