@@ -444,8 +444,14 @@ func TestPIINeverLeaves(t *testing.T) {
 		t.Errorf("%d rejects files with %d rows; the run rejected %d", len(rejectFiles), rejects, res.Run.RowsRejected)
 	}
 
-	// 3. Everything else the run wrote as metadata, and the catalog.
+	// 3. Everything else the run wrote as metadata, the catalog and the
+	// OpenLineage events.
 	metaFiles = append(metaFiles, filepath.Join(dir, "_tierflow", "catalog.json"))
+	events, _ := filepath.Glob(filepath.Join(dir, "_tierflow", "openlineage", "*.json"))
+	if len(events) == 0 {
+		t.Error("the run wrote no OpenLineage events to check")
+	}
+	metaFiles = append(metaFiles, events...)
 	for _, p := range metaFiles {
 		b, err := os.ReadFile(p)
 		if err != nil {

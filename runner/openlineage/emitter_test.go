@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -26,26 +25,6 @@ func lake(t *testing.T) storage.Storage {
 		t.Fatal(err)
 	}
 	return st
-}
-
-// stored reads the event files in key order.
-func stored(t *testing.T, st storage.Storage) (keys []string, bodies [][]byte) {
-	t.Helper()
-	ctx := context.Background()
-	err := st.List(ctx, openlineage.FilePrefix, func(o storage.Object) error {
-		rc, err := st.Open(ctx, o.Key)
-		if err != nil {
-			return err
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(rc)
-		keys, bodies = append(keys, o.Key), append(bodies, b)
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return keys, bodies
 }
 
 // events are a run's START, a child's START and COMPLETE and the run's
@@ -126,7 +105,7 @@ func TestEmitterFilesAndHTTP(t *testing.T) {
 	}
 	em.Close()
 
-	keys, bodies := stored(t, st)
+	keys, bodies := oltest.Files(t, st)
 	if len(keys) != len(evs) {
 		t.Fatalf("%d event files, want %d: %v", len(keys), len(evs), keys)
 	}
@@ -191,7 +170,7 @@ func TestEmitterSlowEndpoint(t *testing.T) {
 	if d := time.Since(t0); d > 2*time.Second {
 		t.Errorf("Close took %s with a flush timeout of 200ms", d)
 	}
-	if keys, _ := stored(t, st); len(keys) != 4 {
+	if keys, _ := oltest.Files(t, st); len(keys) != 4 {
 		t.Errorf("%d files, want 4", len(keys))
 	}
 	for _, want := range []string{"giving up on the events still being sent", "did not take the event"} {
@@ -216,7 +195,7 @@ func TestEmitterDisabled(t *testing.T) {
 		em.Emit(ctx, ev)
 	}
 	em.Close()
-	if keys, _ := stored(t, st); len(keys) != 0 || m.Attempts() != 0 {
+	if keys, _ := oltest.Files(t, st); len(keys) != 0 || m.Attempts() != 0 {
 		t.Errorf("disabled, yet %d files and %d requests", len(keys), m.Attempts())
 	}
 	var none *openlineage.Emitter

@@ -7,6 +7,7 @@ package oltest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"mime"
@@ -18,6 +19,9 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+
+	"github.com/tierflow/tierflow/lake/storage"
+	"github.com/tierflow/tierflow/runner/openlineage"
 )
 
 // dir is this package's source directory, from which the schemas and the
@@ -67,6 +71,27 @@ func Validate(t testing.TB, events [][]byte) {
 		t.Fatalf("ajv: %v\n%s", err, errb.String())
 	}
 	t.Logf("ajv: %s", bytes.TrimSpace(out.Bytes()))
+}
+
+// Files reads the event files the file transport wrote to st, in key
+// (that is, event time) order.
+func Files(t testing.TB, st storage.Storage) (keys []string, bodies [][]byte) {
+	t.Helper()
+	ctx := context.Background()
+	err := st.List(ctx, openlineage.FilePrefix, func(o storage.Object) error {
+		rc, err := st.Open(ctx, o.Key)
+		if err != nil {
+			return err
+		}
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		keys, bodies = append(keys, o.Key), append(bodies, b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys, bodies
 }
 
 // Marquez is an httptest server that takes OpenLineage events as Marquez
