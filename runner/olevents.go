@@ -127,7 +127,7 @@ func (j *job) olEmitRun(ctx context.Context, typ ol.EventType, r lineage.Run, ru
 
 // olEmitStart emits START for the run PlanStep has just recorded.
 func olEmitStart(ctx context.Context, env *Env, spec *jobs.Spec, ex *Exec, r lineage.Run) {
-	j := &job{env: env, spec: spec, ex: ex, plan: ex.Plan, run: &r, layout: Layout{Spec: spec}, res: &Result{}}
+	j := &job{env: env, spec: spec, ex: ex, plan: ex.Plan, run: &r, layout: jobs.Layout{Spec: spec}, res: &Result{}}
 	j.olEmitRun(ctx, ol.Start, r, nil)
 }
 
@@ -336,7 +336,7 @@ func (j *job) olTier2(p ol.Producer, typ ol.EventType, r lineage.Run, manifests 
 	if typ == ol.Complete {
 		f["version"] = p.DatasetVersion(r.ID)
 	}
-	d, ok := olDataset(DirURI(st, TableRoot(2, spec.Output.Table)), f)
+	d, ok := olDataset(DirURI(st, jobs.TableRoot(2, spec.Output.Table)), f)
 	if !ok {
 		return ol.OutputDataset{}, false
 	}
@@ -438,7 +438,7 @@ func (j *job) olEmitDerived(ctx context.Context, d jobs.Derived, started time.Ti
 		if s.table.Name == d.Table || !mentions(d.SQL, s.table.Name) {
 			continue
 		}
-		ds, ok := olDataset(DirURI(st, TableRoot(tierOf(s.prefix), s.table.Name)), ol.Facets{"schema": p.Schema(olFields(s.table.StorageDescriptor.Columns))})
+		ds, ok := olDataset(DirURI(st, jobs.TableRoot(tierOf(s.prefix), s.table.Name)), ol.Facets{"schema": p.Schema(olFields(s.table.StorageDescriptor.Columns))})
 		if !ok {
 			continue
 		}
@@ -470,7 +470,7 @@ func (j *job) olEmitDerived(ctx context.Context, d jobs.Derived, started time.Ti
 	}
 	end := ol.NewRunEvent(ol.Complete, time.Now(), string(p), runFacets(""), job)
 	end.Inputs = inputs
-	if ds, ok := olDataset(DirURI(st, TableRoot(3, d.Table)), f); ok {
+	if ds, ok := olDataset(DirURI(st, jobs.TableRoot(3, d.Table)), f); ok {
 		end.Outputs = []ol.OutputDataset{{Dataset: ds, OutputFacets: ol.Facets{"outputStatistics": p.OutputStatistics(res.Rows, res.Bytes, int64(len(res.Files)))}}}
 	}
 	em.Emit(ctx, end)

@@ -86,7 +86,7 @@ func ValidateCommand(ctx context.Context, job, output string, log zerolog.Logger
 		return err
 	}
 	v := ValidateView{Job: job, Path: job, Problems: []ProblemView{}}
-	spec, err := LoadJob(job)
+	spec, err := jobs.Open(job)
 	if err == nil {
 		v.Job, v.Path = spec.Name, spec.Path
 		v.Bound, err = ValidateDerived(ctx, spec)

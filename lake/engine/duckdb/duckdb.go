@@ -231,7 +231,7 @@ func localPath(uri string) (string, error) {
 		return "", fmt.Errorf("duckdb: lake: %w", err)
 	}
 	if scheme != "file" {
-		return "", fmt.Errorf("duckdb: local DuckDB engine needs a file:// lake, got %q", uri)
+		return "", fmt.Errorf("%w: the local DuckDB engine needs a file:// lake, got %q", engine.ErrUnsupported, uri)
 	}
 	abs, err := filepath.Abs(filepath.FromSlash(root))
 	if err != nil {
