@@ -515,29 +515,28 @@ func TestQueryPublishedOnly(t *testing.T) {
 		t.Fatalf("the killed run left no tier-2 files to be fooled by (%v)", err)
 	}
 	lake := env.Storage.URI()
-	var out bytes.Buffer
-	if err := QueryCommand(ctx, "testdata/crash/job.yaml", lake, "SELECT count(*) AS n, count(DISTINCT name) AS names FROM crash", "json", zerolog.Nop(), &out); err != nil {
+	// The answers the CLI prints (main's TestPrintRows: table, CSV, JSON).
+	ans, err := Query(ctx, "testdata/crash/job.yaml", lake, "SELECT count(*) AS n, count(DISTINCT name) AS names FROM crash", zerolog.Nop())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(strings.Fields(out.String()), ""); got != `[{"n":60,"names":60}]` {
+	if got := fmt.Sprint(ans.Columns, ans.Rows); got != "[n names] [[60 60]]" {
 		t.Errorf("count over the published month: %s, want 60 rows", got)
 	}
-	out.Reset()
-	if err := QueryCommand(ctx, "testdata/crash/job.yaml", lake, "SELECT count(*) AS n FROM crash_ca", "csv", zerolog.Nop(), &out); err != nil {
+	if ans, err = Query(ctx, "testdata/crash/job.yaml", lake, "SELECT count(*) AS n FROM crash_ca", zerolog.Nop()); err != nil {
 		t.Fatal(err)
 	}
-	if out.String() != "n\n20\n" {
-		t.Errorf("the derived table as CSV: %q", out.String())
+	if got := fmt.Sprint(ans.Columns, ans.Rows); got != "[n] [[20]]" {
+		t.Errorf("the derived table: %s", got)
 	}
-	out.Reset()
-	if err := QueryCommand(ctx, "testdata/crash/job.yaml", lake, "SELECT state, count(*) AS n FROM crash GROUP BY 1 ORDER BY 1", "table", zerolog.Nop(), &out); err != nil {
+	if ans, err = Query(ctx, "testdata/crash/job.yaml", lake, "SELECT state, count(*) AS n FROM crash GROUP BY 1 ORDER BY 1", zerolog.Nop()); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "(5 rows)") {
-		t.Errorf("table output:\n%s", out.String())
+	if len(ans.Rows) != 5 {
+		t.Errorf("%d states, want 5: %v", len(ans.Rows), ans.Rows)
 	}
-	if err := QueryCommand(ctx, "testdata/crash/job.yaml", lake, "SELECT 1", "yaml", zerolog.Nop(), &out); !IsInvalidInput(err) {
-		t.Errorf("--output yaml: %v", err)
+	if _, err := Query(ctx, "testdata/crash/job.yaml", lake, "  ", zerolog.Nop()); !IsInvalidInput(err) {
+		t.Errorf("no SQL: %v", err)
 	}
 }
 
@@ -700,16 +699,20 @@ func TestJSONOutputsMatchSchema(t *testing.T) {
 		t.Errorf("lineage --output json: %+v (%v)", lin, err)
 	}
 	out.Reset()
-	if err := ValidateCommand(ctx, job, "json", zerolog.Nop(), &out); err != nil {
+	vv, _, err := Validate(ctx, job)
+	if err != nil {
 		t.Fatal(err)
 	}
+	out.Write(viewJSON(t, vv))
 	if err := checkSchema(t, "validate", out.Bytes()); err != nil {
 		t.Error(err)
 	}
 	out.Reset()
-	if err := ValidateCommand(ctx, "testdata/no-such-job.yaml", "json", zerolog.Nop(), &out); !IsInvalidInput(err) {
+	vv, _, err = Validate(ctx, "testdata/no-such-job.yaml")
+	if !IsInvalidInput(err) {
 		t.Errorf("validate of a missing spec: %v", err)
 	}
+	out.Write(viewJSON(t, vv))
 	if err := checkSchema(t, "validate", out.Bytes()); err != nil || !strings.Contains(out.String(), `"valid": false`) {
 		t.Errorf("validate --output json of a missing spec: %v\n%s", err, out.String())
 	}

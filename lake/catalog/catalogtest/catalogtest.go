@@ -115,16 +115,20 @@ func normMap(m map[string]string) map[string]string {
 	return maps.Clone(m)
 }
 
-func normSD(sd catalog.StorageDescriptor) catalog.StorageDescriptor {
-	cols := make([]catalog.Column, len(sd.Columns))
-	for i, c := range sd.Columns {
-		c.Parameters = normMap(c.Parameters)
-		cols[i] = c
-	}
+func normColumns(cols []catalog.Column) []catalog.Column {
 	if len(cols) == 0 {
-		cols = nil
+		return nil
 	}
-	sd.Columns = cols
+	out := make([]catalog.Column, len(cols))
+	for i, c := range cols {
+		c.Parameters = normMap(c.Parameters)
+		out[i] = c
+	}
+	return out
+}
+
+func normSD(sd catalog.StorageDescriptor) catalog.StorageDescriptor {
+	sd.Columns = normColumns(sd.Columns)
 	sd.SerdeParameters = normMap(sd.SerdeParameters)
 	if sd.NumberOfBuckets <= 0 {
 		sd.NumberOfBuckets = 0
@@ -141,15 +145,7 @@ func normSD(sd catalog.StorageDescriptor) catalog.StorageDescriptor {
 func normTable(tb catalog.Table) catalog.Table {
 	tb.Version = ""
 	tb.Parameters = normMap(tb.Parameters)
-	keys := make([]catalog.Column, len(tb.PartitionKeys))
-	for i, c := range tb.PartitionKeys {
-		c.Parameters = normMap(c.Parameters)
-		keys[i] = c
-	}
-	if len(keys) == 0 {
-		keys = nil
-	}
-	tb.PartitionKeys = keys
+	tb.PartitionKeys = normColumns(tb.PartitionKeys)
 	tb.StorageDescriptor = normSD(tb.StorageDescriptor)
 	return tb
 }

@@ -36,28 +36,36 @@ import (
 func TestConformance(t *testing.T) {
 	enginetest.Run(t, enginetest.Harness{
 		New: func(t *testing.T) (engine.Engine, catalog.Catalog, storage.Storage) {
-			srv := awsfake.New(t)
-			srv.Athena.AllowLocationSchemes("file")
-			cat := glue.New(srv.Config(), glue.Options{})
-			st, err := file.New(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			duck, err := duckdb.New(context.Background(), cat, st, duckdb.Options{Threads: 2, MemoryLimit: "1GB"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { duck.Close() })
-			srv.Athena.SetExecutor(duckExecutor(srv, duck, st))
-			eng := athena.New(srv.Config(), cat, athena.Options{
-				OutputLocation: "s3://tierflow-results/athena/",
-				PollMin:        time.Millisecond, PollMax: 20 * time.Millisecond,
-				Storage: st,
-			})
+			_, cat, st, eng := duckAthena(t)
 			return eng, cat, st
 		},
 	})
+}
+
+// duckAthena is an Athena engine on the fake whose queries the DuckDB
+// engine runs, over a Glue catalog (the fake's) and a fresh file:// lake.
+func duckAthena(t *testing.T) (*awsfake.Server, catalog.Catalog, *file.Store, *athena.Engine) {
+	t.Helper()
+	srv := awsfake.New(t)
+	srv.Athena.AllowLocationSchemes("file")
+	cat := glue.New(srv.Config(), glue.Options{})
+	st, err := file.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	duck, err := duckdb.New(context.Background(), cat, st, duckdb.Options{Threads: 2, MemoryLimit: "1GB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { duck.Close() })
+	srv.Athena.SetExecutor(duckExecutor(srv, duck, st))
+	eng := athena.New(srv.Config(), cat, athena.Options{
+		OutputLocation: "s3://tierflow-results/athena/",
+		PollMin:        time.Millisecond, PollMax: 20 * time.Millisecond,
+		Storage: st,
+	})
+	return srv, cat, st, eng
 }
 
 // duckExecutor runs a CTAS with DuckDB. The tables it exposes are the Glue
@@ -162,23 +170,7 @@ type inputsFixture struct {
 
 func newInputsFixture(t *testing.T) inputsFixture {
 	ctx := t.Context()
-	srv := awsfake.New(t)
-	srv.Athena.AllowLocationSchemes("file")
-	cat := glue.New(srv.Config(), glue.Options{})
-	st, err := file.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	duck, err := duckdb.New(ctx, cat, st, duckdb.Options{Threads: 2, MemoryLimit: "1GB"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { duck.Close() })
-	srv.Athena.SetExecutor(duckExecutor(srv, duck, st))
-	eng := athena.New(srv.Config(), cat, athena.Options{
-		OutputLocation: "s3://tierflow-results/athena/", PollMin: time.Millisecond, PollMax: 10 * time.Millisecond, Storage: st,
-	})
+	srv, cat, st, eng := duckAthena(t)
 
 	type row struct {
 		ID    int64  `parquet:"id"`

@@ -139,24 +139,11 @@ func addTable(t *testing.T, cat catalog.Catalog, st storage.Storage, db, name st
 	t.Helper()
 	ctx := context.Background()
 	key := "tier2/" + name + "/data.parquet"
-	w, err := st.Create(ctx, key, storage.PutOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pw := parquet.NewGenericWriter[row](w)
-	if _, err := pw.Write(rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := pw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Commit(); err != nil {
-		t.Fatal(err)
-	}
+	writeRows(t, st, key, rows)
 	if err := cat.EnsureDatabase(ctx, db); err != nil {
 		t.Fatal(err)
 	}
-	err = cat.PutTable(ctx, catalog.Table{
+	err := cat.PutTable(ctx, catalog.Table{
 		Database: db, Name: name, TableType: "EXTERNAL_TABLE", PartitionKeys: []catalog.Column{},
 		StorageDescriptor: catalog.StorageDescriptor{Columns: cols, Location: st.ObjectURI("tier2/"+name) + "/"},
 	})
@@ -502,7 +489,14 @@ func TestInputsShadowCatalog(t *testing.T) {
 // prefix's URI (a location), registering nothing.
 func addTable2(t *testing.T, st storage.Storage, prefix string, rows []row) string {
 	t.Helper()
-	w, err := st.Create(context.Background(), prefix+"/data.parquet", storage.PutOptions{})
+	writeRows(t, st, prefix+"/data.parquet", rows)
+	return st.ObjectURI(prefix) + "/"
+}
+
+// writeRows writes rows as one Parquet object at key.
+func writeRows(t *testing.T, st storage.Storage, key string, rows []row) {
+	t.Helper()
+	w, err := st.Create(context.Background(), key, storage.PutOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -516,5 +510,4 @@ func addTable2(t *testing.T, st storage.Storage, prefix string, rows []row) stri
 	if err := w.Commit(); err != nil {
 		t.Fatal(err)
 	}
-	return st.ObjectURI(prefix) + "/"
 }
