@@ -145,29 +145,27 @@ func olEventType(committed bool, err error) ol.EventType {
 // olEmitAbandoned emits ABORT for run r, found dead (its process stopped
 // without finishing it) and recorded as failed with why.
 func olEmitAbandoned(ctx context.Context, env *Env, r lineage.Run, why string) {
-	em := env.OpenLineage
-	if !em.Enabled() {
-		return
-	}
-	p := olProducer()
-	run := ol.Run{RunID: olRunID(r, ""), Facets: olRunFacets(p, r, why)}
-	run.Facets[ol.TierflowRunFacetName] = olTierflowRun(p, r, "", false)
-	job := ol.Job{Namespace: em.Namespace(), Name: r.Job, Facets: ol.Facets{"jobType": p.JobType(olIntegration, "JOB")}}
-	em.Emit(ctx, ol.NewRunEvent(ol.Abort, r.Ended, string(p), run, job))
+	olEmitRecord(ctx, env, ol.Abort, r, why)
 }
 
 // olEmitRepaired emits COMPLETE for a committed run whose own process
 // stopped before it recorded the end; the datasets are those of its START.
 func olEmitRepaired(ctx context.Context, env *Env, r lineage.Run) {
+	olEmitRecord(ctx, env, ol.Complete, r, "")
+}
+
+// olEmitRecord emits the end typ of a run known only by its record (no
+// datasets: a consumer has them from the run's START).
+func olEmitRecord(ctx context.Context, env *Env, typ ol.EventType, r lineage.Run, errMsg string) {
 	em := env.OpenLineage
 	if !em.Enabled() {
 		return
 	}
 	p := olProducer()
-	run := ol.Run{RunID: olRunID(r, ""), Facets: olRunFacets(p, r, "")}
-	run.Facets[ol.TierflowRunFacetName] = olTierflowRun(p, r, "", true)
+	run := ol.Run{RunID: olRunID(r, ""), Facets: olRunFacets(p, r, errMsg)}
+	run.Facets[ol.TierflowRunFacetName] = olTierflowRun(p, r, "", typ == ol.Complete)
 	job := ol.Job{Namespace: em.Namespace(), Name: r.Job, Facets: ol.Facets{"jobType": p.JobType(olIntegration, "JOB")}}
-	em.Emit(ctx, ol.NewRunEvent(ol.Complete, r.Ended, string(p), run, job))
+	em.Emit(ctx, ol.NewRunEvent(typ, r.Ended, string(p), run, job))
 }
 
 // olManifests are the parts' manifests: the staged ones, or, for a run

@@ -453,3 +453,51 @@ func TestOpenLineageSteps(t *testing.T) {
 		}
 	}
 }
+
+// A run that dies after its commit, before it records its end, gets its
+// COMPLETE from the repair that finishes its record.
+func TestOpenLineageRepairCompletes(t *testing.T) {
+	open, spec := localCrashLake(t)
+	ctx := context.Background()
+	env, _ := open(t, 0)
+	putCrashMonth(t, env.Storage, spec, 1)
+	f := &faults{failOn: "lineage finish run COMPLETE", mode: killBefore}
+	f.wrap(env)
+	res, err := Run(ctx, env, spec, Options{Month: crashMonth})
+	if err != nil || f.hit == "" {
+		t.Fatalf("run killed after its commit: %v (fault hit: %q)", err, f.hit)
+	}
+	env.Close()
+
+	// The simulated kill leaves the process running: take out the COMPLETE
+	// it emitted after its death, which a real kill would not have.
+	env, _ = open(t, 0)
+	for _, ev := range lakeEvents(t, env.Storage) {
+		if ev.Job.Name == spec.Name && ev.EventType == "COMPLETE" {
+			key := ol.FileTransport{Prefix: ol.FilePrefix}.Key(ol.RunEvent{EventType: ol.Complete, EventTime: ev.EventTime, Run: ol.Run{RunID: ev.Run.RunID}, Job: ol.Job{Name: ev.Job.Name}})
+			if err := env.Storage.Delete(ctx, key); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rep, err := Repair(ctx, env, spec, crashMonth)
+	if err != nil || !rep.Finished || rep.Run != res.Run.ID {
+		t.Fatalf("repair: %+v, %v", rep, err)
+	}
+	env.OpenLineage.Close()
+	evs := lakeEvents(t, env.Storage)
+	var main []olEvent
+	for _, ev := range evs {
+		if ev.Job.Name == spec.Name {
+			main = append(main, ev)
+		}
+	}
+	if got := sequence(main); !slices.Equal(got, []string{"crash START", "crash COMPLETE"}) || main[0].Run.RunID != main[1].Run.RunID {
+		t.Fatalf("the run's events: %v", got)
+	}
+	var tr ol.TierflowRunFacet
+	if !facet(t, main[1].Run.Facets, ol.TierflowRunFacetName, &tr) || !tr.Published || tr.RunID != res.Run.ID {
+		t.Errorf("repaired COMPLETE: tierflow_run %+v", tr)
+	}
+	oltest.Validate(t, bodies(evs))
+}
