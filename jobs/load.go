@@ -209,6 +209,7 @@ func (l *loader) decodeSpec(root *yaml.Node) {
 		}),
 		mark("aws", l.decodeAWS),
 		mark("pii", l.decodePII),
+		mark("openlineage", l.decodeOpenLineage),
 	}) {
 		return
 	}

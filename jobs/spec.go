@@ -239,4 +239,6 @@ type Spec struct {
 	SchemaFile string
 	// PII is the policy applied to derived tables not marked `pii: true`.
 	PII PIIPolicy
+	// OpenLineage says where the runs' OpenLineage events go besides the lake.
+	OpenLineage OpenLineage
 }

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -34,6 +35,7 @@ import (
 	"github.com/tierflow/tierflow/lake/storage"
 	"github.com/tierflow/tierflow/lake/storage/file"
 	"github.com/tierflow/tierflow/lake/storage/s3"
+	"github.com/tierflow/tierflow/runner/openlineage/oltest"
 )
 
 // TestEndToEndAWS runs the whole monthly job with --lake s3://… against the
@@ -426,6 +428,30 @@ func TestStepsAWS(t *testing.T) {
 	if _, err := env.Lineage.Claim(ctx, spec.Name, "2020-04", lineage.Claim{Owner: "next-run#x"}, time.Minute); err != nil {
 		t.Errorf("finish did not release the month: %v", err)
 	}
+
+	// The steps' OpenLineage events, in S3: plan's START and publish's
+	// COMPLETE, each derived table's run collected from Athena at publish,
+	// and the failing execution's START and FAIL from finish.
+	evs := lakeEvents(t, env.Storage)
+	got := sequence(evs)
+	slices.Sort(got)
+	wantEvents := []string{
+		"consumer-header COMPLETE", "consumer-header FAIL", "consumer-header START", "consumer-header START",
+		"consumer-header.consumer_ca COMPLETE", "consumer-header.consumer_ca START",
+		"consumer-header.consumer_ca_deid COMPLETE", "consumer-header.consumer_ca_deid START",
+	}
+	if !slices.Equal(got, wantEvents) {
+		t.Errorf("OpenLineage events on S3: %v, want %v", got, wantEvents)
+	}
+	for _, ev := range evs {
+		if len(ev.Inputs) > 0 && !strings.HasPrefix(ev.Inputs[0].Namespace, "s3://"+bucket) {
+			t.Errorf("%s %s reads %s %s: not named as an S3 object", ev.Job.Name, ev.EventType, ev.Inputs[0].Namespace, ev.Inputs[0].Name)
+		}
+		if strings.Contains(ev.Job.Name, ".") && ev.EventType == "COMPLETE" && (len(ev.Outputs) != 1 || ev.Outputs[0].Facets["columnLineage"] == nil) {
+			t.Errorf("%s COMPLETE: no column lineage for the table Athena built: %+v", ev.Job.Name, ev.Outputs)
+		}
+	}
+	oltest.Validate(t, bodies(evs))
 }
 
 // runAthena runs a query the way Step Functions' .sync integration does:

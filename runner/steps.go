@@ -222,6 +222,7 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 	if err := ex.save(ctx, env.Storage); err != nil {
 		return nil, err
 	}
+	olEmitStart(ctx, env, spec, ex, run)
 	log.Info().Str("run", ex.RunID).Int("parts", len(plan.Parts)).Str("previous", prev).Msg("run started")
 	return ex, nil
 }
@@ -308,6 +309,7 @@ func (j *job) finish(ctx context.Context, runErr error) (lineage.Run, error) {
 	if err := j.env.Lineage.Release(ctx, j.spec.Name, month, j.ex.Claim); err != nil {
 		j.log.Warn().Err(err).Msg("releasing the month claim (it expires by itself)")
 	}
+	j.olEmitRun(ctx, olEventType(j.committed, runErr), run, runErr)
 	switch {
 	case j.committed && len(j.pending) > 0:
 		j.log.Warn().Int("follow_ups", len(j.pending)).Msgf("run complete: month %s is published by run %s; %d follow-up steps failed and are finished by the next command (or: tierflow repair --job %s --month %s)",
