@@ -96,7 +96,7 @@ func TestAWSRunFollowsToSuccess(t *testing.T) {
 		t.Errorf("started %v", got)
 	}
 	r := o.srv.RequestsTo("AWSStepFunctions.StartExecution")[0]
-	if r.Body["stateMachineArn"] != "arn:aws:states:us-east-1:123456789012:stateMachine:tierflow-consumer-header" {
+	if r.Body["stateMachineArn"] != o.stateMachineARN() {
 		t.Errorf("started on %v", r.Body["stateMachineArn"])
 	}
 	for _, want := range []string{
@@ -289,7 +289,7 @@ func TestAWSStatusAndRuns(t *testing.T) {
 	}
 	st := StatusOptions{Job: "consumer-header", Lake: "s3://lake-bucket/prod", Stdout: &out, AWS: &o.cfg, Lineage: lin, Log: zerolog.Nop()}
 
-	for _, run := range []string{"consumer-header-2020-03-r1", "20200301-aaa", "arn:aws:states:us-east-1:123456789012:execution:tierflow-consumer-header:consumer-header-2020-03-r1"} {
+	for _, run := range []string{"consumer-header-2020-03-r1", "20200301-aaa", strings.Replace(o.stateMachineARN(), ":stateMachine:", ":execution:", 1) + ":consumer-header-2020-03-r1"} {
 		out.Reset()
 		st.Run = run
 		if err := StatusCommand(t.Context(), st); err != nil {

@@ -251,9 +251,9 @@ func newMotoEnv(t *testing.T) (*motoEnv, *Env, *jobs.Spec) {
 		t.Fatal(err)
 	}
 	m.athena.UseCredentials(sm.AccessKeyID, sm.SecretAccessKey)
-	m.athena.Athena.UseGlue(m.config(t, "statemachine"))
+	fake := awsfake.NewAthena(m.athena, awsglue.NewFromConfig(m.config(t, "statemachine")))
 	m.athenaURL = m.rec.proxy(m.athena.URL())
-	m.athena.Athena.SetExecutor(m.ctasExecutor(t))
+	fake.SetExecutor(m.ctasExecutor(t, fake))
 
 	m.actAs(t, "task")
 	env, err := OpenEnv(ctx, spec, m.lakeURI, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
@@ -269,7 +269,7 @@ func newMotoEnv(t *testing.T) (*motoEnv, *Env, *jobs.Spec) {
 // so that what Athena reads and writes is checked against that role's
 // policy. It copies the tables the SELECT names from moto into a
 // temporary local lake, runs it with DuckDB and uploads the result.
-func (m *motoEnv) ctasExecutor(t *testing.T) awsfake.Executor {
+func (m *motoEnv) ctasExecutor(t *testing.T, fake *awsfake.Athena) awsfake.Executor {
 	return func(ctx context.Context, q awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
 		c := q.CTAS
 		if c == nil {
@@ -291,18 +291,7 @@ func (m *motoEnv) ctasExecutor(t *testing.T) awsfake.Executor {
 		if err := storage.Put(ctx, results, q.ID+".csv.metadata", strings.NewReader(c.Select), storage.PutOptions{}); err != nil {
 			return awsfake.AthenaResult{}, err
 		}
-		names := func(db string) ([]string, error) {
-			tables, err := awsglue.NewFromConfig(cfg).GetTables(ctx, &awsglue.GetTablesInput{DatabaseName: &db})
-			if err != nil {
-				return nil, err
-			}
-			var out []string
-			for _, tb := range tables.TableList {
-				out = append(out, aws.ToString(tb.Name))
-			}
-			return out, nil
-		}
-		return ctasOnDuckDB(ctx, t, c, []string{c.Database}, names, cat, st)
+		return ctasOnDuckDB(ctx, t, c, []string{c.Database}, fake.TableNames, cat, st)
 	}
 }
 

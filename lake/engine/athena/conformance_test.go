@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsathena "github.com/aws/aws-sdk-go-v2/service/athena"
 	athenatypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
+	awsglue "github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/tierflow/tierflow/lake/awsfake"
@@ -36,8 +38,7 @@ import (
 func TestConformance(t *testing.T) {
 	enginetest.Run(t, enginetest.Harness{
 		New: func(t *testing.T) (engine.Engine, catalog.Catalog, storage.Storage) {
-			srv := awsfake.New(t)
-			srv.Athena.AllowLocationSchemes("file")
+			srv, fake := duckAthena(t)
 			cat := glue.New(srv.Config(), glue.Options{})
 			st, err := file.New(t.TempDir())
 			if err != nil {
@@ -49,7 +50,7 @@ func TestConformance(t *testing.T) {
 				t.Fatal(err)
 			}
 			t.Cleanup(func() { duck.Close() })
-			srv.Athena.SetExecutor(duckExecutor(srv, duck, st))
+			fake.SetExecutor(duckExecutor(fake, duck, st))
 			eng := athena.New(srv.Config(), cat, athena.Options{
 				OutputLocation: "s3://tierflow-results/athena/",
 				PollMin:        time.Millisecond, PollMax: 20 * time.Millisecond,
@@ -60,10 +61,30 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// duckAthena is the fake Athena on moto's Glue (a fresh account), with CTAS
+// locations on file://, where the DuckDB executor writes.
+func duckAthena(t *testing.T) (*awsfake.Server, *awsfake.Athena) {
+	srv, acct := awsfake.OnMoto(t)
+	fake := awsfake.NewAthena(srv, awsglue.NewFromConfig(acct.Config))
+	fake.AllowLocationSchemes("file")
+	return srv, fake
+}
+
+// tableNames lists a database's tables in the fake's Glue, sorted.
+func tableNames(t *testing.T, fake *awsfake.Athena, db string) []string {
+	t.Helper()
+	names, err := fake.TableNames(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // duckExecutor runs a CTAS with DuckDB. The tables it exposes are the Glue
 // tables the SELECT names (Athena resolves every name against Glue; DuckDB
 // needs them listed).
-func duckExecutor(srv *awsfake.Server, duck *duckdb.Engine, st storage.Storage) awsfake.Executor {
+func duckExecutor(fake *awsfake.Athena, duck *duckdb.Engine, st storage.Storage) awsfake.Executor {
 	return func(ctx context.Context, q awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
 		c := q.CTAS
 		if c == nil {
@@ -71,7 +92,11 @@ func duckExecutor(srv *awsfake.Server, duck *duckdb.Engine, st storage.Storage) 
 		}
 		var sources []string
 		for _, db := range []string{c.Database, q.Database} {
-			for _, name := range srv.Glue.TableNames(db) {
+			names, err := fake.TableNames(ctx, db)
+			if err != nil {
+				return awsfake.AthenaResult{}, err
+			}
+			for _, name := range names {
 				if regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(name) + `\b`).MatchString(c.Select) {
 					sources = append(sources, db+"."+name)
 				}
@@ -119,8 +144,7 @@ func duckExecutor(srv *awsfake.Server, duck *duckdb.Engine, st storage.Storage) 
 // names the table unqualified or qualified, only the staged rows are read.
 func TestInputsEndToEnd(t *testing.T) {
 	ctx := t.Context()
-	srv := awsfake.New(t)
-	srv.Athena.AllowLocationSchemes("file")
+	srv, fake := duckAthena(t)
 	cat := glue.New(srv.Config(), glue.Options{})
 	st, err := file.New(t.TempDir())
 	if err != nil {
@@ -132,7 +156,7 @@ func TestInputsEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { duck.Close() })
-	srv.Athena.SetExecutor(duckExecutor(srv, duck, st))
+	fake.SetExecutor(duckExecutor(fake, duck, st))
 	eng := athena.New(srv.Config(), cat, athena.Options{
 		OutputLocation: "s3://tierflow-results/athena/", PollMin: time.Millisecond, PollMax: 10 * time.Millisecond, Storage: st,
 	})
@@ -207,7 +231,7 @@ func TestInputsEndToEnd(t *testing.T) {
 			if res.Rows != 5 {
 				t.Errorf("%q read %d rows, want the 5 staged ones\n%s", sql, res.Rows, res.SQL)
 			}
-			if names := srv.Glue.TableNames("lake"); fmt.Sprint(names) != "[people]" {
+			if names := tableNames(t, fake, "lake"); fmt.Sprint(names) != "[people]" {
 				t.Errorf("tables left: %v", names)
 			}
 		})
@@ -227,7 +251,7 @@ func TestInputsEndToEnd(t *testing.T) {
 		if len(p.Scratch) != 1 || !strings.Contains(p.Query, p.Scratch[0][strings.Index(p.Scratch[0], ".")+1:]) {
 			t.Fatalf("prepared %+v: the query must read the scratch input", p)
 		}
-		if names := srv.Glue.TableNames("lake"); len(names) != 2 {
+		if names := tableNames(t, fake, "lake"); len(names) != 2 {
 			t.Fatalf("tables after Prepare: %v, want people and the scratch input", names)
 		}
 		client := awsathena.NewFromConfig(srv.Config())
@@ -255,7 +279,7 @@ func TestInputsEndToEnd(t *testing.T) {
 		if len(res.Files) == 0 || res.Bytes == 0 || len(res.Columns) != 3 {
 			t.Errorf("collected %+v", res)
 		}
-		if names := srv.Glue.TableNames("lake"); fmt.Sprint(names) != "[people]" {
+		if names := tableNames(t, fake, "lake"); fmt.Sprint(names) != "[people]" {
 			t.Errorf("scratch tables left after Collect: %v", names)
 		}
 	})
