@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/runner"
 )
 
@@ -45,11 +48,18 @@ func runCommand(f commonFlags) *cli.Command {
 					Log: logOf(c), Stdout: c.App.Writer,
 				})
 			case "local":
-				return runner.RunCommand(c.Context, runner.RunCommandOptions{
+				w := c.App.Writer
+				err := runner.RunMonths(c.Context, runner.RunMonthsOptions{
 					Job: c.String("job"), Lake: c.String("lake"), Month: c.String("month"),
 					From: c.String("from"), To: c.String("to"), KeepGoing: c.Bool("keep-going"),
-					Force: c.Bool("force"), Log: logOf(c), Stdout: c.App.Writer, Progress: isTerminal(os.Stderr),
+					Force: c.Bool("force"), Log: logOf(c), Progress: isTerminal(os.Stderr),
+					Done: func(spec *jobs.Spec, res *runner.Result) { printSummary(w, spec, res) },
 				})
+				var bf *runner.BackfillError
+				if errors.As(err, &bf) {
+					fmt.Fprintf(w, "backfill: %d of %d months failed: %s\n", len(bf.Failed), bf.Months, strings.Join(bf.Failed, ", "))
+				}
+				return err
 			default:
 				return fmt.Errorf("run: --on %q: use local or aws", c.String("on"))
 			}

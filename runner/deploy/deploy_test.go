@@ -1,4 +1,4 @@
-package runner
+package deploy
 
 import (
 	"bytes"
@@ -23,37 +23,23 @@ import (
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/rs/zerolog"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/awsfake"
+	"github.com/tierflow/tierflow/runner/deploy/deploytest"
 )
 
-// orchestration is the control plane: moto's IAM, STS, ECS, Scheduler and
-// Step Functions state machines, in a fresh account, behind awsfake, which
-// checks and logs every request and runs the executions (moto's do not
-// run through states, map runs or redrives).
-type orchestration struct {
-	srv  *awsfake.Server
-	sfn  *awsfake.StepFunctions
-	acct awsfake.Account
-	cfg  aws.Config
-}
-
-func newOrchestration(t *testing.T) *orchestration {
-	t.Helper()
-	srv, acct := awsfake.OnMoto(t)
-	o := &orchestration{srv: srv, sfn: awsfake.NewStepFunctions(srv, sfn.NewFromConfig(acct.Config)), acct: acct}
-	o.cfg = srv.Config()
-	return o
-}
-
-// stateMachineARN is the ARN of the shipped job's state machine.
-func (o *orchestration) stateMachineARN() string {
-	return "arn:aws:states:" + awsfake.Region + ":" + o.acct.ID + ":stateMachine:tierflow-consumer-header"
+func deployOptions(o *deploytest.Orchestration, out *bytes.Buffer) Options {
+	return Options{
+		Job: "consumer-header", Lake: "s3://lake-bucket/prod", Image: deploytest.Image,
+		Subnets: []string{"subnet-0a", "subnet-0b"}, SecurityGroups: []string{"sg-0c"},
+		IAMPropagation: 5 * time.Second, Log: zerolog.Nop(), Stdout: out, AWS: &o.Cfg,
+	}
 }
 
 // role reads a role's trust policy and inline policies from moto.
-func (o *orchestration) role(t *testing.T, name string) (trust string, policies map[string]string, ok bool) {
+func role(t *testing.T, o *deploytest.Orchestration, name string) (trust string, policies map[string]string, ok bool) {
 	t.Helper()
-	ctx, c := t.Context(), iam.NewFromConfig(o.acct.Config)
+	ctx, c := t.Context(), iam.NewFromConfig(o.Acct.Config)
 	r, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
 	var nf *iamtypes.NoSuchEntityException
 	if errors.As(err, &nf) {
@@ -77,9 +63,9 @@ func (o *orchestration) role(t *testing.T, name string) (trust string, policies 
 }
 
 // definition reads the state machine's definition and role from moto.
-func (o *orchestration) definition(t *testing.T) (def, role string) {
+func definition(t *testing.T, o *deploytest.Orchestration) (def, role string) {
 	t.Helper()
-	out, err := sfn.NewFromConfig(o.acct.Config).DescribeStateMachine(t.Context(), &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(o.stateMachineARN())})
+	out, err := sfn.NewFromConfig(o.Acct.Config).DescribeStateMachine(t.Context(), &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(o.StateMachineARN())})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,28 +75,18 @@ func (o *orchestration) definition(t *testing.T) (def, role string) {
 	return aws.ToString(out.Definition), aws.ToString(out.RoleArn)
 }
 
-const testImage = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tierflow:1.0"
-
-func deployOptions(o *orchestration, out *bytes.Buffer) DeployOptions {
-	return DeployOptions{
-		Job: "consumer-header", Lake: "s3://lake-bucket/prod", Image: testImage,
-		Subnets: []string{"subnet-0a", "subnet-0b"}, SecurityGroups: []string{"sg-0c"},
-		IAMPropagation: 5 * time.Second, Log: zerolog.Nop(), Stdout: out, AWS: &o.cfg,
-	}
-}
-
 func TestDeployCreatesThenUpdates(t *testing.T) {
-	o := newOrchestration(t)
+	o := deploytest.New(t)
 	var out bytes.Buffer
 	opts := deployOptions(o, &out)
-	if err := DeployCommand(t.Context(), opts); err != nil {
+	if err := Apply(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}
-	spec, err := LoadJob("consumer-header")
+	spec, err := jobs.Open("consumer-header")
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := NewDeployment(spec, opts, "aws", awsfake.Region, o.acct.ID)
+	d, err := NewDeployment(spec, opts, "aws", awsfake.Region, o.Acct.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,19 +94,19 @@ func TestDeployCreatesThenUpdates(t *testing.T) {
 
 	// Roles: trusted by their service only, with the generated policy.
 	for _, r := range d.Roles() {
-		trust, policies, ok := o.role(t, r.Name)
+		trust, policies, ok := role(t, o, r.Name)
 		if !ok {
 			t.Fatalf("role %s not created", r.Name)
 		}
-		if !samePolicy(trust, policyJSON(d.TrustPolicy(*r))) || !strings.Contains(trust, r.Service) {
+		if !samePolicy(trust, d.TrustPolicy(*r).JSON()) || !strings.Contains(trust, r.Service) {
 			t.Errorf("role %s trust %s", r.Name, trust)
 		}
-		if !samePolicy(policies[PolicyName], policyJSON(r.Policy)) || len(policies) != 1 {
+		if !samePolicy(policies[PolicyName], r.Policy.JSON()) || len(policies) != 1 {
 			t.Errorf("role %s policies %v", r.Name, policies)
 		}
 	}
 	// IAM refuses an inline policy over 10,240 characters; moto does not.
-	puts := o.srv.RequestsTo("iam.PutRolePolicy")
+	puts := o.Srv.RequestsTo("iam.PutRolePolicy")
 	for _, r := range puts {
 		if doc, _ := r.Body["PolicyDocument"].(string); doc == "" || len(doc) > 10240 {
 			t.Errorf("role %v: inline policy of %d characters", r.Body["RoleName"], len(doc))
@@ -139,7 +115,7 @@ func TestDeployCreatesThenUpdates(t *testing.T) {
 	if len(puts) != len(d.Roles()) {
 		t.Errorf("%d PutRolePolicy calls for %d roles", len(puts), len(d.Roles()))
 	}
-	clusters, err := ecs.NewFromConfig(o.acct.Config).DescribeClusters(ctx, &ecs.DescribeClustersInput{Clusters: []string{"tierflow"}})
+	clusters, err := ecs.NewFromConfig(o.Acct.Config).DescribeClusters(ctx, &ecs.DescribeClustersInput{Clusters: []string{"tierflow"}})
 	if err != nil || len(clusters.Clusters) != 1 || aws.ToString(clusters.Clusters[0].Status) != "ACTIVE" {
 		t.Errorf("cluster tierflow not created: %+v %v", clusters, err)
 	}
@@ -147,7 +123,7 @@ func TestDeployCreatesThenUpdates(t *testing.T) {
 	// The task definition: Fargate, the job's CPU and memory, the image,
 	// awslogs (which needs the execution role, a group and a region), the
 	// roles, the ephemeral storage Fargate allows (21–200 GiB).
-	tdOut, err := ecs.NewFromConfig(o.acct.Config).DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("tierflow-consumer-header")})
+	tdOut, err := ecs.NewFromConfig(o.Acct.Config).DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("tierflow-consumer-header")})
 	if err != nil {
 		t.Fatalf("no task definition: %v", err)
 	}
@@ -161,7 +137,7 @@ func TestDeployCreatesThenUpdates(t *testing.T) {
 		t.Errorf("ephemeral storage %d GiB, Fargate allows 21–200", es.SizeInGiB)
 	}
 	c := td.ContainerDefinitions[0]
-	if aws.ToString(c.Name) != "tierflow" || aws.ToString(c.Image) != testImage || c.LogConfiguration == nil ||
+	if aws.ToString(c.Name) != "tierflow" || aws.ToString(c.Image) != deploytest.Image || c.LogConfiguration == nil ||
 		c.LogConfiguration.LogDriver != ecstypes.LogDriverAwslogs || c.LogConfiguration.Options["awslogs-group"] != "/tierflow/consumer-header" ||
 		c.LogConfiguration.Options["awslogs-region"] != awsfake.Region {
 		t.Errorf("container %+v logs %+v", c, c.LogConfiguration)
@@ -169,14 +145,14 @@ func TestDeployCreatesThenUpdates(t *testing.T) {
 
 	// The state machine: the rendered definition, with this revision, the
 	// subnets and cluster given, run by the state machine role.
-	def, role := o.definition(t)
-	if role != d.RoleARN(d.StateMachineRole) {
-		t.Errorf("state machine role %s", role)
+	def, smRole := definition(t, o)
+	if smRole != d.RoleARN(d.StateMachineRole) {
+		t.Errorf("state machine role %s", smRole)
 	}
 	checkDefinition(t, def, aws.ToString(td.TaskDefinitionArn))
 
 	// The schedule: the job's cron, starting the state machine with no month.
-	s, err := scheduler.NewFromConfig(o.acct.Config).GetSchedule(ctx, &scheduler.GetScheduleInput{Name: aws.String("tierflow-consumer-header")})
+	s, err := scheduler.NewFromConfig(o.Acct.Config).GetSchedule(ctx, &scheduler.GetScheduleInput{Name: aws.String("tierflow-consumer-header")})
 	if err != nil {
 		t.Fatalf("no schedule: %v", err)
 	}
@@ -191,13 +167,13 @@ func TestDeployCreatesThenUpdates(t *testing.T) {
 	}
 
 	// Deploy again with another image: updates, nothing created.
-	o.srv.ResetRequests()
+	o.Srv.ResetRequests()
 	out.Reset()
-	opts.Image = testImage[:len(testImage)-3] + "1.1"
-	if err := DeployCommand(t.Context(), opts); err != nil {
+	opts.Image = deploytest.Image[:len(deploytest.Image)-3] + "1.1"
+	if err := Apply(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}
-	count := func(target string) int { return len(o.srv.RequestsTo(target)) }
+	count := func(target string) int { return len(o.Srv.RequestsTo(target)) }
 	for target, want := range map[string]int{
 		"iam.CreateRole": 0, "iam.UpdateAssumeRolePolicy": 0, "iam.PutRolePolicy": 4, "AmazonEC2ContainerServiceV20141113.CreateCluster": 0,
 		"AWSStepFunctions.CreateStateMachine": 0, "AWSStepFunctions.UpdateStateMachine": 1,
@@ -207,7 +183,7 @@ func TestDeployCreatesThenUpdates(t *testing.T) {
 			t.Errorf("second deploy: %d calls to %s, want %d", got, target, want)
 		}
 	}
-	def, _ = o.definition(t)
+	def, _ = definition(t, o)
 	checkDefinition(t, def, strings.TrimSuffix(aws.ToString(td.TaskDefinitionArn), "1")+"2")
 	if strings.Contains(out.String(), "created") {
 		t.Errorf("second deploy created something:\n%s", out.String())
@@ -242,59 +218,59 @@ func checkDefinition(t *testing.T, def, taskDef string) {
 // TestDeployWaitsForNewRoles: Step Functions refuses a role IAM has not
 // propagated yet; deploy retries that, and only that.
 func TestDeployWaitsForNewRoles(t *testing.T) {
-	o := newOrchestration(t)
+	o := deploytest.New(t)
 	var out bytes.Buffer
 	notYet := awsfake.Errorf("AccessDeniedException", "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role.")
-	o.srv.FailNext("AWSStepFunctions.CreateStateMachine", notYet)
-	if err := DeployCommand(t.Context(), deployOptions(o, &out)); err != nil {
+	o.Srv.FailNext("AWSStepFunctions.CreateStateMachine", notYet)
+	if err := Apply(t.Context(), deployOptions(o, &out)); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(o.srv.RequestsTo("AWSStepFunctions.CreateStateMachine")); n != 2 {
+	if n := len(o.Srv.RequestsTo("AWSStepFunctions.CreateStateMachine")); n != 2 {
 		t.Errorf("%d CreateStateMachine calls, want 2", n)
 	}
 	// Another error is not retried.
-	o2 := newOrchestration(t)
-	o2.srv.FailNext("AWSStepFunctions.CreateStateMachine", awsfake.Errorf("InvalidDefinition", "bad"))
-	err := DeployCommand(t.Context(), deployOptions(o2, &out))
-	if err == nil || !strings.Contains(err.Error(), "InvalidDefinition") || len(o2.srv.RequestsTo("AWSStepFunctions.CreateStateMachine")) != 1 {
+	o2 := deploytest.New(t)
+	o2.Srv.FailNext("AWSStepFunctions.CreateStateMachine", awsfake.Errorf("InvalidDefinition", "bad"))
+	err := Apply(t.Context(), deployOptions(o2, &out))
+	if err == nil || !strings.Contains(err.Error(), "InvalidDefinition") || len(o2.Srv.RequestsTo("AWSStepFunctions.CreateStateMachine")) != 1 {
 		t.Errorf("InvalidDefinition: %v", err)
 	}
 }
 
 func TestDeployRefusesWhatCannotRun(t *testing.T) {
-	o := newOrchestration(t)
+	o := deploytest.New(t)
 	var out bytes.Buffer
 	for name, c := range map[string]struct {
-		mod  func(*DeployOptions)
+		mod  func(*Options)
 		want string
 	}{
-		"local lake": {func(d *DeployOptions) { d.Lake = "" }, "--lake s3://"},
-		"no image":   {func(d *DeployOptions) { d.Image = "" }, "no container image"},
-		"no subnets": {func(d *DeployOptions) { d.Subnets = nil }, "no subnets"},
-		"job file":   {func(d *DeployOptions) { d.Job = "../jobs/consumer-header.yaml" }, "--job-uri"},
-		"storage":    {func(d *DeployOptions) { d.StorageGiB = 500 }, "21–200"},
+		"local lake": {func(d *Options) { d.Lake = "" }, "--lake s3://"},
+		"no image":   {func(d *Options) { d.Image = "" }, "no container image"},
+		"no subnets": {func(d *Options) { d.Subnets = nil }, "no subnets"},
+		"job file":   {func(d *Options) { d.Job = "../../jobs/consumer-header.yaml" }, "--job-uri"},
+		"storage":    {func(d *Options) { d.StorageGiB = 500 }, "21–200"},
 	} {
 		opts := deployOptions(o, &out)
 		c.mod(&opts)
-		err := DeployCommand(t.Context(), opts)
+		err := Apply(t.Context(), opts)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error mentioning %q", name, err, c.want)
 		}
 	}
 	// A refused deploy changes nothing: it got as far as finding the
 	// account, at most.
-	for _, r := range o.srv.Requests() {
+	for _, r := range o.Srv.Requests() {
 		if r.Target != "sts.GetCallerIdentity" {
 			t.Errorf("a refused deploy called %s", r.Target)
 		}
 	}
 	// A job file deploys with --job-uri: the tasks get the URI.
 	opts := deployOptions(o, &out)
-	opts.Job, opts.JobURI = "../jobs/consumer-header.yaml", "s3://lake-bucket/jobs/consumer-header.yaml"
-	if err := DeployCommand(t.Context(), opts); err != nil {
+	opts.Job, opts.JobURI = "../../jobs/consumer-header.yaml", "s3://lake-bucket/jobs/consumer-header.yaml"
+	if err := Apply(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}
-	if def, _ := o.definition(t); !strings.Contains(def, `"job": "s3://lake-bucket/jobs/consumer-header.yaml"`) {
+	if def, _ := definition(t, o); !strings.Contains(def, `"job": "s3://lake-bucket/jobs/consumer-header.yaml"`) {
 		t.Error("the definition does not pass the job URI to the tasks")
 	}
 }

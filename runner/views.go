@@ -1,18 +1,15 @@
 package runner
 
 import (
-	"encoding/json"
-	"fmt"
-	"io"
 	"time"
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/lineage"
 )
 
-// The --output json views of runs, status, lineage and validate. Their
-// shape is docs/schemas/cli.schema.json, which the tests check them
-// against.
+// The views runs, status, lineage and validate return; the CLI prints them
+// as --output json. Their shape is docs/schemas/cli.schema.json, which the
+// tests check them against.
 
 // RunView is one run as runs and status print it.
 type RunView struct {
@@ -77,19 +74,4 @@ func problemViews(ps jobs.Errors) []ProblemView {
 		out = append(out, ProblemView{File: p.File, Line: p.Line, Message: p.Msg})
 	}
 	return out
-}
-
-// checkOutput refuses an --output the command does not have.
-func checkOutput(cmd, output string) error {
-	switch output {
-	case "", "text", "json":
-		return nil
-	}
-	return invalidInput{fmt.Errorf("%s: --output %q: use text or json", cmd, output)}
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
