@@ -112,7 +112,7 @@ type WorkGroup struct {
 
 type query struct {
 	id, token string
-	params    string // canonical request without the token, for idempotency
+	params    string      // canonical request without the token, for idempotency
 	q         AthenaQuery // q.CTAS parsed at the start
 	badSQL    error       // what parsing the statement found, failing it when it runs
 	encrypt   map[string]any
