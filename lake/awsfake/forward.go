@@ -118,7 +118,9 @@ func (s *Server) forward(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 	s.log(req)
 	for k, vs := range resp.Header {
-		if k != "Content-Length" {
+		switch k {
+		case "Content-Length", "Connection", "Keep-Alive", "Transfer-Encoding": // this hop's, not the answer's
+		default:
 			w.Header()[k] = vs
 		}
 	}

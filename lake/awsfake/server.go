@@ -52,12 +52,11 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-// Identity of the fake account. Config returns credentials for it; the
-// server rejects requests signed with anything else (UseCredentials
-// changes them).
+// The region requests must be signed for, and the key pair Config signs
+// with; the server rejects requests signed with any other (UseCredentials
+// changes it).
 const (
 	Region          = "us-east-1"
-	AccountID       = "123456789012"
 	AccessKeyID     = "AKIDAWSFAKE000000000"
 	SecretAccessKey = "awsfake/secret/key/not/a/real/one/0000"
 )
