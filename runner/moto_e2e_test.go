@@ -69,15 +69,15 @@ var justifiedGrants = map[string]string{
 	"statemachine/CtasCatalog/glue:BatchCreatePartition":          "Athena registers the partitions of a CTAS with partitioned_by (lake/engine/athena/plan.go); the shipped job's derived tables have none",
 	"statemachine/CtasCatalog/glue:DeleteTable":                   "UNVERIFIED: for Athena cleaning up after a failed CTAS; no local server can show whether Athena needs it",
 	// Paths of the code this test does not take.
-	"task/QueryInTheJobsWorkgroup/*":                         "tierflow run (not the state machine) derives through Athena from the task; TestEndToEndAWS covers that path against awsfake",
+	"task/QueryInTheJobsWorkgroup/*":                         "tierflow run (not the state machine) derives through Athena from the task; TestEndToEndAWS covers that path against awsfake's Athena",
 	"task/WriteAthenaResults/*":                              "tierflow run derives through Athena from the task (above)",
 	"task/ListAthenaResults/*":                               "tierflow run derives through Athena from the task (above)",
 	"task/WriteTheJobsTiers/s3:AbortMultipartUpload":         "a failed or killed multipart upload, and gc of one (TestKilledRunS3 covers it against versitygw)",
 	"task/CatalogTheJobsDatabase/glue:CreateDatabase":        "tierflow init creates the job's database (here the test's setup does)",
 	"task/CatalogTheJobsDatabase/glue:GetTables":             "the catalog lists tables for gc of scratch tables left by crashed runs",
 	"task/CatalogTheJobsDatabase/glue:CreatePartition":       "PutPartition of one partition (rollback, repair)",
-	"task/CatalogTheJobsDatabase/glue:UpdateTable":           "a month's second publish replaces the table's definition; this test publishes each month once (the crash-point suites republish against awsfake)",
-	"task/CatalogTheJobsDatabase/glue:UpdatePartition":       "a month's second publish, a rollback or a repair switches an existing partition (the crash-point suites do, against awsfake)",
+	"task/CatalogTheJobsDatabase/glue:UpdateTable":           "a month's second publish replaces the table's definition; this test publishes each month once (the crash-point suites republish, against the open moto)",
+	"task/CatalogTheJobsDatabase/glue:UpdatePartition":       "a month's second publish, a rollback or a repair switches an existing partition (the crash-point suites do, against the open moto)",
 	"task/CheckTheMonthsHolder/states:DescribeExecution":     "a month held by an execution that stopped is taken over (TestStoppedExecutionTakenOver, against awsfake's Step Functions)",
 	"task/CatalogTheJobsDatabase/glue:DeletePartition":       "DeletePartition (rollback to no run, gc)",
 	"task/CatalogTheJobsDatabase/glue:BatchUpdatePartition":  "republishing partitions that exist (run --force, rollback)",
@@ -263,9 +263,9 @@ func newMotoEnv(t *testing.T) (*motoEnv, *Env, *jobs.Spec) {
 		t.Fatal(err)
 	}
 	m.athena.UseCredentials(sm.AccessKeyID, sm.SecretAccessKey)
-	m.athena.Athena.UseGlue(m.config(t, "statemachine"))
+	fake := awsfake.NewAthena(m.athena, awsglue.NewFromConfig(m.config(t, "statemachine")))
 	m.athenaURL = m.rec.proxy(m.athena.URL())
-	m.athena.Athena.SetExecutor(m.ctasExecutor(t))
+	fake.SetExecutor(m.ctasExecutor(t, fake))
 
 	m.actAs(t, "task")
 	env, err := OpenEnv(ctx, spec, m.lakeURI, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
@@ -281,7 +281,7 @@ func newMotoEnv(t *testing.T) (*motoEnv, *Env, *jobs.Spec) {
 // so that what Athena reads and writes is checked against that role's
 // policy. It copies the tables the SELECT names from moto into a
 // temporary local lake, runs it with DuckDB and uploads the result.
-func (m *motoEnv) ctasExecutor(t *testing.T) awsfake.Executor {
+func (m *motoEnv) ctasExecutor(t *testing.T, fake *awsfake.Athena) awsfake.Executor {
 	return func(ctx context.Context, q awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
 		c := q.CTAS
 		if c == nil {
@@ -303,18 +303,7 @@ func (m *motoEnv) ctasExecutor(t *testing.T) awsfake.Executor {
 		if err := storage.Put(ctx, results, q.ID+".csv.metadata", strings.NewReader(c.Select), storage.PutOptions{}); err != nil {
 			return awsfake.AthenaResult{}, err
 		}
-		names := func(db string) ([]string, error) {
-			tables, err := awsglue.NewFromConfig(cfg).GetTables(ctx, &awsglue.GetTablesInput{DatabaseName: &db})
-			if err != nil {
-				return nil, err
-			}
-			var out []string
-			for _, tb := range tables.TableList {
-				out = append(out, aws.ToString(tb.Name))
-			}
-			return out, nil
-		}
-		return ctasOnDuckDB(ctx, t, c, []string{c.Database}, names, cat, st)
+		return ctasOnDuckDB(ctx, t, c, []string{c.Database}, fake.TableNames, cat, st)
 	}
 }
 
