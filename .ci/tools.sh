@@ -14,7 +14,9 @@
 #                                 statemachines/testdata/withresolvers-polyfill.cjs)
 #   dockerfilelint 1.8.0          lints the Dockerfile
 #   ajv 8.20.0, ajv-formats 3.0.1 validate every --output json against
-#                                 docs/schemas/cli.schema.json (runner tests)
+#                                 docs/schemas/cli.schema.json (runner tests),
+#                                 and every OpenLineage event against the
+#                                 official schemas (runner/openlineage/oltest)
 #   @cloud-copilot/iam-simulate 0.1.173, with iam-data 0.21.202609261 (the
 #                                 service authorization reference): the IAM
 #                                 policy engine runner/iampolicy.cjs asks

@@ -39,10 +39,10 @@ func TestTier1ArchivedRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, n, err := copyHashed(ctx, st, "intake/p.csv.gz", "tier1/ir/p.csv.gz"); err != nil || n != int64(len(body)) {
+	if _, n, err := copyHashed(ctx, st, Part{Key: "intake/p.csv.gz", Size: int64(len(body))}, "tier1/ir/p.csv.gz"); err != nil || n != int64(len(body)) {
 		t.Errorf("tier-1 copy in GLACIER_IR: %d bytes, %v", n, err)
 	}
-	_, _, err = copyHashed(ctx, st, "intake/p.csv.gz", "tier1/deep/p.csv.gz")
+	_, _, err = copyHashed(ctx, st, Part{Key: "intake/p.csv.gz", Size: int64(len(body))}, "tier1/deep/p.csv.gz")
 	if !errors.Is(err, storage.ErrArchived) {
 		t.Fatalf("tier-1 copy in DEEP_ARCHIVE: %v, want ErrArchived", err)
 	}

@@ -202,7 +202,7 @@ func planGC(ctx context.Context, env *Env, spec *jobs.Spec, o GCOptions, rep *GC
 		}
 		if h := m.Claim; h.Owner != "" {
 			if h.Live(time.Now()) && env.holderAlive(ctx, h) != HolderDead {
-				id := runOfOwner(h.Owner)
+				id := RunOfOwner(h.Owner)
 				p.keep[id], p.inFlight[id] = "in flight", true
 				rep.InFlight = append(rep.InFlight, id)
 			} else if !o.DryRun {
@@ -263,6 +263,7 @@ func markFailed(ctx context.Context, env *Env, r lineage.Run, why string) {
 	if err := env.Lineage.FinishRun(ctx, r); err != nil {
 		env.Log.Warn().Err(err).Str("run", r.ID).Msg("recording an abandoned run as failed")
 	}
+	olEmitAbandoned(ctx, env, r, why)
 }
 
 // gcMeta removes the metadata of pruned runs: their manifests, rejects and

@@ -55,7 +55,7 @@ func PreviousMonth(t time.Time) string {
 // PlanCommand is the first task: plan the month ("" = the previous month)
 // and claim it for the job's timeout.
 func PlanCommand(ctx context.Context, o StepOptions, month string, force bool) error {
-	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
+	spec, env, err := OpenJob(ctx, o.Job, o.Lake, o.Log)
 	if err != nil {
 		return err
 	}
@@ -92,7 +92,7 @@ func PlanCommand(ctx context.Context, o StepOptions, month string, force bool) e
 // withStep opens the job's lake, resumes the execution and runs fn on it.
 // The S3 requests the step sent are recorded for publish to add up.
 func withStep(ctx context.Context, o StepOptions, name string, fn func(*job) error) error {
-	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
+	spec, env, err := OpenJob(ctx, o.Job, o.Lake, o.Log)
 	if err != nil {
 		return err
 	}
@@ -265,14 +265,18 @@ func (j *job) publishStep(ctx context.Context) error {
 				return st, fmt.Errorf("derive.json names %s, which the job does not derive", it.Table)
 			}
 			r, err := eng.Collect(ctx, it.Prepared, engine.Result{})
+			// Athena ran it in the state machine: it started about its
+			// engine time before now.
+			started := time.Now().Add(-time.Duration(r.EngineMillis) * time.Millisecond)
 			if err != nil {
+				j.olEmitDerived(ctx, d, started, nil, nil, err)
 				return st, fmt.Errorf("derived table %s: %w", it.Table, err)
 			}
 			if r.Rows, err = parquetRows(ctx, j.env.Storage, r.Files); err != nil {
 				return st, fmt.Errorf("derived table %s: %w", it.Table, err)
 			}
 			c := engine.CTAS{Location: it.Location}
-			if err := j.stageDerived(ctx, d, c, r, &st); err != nil {
+			if err := j.stageDerived(ctx, d, c, r, started, &st); err != nil {
 				return st, err
 			}
 		}

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
 	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
@@ -36,9 +37,11 @@ type Clients struct {
 	sched *scheduler.Client
 	iam   *iam.Client
 	sts   *sts.Client
-	sns   *sns.Client
-	cw    *cloudwatch.Client
-	s3    *s3.Client
+	sns    *sns.Client
+	cw     *cloudwatch.Client
+	// events and s3 set up the intake trigger (intake.go).
+	events *eventbridge.Client
+	s3     *s3.Client
 }
 
 // NewClients builds the clients: from override (tests) or the SDK's
@@ -62,9 +65,13 @@ func NewClients(ctx context.Context, override *aws.Config, spec *jobs.Spec, regi
 	}
 	a := &Clients{
 		Config: cfg, SFN: sfn.NewFromConfig(cfg), ecs: ecs.NewFromConfig(cfg), sched: scheduler.NewFromConfig(cfg),
-		iam: iam.NewFromConfig(cfg), sts: sts.NewFromConfig(cfg),
+		iam: iam.NewFromConfig(cfg), sts: sts.NewFromConfig(cfg), events: eventbridge.NewFromConfig(cfg),
+		s3: s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = awsconfig.PathStyle(os.Getenv) }),
+		sns: sns.NewFromConfig(cfg),
+		// CloudWatch speaks the Query protocol as well as the SDK's
+		// default CBOR; moto (the tests' CloudWatch) speaks only Query.
+		cw: cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801) }),
 	}
-	a.opsClients(cfg)
 	return a, nil
 }
 
@@ -120,13 +127,4 @@ func apiErrorCode(err error) string {
 		return ae.ErrorCode()
 	}
 	return ""
-}
-
-// opsClients builds the clients of the operations resources from cfg.
-func (a *Clients) opsClients(cfg aws.Config) {
-	a.sns = sns.NewFromConfig(cfg)
-	// CloudWatch speaks the Query protocol as well as the SDK's default
-	// CBOR; moto (the tests' CloudWatch) speaks only Query.
-	a.cw = cloudwatch.NewFromConfig(cfg, func(o *cloudwatch.Options) { o.Protocol = awsquery.New(cwschemas.GraniteServiceVersion20100801) })
-	a.s3 = s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = awsconfig.PathStyle(os.Getenv) })
 }

@@ -150,13 +150,18 @@ func (d *Deployment) cfnLifecycle(tmpl cfnObject) {
 	if len(rules) == 0 {
 		return
 	}
-	tmpl["Metadata"] = cfnObject{"TierflowLifecycleRules": cfnObject{
+	md, _ := tmpl["Metadata"].(cfnObject)
+	if md == nil {
+		md = cfnObject{}
+		tmpl["Metadata"] = md
+	}
+	md["TierflowLifecycleRules"] = cfnObject{
 		"Bucket": d.Bucket,
 		"Note": "tierflow deploy merges these rules into the bucket's lifecycle configuration (only rules whose ID starts with " +
 			LifecycleRulePrefix(d.Spec.Name) + " are replaced); CloudFormation cannot change a bucket it does not own. By hand: " +
 			"aws s3api get-bucket-lifecycle-configuration, add these Rules, put-bucket-lifecycle-configuration.",
 		"Rules": cfnRules(rules),
-	}}
+	}
 }
 
 // cfnRules are lifecycle rules in the shape of PutBucketLifecycleConfiguration's JSON.

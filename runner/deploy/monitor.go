@@ -229,6 +229,10 @@ func (d *Deployment) cfnMonitor(resources cfnObject) {
 	}
 	t := d.lateCheckTarget(cfnTaskDefinition)
 	net := t.EcsParameters.NetworkConfiguration.AwsvpcConfiguration
+	vpc := cfnObject{"Subnets": net.Subnets, "AssignPublicIp": string(net.AssignPublicIp)}
+	if len(net.SecurityGroups) > 0 { // an empty list is invalid: leave it out (the VPC's default group)
+		vpc["SecurityGroups"] = net.SecurityGroups
+	}
 	resources["LateCheck"] = cfnObject{"Type": "AWS::Scheduler::Schedule", "Properties": cfnObject{
 		"Name":               d.LateCheckName(),
 		"Description":        "tierflow job " + d.Spec.Name + ": hourly late-data check (tierflow late) for the late alarm",
@@ -237,9 +241,7 @@ func (d *Deployment) cfnMonitor(resources cfnObject) {
 			"Arn": d.ClusterARN(), "RoleArn": getAtt("SchedulerRole"), "Input": aws.ToString(t.Input),
 			"EcsParameters": cfnObject{
 				"TaskDefinitionArn": ref("TaskDefinition"), "LaunchType": "FARGATE", "TaskCount": 1,
-				"NetworkConfiguration": cfnObject{"AwsvpcConfiguration": cfnObject{
-					"Subnets": net.Subnets, "SecurityGroups": net.SecurityGroups, "AssignPublicIp": string(net.AssignPublicIp),
-				}},
+				"NetworkConfiguration": cfnObject{"AwsvpcConfiguration": vpc},
 			},
 			"RetryPolicy": cfnObject{"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 1800},
 		},

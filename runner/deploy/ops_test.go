@@ -15,6 +15,7 @@ import (
 	cwschemas "github.com/aws/aws-sdk-go-v2/service/cloudwatch/schemas"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 	"github.com/aws/smithy-go/transport/http/protocol/awsquery"
 
@@ -44,8 +45,7 @@ func opsJob(t *testing.T, notify string) string {
 // Deploy creates the job's topic with the spec's subscriptions, its alarms,
 // dashboard and late check, and merges its lifecycle rules into the lake
 // bucket's; a second deploy with another notify: section brings the
-// subscriptions in line. SNS, CloudWatch and S3 are moto's; the schedule
-// is awsfake's (as the rest of the control plane here).
+// subscriptions in line. Everything is moto's, checked in the account.
 func TestDeployOpsResources(t *testing.T) {
 	o := deploytest.New(t)
 	var out bytes.Buffer
@@ -53,7 +53,7 @@ func TestDeployOpsResources(t *testing.T) {
 	opts.Job = opsJob(t, "notify:\n  on: failure\n  email: [data-team@example.com]\n  sms: [\"+12065550100\"]\n  https: [https://hooks.example.com/tierflow]\n")
 	opts.JobURI = "s3://lake-bucket/jobs/consumer-header.yaml"
 	ctx := t.Context()
-	ops := *opts.OpsAWS
+	ops := o.Acct.Config
 	bucket := strings.TrimPrefix(strings.TrimSuffix(opts.Lake, "/prod"), "s3://")
 	s3c := s3.NewFromConfig(ops, func(o *s3.Options) { o.UsePathStyle = true })
 	// The bucket has a rule of its own, and one a former deploy of this
@@ -124,9 +124,7 @@ func TestDeployOpsResources(t *testing.T) {
 	var names []string
 	for _, a := range alarms.MetricAlarms {
 		names = append(names, aws.ToString(a.AlarmName))
-		// The deployment names the topic in awsfake's account (its STS);
-		// moto keeps it in the test's own.
-		if !slices.Contains(a.AlarmActions, "arn:aws:sns:us-east-1:123456789012:tierflow-consumer-header") {
+		if !slices.Contains(a.AlarmActions, topic) {
 			t.Errorf("alarm %s actions %v", aws.ToString(a.AlarmName), a.AlarmActions)
 		}
 		if aws.ToString(a.AlarmName) == "tierflow-consumer-header-rejected-rows" && (len(a.Metrics) != 3 || aws.ToFloat64(a.Threshold) != 0.0005) {
@@ -148,19 +146,19 @@ func TestDeployOpsResources(t *testing.T) {
 
 	// The late check: hourly, a small task of the job's task definition
 	// running tierflow late.
-	late, ok := o.Sched.Schedule("tierflow-consumer-header-late")
-	if !ok {
-		t.Fatal("no late-check schedule")
+	late, err := scheduler.NewFromConfig(ops).GetSchedule(ctx, &scheduler.GetScheduleInput{Name: aws.String("tierflow-consumer-header-late")})
+	if err != nil {
+		t.Fatalf("the late-check schedule: %v", err)
 	}
 	var in struct {
 		ContainerOverrides []struct{ Command []string }
 		CPU                string `json:"cpu"`
 	}
-	if err := json.Unmarshal([]byte(late.Target.Input), &in); err != nil || len(in.ContainerOverrides) != 1 || in.CPU != "256" ||
+	if err := json.Unmarshal([]byte(aws.ToString(late.Target.Input)), &in); err != nil || len(in.ContainerOverrides) != 1 || in.CPU != "256" ||
 		!slices.Equal(in.ContainerOverrides[0].Command, []string{"late", "--job", opts.JobURI, "--lake", opts.Lake}) {
-		t.Errorf("late check input %s (%v)", late.Target.Input, err)
+		t.Errorf("late check input %s (%v)", aws.ToString(late.Target.Input), err)
 	}
-	if late.ScheduleExpression != "rate(1 hour)" || late.Target.EcsParameters == nil ||
+	if aws.ToString(late.ScheduleExpression) != "rate(1 hour)" || late.Target.EcsParameters == nil ||
 		!strings.Contains(aws.ToString(late.Target.EcsParameters.TaskDefinitionArn), ":task-definition/tierflow-consumer-header:1") {
 		t.Errorf("late check %+v target %+v", late, late.Target)
 	}

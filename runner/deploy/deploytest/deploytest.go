@@ -1,7 +1,6 @@
 // Package deploytest holds what the tests of deploy and of runner's AWS
-// orchestration (run --on aws, runs, status) share: an awsfake server with
-// the control-plane services they call, and a moto account for the
-// operations resources awsfake does not serve. Only tests import it.
+// orchestration (run --on aws, runs, status) share: the control plane they
+// call. Only tests import it.
 package deploytest
 
 import (
@@ -9,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/tierflow/tierflow/lake/awsconfig"
 	"github.com/tierflow/tierflow/lake/awsfake"
@@ -18,46 +18,43 @@ import (
 // Image is a container image in ECR, as a deployment under test names it.
 const Image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tierflow:1.0"
 
-// Orchestration is an awsfake server with Step Functions, ECS, EventBridge
-// Scheduler and IAM, and the aws.Config that reaches them.
+// Orchestration is the control plane: moto's IAM, STS, ECS, EventBridge
+// Scheduler and Step Functions state machines, in a fresh account, behind
+// an awsfake server, which checks and logs every request and runs the
+// executions (moto's do not go through states, map runs or redrives);
+// and the aws.Config that reaches it.
 type Orchestration struct {
-	Srv   *awsfake.Server
-	SFN   *awsfake.StepFunctions
-	ECS   *awsfake.ECS
-	Sched *awsfake.Scheduler
-	IAM   *awsfake.IAM
-	Cfg   aws.Config
+	Srv  *awsfake.Server
+	SFN  *awsfake.StepFunctions
+	Acct awsfake.Account // the moto account, reached directly
+	Cfg  aws.Config
 }
 
-// New starts an Orchestration for the test; it stops with the test.
+// New starts an Orchestration for the test; it stops with the test. Like
+// awsfake.OnMoto it skips the test when moto is not running, and fails it
+// in CI.
 func New(tb testing.TB) *Orchestration {
 	tb.Helper()
-	srv := awsfake.New(tb)
-	return &Orchestration{
-		Srv: srv, SFN: awsfake.NewStepFunctions(srv), ECS: awsfake.NewECS(srv), Sched: awsfake.NewScheduler(srv), IAM: awsfake.NewIAM(srv),
-		Cfg: srv.Config(),
-	}
+	srv, acct := awsfake.OnMoto(tb)
+	return &Orchestration{Srv: srv, SFN: awsfake.NewStepFunctions(srv, sfn.NewFromConfig(acct.Config)), Acct: acct, Cfg: srv.Config()}
 }
 
-// Ops is where a deploy under test puts the operations resources awsfake
-// does not serve (the SNS topic, CloudWatch alarms and dashboard, the lake
-// bucket's lifecycle rules): a fresh account of moto, holding a fresh lake
-// bucket. Pass Cfg as deploy's OpsAWS and Lake as its lake.
-type Ops struct {
-	Cfg    aws.Config
-	Bucket string
-	Lake   string // s3://Bucket/prod
+// StateMachineARN is the ARN the shipped job's state machine has once
+// deployed.
+func (o *Orchestration) StateMachineARN() string {
+	return "arn:aws:states:" + awsfake.Region + ":" + o.Acct.ID + ":stateMachine:tierflow-consumer-header"
 }
 
-// NewOps creates the account's lake bucket; S3 is addressed path-style
-// (moto), for deploy too.
-func NewOps(t *testing.T) Ops {
+// LakeBucket creates a fresh lake bucket in the moto account and returns
+// the lake URI s3://<bucket>/prod: deploy merges the job's lifecycle rules
+// into the lake bucket's, so the bucket must exist (as it must on AWS).
+// S3 is addressed path-style (moto), for deploy too.
+func (o *Orchestration) LakeBucket(t *testing.T) string {
 	t.Helper()
-	cfg := mototest.NewAccount(t)
 	t.Setenv(awsconfig.EnvPathStyle, "1")
 	bucket := mototest.Name("tierflow-deploy")
-	if _, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
+	if _, err := s3.NewFromConfig(o.Acct.Config, func(so *s3.Options) { so.UsePathStyle = true }).CreateBucket(t.Context(), &s3.CreateBucketInput{Bucket: &bucket}); err != nil {
 		t.Fatal(err)
 	}
-	return Ops{Cfg: cfg, Bucket: bucket, Lake: "s3://" + bucket + "/prod"}
+	return "s3://" + bucket + "/prod"
 }
