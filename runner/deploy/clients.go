@@ -37,8 +37,8 @@ type Clients struct {
 	sched *scheduler.Client
 	iam   *iam.Client
 	sts   *sts.Client
-	sns    *sns.Client
-	cw     *cloudwatch.Client
+	sns   *sns.Client
+	cw    *cloudwatch.Client
 	// events and s3 set up the intake trigger (intake.go).
 	events *eventbridge.Client
 	s3     *s3.Client
@@ -66,7 +66,7 @@ func NewClients(ctx context.Context, override *aws.Config, spec *jobs.Spec, regi
 	a := &Clients{
 		Config: cfg, SFN: sfn.NewFromConfig(cfg), ecs: ecs.NewFromConfig(cfg), sched: scheduler.NewFromConfig(cfg),
 		iam: iam.NewFromConfig(cfg), sts: sts.NewFromConfig(cfg), events: eventbridge.NewFromConfig(cfg),
-		s3: s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = awsconfig.PathStyle(os.Getenv) }),
+		s3:  s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = awsconfig.PathStyle(os.Getenv) }),
 		sns: sns.NewFromConfig(cfg),
 		// CloudWatch speaks the Query protocol as well as the SDK's
 		// default CBOR; moto (the tests' CloudWatch) speaks only Query.
