@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -32,7 +31,7 @@ func convertCommand(f commonFlags) *cli.Command {
 			}
 			return runner.ConvertCommand(c.Context, runner.ConvertCommandOptions{
 				Job: c.String("job"), Part: c.String("part"), Out: c.String("out"), Meta: c.String("meta"),
-				Log: logOf(c), Stdout: c.App.Writer, Progress: isTerminal(os.Stderr),
+				Log: logOf(c), Stdout: c.App.Writer, Console: consoleOf(c),
 			})
 		},
 	}

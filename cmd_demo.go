@@ -1,8 +1,6 @@
 package main
 
 import (
-	"os"
-
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierflow/tierflow/runner"
@@ -22,7 +20,7 @@ func demoCommand(_ commonFlags) *cli.Command {
 		Action: func(c *cli.Context) error {
 			return runner.Demo(c.Context, runner.DemoOptions{
 				Dir: c.String("dir"), Rows: c.Int64("rows"), Parts: c.Int("parts"), Month: c.String("month"),
-				Log: logOf(c), Stdout: c.App.Writer, Progress: isTerminal(os.Stderr),
+				Log: logOf(c), Stdout: c.App.Writer, Console: consoleOf(c),
 			})
 		},
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -48,7 +47,7 @@ func runCommand(f commonFlags) *cli.Command {
 				return runner.RunCommand(c.Context, runner.RunCommandOptions{
 					Job: c.String("job"), Lake: c.String("lake"), Month: c.String("month"),
 					From: c.String("from"), To: c.String("to"), KeepGoing: c.Bool("keep-going"),
-					Force: c.Bool("force"), Log: logOf(c), Stdout: c.App.Writer, Progress: isTerminal(os.Stderr),
+					Force: c.Bool("force"), Log: logOf(c), Stdout: c.App.Writer, Console: consoleOf(c),
 				})
 			default:
 				return fmt.Errorf("run: --on %q: use local or aws", c.String("on"))

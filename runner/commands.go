@@ -103,7 +103,9 @@ type RunCommandOptions struct {
 	KeepGoing bool
 	Log       zerolog.Logger
 	Stdout    io.Writer
-	Progress  bool
+	// Console, when a terminal, shows each month's progress above the
+	// log lines it carries.
+	Console *Console
 }
 
 // RunCommand runs a month and prints its summary.
@@ -129,7 +131,7 @@ func RunCommand(ctx context.Context, o RunCommandOptions) error {
 	var failed []string
 	var errs []error
 	for _, m := range months {
-		res, err := runWithProgress(ctx, env, spec, Options{Month: m, Force: o.Force}, o.Progress)
+		res, err := runWithProgress(ctx, env, spec, Options{Month: m, Force: o.Force}, o.Console)
 		if res != nil {
 			PrintSummary(o.Stdout, env, spec, res)
 		}
@@ -150,12 +152,12 @@ func RunCommand(ctx context.Context, o RunCommandOptions) error {
 	return nil
 }
 
-// runWithProgress runs and, on a terminal, shows the convert progress.
-func runWithProgress(ctx context.Context, env *Env, spec *jobs.Spec, opts Options, show bool) (*Result, error) {
-	if show {
-		bar := newProgressBar(os.Stderr, "convert")
-		defer bar.Finish()
-		opts.Progress = bar.Update
+// runWithProgress runs and, when con is a terminal, shows the run's
+// progress on it until the run ends (the area is gone before the summary).
+func runWithProgress(ctx context.Context, env *Env, spec *jobs.Spec, opts Options, con *Console) (*Result, error) {
+	if a := startProgress(con, "month "+opts.Month); a != nil {
+		defer a.close()
+		opts.Watch = a
 	}
 	return Run(ctx, env, spec, opts)
 }

@@ -25,7 +25,7 @@ type ConvertCommandOptions struct {
 	Job, Part, Out, Meta string
 	Log                  zerolog.Logger
 	Stdout               io.Writer
-	Progress             bool
+	Console              *Console // shows the part's progress when a terminal
 }
 
 // ConvertCommand converts one part URI into Parquet under the out URI and
@@ -66,10 +66,11 @@ func ConvertCommand(ctx context.Context, o ConvertCommandOptions) error {
 	}
 	spec.Convert.Workers, _ = SizeWorkers(ctx, spec, os.Getenv, nil, o.Log)
 	opts := container.Options{Spec: spec, Part: PartName(srcKey), Logger: o.Log, CreatedBy: CreatedBy()}
-	if o.Progress {
-		bar := newProgressBar(os.Stderr, opts.Part)
-		defer bar.Finish()
-		opts.Progress = bar.Update
+	if a := startProgress(o.Console, "convert"); a != nil {
+		a.Parts([]Part{{Name: opts.Part}})
+		a.Stage("convert")
+		opts.Progress = func(done, total int64) { a.PartRead(0, done, total) }
+		defer a.close()
 	}
 	m, err := container.Convert(ctx, opts, src, srcKey, dst, dirKey(outKey), dirKey(metaKey))
 	if m != nil {

@@ -26,13 +26,13 @@ const DemoJob = "consumer-header"
 
 // DemoOptions are the demo command's.
 type DemoOptions struct {
-	Dir      string
-	Rows     int64
-	Parts    int
-	Month    string
-	Log      zerolog.Logger
-	Stdout   io.Writer
-	Progress bool
+	Dir     string
+	Rows    int64
+	Parts   int
+	Month   string
+	Log     zerolog.Logger
+	Stdout  io.Writer
+	Console *Console // shows the progress when a terminal
 }
 
 // Demo generates a sample month into a fresh local lake, runs the whole job
@@ -53,6 +53,14 @@ func Demo(ctx context.Context, o DemoOptions) error {
 	}
 	defer env.Close()
 
+	// The area shows from the start: generating takes seconds too.
+	area := startProgress(o.Console, "month "+o.Month)
+	defer area.close()
+	opts := Options{Month: o.Month}
+	if area != nil {
+		area.Stage("gen")
+		opts.Watch = area
+	}
 	t0 := time.Now()
 	objs, err := synth.Generate(ctx, env.Storage, spec, synth.Options{Rows: o.Rows, Parts: o.Parts, Seed: 1, Month: o.Month})
 	if err != nil {
@@ -64,7 +72,8 @@ func Demo(ctx context.Context, o DemoOptions) error {
 	}
 	o.Log.Info().Int64("rows", o.Rows).Int("parts", len(objs)).Msg("sample month generated")
 
-	res, err := runWithProgress(ctx, env, spec, Options{Month: o.Month}, o.Progress)
+	res, err := Run(ctx, env, spec, opts)
+	area.close()
 	if res == nil {
 		return err
 	}
@@ -137,9 +146,7 @@ func PrintSummary(w io.Writer, env *Env, spec *jobs.Spec, res *Result) {
 	}
 	fmt.Fprintf(tw, "total\t%s\t\t\t\t\t\t\t\n", total.Round(time.Millisecond))
 	tw.Flush()
-	if r.Error != "" {
-		fmt.Fprintf(w, "\nerror: %s\n", r.Error)
-	}
+	// The error is not repeated here: the command ends saying it.
 	if r.RowsRejected > 0 {
 		fmt.Fprintf(w, "\n%d rows rejected: see the rejects files under %s\n", r.RowsRejected, res.RunMeta)
 	}

@@ -22,7 +22,8 @@ func (j *job) derive(ctx context.Context) (lineage.Stage, error) {
 	if err != nil {
 		return st, fmt.Errorf("open query engine: %w", err)
 	}
-	for _, d := range j.spec.Derived {
+	for i, d := range j.spec.Derived {
+		j.opts.watcher().Table(i, len(j.spec.Derived), d.Table)
 		c, err := j.derivedCTAS(d)
 		if err != nil {
 			return st, err

@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -33,10 +34,15 @@ func (j *job) pristine(ctx context.Context) (lineage.Stage, error) {
 	j.tier1 = make([]pristineObject, len(j.plan.Parts))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(j.parallelism())
+	watch := j.opts.watcher()
 	for i, p := range j.plan.Parts {
 		g.Go(func() error {
+			watch.PartRead(i, 0, p.Size)
 			o, err := j.pristineOne(ctx, p)
 			j.tier1[i] = o
+			if err == nil || !errors.Is(err, context.Canceled) {
+				watch.PartDone(i, 0, err)
+			}
 			return err
 		})
 	}
