@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,13 +17,15 @@ func runCommand(f commonFlags) *cli.Command {
 		Usage: "run the monthly job: plan, pristine copy, convert, derive, publish, lineage",
 		Description: "Locally (default) every step runs in this process. With --on aws the month runs as an\n" +
 			"execution of the deployed state machine (tierflow deploy), followed until it ends.\n" +
-			"--from M1 --to M2 runs a range of months (a backfill).",
+			"--from M1 --to M2 runs a range of months (a backfill). --output json prints each month's\n" +
+			"summary as one JSON object (docs/schemas/cli.schema.json, definition run_summary).",
 		Flags: []cli.Flag{f.job, f.lake,
 			&cli.StringFlag{Name: "month", Usage: "data month `YYYY-MM`"},
 			&cli.StringFlag{Name: "from", Usage: "first month `YYYY-MM` of a backfill"},
 			&cli.StringFlag{Name: "to", Usage: "last month `YYYY-MM` of a backfill (inclusive)"},
 			&cli.BoolFlag{Name: "force", Usage: "rerun even if the month was published from identical inputs"},
 			&cli.BoolFlag{Name: "keep-going", Usage: "backfill: run the other months after one fails (the command still fails, naming them)"},
+			outputFlag(),
 			&cli.StringFlag{Name: "on", Value: "local", Usage: "`local` (this process) or aws (Step Functions)"},
 			&cli.IntFlag{Name: "concurrency", Value: 2, Usage: "months run at once in an AWS backfill"},
 			&cli.BoolFlag{Name: "rerun", Usage: "aws: start a new attempt of a month whose last execution failed"},
@@ -36,6 +39,9 @@ func runCommand(f commonFlags) *cli.Command {
 		Action: func(c *cli.Context) error {
 			switch c.String("on") {
 			case "aws":
+				if c.String("output") != "text" {
+					return usageError{errors.New("run --on aws: --output is text only; for JSON, tierflow status --output json EXECUTION")}
+				}
 				return runner.AWSRunCommand(c.Context, runner.AWSRunOptions{
 					Job: c.String("job"), Month: c.String("month"), From: c.String("from"), To: c.String("to"),
 					Force: c.Bool("force"), Rerun: c.Bool("rerun"), Redrive: c.Bool("redrive"),
@@ -47,7 +53,7 @@ func runCommand(f commonFlags) *cli.Command {
 				return runner.RunCommand(c.Context, runner.RunCommandOptions{
 					Job: c.String("job"), Lake: c.String("lake"), Month: c.String("month"),
 					From: c.String("from"), To: c.String("to"), KeepGoing: c.Bool("keep-going"),
-					Force: c.Bool("force"), Log: logOf(c), Stdout: c.App.Writer, Console: consoleOf(c),
+					Force: c.Bool("force"), Log: logOf(c), Stdout: c.App.Writer, Console: consoleOf(c), Output: c.String("output"),
 				})
 			default:
 				return fmt.Errorf("run: --on %q: use local or aws", c.String("on"))

@@ -61,7 +61,10 @@ func newApp() *cli.App {
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err}
 		},
-		Usage: "monthly batch ETL: partner gzip CSV → tier 1 (pristine) → tier 2 (bucketed Parquet) → tier 3 (CTAS), with lineage",
+		// urfave/cli exits by itself (code 3) on an unknown command or
+		// help topic; report says it once and exits 2.
+		ExitErrHandler: func(*cli.Context, error) {},
+		Usage:          "monthly batch ETL: partner gzip CSV → tier 1 (pristine) → tier 2 (bucketed Parquet) → tier 3 (CTAS), with lineage",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-format", Usage: "json or console (default: console on a terminal, json otherwise)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},

@@ -69,6 +69,7 @@ func TestReorderArgs(t *testing.T) {
 		{"run --force --job J --month 2020-03", "run --force --job J --month 2020-03"},
 		{"runs -- --job", "runs -- --job"},
 		{"nosuch --job J", "nosuch --job J"},
+		{"status RUN --help", "status --help"},
 	} {
 		all, _ := reorderArgs(app, append([]string{"tierflow"}, strings.Fields(c.in)...))
 		got := all[1:]

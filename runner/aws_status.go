@@ -27,7 +27,8 @@ type StatusOptions struct {
 	Lake string
 	// Limit bounds the executions runs lists (default 20).
 	Limit int
-	// Output is "text" (default) or "json" (local lakes' status).
+	// Output is "text" (default) or "json" (a RunView locally, an
+	// ExecutionView on AWS).
 	Output string
 	// Name, Region, Account: as AWSRunOptions.
 	Name, Region, Account string
@@ -129,32 +130,42 @@ func StatusCommand(ctx context.Context, o StatusOptions) error {
 	if !strings.HasPrefix(uri, "s3://") {
 		return localStatus(ctx, spec, uri, o)
 	}
-	if o.Output == "json" {
-		return invalidInput{errors.New("status: --output json is for local lakes; on AWS read the execution with aws stepfunctions describe-execution")}
-	}
 	s, err := openAWSStatus(ctx, o)
 	if err != nil {
 		return err
 	}
 	defer s.close()
-	arn := o.Run
+	v, err := s.execution(ctx, o.Run)
+	if err != nil {
+		return err
+	}
+	if o.Output == "json" {
+		return writeJSON(o.Stdout, v)
+	}
+	printExecution(o.Stdout, v)
+	return nil
+}
+
+// execution reads what status shows of run: an execution name or ARN, or
+// a lineage run id whose parent is an execution.
+func (s *awsStatus) execution(ctx context.Context, runArg string) (ExecutionView, error) {
+	arn := runArg
 	var run *lineage.Run
 	if !strings.HasPrefix(arn, "arn:") {
-		arn = strings.Replace(s.smArn, ":stateMachine:", ":execution:", 1) + ":" + o.Run
+		arn = strings.Replace(s.smArn, ":stateMachine:", ":execution:", 1) + ":" + runArg
 	}
 	d, err := s.api.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	var missing *sfntypes.ExecutionDoesNotExist
-	if errors.As(err, &missing) && s.lin != nil && !strings.HasPrefix(o.Run, "arn:") {
+	if errors.As(err, &missing) && s.lin != nil && !strings.HasPrefix(runArg, "arn:") {
 		// Not an execution: a lineage run id, whose parent is one.
-		r, lerr := s.lin.GetRun(ctx, s.spec.Name, o.Run)
+		r, lerr := s.lin.GetRun(ctx, s.spec.Name, runArg)
 		if lerr != nil {
-			return fmt.Errorf("status: %s is neither an execution of %s nor a run of job %s (%v)", o.Run, s.smArn, s.spec.Name, lerr)
+			return ExecutionView{}, fmt.Errorf("status: %s is neither an execution of %s nor a run of job %s (%v)", runArg, s.smArn, s.spec.Name, lerr)
 		}
 		run = &r
 		if r.Parent == "" {
-			printLineageRun(o.Stdout, r)
-			fmt.Fprintln(o.Stdout, "(a local run: no Step Functions execution)")
-			return nil
+			rv := s.runView(ctx, r)
+			return ExecutionView{Run: &rv, Lineage: "a local run: no Step Functions execution"}, nil
 		}
 		arn = r.Parent
 		if !strings.HasPrefix(arn, "arn:") {
@@ -163,59 +174,99 @@ func StatusCommand(ctx context.Context, o StatusOptions) error {
 		d, err = s.api.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	}
 	if err != nil {
-		return fmt.Errorf("status: execution %s: %w", arn, err)
+		return ExecutionView{}, fmt.Errorf("status: execution %s: %w", arn, err)
 	}
 	p, err := s.api.progress(ctx, arn, d.Status)
 	if err != nil {
-		return err
+		return ExecutionView{}, err
 	}
-	w := o.Stdout
-	fmt.Fprintf(w, "execution  %s\n", aws.ToString(d.Name))
-	fmt.Fprintf(w, "arn        %s\n", arn)
-	fmt.Fprintf(w, "status     %s\n", d.Status)
-	if m := executionMonth(aws.ToString(d.Name)); m != "" {
-		fmt.Fprintf(w, "month      %s\n", m)
-	}
-	fmt.Fprintf(w, "stage      %s (state %s)\n", p.Stage, p.State)
+	v := ExecutionView{Execution: aws.ToString(d.Name), ARN: arn, Status: string(d.Status), Month: executionMonth(aws.ToString(d.Name)),
+		Stage: p.Stage, State: p.State, Redriven: int(aws.ToInt32(d.RedriveCount))}
 	if p.PartsTotal > 0 {
-		fmt.Fprintf(w, "parts      %d/%d converted", p.PartsDone, p.PartsTotal)
-		if p.PartsFailed > 0 {
-			fmt.Fprintf(w, ", %d failed", p.PartsFailed)
-		}
-		fmt.Fprintln(w)
+		v.Parts = &CountView{Done: p.PartsDone, Failed: p.PartsFailed, Total: p.PartsTotal}
 	}
 	if p.TablesTotal > 0 {
-		fmt.Fprintf(w, "tables     %d/%d derived\n", p.TablesDone, p.TablesTotal)
+		v.Tables = &CountView{Done: p.TablesDone, Total: p.TablesTotal}
 	}
 	if d.StartDate != nil {
 		end := time.Now()
 		if d.StopDate != nil {
 			end = *d.StopDate
+			stopped := d.StopDate.UTC()
+			v.Stopped = &stopped
 		}
-		fmt.Fprintf(w, "started    %s (%s)\n", d.StartDate.UTC().Format(time.RFC3339), end.Sub(*d.StartDate).Round(time.Second))
-	}
-	if d.RedriveCount != nil && *d.RedriveCount > 0 {
-		fmt.Fprintf(w, "redriven   %d times\n", *d.RedriveCount)
+		started, secs := d.StartDate.UTC(), end.Sub(*d.StartDate).Seconds()
+		v.Started, v.DurationSecs = &started, &secs
 	}
 	if d.Error != nil {
-		fmt.Fprintf(w, "error      %s: %s\n", aws.ToString(d.Error), aws.ToString(d.Cause))
+		v.Error, v.Cause = aws.ToString(d.Error), aws.ToString(d.Cause)
 	}
 	if run == nil {
 		runs, err := s.lineageRuns(ctx)
 		if err != nil {
-			fmt.Fprintf(w, "lineage    unavailable: %v\n", err)
-			return nil
+			v.Lineage = fmt.Sprintf("unavailable: %v", err)
+			return v, nil
 		}
-		if r, ok := runs[aws.ToString(d.Name)]; ok {
+		if r, ok := runs[v.Execution]; ok {
 			run = &r
 		}
 	}
 	if run == nil {
-		fmt.Fprintln(w, "lineage    no run recorded for this execution (yet)")
-		return nil
+		v.Lineage = "no run recorded for this execution (yet)"
+		return v, nil
 	}
-	printLineageRun(w, *run)
-	return nil
+	rv := s.runView(ctx, *run)
+	v.Run = &rv
+	if v.Month == "" {
+		v.Month = run.Month
+	}
+	return v, nil
+}
+
+// runView is r as runs and status show it, published or not.
+func (s *awsStatus) runView(ctx context.Context, r lineage.Run) RunView {
+	pub, _ := s.lin.Published(ctx, s.spec.Name, r.Month)
+	return runView(r, pub == r.ID)
+}
+
+// printExecution prints what status shows of an execution on AWS.
+func printExecution(w io.Writer, v ExecutionView) {
+	if v.Execution == "" { // a local run's record
+		printRunView(w, *v.Run)
+		fmt.Fprintf(w, "(%s)\n", v.Lineage)
+		return
+	}
+	fmt.Fprintf(w, "execution  %s\n", v.Execution)
+	fmt.Fprintf(w, "arn        %s\n", v.ARN)
+	fmt.Fprintf(w, "status     %s\n", v.Status)
+	if v.Month != "" {
+		fmt.Fprintf(w, "month      %s\n", v.Month)
+	}
+	fmt.Fprintf(w, "stage      %s (state %s)\n", v.Stage, v.State)
+	if v.Parts != nil {
+		fmt.Fprintf(w, "parts      %d/%d converted", v.Parts.Done, v.Parts.Total)
+		if v.Parts.Failed > 0 {
+			fmt.Fprintf(w, ", %d failed", v.Parts.Failed)
+		}
+		fmt.Fprintln(w)
+	}
+	if v.Tables != nil {
+		fmt.Fprintf(w, "tables     %d/%d derived\n", v.Tables.Done, v.Tables.Total)
+	}
+	if v.Started != nil {
+		fmt.Fprintf(w, "started    %s (%s)\n", v.Started.Format(time.RFC3339), (time.Duration(*v.DurationSecs * float64(time.Second))).Round(time.Second))
+	}
+	if v.Redriven > 0 {
+		fmt.Fprintf(w, "redriven   %d times\n", v.Redriven)
+	}
+	if v.Error != "" {
+		fmt.Fprintf(w, "error      %s: %s\n", v.Error, v.Cause)
+	}
+	if v.Run == nil {
+		fmt.Fprintf(w, "lineage    %s\n", v.Lineage)
+		return
+	}
+	printRunView(w, *v.Run)
 }
 
 // localStatus shows a run of a local lake from its lineage record.
@@ -256,8 +307,10 @@ func localStatus(ctx context.Context, spec *jobs.Spec, uri string, o StatusOptio
 	return nil
 }
 
-func printLineageRun(w io.Writer, r lineage.Run) {
-	fmt.Fprintf(w, "run        %s %s (month %s)\n", r.ID, r.Status, r.Month)
+func printLineageRun(w io.Writer, r lineage.Run) { printRunView(w, runView(r, false)) }
+
+func printRunView(w io.Writer, r RunView) {
+	fmt.Fprintf(w, "run        %s %s (month %s)\n", r.RunID, r.Status, r.Month)
 	fmt.Fprintf(w, "rows       in %d, out %d, rejected %d\n", r.RowsIn, r.RowsOut, r.RowsRejected)
 	if r.Error != "" {
 		fmt.Fprintf(w, "run error  %s\n", r.Error)

@@ -106,10 +106,16 @@ type RunCommandOptions struct {
 	// Console, when a terminal, shows each month's progress above the
 	// log lines it carries.
 	Console *Console
+	// Output is "text" (a summary table per month) or "json" (one
+	// RunSummaryView per month).
+	Output string
 }
 
 // RunCommand runs a month and prints its summary.
 func RunCommand(ctx context.Context, o RunCommandOptions) error {
+	if err := checkOutput("run", o.Output); err != nil {
+		return err
+	}
 	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
 	if err != nil {
 		return err
@@ -132,7 +138,12 @@ func RunCommand(ctx context.Context, o RunCommandOptions) error {
 	var errs []error
 	for _, m := range months {
 		res, err := runWithProgress(ctx, env, spec, Options{Month: m, Force: o.Force}, o.Console)
-		if res != nil {
+		switch {
+		case o.Output == "json":
+			if jerr := writeJSON(o.Stdout, runSummary(spec, m, res, err)); jerr != nil && err == nil {
+				err = jerr
+			}
+		case res != nil:
 			PrintSummary(o.Stdout, env, spec, res)
 		}
 		if err == nil {
@@ -146,7 +157,9 @@ func RunCommand(ctx context.Context, o RunCommandOptions) error {
 		errs = append(errs, err)
 	}
 	if len(failed) > 0 {
-		fmt.Fprintf(o.Stdout, "backfill: %d of %d months failed: %s\n", len(failed), len(months), strings.Join(failed, ", "))
+		if o.Output != "json" {
+			fmt.Fprintf(o.Stdout, "backfill: %d of %d months failed: %s\n", len(failed), len(months), strings.Join(failed, ", "))
+		}
 		return fmt.Errorf("backfill: %d of %d months failed: %w", len(failed), len(months), errors.Join(errs...))
 	}
 	return nil

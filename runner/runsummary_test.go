@@ -1,0 +1,94 @@
+package runner
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"path/filepath"
+	"testing"
+
+	"github.com/rs/zerolog"
+
+	"github.com/tierflow/tierflow/lake/lineage"
+	"github.com/tierflow/tierflow/lake/storage/file"
+)
+
+// run --output json prints one object per month that the schema accepts,
+// with the run's figures: a published run, a rerun with nothing to do, a
+// month that fails before a run begins, and a backfill (issue 14, finding
+// 4).
+func TestRunSummaryJSON(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	spec := crashSpec(t)
+	st, err := file.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	putCrashMonth(t, st, spec, 1)
+	job := filepath.Join("testdata", "crash", "job.yaml")
+	run := func(o RunCommandOptions) ([]RunSummaryView, error) {
+		t.Helper()
+		var out bytes.Buffer
+		o.Job, o.Lake, o.Output, o.Log, o.Stdout = job, dir, "json", zerolog.Nop(), &out
+		err := RunCommand(ctx, o)
+		var views []RunSummaryView
+		dec := json.NewDecoder(bytes.NewReader(out.Bytes()))
+		for {
+			var raw json.RawMessage
+			if derr := dec.Decode(&raw); errors.Is(derr, io.EOF) {
+				break
+			} else if derr != nil {
+				t.Fatalf("run --output json printed what is not JSON: %v\n%s", derr, out.String())
+			}
+			if serr := checkSchema(t, "run_summary", raw); serr != nil {
+				t.Error(serr)
+			}
+			var v RunSummaryView
+			if jerr := json.Unmarshal(raw, &v); jerr != nil {
+				t.Fatal(jerr)
+			}
+			views = append(views, v)
+		}
+		return views, err
+	}
+
+	vs, err := run(RunCommandOptions{Month: crashMonth})
+	if err != nil || len(vs) != 1 {
+		t.Fatalf("run: %v, %d objects", err, len(vs))
+	}
+	v := vs[0]
+	if v.Status != lineage.StatusComplete || !v.Published || v.RunID == "" || v.Parts != 2 || v.RowsIn != 60 || v.RowsOut != 60 ||
+		v.DurationSecs <= 0 || len(v.Stages) != 6 || v.Stages[0].Name != "plan" || v.Stages[5].Name != "publish" || v.Error != "" {
+		t.Errorf("the published run's summary: %+v", v)
+	}
+	tables := map[string]TableView{}
+	for _, tv := range v.Tables {
+		tables[tv.Table] = tv
+	}
+	if tv := tables[spec.Output.Table]; tv.Tier != 2 || tv.Rows != 60 || tv.Files == 0 || tv.Bytes == 0 {
+		t.Errorf("tier-2 table: %+v", tv)
+	}
+	if tv := tables[spec.Derived[0].Table]; tv.Tier != 3 || tv.Rows != 20 || tv.Files == 0 { // CA: ids with id%6 in {0,4}
+		t.Errorf("derived table %s: %+v (all: %+v)", spec.Derived[0].Table, tv, v.Tables)
+	}
+
+	// The same inputs again: nothing to do, the published run named.
+	vs, err = run(RunCommandOptions{Month: crashMonth})
+	if err != nil || len(vs) != 1 || vs[0].Status != lineage.StatusSkipped || vs[0].RunID != v.RunID || !vs[0].Published {
+		t.Errorf("rerun: %v %+v", err, vs)
+	}
+
+	// A backfill: one object per month; the month without parts fails
+	// before a run begins, and the command fails.
+	vs, err = run(RunCommandOptions{From: "2020-02", To: "2020-03", KeepGoing: true})
+	if err == nil || len(vs) != 2 || vs[0].Month != "2020-02" || vs[0].Status != lineage.StatusFailed || vs[0].RunID != "" ||
+		vs[0].Published || vs[0].Error == "" || vs[1].Status != lineage.StatusSkipped {
+		t.Errorf("backfill: %v %+v", err, vs)
+	}
+	if err := checkSchema(t, "run_summary", []byte(`{"job":"j","month":"2020-03","status":"DONE","published":true,"duration_seconds":1,"parts":1,"rows_in":1,"rows_out":1,"rows_rejected":0,"tables":[],"stages":[]}`)); err == nil {
+		t.Error("the schema accepted status DONE")
+	}
+}
