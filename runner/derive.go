@@ -42,19 +42,24 @@ func (j *job) derive(ctx context.Context) (lineage.Stage, error) {
 // derivedCTAS is the statement that builds d for this run: its SELECT over
 // the staged partitions, written to the run's tier-3 prefix.
 func (j *job) derivedCTAS(d jobs.Derived) (engine.CTAS, error) {
+	return derivedCTAS(j.spec, d, j.staged, DirURI(j.env.Storage, j.layout.Tier3Prefix(d.Table, j.plan.Month, j.run.ID)))
+}
+
+// derivedCTAS is the statement that builds d at location from the staged
+// partitions its SQL mentions (validate renders it for Athena too).
+func derivedCTAS(spec *jobs.Spec, d jobs.Derived, staged []staged, location string) (engine.CTAS, error) {
 	if err := checkAthenaWriters(d); err != nil {
 		return engine.CTAS{}, err
 	}
 	var inputs []engine.Input
-	for _, s := range j.staged {
+	for _, s := range staged {
 		if mentions(d.SQL, s.table.Name) {
 			inputs = append(inputs, engineInput(s.table, s.partition))
 		}
 	}
 	return engine.CTAS{
-		Database: j.spec.Database, Table: d.Table, SQL: d.SQL,
-		Location: DirURI(j.env.Storage, j.layout.Tier3Prefix(d.Table, j.plan.Month, j.run.ID)),
-		Format:   d.Format, Compression: d.Compression,
+		Database: spec.Database, Table: d.Table, SQL: d.SQL, Location: location,
+		Format: d.Format, Compression: d.Compression,
 		BucketedBy: d.BucketedBy, BucketCount: d.BucketCount, Inputs: inputs,
 	}, nil
 }
