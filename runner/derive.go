@@ -5,6 +5,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/engine"
@@ -28,10 +29,14 @@ func (j *job) derive(ctx context.Context) (lineage.Stage, error) {
 		if err != nil {
 			return st, err
 		}
+		t0 := time.Now()
 		r, err := eng.CreateTableAs(ctx, c)
 		if err != nil {
 			return st, fmt.Errorf("derived table %s: %w", d.Table, err)
 		}
+		j.log.Debug().Str("table", d.Table).Int64("rows", r.Rows).Int("files", len(r.Files)).Int64("bytes", r.Bytes).
+			Int64("scanned_bytes", r.DataScannedBytes).Float64("wall_s", time.Since(t0).Seconds()).Str("query_id", r.QueryID).
+			Str("sql", r.SQL).Msg("derived table built")
 		if err := j.stageDerived(ctx, d, c, r, &st); err != nil {
 			return st, err
 		}

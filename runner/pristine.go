@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
@@ -68,10 +69,13 @@ func (j *job) tier1Key(p Part) string {
 // tier 1 must equal the intake's.
 func (j *job) pristineOne(ctx context.Context, p Part) (pristineObject, error) {
 	dst := j.tier1Key(p)
+	t0 := time.Now()
 	sum, n, err := copyHashed(ctx, j.env.Storage, p.Key, dst)
 	if err != nil {
 		return pristineObject{}, fmt.Errorf("part %s: %w", p.Key, err)
 	}
+	j.log.Debug().Str("part", p.Name).Str("tier1", j.env.Storage.ObjectURI(dst)).Int64("bytes", n).Str("sha256", sum).
+		Float64("wall_s", time.Since(t0).Seconds()).Msg("part copied to tier 1")
 	if n != p.Size {
 		return pristineObject{}, fmt.Errorf("part %s: read %d bytes, listed size %d: the object changed during the run", p.Key, n, p.Size)
 	}
