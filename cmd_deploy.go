@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/tierflow/tierflow/runner"
+	"github.com/tierflow/tierflow/runner/deploy"
 )
 
 // deployCommand is `tierflow deploy`: create or update the job's AWS resources: IAM roles, ECS task definition, Step Functions state machine, monthly schedule.
@@ -13,7 +13,7 @@ func deployCommand(f commonFlags) *cli.Command {
 		Usage: "create or update the job's AWS resources: IAM roles, ECS task definition, Step Functions state machine, monthly schedule",
 		Flags: deployFlags(f.job, true),
 		Action: func(c *cli.Context) error {
-			return runner.DeployCommand(c.Context, deployOptions(c))
+			return deploy.Apply(c.Context, deployOptions(c))
 		},
 	}
 }
@@ -41,8 +41,8 @@ func deployFlags(jobFlag cli.Flag, withAccount bool) []cli.Flag {
 	return flags
 }
 
-func deployOptions(c *cli.Context) runner.DeployOptions {
-	return runner.DeployOptions{
+func deployOptions(c *cli.Context) deploy.Options {
+	return deploy.Options{
 		Job: c.String("job"), JobURI: c.String("job-uri"), Lake: c.String("lake"), Image: c.String("image"),
 		Cluster: c.String("cluster"), Subnets: c.StringSlice("subnet"), SecurityGroups: c.StringSlice("security-group"),
 		PublicIP: c.Bool("public-ip"), Name: c.String("name"), Region: c.String("region"), Account: c.String("account"),

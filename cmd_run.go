@@ -3,10 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/runner"
 )
 
@@ -50,11 +52,32 @@ func runCommand(f commonFlags) *cli.Command {
 					Log: logOf(c), Stdout: c.App.Writer,
 				})
 			case "local":
-				return runner.RunCommand(c.Context, runner.RunCommandOptions{
+				w, output := c.App.Writer, c.String("output")
+				if err := checkOutput("run", output); err != nil {
+					return err
+				}
+				var printErr error
+				err := runner.RunMonths(c.Context, runner.RunMonthsOptions{
 					Job: c.String("job"), Lake: c.String("lake"), Month: c.String("month"),
 					From: c.String("from"), To: c.String("to"), KeepGoing: c.Bool("keep-going"),
-					Force: c.Bool("force"), Log: logOf(c), Stdout: c.App.Writer, Console: consoleOf(c), Output: c.String("output"),
+					Force: c.Bool("force"), Log: logOf(c), Console: consoleOf(c),
+					Done: func(spec *jobs.Spec, month string, res *runner.Result, err error) {
+						switch {
+						case output == "json":
+							printErr = errors.Join(printErr, writeJSON(w, runner.RunSummary(spec, month, res, err)))
+						case res != nil:
+							printSummary(w, spec, res)
+						}
+					},
 				})
+				var bf *runner.BackfillError
+				if errors.As(err, &bf) && output != "json" {
+					fmt.Fprintf(w, "backfill: %d of %d months failed: %s\n", len(bf.Failed), bf.Months, strings.Join(bf.Failed, ", "))
+				}
+				if err == nil {
+					err = printErr
+				}
+				return err
 			default:
 				return fmt.Errorf("run: --on %q: use local or aws", c.String("on"))
 			}

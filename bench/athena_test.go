@@ -116,6 +116,7 @@ func TestCompareAthenaDiffers(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			cmp, err := CompareAthena(context.Background(), setup(newFake(row, tc.pq, tc.bk)))
+			// Text: the report names the column or table that differs.
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("want %q, got %v", tc.want, err)
 			}

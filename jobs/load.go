@@ -241,12 +241,18 @@ func (l *loader) decodeSource(n *yaml.Node, where string) {
 	})
 }
 
+// marker returns a field maker whose fields also record their key in set
+// when given: what a section set, told from what it left to the default.
+func marker(set map[string]bool) func(key string, fn func(*yaml.Node, string)) field {
+	return func(key string, fn func(*yaml.Node, string)) field {
+		return field{key, func(n *yaml.Node, w string) { set[key] = true; fn(n, w) }}
+	}
+}
+
 func (l *loader) decodeOutput(n *yaml.Node, where string) {
 	d, o := l.d, &l.spec.Output
 	l.outputKeys = map[string]bool{}
-	mark := func(key string, fn func(*yaml.Node, string)) field {
-		return field{key, func(n *yaml.Node, w string) { l.outputKeys[key] = true; fn(n, w) }}
-	}
+	mark := marker(l.outputKeys)
 	d.mapping(n, where, []field{
 		mark("table", d.setStr(&o.Table)),
 		mark("bucketed_by", d.setStrs(&o.BucketedBy)),
@@ -271,9 +277,7 @@ func (l *loader) decodeDerived(n *yaml.Node, where string) {
 		d.lines[w] = deref(item).Line
 		dv := Derived{Format: DefaultFormat, Compression: DefaultCompression, Line: deref(item).Line}
 		keys := map[string]bool{}
-		mark := func(key string, fn func(*yaml.Node, string)) field {
-			return field{key, func(n *yaml.Node, w string) { keys[key] = true; fn(n, w) }}
-		}
+		mark := marker(keys)
 		d.mapping(item, w, []field{
 			mark("table", d.setStr(&dv.Table)),
 			mark("sql", d.setStr(&dv.SQL)),

@@ -2,8 +2,10 @@ package jobs
 
 import (
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sort"
 	"strings"
 )
@@ -14,13 +16,40 @@ import (
 //go:embed *.yaml *.csv
 var shipped embed.FS
 
+// ErrNotShipped is returned (wrapped) by Shipped for a name no shipped job
+// has; the message lists the shipped jobs.
+var ErrNotShipped = errors.New("jobs: no shipped job")
+
 // Shipped loads a job shipped with tierflow by name (e.g. "consumer-header").
 func Shipped(name string) (*Spec, error) {
 	file := name + ".yaml"
 	if _, err := fs.Stat(shipped, file); err != nil || strings.HasSuffix(name, ".schema") {
-		return nil, fmt.Errorf("no shipped job named %q (shipped: %s)", name, strings.Join(ShippedNames(), ", "))
+		return nil, fmt.Errorf("%w named %q (shipped: %s)", ErrNotShipped, name, strings.Join(ShippedNames(), ", "))
 	}
 	return LoadFS(shipped, file)
+}
+
+// IsShippedName reports whether name names a shipped job rather than a
+// spec file: no such file exists, and name has no path separator and no
+// .yaml suffix.
+func IsShippedName(name string) bool {
+	if _, err := os.Stat(name); err == nil {
+		return false
+	}
+	return !strings.ContainsAny(name, "/\\") && !strings.HasSuffix(name, ".yaml")
+}
+
+// Open loads a job spec from a file, or a shipped job by name (e.g.
+// "consumer-header") when no such file exists.
+func Open(name string) (*Spec, error) {
+	if !IsShippedName(name) {
+		return Load(name)
+	}
+	spec, err := Shipped(name)
+	if err != nil {
+		return nil, fmt.Errorf("job %q: no such file, and %w", name, err)
+	}
+	return spec, nil
 }
 
 // ShippedNames lists the shipped jobs.

@@ -420,7 +420,7 @@ func TestStepsAWS(t *testing.T) {
 	if _, err := env.Catalog.GetPartition(ctx, spec.Database, spec.Output.Table, []string{"2020-04"}); !errors.Is(err, catalog.ErrNotFound) {
 		t.Errorf("failed execution published 2020-04: %v", err)
 	}
-	if n := countUnder(t, env.Storage, Layout{Spec: spec}.Tier2Prefix("2020-04", fx.RunID)); n != 0 {
+	if n := countUnder(t, env.Storage, jobs.Layout{Spec: spec}.Tier2Prefix("2020-04", fx.RunID)); n != 0 {
 		t.Errorf("failed execution left %d tier-2 objects", n)
 	}
 	if _, err := env.Lineage.Claim(ctx, spec.Name, "2020-04", lineage.Claim{Owner: "next-run#x"}, time.Minute); err != nil {

@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/rs/zerolog"
 
@@ -17,19 +15,6 @@ import (
 	"github.com/tierflow/tierflow/jobs/synth"
 	"github.com/tierflow/tierflow/lake/lineage"
 )
-
-// LoadJob loads a job spec from a file, or a shipped job by name (e.g.
-// "consumer-header") when no such file exists.
-func LoadJob(name string) (*jobs.Spec, error) {
-	if _, err := os.Stat(name); err == nil || strings.ContainsAny(name, "/\\") || strings.HasSuffix(name, ".yaml") {
-		return jobs.Load(name)
-	}
-	spec, err := jobs.Shipped(name)
-	if err != nil {
-		return nil, fmt.Errorf("job %q: no such file, and %w", name, err)
-	}
-	return spec, nil
-}
 
 // openJob loads the job and opens its lake, creating what a first run
 // needs.
@@ -44,7 +29,7 @@ func openJobReadOnly(ctx context.Context, job, lake string, log zerolog.Logger) 
 
 func openJobWith(ctx context.Context, job, lake string, log zerolog.Logger,
 	open func(context.Context, *jobs.Spec, string, zerolog.Logger) (*Env, error)) (*jobs.Spec, *Env, error) {
-	spec, err := LoadJob(job)
+	spec, err := jobs.Open(job)
 	if err != nil {
 		return nil, nil, invalidInput{err}
 	}
@@ -93,29 +78,40 @@ func Gen(ctx context.Context, o GenOptions) error {
 	return nil
 }
 
-// RunCommandOptions are the run command's.
-type RunCommandOptions struct {
+// RunMonthsOptions are a local run's: one month, or a backfill.
+type RunMonthsOptions struct {
 	Job, Lake, Month string
 	From, To         string // a backfill: every month from..to, in order
 	Force            bool
 	// KeepGoing runs the other months of a backfill after one fails;
-	// the command still fails, naming every month that did.
+	// the run still fails, naming every month that did.
 	KeepGoing bool
 	Log       zerolog.Logger
-	Stdout    io.Writer
 	// Console, when a terminal, shows each month's progress above the
 	// log lines it carries.
 	Console *Console
-	// Output is "text" (a summary table per month) or "json" (one
-	// RunSummaryView per month).
-	Output string
+	// Done, when set, is told of each month as it ends: its result (also
+	// a failed run's, which was recorded; nil when the month failed
+	// before a run began) and its error.
+	Done func(spec *jobs.Spec, month string, res *Result, err error)
 }
 
-// RunCommand runs a month and prints its summary.
-func RunCommand(ctx context.Context, o RunCommandOptions) error {
-	if err := checkOutput("run", o.Output); err != nil {
-		return err
-	}
+// BackfillError is a backfill that ran on past failed months (KeepGoing).
+type BackfillError struct {
+	Months int      // months in the backfill
+	Failed []string // the months that failed
+	Errs   []error  // why, one per failed month
+}
+
+func (e *BackfillError) Error() string {
+	return fmt.Sprintf("backfill: %d of %d months failed: %v", len(e.Failed), e.Months, errors.Join(e.Errs...))
+}
+
+func (e *BackfillError) Unwrap() []error { return e.Errs }
+
+// RunMonths runs a month, or the months of a backfill one after the
+// other, in this process.
+func RunMonths(ctx context.Context, o RunMonthsOptions) error {
 	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
 	if err != nil {
 		return err
@@ -134,17 +130,11 @@ func RunCommand(ctx context.Context, o RunCommandOptions) error {
 	}
 	// Locally the months of a backfill run one after the other: each run
 	// already uses every core for its parts.
-	var failed []string
-	var errs []error
+	bf := &BackfillError{Months: len(months)}
 	for _, m := range months {
 		res, err := runWithProgress(ctx, env, spec, Options{Month: m, Force: o.Force}, o.Console)
-		switch {
-		case o.Output == "json":
-			if jerr := writeJSON(o.Stdout, runSummary(spec, m, res, err)); jerr != nil && err == nil {
-				err = jerr
-			}
-		case res != nil:
-			PrintSummary(o.Stdout, env, spec, res)
+		if o.Done != nil {
+			o.Done(spec, m, res, err)
 		}
 		if err == nil {
 			continue
@@ -153,14 +143,11 @@ func RunCommand(ctx context.Context, o RunCommandOptions) error {
 		if !o.KeepGoing || len(months) == 1 || ctx.Err() != nil {
 			return err
 		}
-		failed = append(failed, m)
-		errs = append(errs, err)
+		bf.Failed = append(bf.Failed, m)
+		bf.Errs = append(bf.Errs, err)
 	}
-	if len(failed) > 0 {
-		if o.Output != "json" {
-			fmt.Fprintf(o.Stdout, "backfill: %d of %d months failed: %s\n", len(failed), len(months), strings.Join(failed, ", "))
-		}
-		return fmt.Errorf("backfill: %d of %d months failed: %w", len(failed), len(months), errors.Join(errs...))
+	if len(bf.Failed) > 0 {
+		return bf
 	}
 	return nil
 }
@@ -175,23 +162,18 @@ func runWithProgress(ctx context.Context, env *Env, spec *jobs.Spec, opts Option
 	return Run(ctx, env, spec, opts)
 }
 
-// runsWidth is the width `runs` fits in without --wide.
-const runsWidth = 120
-
-// RunsCommand lists runs: in runsWidth columns, the long error cut with
-// "…", or every column and the whole error when wide.
-func RunsCommand(ctx context.Context, job, lake, month string, wide bool, output string, log zerolog.Logger, w io.Writer) error {
-	if err := checkOutput("runs", output); err != nil {
-		return err
-	}
+// Runs lists the job's runs of month ("" = every month), each marked
+// when it is its month's published run. A commit a crash left half done is
+// finished first, so the marks are what readers get.
+func Runs(ctx context.Context, job, lake, month string, log zerolog.Logger) (*RunsView, error) {
 	spec, env, err := openJobReadOnly(ctx, job, lake, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer env.Close()
 	reps, err := RepairAll(ctx, env, spec)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	published := map[string]string{} // month → its published run, as repair read it
 	for _, r := range reps {
@@ -199,118 +181,47 @@ func RunsCommand(ctx context.Context, job, lake, month string, wide bool, output
 	}
 	runs, err := env.Lineage.ListRuns(ctx, spec.Name, month)
 	if err != nil {
-		return fmt.Errorf("list runs: %w", err)
+		return nil, fmt.Errorf("list runs: %w", err)
 	}
-	if output == "json" {
-		v := RunsView{Job: spec.Name, Runs: []RunView{}}
-		for _, r := range runs {
-			v.Runs = append(v.Runs, runView(r, published[r.Month] == r.ID))
-		}
-		return writeJSON(w, v)
-	}
-	if len(runs) == 0 {
-		fmt.Fprintf(w, "no runs of job %s yet\n", spec.Name)
-		return nil
-	}
-	head := []string{"RUN", "MONTH", "STATUS", "PUB", "STARTED", "DURATION", "ROWS OUT", "REJECTED", "COST $", "ERROR"}
-	if wide {
-		head = []string{"RUN", "MONTH", "STATUS", "PUB", "STARTED", "DURATION", "ROWS IN", "ROWS OUT", "REJECTED", "VCPU-S", "GB-S", "ATHENA SCANNED", "S3 REQ", "COST $", "ERROR"}
-	}
-	rows := [][]string{head}
+	v := &RunsView{Job: spec.Name, Runs: []RunView{}}
 	for _, r := range runs {
-		dur := "-"
-		if !r.Ended.IsZero() {
-			dur = r.Ended.Sub(r.Started).Round(10 * time.Millisecond).String()
-		}
-		mark := ""
-		if published[r.Month] == r.ID {
-			mark = "yes"
-		}
-		errText := oneLineText(r.Error)
-		if wide {
-			rows = append(rows, []string{r.ID, r.Month, r.Status, mark, r.Started.Local().Format("2006-01-02 15:04:05"), dur,
-				fmt.Sprint(r.RowsIn), fmt.Sprint(r.RowsOut), fmt.Sprint(r.RowsRejected),
-				fmt.Sprintf("%.1f", r.Cost.VCPUSeconds), fmt.Sprintf("%.1f", r.Cost.GBSeconds), humanBytes(r.Cost.AthenaScanned),
-				fmt.Sprint(r.Cost.S3Requests), fmt.Sprintf("%.5f", r.Cost.USD), errText})
-			continue
-		}
-		rows = append(rows, []string{r.ID, r.Month, r.Status, mark, r.Started.Local().Format("01-02 15:04"), dur,
-			fmt.Sprint(r.RowsOut), fmt.Sprint(r.RowsRejected), fmt.Sprintf("%.4f", r.Cost.USD), errText})
+		v.Runs = append(v.Runs, runView(r, published[r.Month] == r.ID))
 	}
-	widths := make([]int, len(head))
-	for _, row := range rows {
-		for i, c := range row[:len(row)-1] {
-			widths[i] = max(widths[i], utf8.RuneCountInString(c))
-		}
-	}
-	used := 0
-	for _, wd := range widths[:len(head)-1] {
-		used += wd + 2
-	}
-	room := max(runsWidth-used, 12)
-	for _, row := range rows {
-		var b strings.Builder
-		for i, c := range row[:len(row)-1] {
-			fmt.Fprintf(&b, "%-*s  ", widths[i], c)
-		}
-		last := row[len(row)-1]
-		if !wide {
-			last = clip(last, room)
-		}
-		b.WriteString(last)
-		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
-	}
-	return nil
+	return v, nil
 }
 
-// oneLineText folds text onto one line.
-func oneLineText(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// clip cuts s to n characters, the last one "…" when cut.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
-}
-
-// LineageCommand prints the upstream and downstream of a dataset.
-func LineageCommand(ctx context.Context, job, lake, dataset, output string, log zerolog.Logger, w io.Writer) error {
-	if err := checkOutput("lineage", output); err != nil {
-		return err
-	}
+// Lineage loads the lineage around dataset (a table, table/month=M, or a
+// URI) as the published runs recorded it.
+func Lineage(ctx context.Context, job, lake, dataset string, log zerolog.Logger) (*LineageGraph, error) {
 	spec, env, err := openJobReadOnly(ctx, job, lake, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer env.Close()
 	uri := datasetURI(spec, dataset)
 	g, err := loadGraph(ctx, env, spec, uri)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if len(g.up[uri]) == 0 && len(g.down[uri]) == 0 {
-		return fmt.Errorf("lineage: nothing recorded for %s (try a table such as %s, a partition such as %s/month=YYYY-MM, or an object URI)", uri, spec.Output.Table, spec.Output.Table)
+	if len(g.Up[uri]) == 0 && len(g.Down[uri]) == 0 {
+		return nil, fmt.Errorf("lineage: nothing recorded for %s (try a table such as %s, a partition such as %s/month=YYYY-MM, or an object URI)", uri, spec.Output.Table, spec.Output.Table)
 	}
-	if output == "json" {
-		v := LineageView{Dataset: uri, Upstream: []lineage.Edge{}, Downstream: []lineage.Edge{}}
-		for _, es := range g.up {
-			v.Upstream = append(v.Upstream, es...)
-		}
-		for _, es := range g.down {
-			v.Downstream = append(v.Downstream, es...)
-		}
-		for _, l := range [][]lineage.Edge{v.Upstream, v.Downstream} {
-			sort.Slice(l, func(i, j int) bool { return l[i].From+"\x00"+l[i].To < l[j].From+"\x00"+l[j].To })
-		}
-		return writeJSON(w, v)
+	return g, nil
+}
+
+// View is the graph's edges, as --output json prints them.
+func (g *LineageGraph) View() LineageView {
+	v := LineageView{Dataset: g.Dataset, Upstream: []lineage.Edge{}, Downstream: []lineage.Edge{}}
+	for _, es := range g.Up {
+		v.Upstream = append(v.Upstream, es...)
 	}
-	fmt.Fprintf(w, "%s\n\nupstream:\n", g.label(uri))
-	g.print(w, uri, true, "  ", map[string]bool{})
-	fmt.Fprintf(w, "\ndownstream:\n")
-	g.print(w, uri, false, "  ", map[string]bool{})
-	return nil
+	for _, es := range g.Down {
+		v.Downstream = append(v.Downstream, es...)
+	}
+	for _, l := range [][]lineage.Edge{v.Upstream, v.Downstream} {
+		sort.Slice(l, func(i, j int) bool { return l[i].From+"\x00"+l[i].To < l[j].From+"\x00"+l[j].To })
+	}
+	return v
 }
 
 // datasetURI turns a user's DATASET argument into a lineage URI.
@@ -328,15 +239,19 @@ func datasetURI(spec *jobs.Spec, s string) string {
 	return "catalog://" + table
 }
 
-// graph is the lineage around one dataset, restricted to the runs that are
-// published (or, for a dataset no published run touches, to all runs).
-type graph struct {
-	up, down map[string][]lineage.Edge
-	info     map[string]lineage.Dataset
+// LineageGraph is the lineage around one dataset, restricted to the runs
+// that are published.
+type LineageGraph struct {
+	Dataset string // the lineage URI the walk started from
+	// Up and Down are the edges into and out of each dataset on the walk,
+	// sorted.
+	Up, Down map[string][]lineage.Edge
+	// Info is what the published runs recorded of each dataset.
+	Info map[string]lineage.Dataset
 }
 
-func loadGraph(ctx context.Context, env *Env, spec *jobs.Spec, start string) (*graph, error) {
-	g := &graph{up: map[string][]lineage.Edge{}, down: map[string][]lineage.Edge{}, info: map[string]lineage.Dataset{}}
+func loadGraph(ctx context.Context, env *Env, spec *jobs.Spec, start string) (*LineageGraph, error) {
+	g := &LineageGraph{Dataset: start, Up: map[string][]lineage.Edge{}, Down: map[string][]lineage.Edge{}, Info: map[string]lineage.Dataset{}}
 	runs, err := env.Lineage.ListRuns(ctx, spec.Name, "")
 	if err != nil {
 		return nil, err
@@ -346,7 +261,7 @@ func loadGraph(ctx context.Context, env *Env, spec *jobs.Spec, start string) (*g
 		if id, err := env.Lineage.Published(ctx, spec.Name, r.Month); err == nil && id == r.ID {
 			published[r.ID] = true
 			for _, d := range append(append([]lineage.Dataset{}, r.Inputs...), r.Outputs...) {
-				g.info[d.URI] = d
+				g.Info[d.URI] = d
 			}
 		}
 	}
@@ -382,9 +297,9 @@ func loadGraph(ctx context.Context, env *Env, spec *jobs.Spec, start string) (*g
 		for _, e := range es {
 			next := e.From
 			if up {
-				g.up[uri] = append(g.up[uri], e)
+				g.Up[uri] = append(g.Up[uri], e)
 			} else {
-				g.down[uri] = append(g.down[uri], e)
+				g.Down[uri] = append(g.Down[uri], e)
 				next = e.To
 			}
 			if err := walk(next, up); err != nil {
@@ -400,97 +315,6 @@ func loadGraph(ctx context.Context, env *Env, spec *jobs.Spec, start string) (*g
 		return nil, fmt.Errorf("downstream of %s: %w", start, err)
 	}
 	return g, nil
-}
-
-func (g *graph) label(uri string) string {
-	d, ok := g.info[uri]
-	if !ok {
-		return uri
-	}
-	var extra []string
-	if d.Tier > 0 {
-		extra = append(extra, fmt.Sprintf("tier %d", d.Tier))
-	}
-	if d.Size > 0 {
-		extra = append(extra, fmt.Sprintf("%d bytes", d.Size))
-	}
-	if d.Rows > 0 {
-		extra = append(extra, fmt.Sprintf("%d rows", d.Rows))
-	}
-	if d.SHA256 != "" {
-		extra = append(extra, "sha256 "+d.SHA256)
-	}
-	if len(extra) == 0 {
-		return uri
-	}
-	return uri + "  (" + strings.Join(extra, ", ") + ")"
-}
-
-// print writes the tree of edges from uri; many parallel files are folded
-// into one line per transform so a 60-bucket table stays readable.
-func (g *graph) print(w io.Writer, uri string, up bool, indent string, seen map[string]bool) {
-	es := g.down[uri]
-	if up {
-		es = g.up[uri]
-	}
-	if len(es) == 0 {
-		return
-	}
-	const maxShown = 4
-	for i, e := range es {
-		next := e.To
-		if up {
-			next = e.From
-		}
-		if i == maxShown && len(es) > maxShown+1 {
-			fmt.Fprintf(w, "%s… and %d more via %s (run %s)\n", indent, len(es)-maxShown, e.Transform, e.RunID)
-			// Still walk past the folded files, once, so the tree reaches tier 1.
-			for _, rest := range es[maxShown:] {
-				n := rest.To
-				if up {
-					n = rest.From
-				}
-				if !seen[n] {
-					seen[n] = true
-					g.printFolded(w, n, up, indent+"  ", seen)
-				}
-			}
-			return
-		}
-		fmt.Fprintf(w, "%s%s %s  [%s, run %s]\n", indent, arrow(up), g.label(next), e.Transform, e.RunID)
-		if !seen[next] {
-			seen[next] = true
-			g.print(w, next, up, indent+"  ", seen)
-		}
-	}
-}
-
-// printFolded prints only the nodes reachable from a folded file that were
-// not shown yet (e.g. the tier-1 object behind the 5th..60th bucket file).
-func (g *graph) printFolded(w io.Writer, uri string, up bool, indent string, seen map[string]bool) {
-	es := g.down[uri]
-	if up {
-		es = g.up[uri]
-	}
-	for _, e := range es {
-		next := e.To
-		if up {
-			next = e.From
-		}
-		if seen[next] {
-			continue
-		}
-		seen[next] = true
-		fmt.Fprintf(w, "%s%s %s  [%s, run %s]\n", indent, arrow(up), g.label(next), e.Transform, e.RunID)
-		g.print(w, next, up, indent+"  ", seen)
-	}
-}
-
-func arrow(up bool) string {
-	if up {
-		return "←"
-	}
-	return "→"
 }
 
 // RollbackCommand switches a month back to an earlier run.

@@ -49,7 +49,7 @@ type planEntry struct {
 
 // planKey is where a run's publish plan is kept.
 func planKey(spec *jobs.Spec, runID string) string {
-	return Layout{Spec: spec}.RunMetaPrefix(runID) + "publish.json"
+	return jobs.Layout{Spec: spec}.RunMetaPrefix(runID) + "publish.json"
 }
 
 // loadPlan reads a run's publish plan. Runs published before plans were

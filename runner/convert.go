@@ -78,7 +78,7 @@ func (j *job) convertOne(ctx context.Context, o pristineObject, progress func(re
 		return m, fmt.Errorf("intake object %s: %w", j.env.Storage.ObjectURI(o.part.Key), err)
 	}
 	if m.InputSHA256 != o.sha256 {
-		return m, fmt.Errorf("part %s: the tier-1 copy %s has sha256 %s but the intake object had %s; tier 1 is never modified, so this delivery cannot be stored", o.part.Name, o.key, m.InputSHA256, o.sha256)
+		return m, fmt.Errorf("part %s: %w: %s has sha256 %s but the intake object had %s; tier 1 is never modified, so this delivery cannot be stored", o.part.Name, ErrTier1Changed, o.key, m.InputSHA256, o.sha256)
 	}
 	return m, nil
 }

@@ -31,7 +31,7 @@ type ConvertCommandOptions struct {
 // ConvertCommand converts one part URI into Parquet under the out URI and
 // prints the part's manifest as JSON.
 func ConvertCommand(ctx context.Context, o ConvertCommandOptions) error {
-	spec, err := LoadJob(o.Job)
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func ConvertCommand(ctx context.Context, o ConvertCommandOptions) error {
 		}
 	}
 	spec.Convert.Workers, _ = SizeWorkers(ctx, spec, os.Getenv, nil, o.Log)
-	opts := container.Options{Spec: spec, Part: PartName(srcKey), Logger: o.Log, CreatedBy: CreatedBy()}
+	opts := container.Options{Spec: spec, Part: jobs.PartName(srcKey), Logger: o.Log, CreatedBy: CreatedBy()}
 	if a := startProgress(o.Console, "convert"); a != nil {
 		a.Parts([]Part{{Name: opts.Part}})
 		a.Stage("convert")
@@ -109,7 +109,7 @@ func OpenURI(ctx context.Context, uri string, a jobs.AWS, log zerolog.Logger) (s
 		return st, strings.TrimPrefix(p, "/"), nil
 	case strings.HasPrefix(uri, "s3://"):
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(uri, "s3://"), "/")
-		cfg, err := awsconfig.Load(ctx, awsconfig.Options{Region: a.Region, Logger: sdkLogger(log)})
+		cfg, err := awsconfig.Load(ctx, awsconfig.Options{Region: a.Region, Logger: awsconfig.ZerologLogger(log)})
 		if err != nil {
 			return nil, "", err
 		}

@@ -169,6 +169,7 @@ func runCase() crashCase {
 			_, err := Run(ctx, env, spec, Options{Month: crashMonth})
 			return err
 		},
+		// Text: said checks what the user reads, in the error or the log.
 		said: func(out crashOutcome, last string) bool {
 			return strings.Contains(out.err.Error(), "nothing was published") || strings.Contains(last, "nothing was published") ||
 				strings.Contains(last, "whether its commit landed is unknown")
@@ -241,6 +242,7 @@ func rollbackCase() crashCase {
 			_, err := RepairAll(ctx, env, spec)
 			return err
 		},
+		// Text: the refusal tells the user the month was not rolled back.
 		said: func(out crashOutcome, _ string) bool {
 			return strings.Contains(out.err.Error(), "not rolled back")
 		},

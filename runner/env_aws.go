@@ -26,7 +26,7 @@ import (
 // (AWS_ENDPOINT_URL_<SERVICE> included); the job's aws section names the
 // key, owner, workgroup and table.
 func openAWS(ctx context.Context, spec *jobs.Spec, lakeURI string, log zerolog.Logger) (*Env, error) {
-	cfg, err := awsconfig.Load(ctx, awsconfig.Options{Region: spec.AWS.Region, Logger: sdkLogger(log)})
+	cfg, err := awsconfig.Load(ctx, awsconfig.Options{Region: spec.AWS.Region, Logger: awsconfig.ZerologLogger(log)})
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}

@@ -77,7 +77,7 @@ func GC(ctx context.Context, env *Env, spec *jobs.Spec, o GCOptions) (*GCReport,
 	}
 	doomed := map[string][]string{} // data prefix → its objects
 	for _, t := range tables(spec) {
-		root := TableRoot(t.tier, t.name)
+		root := jobs.TableRoot(t.tier, t.name)
 		err := env.Storage.List(ctx, root, func(ob storage.Object) error {
 			m := runDir.FindStringSubmatchIndex(ob.Key)
 			if m == nil {
@@ -159,7 +159,7 @@ func GC(ctx context.Context, env *Env, spec *jobs.Spec, o GCOptions) (*GCReport,
 func jobRoots(spec *jobs.Spec) []string {
 	roots := []string{"tier1/" + spec.Name + "/", "_tierflow/runs/" + spec.Name + "/", "_tierflow/executions/" + spec.Name + "/"}
 	for _, t := range tables(spec) {
-		roots = append(roots, TableRoot(t.tier, t.name))
+		roots = append(roots, jobs.TableRoot(t.tier, t.name))
 	}
 	return roots
 }
@@ -270,7 +270,7 @@ func markFailed(ctx context.Context, env *Env, r lineage.Run, why string) {
 // older than TempAge). The newest failed run of each month keeps its
 // manifests and rejects.
 func gcMeta(ctx context.Context, env *Env, spec *jobs.Spec, runs []lineage.Run, plan *gcPlan, o GCOptions, rep *GCReport) error {
-	l := Layout{Spec: spec}
+	l := jobs.Layout{Spec: spec}
 	gone := map[string]bool{}
 	for _, r := range runs {
 		if _, ok := plan.keep[r.ID]; ok || plan.failed[r.ID] {

@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tierflow/tierflow/runner/deploy"
 )
 
 // iamRequest is one authorization AWS makes for a request: the IAM action,
@@ -481,7 +483,7 @@ type iamVerdict struct {
 
 // simulate asks iam-simulate (testdata/iampolicy.cjs) about every distinct
 // request against its role's policy.
-func simulate(t *testing.T, policies map[string]PolicyDocument, reqs []iamRequest) (map[string]iamVerdict, []iamRequest) {
+func simulate(t *testing.T, policies map[string]deploy.PolicyDocument, reqs []iamRequest) (map[string]iamVerdict, []iamRequest) {
 	t.Helper()
 	nm := os.Getenv("TIERFLOW_TEST_NODE_MODULES")
 	if nm == "" {
@@ -535,7 +537,7 @@ func requestKey(q iamRequest) string {
 
 // unusedGrants lists each role's statement actions that no allowed
 // request used, less the justified ones.
-func unusedGrants(policies map[string]PolicyDocument, reqs []iamRequest, verdicts map[string]iamVerdict, justified map[string]string) []string {
+func unusedGrants(policies map[string]deploy.PolicyDocument, reqs []iamRequest, verdicts map[string]iamVerdict, justified map[string]string) []string {
 	used := map[string]bool{}
 	for _, q := range reqs {
 		v := verdicts[requestKey(q)]

@@ -28,6 +28,8 @@ import (
 	"github.com/tierflow/tierflow/lake/mototest"
 	"github.com/tierflow/tierflow/lake/storage"
 	"github.com/tierflow/tierflow/lake/storage/s3"
+	"github.com/tierflow/tierflow/runner/deploy"
+	"github.com/tierflow/tierflow/runner/deploy/deploytest"
 )
 
 const athenaS3 = "Athena's own S3 access, which its documentation asks of the caller (multipart uploads, cleanup of a failed write, the result bucket's location); the DuckDB stand-in makes single PUTs"
@@ -105,7 +107,7 @@ type motoEnv struct {
 	s3URL, iamURL   string
 	athena          *awsfake.Server
 	athenaURL       string
-	policies        map[string]PolicyDocument
+	policies        map[string]deploy.PolicyDocument
 	creds           map[string]aws.CredentialsProvider
 	bucket, lakeURI string
 	kmsKey          string // the lake's
@@ -114,8 +116,8 @@ type motoEnv struct {
 
 // deployOptions deploys the shipped job on the test's lake, under the
 // test's base name.
-func (m *motoEnv) deployOptions() DeployOptions {
-	return DeployOptions{Job: "consumer-header", Lake: m.lakeURI, Image: testImage, Name: m.base, Cluster: m.base,
+func (m *motoEnv) deployOptions() deploy.Options {
+	return deploy.Options{Job: "consumer-header", Lake: m.lakeURI, Image: deploytest.Image, Name: m.base, Cluster: m.base,
 		Subnets: []string{"subnet-0a"}, SecurityGroups: []string{"sg-0c"}}
 }
 
@@ -125,10 +127,10 @@ func (m *motoEnv) deployOptions() DeployOptions {
 // (and IAM's against "*" until the role exists), so a statement scoped to
 // ARNs would deny everything; it evaluates no condition keys of ours.
 // moto checks the actions, iam-simulate the resources and conditions.
-func motoView(p PolicyDocument) PolicyDocument {
-	out := PolicyDocument{Version: p.Version}
+func motoView(p deploy.PolicyDocument) deploy.PolicyDocument {
+	out := deploy.PolicyDocument{Version: p.Version}
 	for _, st := range p.Statement {
-		out.Statement = append(out.Statement, Statement{Sid: st.Sid, Effect: st.Effect, Action: st.Action, Resource: []string{"*"}})
+		out.Statement = append(out.Statement, deploy.Statement{Sid: st.Sid, Effect: st.Effect, Action: st.Action, Resource: []string{"*"}})
 	}
 	return out
 }
@@ -204,17 +206,17 @@ func newMotoEnv(t *testing.T) (*motoEnv, *Env, *jobs.Spec) {
 	spec.PII.KeyFile, spec.PII.KeyPath, spec.PII.EncryptedKey = "", "", enc.CiphertextBlob
 
 	// The roles' policies, as tierflow iam-policy prints them.
-	d, err := NewDeployment(spec, m.deployOptions(), "aws", mototest.Region, mototest.AccountID)
+	d, err := deploy.NewDeployment(spec, m.deployOptions(), "aws", mototest.Region, mototest.AccountID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.policies = map[string]PolicyDocument{
+	m.policies = map[string]deploy.PolicyDocument{
 		"task": d.TaskRole.Policy, "statemachine": d.StateMachineRole.Policy, "exec": d.ExecRole.Policy,
 		"scheduler": d.SchedulerRole.Policy, "operator": d.Operator,
 	}
 	m.creds = map[string]aws.CredentialsProvider{}
 	for role, p := range m.policies {
-		m.creds[role] = m.iam.Credentials(t, "tierflow-"+role, policyJSON(motoView(p)))
+		m.creds[role] = m.iam.Credentials(t, "tierflow-"+role, motoView(p).JSON())
 		c, err := m.creds[role].Retrieve(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -379,7 +381,7 @@ func TestEndToEndMoto(t *testing.T) {
 		var out bytes.Buffer
 		o := m.deployOptions()
 		o.IAMPropagation, o.Log, o.Stdout = 5*time.Second, zerolog.Nop(), &out
-		if err := DeployCommand(ctx, o); err != nil {
+		if err := deploy.Apply(ctx, o); err != nil {
 			t.Fatalf("deploy: %v", err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -32,8 +33,12 @@ type Plan struct {
 	Delivery    string // short fingerprint of the parts alone: the tier-1 folder
 }
 
+// ErrNoParts is returned (wrapped) by MakePlan for a month with no intake
+// part; the message says where it looked.
+var ErrNoParts = errors.New("runner: no parts")
+
 // MakePlan lists the month's intake parts. An empty month is an error that
-// says where it looked.
+// says where it looked (ErrNoParts).
 func MakePlan(ctx context.Context, st storage.Storage, spec *jobs.Spec, month, codeVersion string) (*Plan, error) {
 	prefix := spec.IntakePrefix(month)
 	var parts []Part
@@ -50,7 +55,7 @@ func MakePlan(ctx context.Context, st storage.Storage, spec *jobs.Spec, month, c
 		if !ok {
 			return nil
 		}
-		name := PartName(o.Key)
+		name := jobs.PartName(o.Key)
 		if other, dup := names[name]; dup {
 			return fmt.Errorf("intake objects %s and %s map to the same part name %q", other, o.Key, name)
 		}
@@ -62,7 +67,7 @@ func MakePlan(ctx context.Context, st storage.Storage, spec *jobs.Spec, month, c
 		return nil, fmt.Errorf("plan: listing %s: %w", st.ObjectURI(prefix), err)
 	}
 	if len(parts) == 0 {
-		return nil, fmt.Errorf("plan: month %s has no parts: nothing matches %q under %s", month, spec.Source.Pattern, st.ObjectURI(prefix))
+		return nil, fmt.Errorf("plan: month %s: %w: nothing matches %q under %s", month, ErrNoParts, spec.Source.Pattern, st.ObjectURI(prefix))
 	}
 	sort.Slice(parts, func(i, j int) bool { return parts[i].Key < parts[j].Key })
 

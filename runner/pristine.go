@@ -21,6 +21,11 @@ import (
 
 type logger = zerolog.Logger
 
+// ErrTier1Changed is returned (wrapped) when a part's tier-1 copy holds
+// other bytes than the intake object: tier 1 is never modified, so the
+// delivery cannot be stored.
+var ErrTier1Changed = errors.New("runner: tier-1 copy differs from the intake object")
+
 // pristineObject is a part's tier-1 copy.
 type pristineObject struct {
 	part   Part
@@ -109,7 +114,7 @@ func copyHashed(ctx context.Context, st storage.Storage, src, dst string) (strin
 		return "", 0, fmt.Errorf("verify existing tier-1 copy %s: %w", dst, err)
 	}
 	if dstSum != sum {
-		return "", 0, fmt.Errorf("tier-1 copy %s has sha256 %s but the intake object has %s; tier 1 is never modified, so this delivery cannot be stored", dst, dstSum, sum)
+		return "", 0, fmt.Errorf("%w: %s has sha256 %s but the intake object has %s; tier 1 is never modified, so this delivery cannot be stored", ErrTier1Changed, dst, dstSum, sum)
 	}
 	return sum, n, nil
 }

@@ -422,3 +422,17 @@ func percent(n, of int64) float64 {
 	}
 	return 100 * float64(n) / float64(of)
 }
+
+// humanBytes writes n in B, KiB, MiB or GiB, as the summary does.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	default:
+		return fmt.Sprintf("%d B", n)
+	}
+}

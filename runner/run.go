@@ -159,7 +159,7 @@ type job struct {
 	ex     *Exec
 	plan   *Plan
 	run    *lineage.Run
-	layout Layout
+	layout jobs.Layout
 	log    logger
 	opts   Options
 	res    *Result

@@ -1,16 +1,14 @@
 package runner
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"path/filepath"
 	"testing"
 
 	"github.com/rs/zerolog"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/lineage"
 	"github.com/tierflow/tierflow/lake/storage/file"
 )
@@ -29,19 +27,16 @@ func TestRunSummaryJSON(t *testing.T) {
 	}
 	putCrashMonth(t, st, spec, 1)
 	job := filepath.Join("testdata", "crash", "job.yaml")
-	run := func(o RunCommandOptions) ([]RunSummaryView, error) {
+	// run runs as `run --output json` does: each month's summary printed
+	// as it ends, then checked against the schema.
+	run := func(o RunMonthsOptions) ([]RunSummaryView, error) {
 		t.Helper()
-		var out bytes.Buffer
-		o.Job, o.Lake, o.Output, o.Log, o.Stdout = job, dir, "json", zerolog.Nop(), &out
-		err := RunCommand(ctx, o)
 		var views []RunSummaryView
-		dec := json.NewDecoder(bytes.NewReader(out.Bytes()))
-		for {
-			var raw json.RawMessage
-			if derr := dec.Decode(&raw); errors.Is(derr, io.EOF) {
-				break
-			} else if derr != nil {
-				t.Fatalf("run --output json printed what is not JSON: %v\n%s", derr, out.String())
+		o.Job, o.Lake, o.Log = job, dir, zerolog.Nop()
+		o.Done = func(spec *jobs.Spec, month string, res *Result, err error) {
+			raw, jerr := json.Marshal(RunSummary(spec, month, res, err))
+			if jerr != nil {
+				t.Fatal(jerr)
 			}
 			if serr := checkSchema(t, "run_summary", raw); serr != nil {
 				t.Error(serr)
@@ -52,10 +47,10 @@ func TestRunSummaryJSON(t *testing.T) {
 			}
 			views = append(views, v)
 		}
-		return views, err
+		return views, RunMonths(ctx, o)
 	}
 
-	vs, err := run(RunCommandOptions{Month: crashMonth})
+	vs, err := run(RunMonthsOptions{Month: crashMonth})
 	if err != nil || len(vs) != 1 {
 		t.Fatalf("run: %v, %d objects", err, len(vs))
 	}
@@ -76,14 +71,14 @@ func TestRunSummaryJSON(t *testing.T) {
 	}
 
 	// The same inputs again: nothing to do, the published run named.
-	vs, err = run(RunCommandOptions{Month: crashMonth})
+	vs, err = run(RunMonthsOptions{Month: crashMonth})
 	if err != nil || len(vs) != 1 || vs[0].Status != lineage.StatusSkipped || vs[0].RunID != v.RunID || !vs[0].Published {
 		t.Errorf("rerun: %v %+v", err, vs)
 	}
 
 	// A backfill: one object per month; the month without parts fails
 	// before a run begins, and the command fails.
-	vs, err = run(RunCommandOptions{From: "2020-02", To: "2020-03", KeepGoing: true})
+	vs, err = run(RunMonthsOptions{From: "2020-02", To: "2020-03", KeepGoing: true})
 	if err == nil || len(vs) != 2 || vs[0].Month != "2020-02" || vs[0].Status != lineage.StatusFailed || vs[0].RunID != "" ||
 		vs[0].Published || vs[0].Error == "" || vs[1].Status != lineage.StatusSkipped {
 		t.Errorf("backfill: %v %+v", err, vs)

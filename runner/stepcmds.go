@@ -139,7 +139,7 @@ func step(ctx context.Context, env *Env, spec *jobs.Spec, execution string, fn f
 // PartCommand is a convert Map item: the pristine copy of one intake part,
 // then its conversion into the run's tier-2 prefix.
 func PartCommand(ctx context.Context, o StepOptions, key string) error {
-	return withStep(ctx, o, "convert-"+PartName(key), func(j *job) error {
+	return withStep(ctx, o, "convert-"+jobs.PartName(key), func(j *job) error {
 		n, from := SizeWorkers(ctx, j.spec, os.Getenv, nil, o.Log)
 		j.spec.Convert.Workers = n
 		j.log.Info().Int("workers", n).Str("sized_from", from).Msg("converter workers")
@@ -343,4 +343,13 @@ func parquetRows(ctx context.Context, st storage.Storage, uris []string) (int64,
 		n += f.NumRows()
 	}
 	return n, nil
+}
+
+// clip cuts s to n characters, the last one "…" when cut.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }

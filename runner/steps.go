@@ -202,7 +202,7 @@ func resumeJob(ctx context.Context, env *Env, spec *jobs.Spec, ex *Exec) (*job, 
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", ex.RunID, err)
 	}
-	layout := Layout{Spec: spec}
+	layout := jobs.Layout{Spec: spec}
 	j := &job{
 		env: env, spec: spec, ex: ex, plan: ex.Plan, run: &run, layout: layout,
 		log: env.Log.With().Str("job", spec.Name).Str("month", ex.Month).Str("run", ex.RunID).Logger(),

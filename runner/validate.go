@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/catalog"
@@ -128,7 +126,7 @@ func AthenaStatements(spec *jobs.Spec) []AthenaStatement {
 		root = "s3://tierflow-validate/" + spec.Name
 	}
 	lake := lakeURIs{root: strings.TrimSuffix(root, "/")}
-	layout := Layout{Spec: spec}
+	layout := jobs.Layout{Spec: spec}
 	t2 := Tier2Table(lake, spec)
 	inputs := []staged{{table: t2, partition: MonthPartition(t2, validateMonth, DirURI(lake, layout.Tier2Prefix(validateMonth, validateRun)), validateRun)}}
 	eng := athena.New(aws.Config{}, nil, athena.Options{})
@@ -158,15 +156,13 @@ type lakeURIs struct {
 func (l lakeURIs) URI() string                 { return l.root }
 func (l lakeURIs) ObjectURI(key string) string { return l.root + "/" + key }
 
-// ValidateCommand checks a job and prints every problem, spec:line
-// first (output "json": a ValidateView, problems included); a job with
-// problems is an invalid-input error.
-func ValidateCommand(ctx context.Context, job, output string, log zerolog.Logger, w io.Writer) error {
-	if err := checkOutput("validate", output); err != nil {
-		return err
-	}
+// Validate checks a job: spec, schema, header sample, PII policy and the
+// derived tables' SQL. The view lists every problem, spec:line first; the
+// spec is nil when it does not load. A job with problems is an
+// invalid-input error.
+func Validate(ctx context.Context, job string) (ValidateView, *jobs.Spec, error) {
 	v := ValidateView{Job: job, Path: job, Problems: []ProblemView{}}
-	spec, err := LoadJob(job)
+	spec, err := jobs.Open(job)
 	if err == nil {
 		v.Job, v.Path = spec.Name, spec.Path
 		v.Bound, err = ValidateDerived(ctx, spec)
@@ -179,22 +175,8 @@ func ValidateCommand(ctx context.Context, job, output string, log zerolog.Logger
 		v.Problems = []ProblemView{{File: job, Message: err.Error()}}
 	}
 	v.Valid = err == nil
-	if output == "json" {
-		if werr := writeJSON(w, v); werr != nil {
-			return werr
-		}
-	}
 	if err != nil {
-		return invalidInput{err}
+		return v, spec, invalidInput{err}
 	}
-	if output == "json" {
-		return nil
-	}
-	how := "bound with DuckDB, their Athena CTAS rendered and checked"
-	if !v.Bound {
-		how = "their Athena CTAS rendered and checked (this build has no DuckDB to bind them)"
-	}
-	fmt.Fprintf(w, "job %s (%s): spec, schema (%d columns), header sample and PII policy valid; %d derived tables %s\n",
-		spec.Name, spec.Path, len(spec.Schema.Columns), len(spec.Derived), how)
-	return nil
+	return v, spec, nil
 }

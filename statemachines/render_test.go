@@ -191,6 +191,7 @@ func TestRenderRefusesIncompleteParams(t *testing.T) {
 	// The shipped job's own lake is local: without --lake it cannot run on AWS.
 	p := testParams()
 	p.Lake = ""
+	// Text: the refusal tells the user the lake form a run on AWS needs.
 	if _, err := Render(spec, p); err == nil || !strings.Contains(err.Error(), "s3://") {
 		t.Errorf("shipped job's file:// lake: %v", err)
 	}
@@ -218,6 +219,7 @@ func TestFill(t *testing.T) {
 		"unused":    {`{"a": "${A}"}`, map[string]any{"A": 1, "Z": 2}, "value Z is not used"},
 		"substring": {`{"a": "x-${A}", "b": "${A}"}`, map[string]any{"A": 1}, "placeholders must be a whole value"},
 	} {
+		// Text: the message names the placeholder or value at fault.
 		if _, err := fill([]byte(c.tmpl), c.values); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)
 		}

@@ -16,6 +16,12 @@ import (
 // ErrNotExist is returned (wrapped) when an object does not exist.
 var ErrNotExist = errors.New("storage: object does not exist")
 
+// ErrChanged is returned (wrapped) by a reader whose object was replaced
+// while it was being read: the bytes already read and the rest would come
+// from different objects. The S3 store, which reads in ranged parts pinned
+// to the first ETag, returns it.
+var ErrChanged = errors.New("storage: object changed while being read")
+
 // Object describes a stored object.
 type Object struct {
 	Key     string    // relative to the storage root, slash-separated

@@ -157,6 +157,11 @@ func (s *Store) CreateTable(ctx context.Context) error {
 	return checkSchema(s.table, out.Table)
 }
 
+// ErrSchema is returned (wrapped) by CreateTable for an existing table
+// without this store's keys or index: it holds something else, and the
+// store does not write into it.
+var ErrSchema = errors.New("dynamo: not a lineage table")
+
 // checkSchema verifies that an existing table has this package's keys.
 func checkSchema(table string, d *types.TableDescription) error {
 	keys := func(ks []types.KeySchemaElement) string {
@@ -167,14 +172,14 @@ func checkSchema(table string, d *types.TableDescription) error {
 		return strings.Join(b, ",")
 	}
 	if got := keys(d.KeySchema); got != "PK:HASH,SK:RANGE" {
-		return fmt.Errorf("lineage: table %s has key schema %s, want PK:HASH,SK:RANGE", table, got)
+		return fmt.Errorf("lineage: table %s: %w: key schema %s, want PK:HASH,SK:RANGE", table, ErrSchema, got)
 	}
 	for _, g := range d.GlobalSecondaryIndexes {
 		if aws.ToString(g.IndexName) == GSI1 && keys(g.KeySchema) == "GSI1PK:HASH,GSI1SK:RANGE" {
 			return nil
 		}
 	}
-	return fmt.Errorf("lineage: table %s has no index %s on GSI1PK, GSI1SK", table, GSI1)
+	return fmt.Errorf("lineage: table %s: %w: no index %s on GSI1PK, GSI1SK", table, ErrSchema, GSI1)
 }
 
 // esc makes a name safe as one "#"-separated key part.

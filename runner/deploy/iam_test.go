@@ -1,4 +1,4 @@
-package runner
+package deploy
 
 import (
 	"encoding/json"
@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/runner/deploy/deploytest"
 	"github.com/tierflow/tierflow/statemachines"
 )
 
@@ -270,12 +272,12 @@ func allows(p PolicyDocument, action, resource string) bool {
 
 func testDeployment(t *testing.T) *Deployment {
 	t.Helper()
-	spec, err := LoadJob("consumer-header")
+	spec, err := jobs.Open("consumer-header")
 	if err != nil {
 		t.Fatal(err)
 	}
 	spec.PII.KMSKeyID = "arn:aws:kms:us-east-1:123456789012:key/pii"
-	d, err := NewDeployment(spec, DeployOptions{Job: "consumer-header", Lake: "s3://lake-bucket/prod", Image: testImage, Subnets: []string{"subnet-0a"}}, "aws", "us-east-1", "123456789012")
+	d, err := NewDeployment(spec, Options{Job: "consumer-header", Lake: "s3://lake-bucket/prod", Image: deploytest.Image, Subnets: []string{"subnet-0a"}}, "aws", "us-east-1", "123456789012")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +285,7 @@ func testDeployment(t *testing.T) *Deployment {
 }
 
 func TestPolicyCoversEveryCall(t *testing.T) {
-	calls := sdkCalls(t, "../lake/storage/s3", "../lake/catalog/glue", "../lake/engine/athena", "../lake/lineage/dynamo", "pii", ".")
+	calls := sdkCalls(t, "../../lake/storage/s3", "../../lake/catalog/glue", "../../lake/engine/athena", "../../lake/lineage/dynamo", "../pii", "..", ".")
 	for _, must := range []string{"s3.GetObject", "glue.CreateTable", "athena.StartQueryExecution", "dynamodb.PutItem", "sfn.StartExecution", "iam.PutRolePolicy", "scheduler.CreateSchedule", "ecs.RegisterTaskDefinition"} {
 		if _, ok := calls[must]; !ok {
 			t.Errorf("the scan missed %s: is it still called? (scan broken?)", must)

@@ -1,15 +1,13 @@
-package runner
+package jobs
 
 import (
 	"fmt"
 	"strings"
-
-	"github.com/tierflow/tierflow/jobs"
-	"github.com/tierflow/tierflow/lake/storage"
 )
 
 // Layout names every key a job writes below the lake root. Keeping the
-// naming in one place keeps the runner, gc, rollback and the docs in step.
+// naming in one place keeps the runner, gc, rollback, deploy's IAM
+// policies and the docs in step.
 //
 //	intake/...                                         partner drop (source.intake)
 //	tier1/<job>/month=M/delivery=<fp>/<part>.csv.gz    pristine copy, never modified
@@ -18,7 +16,7 @@ import (
 //	_tierflow/runs/<job>/<id>/parts/<part>.manifest.json|.rejects.csv
 //	_tierflow/catalog.json, _tierflow/lineage.db        local catalog and lineage
 type Layout struct {
-	Spec *jobs.Spec
+	Spec *Spec
 }
 
 // Tier1Prefix is where a delivery of a month is kept, byte for byte.
@@ -74,11 +72,4 @@ func PartName(key string) string {
 		return "part"
 	}
 	return string(b)
-}
-
-// DirURI is the URI of a key prefix, with a trailing slash, as catalogs
-// expect for locations.
-func DirURI(st storage.Storage, prefix string) string {
-	u := st.ObjectURI(strings.TrimSuffix(prefix, "/"))
-	return u + "/"
 }

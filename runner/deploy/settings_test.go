@@ -1,15 +1,20 @@
-package runner
+package deploy
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/tierflow/tierflow/jobs"
 )
 
 // deploy and render name every missing setting at once; iam-policy needs
 // only what the policies depend on (issue 14, finding 7).
 func TestDeploySettingsAllAtOnce(t *testing.T) {
-	spec := shippedSpec(t)
-	_, err := NewDeployment(spec, DeployOptions{Job: "consumer-header"}, "aws", "us-east-1", "123456789012")
+	spec, err := jobs.Shipped("consumer-header")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = NewDeployment(spec, Options{Job: "consumer-header"}, "aws", "us-east-1", "123456789012")
 	if err == nil {
 		t.Fatal("a deployment without image, lake and subnets was accepted")
 	}
@@ -18,7 +23,7 @@ func TestDeploySettingsAllAtOnce(t *testing.T) {
 			t.Errorf("the refusal %q does not say %q", err, want)
 		}
 	}
-	d, err := NewDeployment(spec, DeployOptions{Job: "consumer-header", Lake: "s3://my-bucket/lake", PolicyOnly: true}, "aws", "us-east-1", "123456789012")
+	d, err := NewDeployment(spec, Options{Job: "consumer-header", Lake: "s3://my-bucket/lake", PolicyOnly: true}, "aws", "us-east-1", "123456789012")
 	if err != nil || d.Bucket != "my-bucket" {
 		t.Fatalf("the policies of a job without image and subnets: %+v, %v", d, err)
 	}

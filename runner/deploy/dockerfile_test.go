@@ -1,4 +1,4 @@
-package runner
+package deploy
 
 import (
 	"os"
@@ -15,7 +15,7 @@ import (
 
 func readRepoFile(t *testing.T, name string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", name))
+	b, err := os.ReadFile(filepath.Join("..", "..", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestDockerfile(t *testing.T) {
 	}
 	lint := filepath.Join(dir, "dockerfilelint")
 	cmd := exec.Command(lint, "Dockerfile")
-	cmd.Dir = ".." // where .dockerfilelintrc is
+	cmd.Dir = "../.." // where .dockerfilelintrc is
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Errorf("dockerfilelint: %v\n%s", err, out)
 	}
@@ -83,7 +83,7 @@ func TestStaticBuild(t *testing.T) {
 	}
 	bin := filepath.Join(t.TempDir(), "tierflow")
 	cmd := exec.Command("go", "build", "-tags", "noduckdb", "-trimpath", "-o", bin, ".")
-	cmd.Dir = ".."
+	cmd.Dir = "../.."
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("CGO_ENABLED=0 go build -tags noduckdb: %v\n%s", err, out)

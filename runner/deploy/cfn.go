@@ -1,4 +1,4 @@
-package runner
+package deploy
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/statemachines"
 )
 
@@ -23,11 +24,11 @@ const (
 // task definition's ARN, filled by DefinitionSubstitutions.
 const cfnTaskDefinition = "${TaskDefinitionArn}"
 
-// RenderCommand prints the job's deployment as a CloudFormation template
+// Render prints the job's deployment as a CloudFormation template
 // (JSON): the same roles, task definition, state machine and schedule as
 // deploy, plus the log group. It calls no AWS API.
-func RenderCommand(_ context.Context, o DeployOptions) error {
-	spec, err := LoadJob(o.Job)
+func Render(_ context.Context, o Options) error {
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
 		return err
 	}
@@ -49,7 +50,7 @@ func ref(name string) cfnObject    { return cfnObject{"Ref": name} }
 func getAtt(name string) cfnObject { return cfnObject{"Fn::GetAtt": []string{name, "Arn"}} }
 
 // CloudFormation returns the deployment as a CloudFormation template. d
-// must be built with the pseudo parameters (see RenderCommand).
+// must be built with the pseudo parameters (see Render).
 func (d *Deployment) CloudFormation() ([]byte, error) {
 	p := d.Params
 	p.TaskDefinition = cfnTaskDefinition
@@ -179,11 +180,11 @@ func subPseudo(v any) any {
 	return v
 }
 
-// IAMPolicyCommand prints the policies deploy attaches (per role: trust
+// IAMPolicy prints the policies deploy attaches (per role: trust
 // and inline policy) and the operator's, as one JSON document.
-func IAMPolicyCommand(ctx context.Context, o DeployOptions) error {
+func IAMPolicy(ctx context.Context, o Options) error {
 	o.PolicyOnly = true
-	spec, err := LoadJob(o.Job)
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
 		return err
 	}
@@ -195,7 +196,7 @@ func IAMPolicyCommand(ctx context.Context, o DeployOptions) error {
 	if acct != "" && region != "" {
 		d, err = NewDeployment(spec, o, partitionOf(region), region, acct)
 	} else {
-		api, aerr := newAWSAPI(ctx, o.AWS, spec, o.Region, o.Log)
+		api, aerr := NewClients(ctx, o.AWS, spec, o.Region, o.Log)
 		if aerr != nil {
 			return aerr
 		}

@@ -1,18 +1,16 @@
 package runner
 
 import (
-	"encoding/json"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/lineage"
 )
 
-// The --output json views of runs, status, lineage and validate. Their
-// shape is docs/schemas/cli.schema.json, which the tests check them
-// against.
+// The views runs, status, lineage and validate return; the CLI prints them
+// as --output json. Their shape is docs/schemas/cli.schema.json, which the
+// tests check them against.
 
 // RunView is one run as runs and status print it.
 type RunView struct {
@@ -62,6 +60,50 @@ type ExecutionView struct {
 	Run          *RunView   `json:"run,omitempty"`
 	// Lineage says why there is no run record, when there is none.
 	Lineage string `json:"lineage,omitempty"`
+}
+
+// ExecutionView is s as status --output json prints it on AWS; now ends the
+// duration of an execution still running.
+func (s *RunStatus) ExecutionView(now time.Time) ExecutionView {
+	var v ExecutionView
+	if s.Run != nil {
+		rv := runView(*s.Run, s.Published)
+		v.Run = &rv
+	}
+	e := s.Execution
+	if e == nil {
+		v.Lineage = "a local run: no Step Functions execution"
+		return v
+	}
+	p := e.Progress
+	v.Execution, v.ARN, v.Status, v.Month, v.Stage, v.State = e.Name, e.ARN, e.Status, e.Month, p.Stage, p.State
+	v.Redriven, v.Error, v.Cause = e.Redrives, e.Error, e.Cause
+	if p.PartsTotal > 0 {
+		v.Parts = &CountView{Done: p.PartsDone, Failed: p.PartsFailed, Total: p.PartsTotal}
+	}
+	if p.TablesTotal > 0 {
+		v.Tables = &CountView{Done: p.TablesDone, Total: p.TablesTotal}
+	}
+	if e.Started != nil {
+		end := now
+		if e.Stopped != nil {
+			stopped := e.Stopped.UTC()
+			v.Stopped, end = &stopped, stopped
+		}
+		started, secs := e.Started.UTC(), end.Sub(*e.Started).Seconds()
+		v.Started, v.DurationSecs = &started, &secs
+	}
+	switch {
+	case s.Run != nil:
+	case s.LineageErr != nil:
+		v.Lineage = fmt.Sprintf("unavailable: %v", s.LineageErr)
+	default:
+		v.Lineage = "no run recorded for this execution (yet)"
+	}
+	if v.Month == "" && s.Run != nil {
+		v.Month = s.Run.Month
+	}
+	return v
 }
 
 // CountView counts a Map's items: parts converted or tables derived.
@@ -118,9 +160,9 @@ type StageView struct {
 	Files        int     `json:"files"`
 }
 
-// runSummary is month's summary: res (nil when the month failed before a
-// run began) and the run's error.
-func runSummary(spec *jobs.Spec, month string, res *Result, runErr error) RunSummaryView {
+// RunSummary is month's summary as run --output json prints it: res (nil
+// when the month failed before a run began) and the run's error.
+func RunSummary(spec *jobs.Spec, month string, res *Result, runErr error) RunSummaryView {
 	v := RunSummaryView{Job: spec.Name, Month: month, Status: lineage.StatusFailed, Tables: []TableView{}, Stages: []StageView{}}
 	if runErr != nil {
 		v.Error = runErr.Error()
@@ -194,19 +236,4 @@ func problemViews(ps jobs.Errors) []ProblemView {
 		out = append(out, ProblemView{File: p.File, Line: p.Line, Message: p.Msg})
 	}
 	return out
-}
-
-// checkOutput refuses an --output the command does not have.
-func checkOutput(cmd, output string) error {
-	switch output {
-	case "", "text", "json":
-		return nil
-	}
-	return invalidInput{fmt.Errorf("%s: --output %q: use text or json", cmd, output)}
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

@@ -1,4 +1,4 @@
-package runner
+package deploy
 
 import (
 	"bytes"
@@ -14,45 +14,27 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/rs/zerolog"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/awsfake"
+	"github.com/tierflow/tierflow/runner/deploy/deploytest"
 )
 
-// orchestration is an awsfake server with the control-plane services.
-type orchestration struct {
-	srv   *awsfake.Server
-	sfn   *awsfake.StepFunctions
-	ecs   *awsfake.ECS
-	sched *awsfake.Scheduler
-	iam   *awsfake.IAM
-	cfg   aws.Config
-}
-
-func newOrchestration(t *testing.T) *orchestration {
-	t.Helper()
-	srv := awsfake.New(t)
-	o := &orchestration{srv: srv, sfn: awsfake.NewStepFunctions(srv), ecs: awsfake.NewECS(srv), sched: awsfake.NewScheduler(srv), iam: awsfake.NewIAM(srv)}
-	o.cfg = srv.Config()
-	return o
-}
-
-const testImage = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tierflow:1.0"
-
-func deployOptions(o *orchestration, out *bytes.Buffer) DeployOptions {
-	return DeployOptions{
-		Job: "consumer-header", Lake: "s3://lake-bucket/prod", Image: testImage,
+func deployOptions(o *deploytest.Orchestration, out *bytes.Buffer) Options {
+	return Options{
+		Job: "consumer-header", Lake: "s3://lake-bucket/prod", Image: deploytest.Image,
 		Subnets: []string{"subnet-0a", "subnet-0b"}, SecurityGroups: []string{"sg-0c"},
-		IAMPropagation: 5 * time.Second, Log: zerolog.Nop(), Stdout: out, AWS: &o.cfg,
+		IAMPropagation: 5 * time.Second, Log: zerolog.Nop(), Stdout: out, AWS: &o.Cfg,
 	}
 }
 
 func TestDeployCreatesThenUpdates(t *testing.T) {
-	o := newOrchestration(t)
+	o := deploytest.New(t)
 	var out bytes.Buffer
 	opts := deployOptions(o, &out)
-	if err := DeployCommand(t.Context(), opts); err != nil {
+	if err := Apply(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}
-	spec, err := LoadJob("consumer-header")
+	spec, err := jobs.Open("consumer-header")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,24 +45,24 @@ func TestDeployCreatesThenUpdates(t *testing.T) {
 
 	// Roles: trusted by their service only, with the generated policy.
 	for _, r := range d.Roles() {
-		got, ok := o.iam.Role(r.Name)
+		got, ok := o.IAM.Role(r.Name)
 		if !ok {
 			t.Fatalf("role %s not created", r.Name)
 		}
-		if !samePolicy(got.Trust, policyJSON(d.TrustPolicy(*r))) || !strings.Contains(got.Trust, r.Service) {
+		if !samePolicy(got.Trust, d.TrustPolicy(*r).JSON()) || !strings.Contains(got.Trust, r.Service) {
 			t.Errorf("role %s trust %s", r.Name, got.Trust)
 		}
-		if !samePolicy(got.Policies[PolicyName], policyJSON(r.Policy)) || len(got.Policies) != 1 {
+		if !samePolicy(got.Policies[PolicyName], r.Policy.JSON()) || len(got.Policies) != 1 {
 			t.Errorf("role %s policies %v", r.Name, got.Policies)
 		}
 	}
-	if c := o.ecs.Cluster("tierflow"); c == "" {
+	if c := o.ECS.Cluster("tierflow"); c == "" {
 		t.Error("cluster tierflow not created")
 	}
 
 	// The task definition: Fargate, the job's CPU and memory, the image,
 	// awslogs, the roles.
-	td := o.ecs.TaskDefinition("tierflow-consumer-header")
+	td := o.ECS.TaskDefinition("tierflow-consumer-header")
 	if td == nil {
 		t.Fatal("no task definition")
 	}
@@ -91,14 +73,14 @@ func TestDeployCreatesThenUpdates(t *testing.T) {
 	}
 	c := td["containerDefinitions"].([]any)[0].(map[string]any)
 	logs := c["logConfiguration"].(map[string]any)
-	if c["name"] != "tierflow" || c["image"] != testImage || logs["logDriver"] != "awslogs" ||
+	if c["name"] != "tierflow" || c["image"] != deploytest.Image || logs["logDriver"] != "awslogs" ||
 		logs["options"].(map[string]any)["awslogs-group"] != "/tierflow/consumer-header" {
 		t.Errorf("container %v", c)
 	}
 
 	// The state machine: the rendered definition, with this revision, the
 	// subnets and cluster given, run by the state machine role.
-	sm, ok := o.sfn.StateMachine("tierflow-consumer-header")
+	sm, ok := o.SFN.StateMachine("tierflow-consumer-header")
 	if !ok {
 		t.Fatal("no state machine")
 	}
@@ -108,7 +90,7 @@ func TestDeployCreatesThenUpdates(t *testing.T) {
 	checkDefinition(t, sm.Definition, td["taskDefinitionArn"].(string))
 
 	// The schedule: the job's cron, starting the state machine with no month.
-	s, ok := o.sched.Schedule("tierflow-consumer-header")
+	s, ok := o.Sched.Schedule("tierflow-consumer-header")
 	if !ok {
 		t.Fatal("no schedule")
 	}
@@ -123,13 +105,13 @@ func TestDeployCreatesThenUpdates(t *testing.T) {
 	}
 
 	// Deploy again with another image: updates, nothing created.
-	o.srv.ResetRequests()
+	o.Srv.ResetRequests()
 	out.Reset()
-	opts.Image = testImage[:len(testImage)-3] + "1.1"
-	if err := DeployCommand(t.Context(), opts); err != nil {
+	opts.Image = deploytest.Image[:len(deploytest.Image)-3] + "1.1"
+	if err := Apply(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}
-	count := func(target string) int { return len(o.srv.RequestsTo(target)) }
+	count := func(target string) int { return len(o.Srv.RequestsTo(target)) }
 	for target, want := range map[string]int{
 		"iam.CreateRole": 0, "iam.UpdateAssumeRolePolicy": 0, "iam.PutRolePolicy": 4, "AmazonEC2ContainerServiceV20141113.CreateCluster": 0,
 		"AWSStepFunctions.CreateStateMachine": 0, "AWSStepFunctions.UpdateStateMachine": 1,
@@ -139,7 +121,7 @@ func TestDeployCreatesThenUpdates(t *testing.T) {
 			t.Errorf("second deploy: %d calls to %s, want %d", got, target, want)
 		}
 	}
-	sm, _ = o.sfn.StateMachine("tierflow-consumer-header")
+	sm, _ = o.SFN.StateMachine("tierflow-consumer-header")
 	checkDefinition(t, sm.Definition, strings.TrimSuffix(td["taskDefinitionArn"].(string), "1")+"2")
 	if strings.Contains(out.String(), "created") {
 		t.Errorf("second deploy created something:\n%s", out.String())
@@ -174,59 +156,59 @@ func checkDefinition(t *testing.T, def, taskDef string) {
 // TestDeployWaitsForNewRoles: Step Functions refuses a role IAM has not
 // propagated yet; deploy retries that, and only that.
 func TestDeployWaitsForNewRoles(t *testing.T) {
-	o := newOrchestration(t)
+	o := deploytest.New(t)
 	var out bytes.Buffer
 	notYet := awsfake.Errorf("AccessDeniedException", "Neither the global service principal states.amazonaws.com, nor the regional one is authorized to assume the provided role.")
-	o.srv.FailNext("AWSStepFunctions.CreateStateMachine", notYet)
-	if err := DeployCommand(t.Context(), deployOptions(o, &out)); err != nil {
+	o.Srv.FailNext("AWSStepFunctions.CreateStateMachine", notYet)
+	if err := Apply(t.Context(), deployOptions(o, &out)); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(o.srv.RequestsTo("AWSStepFunctions.CreateStateMachine")); n != 2 {
+	if n := len(o.Srv.RequestsTo("AWSStepFunctions.CreateStateMachine")); n != 2 {
 		t.Errorf("%d CreateStateMachine calls, want 2", n)
 	}
 	// Another error is not retried.
-	o2 := newOrchestration(t)
-	o2.srv.FailNext("AWSStepFunctions.CreateStateMachine", awsfake.Errorf("InvalidDefinition", "bad"))
-	err := DeployCommand(t.Context(), deployOptions(o2, &out))
-	if err == nil || !strings.Contains(err.Error(), "InvalidDefinition") || len(o2.srv.RequestsTo("AWSStepFunctions.CreateStateMachine")) != 1 {
+	o2 := deploytest.New(t)
+	o2.Srv.FailNext("AWSStepFunctions.CreateStateMachine", awsfake.Errorf("InvalidDefinition", "bad"))
+	err := Apply(t.Context(), deployOptions(o2, &out))
+	if err == nil || !strings.Contains(err.Error(), "InvalidDefinition") || len(o2.Srv.RequestsTo("AWSStepFunctions.CreateStateMachine")) != 1 {
 		t.Errorf("InvalidDefinition: %v", err)
 	}
 }
 
 func TestDeployRefusesWhatCannotRun(t *testing.T) {
-	o := newOrchestration(t)
+	o := deploytest.New(t)
 	var out bytes.Buffer
 	for name, c := range map[string]struct {
-		mod  func(*DeployOptions)
+		mod  func(*Options)
 		want string
 	}{
-		"local lake": {func(d *DeployOptions) { d.Lake = "" }, "--lake s3://"},
-		"no image":   {func(d *DeployOptions) { d.Image = "" }, "no container image"},
-		"no subnets": {func(d *DeployOptions) { d.Subnets = nil }, "no subnets"},
-		"job file":   {func(d *DeployOptions) { d.Job = "../jobs/consumer-header.yaml" }, "--job-uri"},
-		"storage":    {func(d *DeployOptions) { d.StorageGiB = 500 }, "21–200"},
+		"local lake": {func(d *Options) { d.Lake = "" }, "--lake s3://"},
+		"no image":   {func(d *Options) { d.Image = "" }, "no container image"},
+		"no subnets": {func(d *Options) { d.Subnets = nil }, "no subnets"},
+		"job file":   {func(d *Options) { d.Job = "../../jobs/consumer-header.yaml" }, "--job-uri"},
+		"storage":    {func(d *Options) { d.StorageGiB = 500 }, "21–200"},
 	} {
 		opts := deployOptions(o, &out)
 		c.mod(&opts)
-		err := DeployCommand(t.Context(), opts)
+		err := Apply(t.Context(), opts)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want an error mentioning %q", name, err, c.want)
 		}
 	}
 	// A refused deploy changes nothing: it got as far as finding the
 	// account, at most.
-	for _, r := range o.srv.Requests() {
+	for _, r := range o.Srv.Requests() {
 		if r.Target != "sts.GetCallerIdentity" {
 			t.Errorf("a refused deploy called %s", r.Target)
 		}
 	}
 	// A job file deploys with --job-uri: the tasks get the URI.
 	opts := deployOptions(o, &out)
-	opts.Job, opts.JobURI = "../jobs/consumer-header.yaml", "s3://lake-bucket/jobs/consumer-header.yaml"
-	if err := DeployCommand(t.Context(), opts); err != nil {
+	opts.Job, opts.JobURI = "../../jobs/consumer-header.yaml", "s3://lake-bucket/jobs/consumer-header.yaml"
+	if err := Apply(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}
-	sm, _ := o.sfn.StateMachine("tierflow-consumer-header")
+	sm, _ := o.SFN.StateMachine("tierflow-consumer-header")
 	if !strings.Contains(sm.Definition, `"job": "s3://lake-bucket/jobs/consumer-header.yaml"`) {
 		t.Error("the definition does not pass the job URI to the tasks")
 	}

@@ -1,4 +1,4 @@
-package runner
+package awsconfig_test
 
 import (
 	"bytes"
@@ -7,13 +7,15 @@ import (
 
 	"github.com/aws/smithy-go/logging"
 	"github.com/rs/zerolog"
+
+	"github.com/tierflow/tierflow/lake/awsconfig"
 )
 
 // The AWS SDK's own log lines come out as the command's log lines (issue
 // 14, finding 7: they ignored --log-format).
 func TestSDKLogThroughZerolog(t *testing.T) {
 	var buf bytes.Buffer
-	l := sdkLogger(zerolog.New(&buf).Level(zerolog.InfoLevel))
+	l := awsconfig.ZerologLogger(zerolog.New(&buf).Level(zerolog.InfoLevel))
 	l.Logf(logging.Warn, "failed to discard remaining HTTP response body: %s", "boom")
 	l.Logf(logging.Debug, "request %d", 1) // below the command's level
 	var line map[string]any

@@ -1,4 +1,4 @@
-package runner
+package deploy
 
 import (
 	"context"
@@ -12,28 +12,30 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
-	"github.com/aws/smithy-go/logging"
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/awsconfig"
 )
 
-// awsAPI holds the control-plane clients of deploy, run --on aws, runs
+// Clients holds the control-plane clients of deploy, run --on aws, runs
 // and status.
-type awsAPI struct {
-	cfg   aws.Config
-	sfn   *sfn.Client
+type Clients struct {
+	// Config is the configuration every client was built from.
+	Config aws.Config
+	// SFN is Step Functions, where run --on aws, runs and status follow
+	// the executions.
+	SFN   *sfn.Client
 	ecs   *ecs.Client
 	sched *scheduler.Client
 	iam   *iam.Client
 	sts   *sts.Client
 }
 
-// newAWSAPI builds the clients: from override (tests) or the SDK's
+// NewClients builds the clients: from override (tests) or the SDK's
 // standard chain, in region (default: the job's aws.region, then the
 // chain's).
-func newAWSAPI(ctx context.Context, override *aws.Config, spec *jobs.Spec, region string, log zerolog.Logger) (*awsAPI, error) {
+func NewClients(ctx context.Context, override *aws.Config, spec *jobs.Spec, region string, log zerolog.Logger) (*Clients, error) {
 	if region == "" {
 		region = spec.AWS.Region
 	}
@@ -45,18 +47,18 @@ func newAWSAPI(ctx context.Context, override *aws.Config, spec *jobs.Spec, regio
 		}
 	} else {
 		var err error
-		if cfg, err = awsconfig.Load(ctx, awsconfig.Options{Region: region, Logger: sdkLogger(log)}); err != nil {
+		if cfg, err = awsconfig.Load(ctx, awsconfig.Options{Region: region, Logger: awsconfig.ZerologLogger(log)}); err != nil {
 			return nil, fmt.Errorf("aws config: %w", err)
 		}
 	}
-	return &awsAPI{
-		cfg: cfg, sfn: sfn.NewFromConfig(cfg), ecs: ecs.NewFromConfig(cfg), sched: scheduler.NewFromConfig(cfg),
+	return &Clients{
+		Config: cfg, SFN: sfn.NewFromConfig(cfg), ecs: ecs.NewFromConfig(cfg), sched: scheduler.NewFromConfig(cfg),
 		iam: iam.NewFromConfig(cfg), sts: sts.NewFromConfig(cfg),
 	}, nil
 }
 
-// account returns the given account, or the caller's.
-func (a *awsAPI) account(ctx context.Context, given string) (string, error) {
+// Account returns the given account, or the caller's.
+func (a *Clients) Account(ctx context.Context, given string) (string, error) {
 	if given != "" {
 		return given, nil
 	}
@@ -69,12 +71,24 @@ func (a *awsAPI) account(ctx context.Context, given string) (string, error) {
 
 // deployment computes the job's deployment in the clients' region and the
 // given or the caller's account.
-func (a *awsAPI) deployment(ctx context.Context, spec *jobs.Spec, o DeployOptions) (*Deployment, error) {
-	acct, err := a.account(ctx, o.Account)
+func (a *Clients) deployment(ctx context.Context, spec *jobs.Spec, o Options) (*Deployment, error) {
+	acct, err := a.Account(ctx, o.Account)
 	if err != nil {
 		return nil, err
 	}
-	return NewDeployment(spec, o, partitionOf(a.cfg.Region), a.cfg.Region, acct)
+	return NewDeployment(spec, o, partitionOf(a.Config.Region), a.Config.Region, acct)
+}
+
+// StateMachineARN is the ARN of the job's deployed state machine: name is
+// the deployment's base name ("" for the default "tierflow-<job>"), account
+// the given or, when "", the caller's.
+func (a *Clients) StateMachineARN(ctx context.Context, spec *jobs.Spec, name, account string) (string, error) {
+	acct, err := a.Account(ctx, account)
+	if err != nil {
+		return "", err
+	}
+	d := &Deployment{Partition: partitionOf(a.Config.Region), Region: a.Config.Region, Account: acct, Base: baseName(spec, name)}
+	return d.StateMachineARN(), nil
 }
 
 // partitionOf is the ARN partition of a region.
@@ -95,17 +109,4 @@ func apiErrorCode(err error) string {
 		return ae.ErrorCode()
 	}
 	return ""
-}
-
-// sdkLogger sends the AWS SDK's own log lines through zerolog, so they take
-// the command's format (JSON on AWS) instead of the SDK's "SDK <date>"
-// lines on stderr.
-func sdkLogger(log zerolog.Logger) logging.Logger {
-	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
-		ev := log.Warn()
-		if c == logging.Debug {
-			ev = log.Debug()
-		}
-		ev.Str("source", "aws-sdk").Msgf(format, v...)
-	})
 }

@@ -1,10 +1,9 @@
-package runner
+package deploy
 
 import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"regexp"
 	"strings"
 	"time"
@@ -16,9 +15,9 @@ import (
 	"github.com/tierflow/tierflow/statemachines"
 )
 
-// DeployOptions are the options of deploy, render and iam-policy: the job
+// Options are the options of deploy, render and iam-policy: the job
 // and what the job spec does not say about its AWS home.
-type DeployOptions struct {
+type Options struct {
 	// Job is the job spec file, or a shipped job's name.
 	Job string
 	// JobURI is what the tasks pass as --job when Job is a file: the
@@ -60,7 +59,7 @@ type DeployOptions struct {
 }
 
 // Deployment is everything tierflow creates on AWS for one job, derived
-// from the job and DeployOptions alone. deploy turns it into API calls and
+// from the job and Options alone. deploy turns it into API calls and
 // render into a CloudFormation template, so the two cannot drift apart.
 type Deployment struct {
 	Spec *jobs.Spec
@@ -114,35 +113,34 @@ type Statement struct {
 // PolicyName is the name of the inline policy on every tierflow role.
 const PolicyName = "tierflow"
 
-// isShippedJob reports whether job names a shipped job rather than a file
-// (the rule LoadJob applies).
-func isShippedJob(job string) bool {
-	if _, err := os.Stat(job); err == nil {
-		return false
-	}
-	return !strings.ContainsAny(job, "/\\") && !strings.HasSuffix(job, ".yaml")
-}
-
 // jobRef is what tasks pass as --job.
-func jobRef(o DeployOptions, spec *jobs.Spec) (string, error) {
+func jobRef(o Options, spec *jobs.Spec) (string, error) {
 	if o.JobURI != "" {
 		if !strings.HasPrefix(o.JobURI, "s3://") {
 			return "", fmt.Errorf("--job-uri %q: want the s3:// URI of the job file", o.JobURI)
 		}
 		return o.JobURI, nil
 	}
-	if isShippedJob(o.Job) {
+	if jobs.IsShippedName(o.Job) {
 		return spec.Name, nil
 	}
 	return "", fmt.Errorf("job %s is a file the Fargate tasks cannot read: copy it, its schema and its header file to S3 (e.g. s3://BUCKET/jobs/%s/) and pass --job-uri s3://BUCKET/jobs/%s/%s",
-		o.Job, spec.Name, spec.Name, baseName(o.Job))
+		o.Job, spec.Name, spec.Name, fileName(o.Job))
 }
 
-func baseName(p string) string { return p[strings.LastIndexAny(p, "/\\")+1:] }
+func fileName(p string) string { return p[strings.LastIndexAny(p, "/\\")+1:] }
+
+// baseName is the resource base name: name, or "tierflow-<job>".
+func baseName(spec *jobs.Spec, name string) string {
+	if name == "" {
+		return "tierflow-" + spec.Name
+	}
+	return name
+}
 
 // NewDeployment computes a job's deployment. partition, region and
 // account build the ARNs.
-func NewDeployment(spec *jobs.Spec, o DeployOptions, partition, region, account string) (*Deployment, error) {
+func NewDeployment(spec *jobs.Spec, o Options, partition, region, account string) (*Deployment, error) {
 	// Every missing or wrong setting is reported at once.
 	var errs []error
 	ref, err := jobRef(o, spec)
@@ -153,10 +151,7 @@ func NewDeployment(spec *jobs.Spec, o DeployOptions, partition, region, account 
 		errs = append(errs, err)
 	}
 	d := &Deployment{Spec: spec, Partition: partition, Region: region, Account: account}
-	d.Base = o.Name
-	if d.Base == "" {
-		d.Base = "tierflow-" + spec.Name
-	}
+	d.Base = baseName(spec, o.Name)
 	if !regexp.MustCompile(`^[A-Za-z0-9_-]{1,50}$`).MatchString(d.Base) {
 		errs = append(errs, fmt.Errorf("resource base name %q: use 1–50 letters, digits, - or _ (it prefixes role names of up to 64 characters)", d.Base))
 	}

@@ -1,9 +1,11 @@
-package runner
+package deploy
 
 import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/tierflow/tierflow/jobs"
 )
 
 // The policies below are least privilege for what the code does; the
@@ -32,9 +34,9 @@ func (d *Deployment) intakePrefix() string {
 // copies), tier 2 (its table), tier 3 (its derived tables) and _tierflow/
 // (manifests, rejects, executions' state, keys).
 func (d *Deployment) writablePrefixes() []string {
-	out := []string{"tier1/" + d.Spec.Name + "/", TableRoot(2, d.Spec.Output.Table)}
+	out := []string{"tier1/" + d.Spec.Name + "/", jobs.TableRoot(2, d.Spec.Output.Table)}
 	for _, t := range d.Spec.Derived {
-		out = append(out, TableRoot(3, t.Table))
+		out = append(out, jobs.TableRoot(3, t.Table))
 	}
 	return append(out, "_tierflow/")
 }
@@ -230,12 +232,12 @@ func (d *Deployment) stateMachinePolicy() PolicyDocument {
 		// staged tier-2 data and writes tier 3.
 		allow("CtasCatalog", []string{"glue:GetDatabase", "glue:GetTable", "glue:GetTables", "glue:GetPartition", "glue:GetPartitions",
 			"glue:CreateTable", "glue:DeleteTable", "glue:BatchCreatePartition"}, d.glueResources()...),
-		allow("CtasReadTier2", []string{"s3:GetObject"}, d.s3Object(TableRoot(2, d.Spec.Output.Table))),
+		allow("CtasReadTier2", []string{"s3:GetObject"}, d.s3Object(jobs.TableRoot(2, d.Spec.Output.Table))),
 		d.lakeList(d.writablePrefixes()[1:]),
 	}
 	var tier3 []string
 	for _, t := range d.Spec.Derived {
-		tier3 = append(tier3, d.s3Object(TableRoot(3, t.Table)))
+		tier3 = append(tier3, d.s3Object(jobs.TableRoot(3, t.Table)))
 	}
 	if len(tier3) > 0 {
 		st = append(st, allow("CtasWriteTier3", []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"}, tier3...))

@@ -1,4 +1,4 @@
-package runner
+package deploy
 
 import (
 	"context"
@@ -20,11 +20,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/statemachines"
 )
 
-// DeployResult names what deploy created or updated.
-type DeployResult struct {
+// Result names what deploy created or updated.
+type Result struct {
 	TaskDefinition string // ARN with revision
 	StateMachine   string
 	Schedule       string // "" without one
@@ -32,15 +33,15 @@ type DeployResult struct {
 	Created        []string // resources created (the others were updated)
 }
 
-// DeployCommand creates or updates the job's AWS resources (IAM roles
+// Apply creates or updates the job's AWS resources (IAM roles
 // with their policies, the ECS cluster if missing, the task definition,
 // the state machine and the monthly schedule) and prints what it did.
-func DeployCommand(ctx context.Context, o DeployOptions) error {
-	spec, err := LoadJob(o.Job)
+func Apply(ctx context.Context, o Options) error {
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
 		return err
 	}
-	api, err := newAWSAPI(ctx, o.AWS, spec, o.Region, o.Log)
+	api, err := NewClients(ctx, o.AWS, spec, o.Region, o.Log)
 	if err != nil {
 		return err
 	}
@@ -69,8 +70,8 @@ func DeployCommand(ctx context.Context, o DeployOptions) error {
 }
 
 // deploy applies d.
-func (a *awsAPI) deploy(ctx context.Context, d *Deployment, o DeployOptions) (*DeployResult, error) {
-	res := &DeployResult{}
+func (a *Clients) deploy(ctx context.Context, d *Deployment, o Options) (*Result, error) {
+	res := &Result{}
 	newRoles := false
 	for _, r := range d.Roles() {
 		created, err := a.ensureRole(ctx, d, *r)
@@ -131,7 +132,8 @@ func (a *awsAPI) deploy(ctx context.Context, d *Deployment, o DeployOptions) (*D
 	return res, nil
 }
 
-func policyJSON(p PolicyDocument) string {
+// JSON is the policy as IAM takes it.
+func (p PolicyDocument) JSON() string {
 	b, err := json.Marshal(p)
 	if err != nil {
 		panic(err) // a PolicyDocument always marshals
@@ -156,8 +158,8 @@ func samePolicy(a, b string) bool {
 
 // ensureRole creates r or brings its trust policy up to date, then puts
 // its inline policy; it reports whether the role was created.
-func (a *awsAPI) ensureRole(ctx context.Context, d *Deployment, r Role) (bool, error) {
-	trust := policyJSON(d.TrustPolicy(r))
+func (a *Clients) ensureRole(ctx context.Context, d *Deployment, r Role) (bool, error) {
+	trust := d.TrustPolicy(r).JSON()
 	created := false
 	got, err := a.iam.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(r.Name)})
 	var nse *iamtypes.NoSuchEntityException
@@ -180,7 +182,7 @@ func (a *awsAPI) ensureRole(ctx context.Context, d *Deployment, r Role) (bool, e
 		}
 	}
 	if _, err := a.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
-		RoleName: aws.String(r.Name), PolicyName: aws.String(PolicyName), PolicyDocument: aws.String(policyJSON(r.Policy)),
+		RoleName: aws.String(r.Name), PolicyName: aws.String(PolicyName), PolicyDocument: aws.String(r.Policy.JSON()),
 	}); err != nil {
 		return false, fmt.Errorf("deploy: put policy of role %s: %w", r.Name, err)
 	}
@@ -189,7 +191,7 @@ func (a *awsAPI) ensureRole(ctx context.Context, d *Deployment, r Role) (bool, e
 
 // ensureCluster creates the ECS cluster when it does not exist (a Fargate
 // cluster costs nothing by itself).
-func (a *awsAPI) ensureCluster(ctx context.Context, d *Deployment) (bool, error) {
+func (a *Clients) ensureCluster(ctx context.Context, d *Deployment) (bool, error) {
 	out, err := a.ecs.DescribeClusters(ctx, &ecs.DescribeClustersInput{Clusters: []string{d.ClusterARN()}})
 	if err != nil {
 		return false, fmt.Errorf("deploy: describe cluster %s: %w", d.Params.Cluster, err)
@@ -264,14 +266,14 @@ func iamNotReady(err error) bool {
 	return false
 }
 
-func (a *awsAPI) ensureStateMachine(ctx context.Context, d *Deployment, def string, wait time.Duration) (bool, error) {
+func (a *Clients) ensureStateMachine(ctx context.Context, d *Deployment, def string, wait time.Duration) (bool, error) {
 	arn := d.StateMachineARN()
-	_, err := a.sfn.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)})
+	_, err := a.SFN.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)})
 	var missing *sfntypes.StateMachineDoesNotExist
 	switch {
 	case errors.As(err, &missing):
 		err = retryIAM(ctx, wait, func() error {
-			_, err := a.sfn.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
+			_, err := a.SFN.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
 				Name: aws.String(d.Base), Definition: aws.String(def), RoleArn: aws.String(d.RoleARN(d.StateMachineRole)),
 				Type: sfntypes.StateMachineTypeStandard,
 				Tags: []sfntypes.Tag{{Key: aws.String("tierflow:job"), Value: aws.String(d.Spec.Name)}},
@@ -286,7 +288,7 @@ func (a *awsAPI) ensureStateMachine(ctx context.Context, d *Deployment, def stri
 		return false, fmt.Errorf("deploy: describe state machine %s: %w", d.Base, err)
 	}
 	err = retryIAM(ctx, wait, func() error {
-		_, err := a.sfn.UpdateStateMachine(ctx, &sfn.UpdateStateMachineInput{
+		_, err := a.SFN.UpdateStateMachine(ctx, &sfn.UpdateStateMachineInput{
 			StateMachineArn: aws.String(arn), Definition: aws.String(def), RoleArn: aws.String(d.RoleARN(d.StateMachineRole)),
 		})
 		return err
@@ -297,7 +299,7 @@ func (a *awsAPI) ensureStateMachine(ctx context.Context, d *Deployment, def stri
 	return false, nil
 }
 
-func (a *awsAPI) ensureSchedule(ctx context.Context, d *Deployment, wait time.Duration) (bool, error) {
+func (a *Clients) ensureSchedule(ctx context.Context, d *Deployment, wait time.Duration) (bool, error) {
 	name := d.ScheduleName()
 	target := &schedtypes.Target{
 		Arn: aws.String(d.StateMachineARN()), RoleArn: aws.String(d.RoleARN(d.SchedulerRole)), Input: aws.String(ScheduleInput),

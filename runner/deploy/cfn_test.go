@@ -1,4 +1,4 @@
-package runner
+package deploy
 
 import (
 	"bytes"
@@ -12,13 +12,14 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
+	"github.com/tierflow/tierflow/runner/deploy/deploytest"
 )
 
 func renderTemplate(t *testing.T) map[string]any {
 	t.Helper()
 	var b bytes.Buffer
-	opts := DeployOptions{Job: "consumer-header", Lake: "s3://lake-bucket/prod", Image: testImage, Subnets: []string{"subnet-0a"}, SecurityGroups: []string{"sg-0c"}, Stdout: &b}
-	if err := RenderCommand(t.Context(), opts); err != nil {
+	opts := Options{Job: "consumer-header", Lake: "s3://lake-bucket/prod", Image: deploytest.Image, Subnets: []string{"subnet-0a"}, SecurityGroups: []string{"sg-0c"}, Stdout: &b}
+	if err := Render(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}
 	var tmpl map[string]any
@@ -156,7 +157,7 @@ func TestRenderCloudFormation(t *testing.T) {
 		t.Errorf("schedule %v", sched)
 	}
 	td := filled["TaskDefinition"].(map[string]any)["Properties"].(map[string]any)
-	if td["Cpu"] != "4096" || td["Memory"] != "16384" || td["ContainerDefinitions"].([]any)[0].(map[string]any)["Image"] != testImage {
+	if td["Cpu"] != "4096" || td["Memory"] != "16384" || td["ContainerDefinitions"].([]any)[0].(map[string]any)["Image"] != deploytest.Image {
 		t.Errorf("task definition %v", td)
 	}
 
@@ -207,9 +208,9 @@ func TestRenderCfnLint(t *testing.T) {
 
 func TestIAMPolicyCommand(t *testing.T) {
 	var b bytes.Buffer
-	opts := DeployOptions{Job: "consumer-header", Lake: "s3://lake-bucket/prod", Image: testImage, Subnets: []string{"subnet-0a"},
+	opts := Options{Job: "consumer-header", Lake: "s3://lake-bucket/prod", Image: deploytest.Image, Subnets: []string{"subnet-0a"},
 		Region: "us-east-1", Account: "123456789012", Stdout: &b, Log: zerolog.Nop()}
-	if err := IAMPolicyCommand(t.Context(), opts); err != nil {
+	if err := IAMPolicy(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}
 	var got map[string]map[string]any
