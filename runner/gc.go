@@ -202,7 +202,7 @@ func planGC(ctx context.Context, env *Env, spec *jobs.Spec, o GCOptions, rep *GC
 		}
 		if h := m.Claim; h.Owner != "" {
 			if h.Live(time.Now()) && env.holderAlive(ctx, h) != HolderDead {
-				id := runOfOwner(h.Owner)
+				id := RunOfOwner(h.Owner)
 				p.keep[id], p.inFlight[id] = "in flight", true
 				rep.InFlight = append(rep.InFlight, id)
 			} else if !o.DryRun {

@@ -357,7 +357,7 @@ func (a *progressArea) partTail(i int) string {
 	if pl.state == "converted" {
 		return fmt.Sprintf(" %d rows", pl.rows)
 	}
-	return fmt.Sprintf(" %3.0f%% of %s", percent(pl.read, pl.size), humanBytes(pl.size))
+	return fmt.Sprintf(" %3.0f%% of %s", percent(pl.read, pl.size), HumanBytes(pl.size))
 }
 
 // overallText is the left of the overall line: the stage and where it is.
@@ -411,7 +411,7 @@ func (a *progressArea) overallTail(st decor.Statistics) string {
 	if a.stage == "convert" && read > 0 {
 		rate := float64(read) / time.Since(a.stageT0).Seconds()
 		left := time.Duration(float64(size-read) / rate * float64(time.Second))
-		return fmt.Sprintf(" %3.0f%% %s/s ETA %s", pct, humanBytes(int64(rate)), left.Round(time.Second))
+		return fmt.Sprintf(" %3.0f%% %s/s ETA %s", pct, HumanBytes(int64(rate)), left.Round(time.Second))
 	}
 	return fmt.Sprintf(" %3.0f%% elapsed %s", pct, time.Since(a.t0).Round(time.Second))
 }
@@ -423,8 +423,9 @@ func percent(n, of int64) float64 {
 	return 100 * float64(n) / float64(of)
 }
 
-// humanBytes writes n in B, KiB, MiB or GiB, as the summary does.
-func humanBytes(n int64) string {
+// HumanBytes writes n in B, KiB, MiB or GiB: the progress area's sizes
+// and the run summary's.
+func HumanBytes(n int64) string {
 	switch {
 	case n >= 1<<30:
 		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))

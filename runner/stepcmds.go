@@ -54,7 +54,7 @@ func PreviousMonth(t time.Time) string {
 // PlanCommand is the first task: plan the month ("" = the previous month)
 // and claim it for the job's timeout.
 func PlanCommand(ctx context.Context, o StepOptions, month string, force bool) error {
-	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
+	spec, env, err := OpenJob(ctx, o.Job, o.Lake, o.Log)
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func PlanCommand(ctx context.Context, o StepOptions, month string, force bool) e
 // withStep opens the job's lake, resumes the execution and runs fn on it.
 // The S3 requests the step sent are recorded for publish to add up.
 func withStep(ctx context.Context, o StepOptions, name string, fn func(*job) error) error {
-	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
+	spec, env, err := OpenJob(ctx, o.Job, o.Lake, o.Log)
 	if err != nil {
 		return err
 	}

@@ -330,58 +330,50 @@ func chunkKeys(item map[string]types.AttributeValue) []map[string]types.Attribut
 
 // StartRun records a new run; lineage.ErrConflict if (job, id) exists.
 func (s *Store) StartRun(ctx context.Context, run lineage.Run) error {
-	if err := checkNames("job", run.Job, "run id", run.ID); err != nil {
-		return err
-	}
-	enc, err := s.encodeRun(run)
-	if err != nil {
-		return err
-	}
-	if err := s.writeChunks(ctx, enc.chunks); err != nil {
-		return fmt.Errorf("lineage: start run %s/%s: %w", run.Job, run.ID, err)
-	}
-	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.table, Item: enc.item,
-		ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	})
-	if err != nil {
-		s.deleteQuietly(ctx, chunkKeys(enc.item))
-		if isConditionFailed(err) {
-			return fmt.Errorf("start run %s/%s: already recorded: %w", run.Job, run.ID, lineage.ErrConflict)
-		}
-		return fmt.Errorf("lineage: start run %s/%s: %w", run.Job, run.ID, err)
-	}
-	return nil
+	_, err := s.putRun(ctx, "start", run, "attribute_not_exists(PK)", fmt.Errorf("already recorded: %w", lineage.ErrConflict), "")
+	return err
 }
 
 // FinishRun replaces a started run's record; lineage.ErrNotFound if it was
 // never started.
 func (s *Store) FinishRun(ctx context.Context, run lineage.Run) error {
-	if err := checkNames("job", run.Job, "run id", run.ID); err != nil {
-		return err
-	}
-	enc, err := s.encodeRun(run)
+	old, err := s.putRun(ctx, "finish", run, "attribute_exists(PK)", lineage.ErrNotFound, types.ReturnValueAllOld)
 	if err != nil {
 		return err
 	}
+	// The previous version's chunks are no longer referenced.
+	s.deleteQuietly(ctx, chunkKeys(old))
+	return nil
+}
+
+// putRun writes run's chunk items, then its item on condition cond (a
+// failed condition is the error notMet), returning what ret asks for of
+// the item replaced. On failure the new chunks are deleted again; op
+// names the call in errors.
+func (s *Store) putRun(ctx context.Context, op string, run lineage.Run, cond string, notMet error, ret types.ReturnValue) (map[string]types.AttributeValue, error) {
+	if err := checkNames("job", run.Job, "run id", run.ID); err != nil {
+		return nil, err
+	}
+	enc, err := s.encodeRun(run)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.writeChunks(ctx, enc.chunks); err != nil {
-		return fmt.Errorf("lineage: finish run %s/%s: %w", run.Job, run.ID, err)
+		return nil, fmt.Errorf("lineage: %s run %s/%s: %w", op, run.Job, run.ID, err)
 	}
 	out, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.table, Item: enc.item,
-		ConditionExpression: aws.String("attribute_exists(PK)"),
-		ReturnValues:        types.ReturnValueAllOld,
+		ConditionExpression: aws.String(cond),
+		ReturnValues:        ret,
 	})
 	if err != nil {
 		s.deleteQuietly(ctx, chunkKeys(enc.item))
 		if isConditionFailed(err) {
-			return fmt.Errorf("finish run %s/%s: %w", run.Job, run.ID, lineage.ErrNotFound)
+			return nil, fmt.Errorf("%s run %s/%s: %w", op, run.Job, run.ID, notMet)
 		}
-		return fmt.Errorf("lineage: finish run %s/%s: %w", run.Job, run.ID, err)
+		return nil, fmt.Errorf("lineage: %s run %s/%s: %w", op, run.Job, run.ID, err)
 	}
-	// The previous version's chunks are no longer referenced.
-	s.deleteQuietly(ctx, chunkKeys(out.Attributes))
-	return nil
+	return out.Attributes, nil
 }
 
 // GetRun returns one run or lineage.ErrNotFound.
