@@ -196,10 +196,16 @@ func consoleValue(v any) string {
 
 // briefFields keeps a console line (above debug) to what a person reads at
 // a glance, about one terminal line: the job, month and run show on the
-// "run started" line only, and the converter's internals (its input URI,
-// passes, buffers, spills) at --log-level debug and in JSON logs only.
+// "run started" line only, the converter's internals (its input URI,
+// passes, buffers, spills) at --log-level debug and in JSON logs only, and
+// a failed run's error on the command's last line only.
 func briefFields(ev map[string]any) error {
-	if ev[zerolog.MessageFieldName] != "run started" {
+	msg, _ := ev[zerolog.MessageFieldName].(string)
+	if strings.HasPrefix(msg, "run failed") {
+		// The command's last line says the run's error: once on a console.
+		delete(ev, zerolog.ErrorFieldName)
+	}
+	if msg != "run started" {
 		delete(ev, "job")
 		delete(ev, "month")
 		delete(ev, "run")

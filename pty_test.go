@@ -201,6 +201,27 @@ func TestTerminalDemo(t *testing.T) {
 	if !s.partStates["converting"] || s.maxParts != 3 {
 		t.Errorf("part lines: states %v, at most %d lines, want 'converting' and 3", s.partStates, s.maxParts)
 	}
+	lines := v.Logical()
+	for _, l := range lines {
+		if strings.Contains(l, "INF part converted") && len([]rune(l)) > 100 {
+			t.Errorf("a 'part converted' line takes more than one line of 100 columns: %q", l)
+		}
+	}
+	// The demo's query hint runs, with tierflow's own DuckDB.
+	hint := ""
+	for _, l := range lines {
+		if _, after, ok := strings.Cut(l, "go run . query "); ok {
+			hint = after
+		}
+	}
+	flags, sql, ok := strings.Cut(hint, ` "`)
+	if !ok {
+		t.Fatalf("no query hint in the demo's output")
+	}
+	out, errOut, code := tierflow(t, dir, nil, append(append([]string{"query"}, strings.Fields(flags)...), strings.TrimSuffix(sql, `"`))...)
+	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), "(5 rows)") {
+		t.Errorf("the demo's query hint: exit %d\n%s%s", code, out, errOut)
+	}
 }
 
 // A failed run: the error once, the log lines whole, no progress left.
@@ -219,6 +240,15 @@ func TestTerminalFailedRun(t *testing.T) {
 	}
 	if strings.LastIndex(text, "tierflow: ") < strings.LastIndex(text, "status FAIL") {
 		t.Error("the error is not said last, after the summary")
+	}
+	// The cause is said where it happened (the part's line) and by the
+	// command's last line; the healthy parts stopped are no errors.
+	flat := strings.Join(v.Logical(), "\n")
+	if n := strings.Count(flat, "header does not match the agreed header sample"); n != 2 {
+		t.Errorf("the cause is on the terminal %d times, want 2 (the part's line and the last line)", n)
+	}
+	if n := strings.Count(text, " ERR "); n != 2 || strings.Count(text, "ERR part failed") != 1 {
+		t.Errorf("%d error lines, want the bad part's and the run's", n)
 	}
 }
 
@@ -248,6 +278,9 @@ func TestTerminalInterrupt(t *testing.T) {
 	}
 	if strings.Count(text, "nothing was published") != 0 {
 		t.Error("the run said 'nothing was published' too")
+	}
+	if strings.Contains(text, " ERR ") || !strings.Contains(text, "INF part stopped: the run was cancelled") {
+		t.Error("parts stopped by Ctrl-C are logged as errors, or not at all")
 	}
 }
 

@@ -16,7 +16,9 @@ import (
 type vt struct {
 	rows, cols int
 	screen     [][]rune
-	history    []string // lines scrolled off the top, oldest first
+	soft       []bool   // a screen row continues on the next (autowrap)
+	history    []string // lines scrolled off the top, oldest first, untrimmed
+	histSoft   []bool
 	r, c       int
 	wrapNext   bool // the last column was written: the next rune wraps
 	pending    []byte
@@ -29,7 +31,7 @@ type vt struct {
 
 func newVT(rows, cols int) *vt {
 	v := &vt{rows: rows, cols: cols}
-	v.screen = make([][]rune, rows)
+	v.screen, v.soft = make([][]rune, rows), make([]bool, rows)
 	for i := range v.screen {
 		v.screen[i] = blank(cols)
 	}
@@ -85,6 +87,7 @@ func (v *vt) step(b []byte) int {
 	}
 	if v.wrapNext {
 		v.c = 0
+		v.soft[v.r] = true
 		v.lineFeed()
 	}
 	v.screen[v.r][v.c] = r
@@ -102,9 +105,10 @@ func (v *vt) lineFeed() {
 		v.r++
 		return
 	}
-	v.history = append(v.history, strings.TrimRight(string(v.screen[0]), " "))
+	v.history, v.histSoft = append(v.history, string(v.screen[0])), append(v.histSoft, v.soft[0])
 	copy(v.screen, v.screen[1:])
-	v.screen[v.rows-1] = blank(v.cols)
+	copy(v.soft, v.soft[1:])
+	v.screen[v.rows-1], v.soft[v.rows-1] = blank(v.cols), false
 }
 
 // escape interprets an escape sequence at the start of b.
@@ -193,6 +197,9 @@ func (v *vt) eraseLine(r, from, to int) {
 	for c := from; c < to; c++ {
 		v.screen[r][c] = ' '
 	}
+	if to == v.cols {
+		v.soft[r] = false
+	}
 }
 
 // Screen is what the terminal shows, each line right-trimmed.
@@ -208,9 +215,39 @@ func (v *vt) Screen() []string {
 // the scrolled-off lines, then the screen, without the blank lines at its
 // end.
 func (v *vt) Transcript() []string {
-	all := append(append([]string{}, v.history...), v.Screen()...)
+	var all []string
+	for _, l := range v.history {
+		all = append(all, strings.TrimRight(l, " "))
+	}
+	all = append(all, v.Screen()...)
 	for len(all) > 0 && all[len(all)-1] == "" {
 		all = all[:len(all)-1]
 	}
 	return all
+}
+
+// Logical is the Transcript with the rows the terminal wrapped joined
+// back into the lines the program wrote.
+func (v *vt) Logical() []string {
+	rows := append([]string{}, v.history...)
+	soft := append([]bool{}, v.histSoft...)
+	for i, l := range v.screen {
+		rows, soft = append(rows, string(l)), append(soft, v.soft[i])
+	}
+	var out []string
+	cont := false
+	for i, r := range rows {
+		if cont {
+			out[len(out)-1] += r
+		} else {
+			out = append(out, r)
+		}
+		if cont = soft[i]; !cont {
+			out[len(out)-1] = strings.TrimRight(out[len(out)-1], " ")
+		}
+	}
+	for len(out) > 0 && out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	}
+	return out
 }
