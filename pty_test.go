@@ -100,7 +100,7 @@ func progressArea(t *testing.T, screen []string) area {
 			first = i
 		}
 		last = i
-		if strings.HasPrefix(l, "month ") {
+		if strings.HasPrefix(l, "2020-03  ") {
 			a.overall = append(a.overall, l)
 		} else {
 			a.parts = append(a.parts, l)
@@ -109,7 +109,7 @@ func progressArea(t *testing.T, screen []string) area {
 	if first < 0 {
 		return a
 	}
-	if len(a.overall) != 1 || !strings.HasPrefix(screen[last], "month ") || last-first+1 != len(a.parts)+len(a.overall) {
+	if len(a.overall) != 1 || !strings.HasPrefix(screen[last], "2020-03  ") || last-first+1 != len(a.parts)+len(a.overall) {
 		t.Errorf("the progress area is not its part lines with the overall line last:\n%s", strings.Join(screen, "\n"))
 	}
 	return a
@@ -139,8 +139,8 @@ func (s *seen) watch(t *testing.T) func(v *vt, _ *os.File) {
 		}
 		s.logs = s.logs || hasLog
 		for _, l := range a.overall {
-			if f := strings.Fields(l); len(f) > 2 {
-				s.stages[f[2]] = true
+			if f := strings.Fields(l); len(f) > 1 {
+				s.stages[f[1]] = true
 			}
 		}
 		names := map[string]bool{}

@@ -66,7 +66,7 @@ func ConvertPart(ctx context.Context, o ConvertPartOptions) (*container.Manifest
 	spec.Convert.Workers, _ = SizeWorkers(ctx, spec, os.Getenv, nil, o.Log)
 	opts := container.Options{Spec: spec, Part: jobs.PartName(srcKey), Logger: o.Log, CreatedBy: CreatedBy()}
 	if a := startProgress(o.Console, "convert"); a != nil {
-		a.Parts([]Part{{Name: opts.Part}})
+		a.Plan([]Part{{Name: opts.Part}}, 0)
 		a.Stage("convert")
 		opts.Progress = func(done, total int64) { a.PartRead(0, done, total) }
 		defer a.close()

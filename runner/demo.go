@@ -61,7 +61,7 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 	defer env.Close()
 
 	// The area shows from the start: generating takes seconds too.
-	area := startProgress(o.Console, "month "+o.Month)
+	area := startProgress(o.Console, o.Month)
 	defer area.close()
 	opts := Options{Month: o.Month}
 	if area != nil {

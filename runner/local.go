@@ -153,7 +153,7 @@ func RunMonths(ctx context.Context, o RunMonthsOptions) error {
 // runWithProgress runs and, when con is a terminal, shows the run's
 // progress on it until the run ends (the area is gone before the summary).
 func runWithProgress(ctx context.Context, env *Env, spec *jobs.Spec, opts Options, con *Console) (*Result, error) {
-	if a := startProgress(con, "month "+opts.Month); a != nil {
+	if a := startProgress(con, opts.Month); a != nil {
 		defer a.close()
 		opts.Watch = a
 	}

@@ -53,8 +53,9 @@ type Watcher interface {
 	// Stage says the run enters a stage: plan, pristine, convert, stage,
 	// derive or publish.
 	Stage(name string)
-	// Parts gives the parts the plan found.
-	Parts(parts []Part)
+	// Plan gives the parts the plan found and how many derived tables
+	// the run builds.
+	Plan(parts []Part, tables int)
 	// PartRead says part i is done bytes of total through the stage.
 	PartRead(i int, done, total int64)
 	// PartDone says part i is through the stage (rows written, for
@@ -68,7 +69,7 @@ type Watcher interface {
 type noWatch struct{}
 
 func (noWatch) Stage(string)               {}
-func (noWatch) Parts([]Part)               {}
+func (noWatch) Plan([]Part, int)           {}
 func (noWatch) PartRead(int, int64, int64) {}
 func (noWatch) PartDone(int, int64, error) {}
 func (noWatch) Table(int, int, string)     {}
@@ -198,9 +199,10 @@ func (a *progressArea) Stage(name string) {
 	a.advance()
 }
 
-// Parts implements Watcher.
-func (a *progressArea) Parts(parts []Part) {
+// Plan implements Watcher.
+func (a *progressArea) Plan(parts []Part, tables int) {
 	a.mu.Lock()
+	a.tables = tables
 	a.parts = make([]*partLine, len(parts))
 	for i, p := range parts {
 		a.parts[i] = &partLine{name: p.Name, size: p.Size, state: "waiting"}
@@ -290,33 +292,33 @@ func (a *progressArea) Table(i, n int, name string) {
 	a.advance()
 }
 
-// advance sets the overall bar to the run's fraction done: the parts'
-// copies and conversions (by bytes) weigh most, then each derived table and
-// the publish.
+// advance sets the overall bar to the run's fraction done. The weights
+// are rough times: half a part's conversion for its copy to tier 1, one
+// part's conversion for each derived table, half of one each for plan,
+// stage and publish; the fraction never goes back.
 func (a *progressArea) advance() {
 	a.mu.Lock()
-	n := float64(len(a.parts))
+	n, tables := float64(len(a.parts)), float64(a.tables)
 	var conv float64
 	for _, p := range a.parts {
 		if p.size > 0 && p.state != "copied" && p.state != "waiting" {
 			conv += float64(p.read) / float64(p.size)
 		}
 	}
-	steps := map[string]float64{"start": 0, "plan": 0, "pristine": 0.5, "convert": 0.5 + n, "stage": 1 + n, "derive": 1 + n, "publish": 1 + n}
-	total := 2 + 2*n + float64(a.tables)
 	var done float64
 	switch a.stage {
 	case "pristine":
-		done = 0.5 + float64(a.copied)
+		done = 0.5 + 0.5*float64(a.copied)
 	case "convert":
-		done = 0.5 + n + conv
+		done = 0.5 + 0.5*n + conv
+	case "stage":
+		done = 0.5 + 1.5*n
 	case "derive":
-		done = 1.5 + 2*n + float64(a.table)
+		done = 1 + 1.5*n + float64(a.table)
 	case "publish":
-		done = 1.5 + 2*n + float64(a.tables)
-	default:
-		done = steps[a.stage]
+		done = 1 + 1.5*n + tables
 	}
+	total := 1.5 + 1.5*n + tables
 	a.mu.Unlock()
 	a.overall.SetCurrent(min(int64(done/total*overallUnits), overallUnits))
 }

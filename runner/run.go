@@ -59,7 +59,7 @@ func Run(ctx context.Context, env *Env, spec *jobs.Spec, opts Options) (*Result,
 	if err != nil {
 		return nil, fmt.Errorf("%w; nothing was published", err)
 	}
-	opts.Watch.Parts(ex.Plan.Parts)
+	opts.Watch.Plan(ex.Plan.Parts, len(spec.Derived))
 	res := &Result{Previous: ex.Previous, Parts: ex.Plan.Parts}
 	if ex.Skipped {
 		pr, err := env.Lineage.GetRun(ctx, spec.Name, ex.Previous)
