@@ -279,8 +279,8 @@ func TestTerminalInterrupt(t *testing.T) {
 	if strings.Count(text, "nothing was published") != 0 {
 		t.Error("the run said 'nothing was published' too")
 	}
-	if strings.Contains(text, " ERR ") || !strings.Contains(text, "INF part stopped: the run was cancelled") {
-		t.Error("parts stopped by Ctrl-C are logged as errors, or not at all")
+	if strings.Contains(text, " ERR ") {
+		t.Error("what Ctrl-C stopped is logged as an error")
 	}
 }
 
