@@ -37,6 +37,9 @@ func validateCommand(f commonFlags) *cli.Command {
 			}
 			fmt.Fprintf(c.App.Writer, "job %s (%s): spec, schema (%d columns), header sample and PII policy valid; %d derived tables %s\n",
 				spec.Name, spec.Path, len(spec.Schema.Columns), len(spec.Derived), how)
+			if cw := spec.Source.CompleteWhen; cw.Set() {
+				fmt.Fprintf(c.App.Writer, "a month's delivery is complete with: %s (source.complete_when)\n", cw)
+			}
 			return nil
 		},
 	}

@@ -85,6 +85,8 @@ func interruptNote(cmd string, args []string) string {
 		return "the execution goes on in Step Functions (tierflow status, or aws stepfunctions stop-execution)"
 	case cmd == "run" || cmd == "publish":
 		return "nothing published"
+	case cmd == "watch":
+		return "the month being run published nothing"
 	}
 	return ""
 }

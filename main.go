@@ -95,6 +95,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			genCommand(f),
 			runCommand(f),
+			watchCommand(f),
 			convertCommand(f),
 			planCommand(f),
 			stageCommand(f),

@@ -276,6 +276,7 @@ func TestInterruptNote(t *testing.T) {
 		{[]string{"tierflow", "run", "--job", "j", "--month", "2020-03"}, "nothing published"},
 		{[]string{"tierflow", "run", "--on", "aws", "--job", "j"}, "the execution goes on"},
 		{[]string{"tierflow", "run", "--on=aws"}, "the execution goes on"},
+		{[]string{"tierflow", "watch", "--job", "j"}, "the month being run published nothing"},
 		{[]string{"tierflow", "runs", "--job", "j"}, ""},
 	} {
 		cmd := c.args[1]

@@ -13,6 +13,10 @@ import (
 // printSummary prints a run's stages as a table (run and demo).
 func printSummary(w io.Writer, spec *jobs.Spec, res *runner.Result) {
 	r := res.Run
+	if res.Waiting != "" {
+		fmt.Fprintln(w, res.Waiting)
+		return
+	}
 	if res.Skipped {
 		fmt.Fprintf(w, "month %s of %s is already published by run %s from identical inputs; nothing to do (use --force to rerun)\n", r.Month, spec.Name, r.ID)
 		return

@@ -14,7 +14,9 @@
 #                                 statemachines/testdata/withresolvers-polyfill.cjs)
 #   dockerfilelint 1.8.0          lints the Dockerfile
 #   ajv 8.20.0, ajv-formats 3.0.1 validate every --output json against
-#                                 docs/schemas/cli.schema.json (runner tests)
+#                                 docs/schemas/cli.schema.json (runner tests),
+#                                 and every OpenLineage event against the
+#                                 official schemas (runner/openlineage/oltest)
 #   dt-sql-parser 4.5.1           its Trino grammar (ANTLR4) parses the CREATE
 #                                 TABLE AS statements rendered for Athena
 #                                 (runner/testdata/trino.mjs)

@@ -15,6 +15,7 @@ import (
 //	tier3/<table>/month=M/run=<id>/...
 //	_tierflow/runs/<job>/<id>/parts/<part>.manifest.json|.rejects.csv
 //	_tierflow/catalog.json, _tierflow/lineage.db        local catalog and lineage
+//	_tierflow/openlineage/<time>_<job>_<runId>_<TYPE>.json   OpenLineage events (runner/openlineage)
 type Layout struct {
 	Spec *Spec
 }

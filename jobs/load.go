@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -206,6 +209,7 @@ func (l *loader) decodeSpec(root *yaml.Node) {
 		}),
 		mark("aws", l.decodeAWS),
 		mark("pii", l.decodePII),
+		mark("openlineage", l.decodeOpenLineage),
 	}) {
 		return
 	}
@@ -238,7 +242,50 @@ func (l *loader) decodeSource(n *yaml.Node, where string) {
 			src.Delimiter = v[0]
 		}},
 		{"null_markers", d.setStrs(&src.NullMarkers)},
+		{"complete_when", l.decodeCompleteWhen},
 	})
+}
+
+// decodeCompleteWhen reads `source.complete_when`: a mapping with exactly
+// one of marker, manifest, parts and quiet.
+func (l *loader) decodeCompleteWhen(n *yaml.Node, where string) {
+	d, c := l.d, &l.spec.Source.CompleteWhen
+	set := map[string]bool{}
+	mark := marker(set)
+	if !d.mapping(n, where, []field{
+		mark("marker", d.setStr(&c.Marker)),
+		mark("manifest", d.setStr(&c.Manifest)),
+		mark("parts", func(n *yaml.Node, w string) {
+			if v, ok := d.integer(n, w); ok {
+				if v < 1 || v > MaxExpectedParts {
+					d.errf(d.line(w), "%s: must be 1..%d, got %d", w, MaxExpectedParts, v)
+					return
+				}
+				c.Parts = int(v)
+			}
+		}),
+		mark("quiet", func(n *yaml.Node, w string) {
+			v, ok := d.str(n, w)
+			if !ok {
+				return
+			}
+			q, err := time.ParseDuration(v)
+			if err != nil || q < time.Second {
+				d.errf(d.line(w), "%s: %q is not a duration of at least 1s like 30m or 2h", w, v)
+				return
+			}
+			c.Quiet = q
+		}),
+	}) {
+		return
+	}
+	switch {
+	case len(deref(n).Content) == 0:
+		d.errf(d.line(where), "%s: name one condition: marker, manifest, parts or quiet (e.g. {marker: _SUCCESS})", where)
+	case len(set) > 1:
+		keys := slices.Sorted(maps.Keys(set))
+		d.errf(d.line(where), "%s: give one condition, not %s", where, strings.Join(keys, " and "))
+	}
 }
 
 // marker returns a field maker whose fields also record their key in set

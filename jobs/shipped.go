@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -64,4 +65,26 @@ func ShippedNames() []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// CopyShipped writes the shipped job name's spec and the files it
+// references (schema, header sample) into dir, to be edited into a job of
+// one's own, and returns the spec's path.
+func CopyShipped(dir, name string) (string, error) {
+	if _, err := Shipped(name); err != nil {
+		return "", err
+	}
+	for _, f := range []string{name + ".yaml", name + ".schema.yaml", name + ".header.csv"} {
+		b, err := fs.ReadFile(shipped, f)
+		if errors.Is(err, fs.ErrNotExist) && f != name+".yaml" {
+			continue // a job may write its schema inline and have no sample
+		}
+		if err != nil {
+			return "", fmt.Errorf("shipped job %s: %w", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			return "", fmt.Errorf("copy shipped job %s: %w", name, err)
+		}
+	}
+	return filepath.Join(dir, name+".yaml"), nil
 }

@@ -22,3 +22,26 @@ func TestShipped(t *testing.T) {
 		t.Error("a schema file is not a job")
 	}
 }
+
+// A copied shipped job loads as the shipped one does.
+func TestCopyShipped(t *testing.T) {
+	dir := t.TempDir()
+	p, err := CopyShipped(dir, "consumer-header")
+	if err != nil {
+		t.Fatal(err)
+	}
+	copied, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Shipped("consumer-header")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if copied.Name != want.Name || copied.Schema.Hash() != want.Schema.Hash() || strings.Join(copied.Source.Header, ",") != strings.Join(want.Source.Header, ",") {
+		t.Errorf("the copy loads as %s with schema %s, want %s", copied.Name, copied.Schema.Hash(), want.Schema.Hash())
+	}
+	if _, err := CopyShipped(dir, "no-such-job"); err == nil {
+		t.Error("copied a job that is not shipped")
+	}
+}

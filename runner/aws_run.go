@@ -57,14 +57,15 @@ func ExecutionName(job, month string, attempt int) string {
 	return fmt.Sprintf("%s-%s-r%d", job, month, attempt)
 }
 
-// executionMonth recovers the month from an ExecutionName, or "".
+// executionMonth recovers the month from an ExecutionName, or from the
+// name of an execution the intake state machine started, or "".
 var executionNameRe = regexp.MustCompile(`-(\d{4}-\d{2})-r(\d+)$`)
 
 func executionMonth(name string) string {
 	if m := executionNameRe.FindStringSubmatch(name); m != nil {
 		return m[1]
 	}
-	return ""
+	return statemachines.IntakeExecutionMonth(name)
 }
 
 // Months lists the months from..to inclusive.

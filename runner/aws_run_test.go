@@ -102,7 +102,7 @@ func TestAWSRunFollowsToSuccess(t *testing.T) {
 		t.Errorf("started %v", got)
 	}
 	r := o.Srv.RequestsTo("AWSStepFunctions.StartExecution")[0]
-	if r.Body["stateMachineArn"] != "arn:aws:states:us-east-1:123456789012:stateMachine:tierflow-consumer-header" {
+	if r.Body["stateMachineArn"] != o.StateMachineARN() {
 		t.Errorf("started on %v", r.Body["stateMachineArn"])
 	}
 	for _, want := range []string{
@@ -258,7 +258,8 @@ func TestMonths(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, []string{"2019-11", "2019-12", "2020-01", "2020-02"}) {
 		t.Errorf("Months: %v %v", got, err)
 	}
-	if executionMonth(ExecutionName("consumer-header", "2020-03", 12)) != "2020-03" || executionMonth("0f3a-scheduled") != "" {
+	if executionMonth(ExecutionName("consumer-header", "2020-03", 12)) != "2020-03" || executionMonth("0f3a-scheduled") != "" ||
+		executionMonth("2026-11-in-"+strings.Repeat("9f", 32)) != "2026-11" {
 		t.Error("executionMonth")
 	}
 }
@@ -297,7 +298,7 @@ func TestAWSStatusAndRuns(t *testing.T) {
 
 	// status finds the execution by name, run id or ARN, with its progress
 	// and its lineage record (the CLI's printing: cmd_status_test.go).
-	for _, run := range []string{"consumer-header-2020-03-r1", "20200301-aaa", "arn:aws:states:us-east-1:123456789012:execution:tierflow-consumer-header:consumer-header-2020-03-r1"} {
+	for _, run := range []string{"consumer-header-2020-03-r1", "20200301-aaa", strings.Replace(o.StateMachineARN(), ":stateMachine:", ":execution:", 1) + ":consumer-header-2020-03-r1"} {
 		st.Run = run
 		got, err := Status(t.Context(), st)
 		if err != nil {

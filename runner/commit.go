@@ -193,6 +193,7 @@ func Repair(ctx context.Context, env *Env, spec *jobs.Spec, month string) (Repai
 			return rep, fmt.Errorf("repair %s: record run %s: %w", month, c.RunID, err)
 		}
 		rep.Finished = true
+		olEmitRepaired(ctx, env, run)
 	}
 	if !c.RolledForward {
 		if !c.Rollback {

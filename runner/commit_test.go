@@ -456,7 +456,7 @@ func TestStoppedExecutionTakenOver(t *testing.T) {
 	arn := map[string]string{}
 	for _, name := range []string{"holder-running", "holder-stopped"} {
 		out, err := states.StartExecution(ctx, &sfn.StartExecutionInput{
-			StateMachineArn: aws.String("arn:aws:states:us-east-1:123456789012:stateMachine:tierflow-consumer-header"), Name: aws.String(name), Input: aws.String("{}")})
+			StateMachineArn: aws.String(o.StateMachineARN()), Name: aws.String(name), Input: aws.String("{}")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -479,7 +479,7 @@ func TestStoppedExecutionTakenOver(t *testing.T) {
 	for i, c := range []struct {
 		execution string
 		taken     bool
-	}{{arn["holder-running"], false}, {arn["holder-stopped"], true}, {"arn:aws:states:us-east-1:123456789012:execution:gone", false}} {
+	}{{arn["holder-running"], false}, {arn["holder-stopped"], true}, {strings.Replace(o.StateMachineARN(), ":stateMachine:tierflow-consumer-header", ":execution:gone", 1), false}} {
 		month := fmt.Sprintf("2021-%02d", i+1)
 		holder := lineage.Claim{Owner: "elsewhere#x", Host: "another-host", PID: 1, Execution: c.execution}
 		if _, err := env.Lineage.Claim(ctx, spec.Name, month, holder, time.Hour); err != nil {

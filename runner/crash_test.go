@@ -22,7 +22,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
-	"github.com/tierflow/tierflow/lake/awsfake"
 	"github.com/tierflow/tierflow/lake/catalog"
 	"github.com/tierflow/tierflow/lake/lineage"
 	"github.com/tierflow/tierflow/lake/storage"
@@ -189,7 +188,7 @@ func runCase() crashCase {
 // the setup publishes one delivery, then runs the plan, convert and stage
 // tasks of an execution over a second one and its Athena CTAS, as the
 // state machine does; the faulted command is the publish task.
-func publishCase(srv *awsfake.Server) crashCase {
+func publishCase(srv *awsFakes) crashCase {
 	const exec = "crash-2020-03-e1"
 	c := runCase()
 	c.name = "publish"
@@ -502,7 +501,7 @@ var awsLakes atomic.Int64
 
 // awsCrashLake is a fresh lake for the crash job on the AWS test servers:
 // its own prefix, lineage table and Glue database.
-func awsCrashLake(t *testing.T, srv *awsfake.Server, bucket string) (lakeOpener, *jobs.Spec) {
+func awsCrashLake(t *testing.T, srv *awsFakes, bucket string) (lakeOpener, *jobs.Spec) {
 	n := awsLakes.Add(1)
 	spec := crashSpec(t)
 	spec.Database = fmt.Sprintf("crash_%d", n)

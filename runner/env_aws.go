@@ -51,6 +51,7 @@ func openAWS(ctx context.Context, spec *jobs.Spec, lakeURI string, log zerolog.L
 	cat := glue.New(cfg, glue.Options{Log: log})
 	lin := dynamo.New(cfg, spec.AWS.LineageTable)
 	env := &Env{Storage: st, Output: staged, Catalog: cat, Lineage: lin, Log: log, CodeVersion: CodeVersion()}
+	env.OpenLineage = newOpenLineage(ctx, spec, st, log, os.Getenv)
 	env.ExecutionAlive = executionLiveness(sfn.NewFromConfig(cfg), log)
 	env.newEngine = func(ctx context.Context) (engine.Engine, error) {
 		return athena.New(cfg, cat, athena.Options{

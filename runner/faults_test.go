@@ -27,7 +27,6 @@ import (
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/synth"
 	"github.com/tierflow/tierflow/lake/awsconfig"
-	"github.com/tierflow/tierflow/lake/awsfake"
 	"github.com/tierflow/tierflow/lake/catalog"
 	"github.com/tierflow/tierflow/lake/lineage"
 	"github.com/tierflow/tierflow/lake/storage"
@@ -514,7 +513,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 // awsRunAndPrint opens the AWS backends for lake with log, runs the month
 // (forced, so a second call reruns it) and prints its result to stdout, as
 // `tierflow run` does.
-func awsRunAndPrint(t *testing.T, srv *awsfake.Server, spec *jobs.Spec, lake string, log zerolog.Logger, stdout io.Writer) error {
+func awsRunAndPrint(t *testing.T, srv *awsFakes, spec *jobs.Spec, lake string, log zerolog.Logger, stdout io.Writer) error {
 	ctx := context.Background()
 	env, err := OpenEnv(ctx, spec, lake, log)
 	if err != nil {

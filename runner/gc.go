@@ -263,6 +263,7 @@ func markFailed(ctx context.Context, env *Env, r lineage.Run, why string) {
 	if err := env.Lineage.FinishRun(ctx, r); err != nil {
 		env.Log.Warn().Err(err).Str("run", r.ID).Msg("recording an abandoned run as failed")
 	}
+	olEmitAbandoned(ctx, env, r, why)
 }
 
 // gcMeta removes the metadata of pruned runs: their manifests, rejects and

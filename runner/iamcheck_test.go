@@ -233,6 +233,20 @@ func (r *iamRecorder) jsonCall(target string, body []byte, resp *http.Response) 
 			out = append(out, r.passRole(target, role, "states.amazonaws.com"))
 		}
 		return out, nil
+	case "AWSEvents":
+		rule := str("Name")
+		if op == "PutTargets" {
+			rule = str("Rule")
+		}
+		out := one("events:"+op, r.arn("events", "rule/"+rule))
+		if targets, ok := in["Targets"].([]any); ok {
+			for _, tg := range targets {
+				if role, _ := tg.(map[string]any)["RoleArn"].(string); role != "" {
+					out = append(out, r.passRole(target, role, "events.amazonaws.com"))
+				}
+			}
+		}
+		return out, nil
 	case "AmazonEC2ContainerServiceV20141113":
 		switch op {
 		case "RegisterTaskDefinition":
@@ -406,6 +420,9 @@ func (r *iamRecorder) s3Call(req *http.Request, body []byte, resp *http.Response
 		add("ListMultipartUploads", "s3:ListBucketMultipartUploads", bucketARN, ctx)
 	case key == "" && req.Method == http.MethodGet && q.Has("location"):
 		add("GetBucketLocation", "s3:GetBucketLocation", bucketARN, nil)
+	case key == "" && q.Has("notification") && (req.Method == http.MethodGet || req.Method == http.MethodPut):
+		op := map[string]string{http.MethodGet: "Get", http.MethodPut: "Put"}[req.Method]
+		add(op+"BucketNotificationConfiguration", "s3:"+op+"BucketNotification", bucketARN, nil)
 	case key == "" && req.Method == http.MethodGet && q.Get("list-type") == "2":
 		ctx := map[string]string{}
 		if q.Has("prefix") {

@@ -18,7 +18,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -31,25 +30,11 @@ import (
 	"github.com/tierflow/tierflow/lake/engine/duckdb"
 	"github.com/tierflow/tierflow/lake/lineage"
 	"github.com/tierflow/tierflow/lake/storage"
+	"github.com/tierflow/tierflow/runner/openlineage/oltest"
 )
 
 // syncBuffer collects log lines written from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = oltest.LogBuffer
 
 // sample is what the generated month holds, read with encoding/csv,
 // independently of the converter.
@@ -279,8 +264,14 @@ func TestPIINeverLeaves(t *testing.T) {
 		t.Errorf("%d rejects files with %d rows; the run rejected %d", len(rejectFiles), rejects, res.Run.RowsRejected)
 	}
 
-	// 3. Everything else the run wrote as metadata, and the catalog.
+	// 3. Everything else the run wrote as metadata, the catalog and the
+	// OpenLineage events.
 	metaFiles = append(metaFiles, filepath.Join(dir, "_tierflow", "catalog.json"))
+	events, _ := filepath.Glob(filepath.Join(dir, "_tierflow", "openlineage", "*.json"))
+	if len(events) == 0 {
+		t.Error("the run wrote no OpenLineage events to check")
+	}
+	metaFiles = append(metaFiles, events...)
 	for _, p := range metaFiles {
 		b, err := os.ReadFile(p)
 		if err != nil {

@@ -4,10 +4,12 @@ package runner
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"path"
 	"time"
@@ -75,7 +77,7 @@ func (j *job) tier1Key(p Part) string {
 func (j *job) pristineOne(ctx context.Context, p Part) (pristineObject, error) {
 	dst := j.tier1Key(p)
 	t0 := time.Now()
-	sum, n, err := copyHashed(ctx, j.env.Storage, p.Key, dst)
+	sum, n, err := copyHashed(ctx, j.env.Storage, p, dst)
 	if err != nil {
 		return pristineObject{}, fmt.Errorf("part %s: %w", p.Key, err)
 	}
@@ -87,16 +89,18 @@ func (j *job) pristineOne(ctx context.Context, p Part) (pristineObject, error) {
 	return pristineObject{part: p, key: dst, sha256: sum, size: n}, nil
 }
 
-// copyHashed copies src to dst and returns the SHA-256 and size of src.
-// A fresh copy is not read back: the converter hashes the tier-1 object as
-// it reads it and convertOne fails the part on a mismatch. A dst that
-// already exists (a rerun of the same delivery) is never rewritten; it is
-// hashed here, so a tier-1 object that differs fails with that reason
-// before the converter trips over its content.
-func copyHashed(ctx context.Context, st storage.Storage, src, dst string) (string, int64, error) {
+// copyHashed copies part src to dst and returns the SHA-256 and size of
+// src. A fresh copy is not read back: the converter hashes the tier-1
+// object as it reads it and convertOne fails the part on a mismatch. A dst
+// that already exists (a rerun of the same delivery) is never rewritten;
+// it is hashed here, so a tier-1 object that differs fails with that
+// reason before the converter trips over its content. Digests the vendor's
+// manifest lists for src are checked before the copy is committed: a part
+// that is not what the vendor listed never reaches tier 1.
+func copyHashed(ctx context.Context, st storage.Storage, src Part, dst string) (string, int64, error) {
 	_, statErr := st.Stat(ctx, dst)
 	exists := statErr == nil
-	sum, n, err := hashObject(ctx, st, src, func(r io.Reader) error {
+	sum, n, err := hashChecked(ctx, st, src.Key, src, func(r io.Reader) error {
 		if exists {
 			_, err := io.Copy(io.Discard, r)
 			return err
@@ -121,17 +125,61 @@ func copyHashed(ctx context.Context, st storage.Storage, src, dst string) (strin
 
 // hashObject streams key through fn while hashing it.
 func hashObject(ctx context.Context, st storage.Storage, key string, fn func(io.Reader) error) (string, int64, error) {
+	return hashChecked(ctx, st, key, Part{}, fn)
+}
+
+// hashChecked is hashObject that also checks the digests listed in want
+// (SHA256, MD5; "" = not listed): when they differ, the reader fn gets
+// fails at the end instead of returning io.EOF, so a write fed from it is
+// aborted, never committed.
+func hashChecked(ctx context.Context, st storage.Storage, key string, want Part, fn func(io.Reader) error) (string, int64, error) {
 	rc, err := st.Open(ctx, key)
 	if err != nil {
 		return "", 0, err
 	}
 	defer rc.Close()
 	h := sha256.New()
-	cr := &countingReader{r: io.TeeReader(rc, h)}
-	if err := fn(cr); err != nil {
+	var w io.Writer = h
+	var m hash.Hash
+	if want.MD5 != "" {
+		m = md5.New()
+		w = io.MultiWriter(h, m)
+	}
+	cr := &countingReader{r: io.TeeReader(rc, w)}
+	var r io.Reader = cr
+	if want.SHA256 != "" || m != nil {
+		r = &endCheck{r: cr, check: func() error {
+			if got := hex.EncodeToString(h.Sum(nil)); want.SHA256 != "" && got != want.SHA256 {
+				return fmt.Errorf("sha256 is %s, but the delivery manifest lists %s: the object is not the part the vendor listed", got, want.SHA256)
+			}
+			if m != nil {
+				if got := hex.EncodeToString(m.Sum(nil)); got != want.MD5 {
+					return fmt.Errorf("md5 is %s, but the delivery manifest lists %s: the object is not the part the vendor listed", got, want.MD5)
+				}
+			}
+			return nil
+		}}
+	}
+	if err := fn(r); err != nil {
 		return "", 0, err
 	}
 	return hex.EncodeToString(h.Sum(nil)), cr.n, nil
+}
+
+// endCheck returns check's error instead of io.EOF when it has one.
+type endCheck struct {
+	r     io.Reader
+	check func() error
+}
+
+func (e *endCheck) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	if err == io.EOF {
+		if cerr := e.check(); cerr != nil {
+			return n, cerr
+		}
+	}
+	return n, err
 }
 
 type countingReader struct {

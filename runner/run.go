@@ -36,8 +36,11 @@ type Options struct {
 
 // Result is what a run did.
 type Result struct {
-	Run       lineage.Run
-	Skipped   bool   // inputs unchanged since the published run: nothing done
+	Run     lineage.Run
+	Skipped bool // inputs unchanged since the published run: nothing done
+	// Waiting says why the month's delivery is not complete yet
+	// (source.complete_when); nothing was done and Run is empty.
+	Waiting   string
 	Previous  string // the run that was published before this one
 	Parts     []Part
 	Manifests []*container.Manifest
@@ -58,6 +61,9 @@ func Run(ctx context.Context, env *Env, spec *jobs.Spec, opts Options) (*Result,
 	ex, err := PlanStep(ctx, env, spec, opts.Month, "", opts.Force, lease)
 	if err != nil {
 		return nil, fmt.Errorf("%w; nothing was published", err)
+	}
+	if ex.Waiting {
+		return &Result{Waiting: ex.Reason}, nil
 	}
 	opts.Watch.Plan(ex.Plan.Parts, len(spec.Derived))
 	res := &Result{Previous: ex.Previous, Parts: ex.Plan.Parts}

@@ -3,7 +3,9 @@ package runner
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -82,6 +84,25 @@ func TestRunSummaryJSON(t *testing.T) {
 	if err == nil || len(vs) != 2 || vs[0].Month != "2020-02" || vs[0].Status != lineage.StatusFailed || vs[0].RunID != "" ||
 		vs[0].Published || vs[0].Error == "" || vs[1].Status != lineage.StatusSkipped {
 		t.Errorf("backfill: %v %+v", err, vs)
+	}
+	// A job whose delivery is not complete yet: WAITING, nothing ran.
+	jobDir := t.TempDir()
+	for _, f := range []string{"job.yaml", "header.csv"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "crash", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "job.yaml" {
+			b = []byte(strings.Replace(string(b), "  header: header.csv\n", "  header: header.csv\n  complete_when: {parts: 3}\n", 1))
+		}
+		if err := os.WriteFile(filepath.Join(jobDir, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	job = filepath.Join(jobDir, "job.yaml")
+	vs, err = run(RunMonthsOptions{Month: "2020-03", Force: true})
+	if err != nil || len(vs) != 1 || vs[0].Status != "WAITING" || !strings.Contains(vs[0].Waiting, "2 of 3 parts") || vs[0].RunID != "" || vs[0].Published {
+		t.Errorf("an incomplete delivery: %v %+v", err, vs)
 	}
 	if err := checkSchema(t, "run_summary", []byte(`{"job":"j","month":"2020-03","status":"DONE","published":true,"duration_seconds":1,"parts":1,"rows_in":1,"rows_out":1,"rows_rejected":0,"tables":[],"stages":[]}`)); err == nil {
 		t.Error("the schema accepted status DONE")

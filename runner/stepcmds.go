@@ -249,14 +249,18 @@ func (j *job) publishStep(ctx context.Context) error {
 				return st, fmt.Errorf("derive.json names %s, which the job does not derive", it.Table)
 			}
 			r, err := eng.Collect(ctx, it.Prepared, engine.Result{})
+			// Athena ran it in the state machine: it started about its
+			// engine time before now.
+			started := time.Now().Add(-time.Duration(r.EngineMillis) * time.Millisecond)
 			if err != nil {
+				j.olEmitDerived(ctx, d, started, nil, nil, err)
 				return st, fmt.Errorf("derived table %s: %w", it.Table, err)
 			}
 			if r.Rows, err = parquetRows(ctx, j.env.Storage, r.Files); err != nil {
 				return st, fmt.Errorf("derived table %s: %w", it.Table, err)
 			}
 			c := engine.CTAS{Location: it.Location}
-			if err := j.stageDerived(ctx, d, c, r, &st); err != nil {
+			if err := j.stageDerived(ctx, d, c, r, started, &st); err != nil {
 				return st, err
 			}
 		}

@@ -121,7 +121,7 @@ type RunSummaryView struct {
 	// RunID is the run's; for SKIPPED the published run's that made the
 	// run unnecessary; empty when the month failed before a run began.
 	RunID  string `json:"run_id,omitempty"`
-	Status string `json:"status"` // COMPLETE, FAIL or SKIPPED
+	Status string `json:"status"` // COMPLETE, FAIL, SKIPPED or WAITING
 	// Published says whether RunID is the month's published run now.
 	Published    bool          `json:"published"`
 	Previous     string        `json:"previous_run,omitempty"`
@@ -136,7 +136,10 @@ type RunSummaryView struct {
 	Stages       []StageView   `json:"stages"`
 	Cost         *lineage.Cost `json:"cost,omitempty"`
 	RunMeta      string        `json:"run_meta,omitempty"` // where the manifests and rejects are
-	Error        string        `json:"error,omitempty"`
+	// Waiting says why the month's delivery is not complete yet (status
+	// WAITING: nothing ran).
+	Waiting string `json:"waiting,omitempty"`
+	Error   string `json:"error,omitempty"`
 }
 
 // TableView is a table a run wrote: its tier-2 table or a derived one.
@@ -168,6 +171,10 @@ func RunSummary(spec *jobs.Spec, month string, res *Result, runErr error) RunSum
 		v.Error = runErr.Error()
 	}
 	if res == nil {
+		return v
+	}
+	if res.Waiting != "" {
+		v.Status, v.Waiting = "WAITING", res.Waiting
 		return v
 	}
 	r := res.Run

@@ -54,6 +54,7 @@ type report struct {
 	Cause   string         `json:"cause"`
 	Calls   []call         `json:"calls"`
 	Objects map[string]any `json:"objects"`
+	Entered []string       `json:"entered"`
 }
 
 // command is the container command an ECS call ran.

@@ -46,6 +46,21 @@ func Render(_ context.Context, o Options) error {
 
 type cfnObject = map[string]any
 
+func (d *Deployment) cfnTags() []cfnObject {
+	return []cfnObject{{"Key": "tierflow:job", "Value": d.Spec.Name}}
+}
+
+// cfnRole is r as a template resource.
+func (d *Deployment) cfnRole(r Role) cfnObject {
+	return cfnObject{"Type": "AWS::IAM::Role", "Properties": cfnObject{
+		"RoleName":                 r.Name,
+		"Description":              "tierflow job " + d.Spec.Name + ": assumed by " + r.Service,
+		"AssumeRolePolicyDocument": d.TrustPolicy(r),
+		"Policies":                 []cfnObject{{"PolicyName": PolicyName, "PolicyDocument": r.Policy}},
+		"Tags":                     d.cfnTags(),
+	}}
+}
+
 func ref(name string) cfnObject    { return cfnObject{"Ref": name} }
 func getAtt(name string) cfnObject { return cfnObject{"Fn::GetAtt": []string{name, "Arn"}} }
 
@@ -58,16 +73,8 @@ func (d *Deployment) CloudFormation() ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	tags := []cfnObject{{"Key": "tierflow:job", "Value": d.Spec.Name}}
-	role := func(r Role) cfnObject {
-		return cfnObject{"Type": "AWS::IAM::Role", "Properties": cfnObject{
-			"RoleName":                 r.Name,
-			"Description":              "tierflow job " + d.Spec.Name + ": assumed by " + r.Service,
-			"AssumeRolePolicyDocument": d.TrustPolicy(r),
-			"Policies":                 []cfnObject{{"PolicyName": PolicyName, "PolicyDocument": r.Policy}},
-			"Tags":                     tags,
-		}}
-	}
+	tags := d.cfnTags()
+	role := d.cfnRole
 	var env []cfnObject
 	for _, kv := range d.envVars() {
 		env = append(env, cfnObject{"Name": kv[0], "Value": kv[1]})
@@ -128,6 +135,10 @@ func (d *Deployment) CloudFormation() ([]byte, error) {
 		}}
 		outputs["ScheduleArn"] = cfnObject{"Value": cfnObject{"Fn::GetAtt": []string{"Schedule", "Arn"}}}
 	}
+	metadata, err := d.cfnIntake(resources, outputs)
+	if err != nil {
+		return nil, err
+	}
 	tmpl := cfnObject{
 		"AWSTemplateFormatVersion": "2010-09-09",
 		"Description":              fmt.Sprintf("tierflow job %s: monthly run on Step Functions and ECS Fargate (tierflow render)", d.Spec.Name),
@@ -138,6 +149,9 @@ func (d *Deployment) CloudFormation() ([]byte, error) {
 		"Conditions": cfnObject{"CreateCluster": cfnObject{"Fn::Equals": []any{ref("CreateCluster"), "true"}}},
 		"Resources":  resources,
 		"Outputs":    outputs,
+	}
+	if metadata != nil {
+		tmpl["Metadata"] = metadata
 	}
 	// Round-trip through JSON so the walk sees plain values, then wrap
 	// every string naming a pseudo parameter in Fn::Sub — except inside

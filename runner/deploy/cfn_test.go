@@ -185,17 +185,7 @@ func TestRenderCfnLint(t *testing.T) {
 	}
 	tmpl := renderTemplate(t)
 	dir := t.TempDir()
-	write := func(name string, v any) string {
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := func(name string, v any) string { return writeJSON(t, dir, name, v) }
 	if out, err := exec.Command(bin, write("ok.json", tmpl)).CombinedOutput(); err != nil {
 		t.Errorf("cfn-lint: %v\n%s", err, out)
 	}
@@ -204,6 +194,20 @@ func TestRenderCfnLint(t *testing.T) {
 	if out, err := exec.Command(bin, write("broken.json", tmpl)).CombinedOutput(); err == nil {
 		t.Errorf("cfn-lint accepted NetworkMode bridgeish:\n%s", out)
 	}
+}
+
+// writeJSON writes v, indented, to dir/name and returns the path.
+func writeJSON(t *testing.T, dir, name string, v any) string {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestIAMPolicyCommand(t *testing.T) {

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/eventbridge"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -30,6 +33,9 @@ type Clients struct {
 	sched *scheduler.Client
 	iam   *iam.Client
 	sts   *sts.Client
+	// events and s3 set up the intake trigger (intake.go).
+	events *eventbridge.Client
+	s3     *s3.Client
 }
 
 // NewClients builds the clients: from override (tests) or the SDK's
@@ -53,7 +59,8 @@ func NewClients(ctx context.Context, override *aws.Config, spec *jobs.Spec, regi
 	}
 	return &Clients{
 		Config: cfg, SFN: sfn.NewFromConfig(cfg), ecs: ecs.NewFromConfig(cfg), sched: scheduler.NewFromConfig(cfg),
-		iam: iam.NewFromConfig(cfg), sts: sts.NewFromConfig(cfg),
+		iam: iam.NewFromConfig(cfg), sts: sts.NewFromConfig(cfg), events: eventbridge.NewFromConfig(cfg),
+		s3: s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = awsconfig.PathStyle(os.Getenv) }),
 	}, nil
 }
 

@@ -29,8 +29,11 @@ type Result struct {
 	TaskDefinition string // ARN with revision
 	StateMachine   string
 	Schedule       string // "" without one
-	Roles          []string
-	Created        []string // resources created (the others were updated)
+	// IntakeRule and IntakeMachine are the intake trigger's EventBridge
+	// rule and state machine; "" without one.
+	IntakeRule, IntakeMachine string
+	Roles                     []string
+	Created                   []string // resources created (the others were updated)
 }
 
 // Apply creates or updates the job's AWS resources (IAM roles
@@ -61,6 +64,9 @@ func Apply(ctx context.Context, o Options) error {
 		fmt.Fprintf(w, "  schedule         %s (%s, UTC)\n", res.Schedule, d.Schedule)
 	} else {
 		fmt.Fprintln(w, "  schedule         none (start runs with: tierflow run --on aws)")
+	}
+	if res.IntakeRule != "" {
+		fmt.Fprintf(w, "  intake trigger   %s → %s (objects under s3://%s/%s…)\n", res.IntakeRule, res.IntakeMachine, d.Intake.Bucket, d.Intake.Prefix)
 	}
 	fmt.Fprintf(w, "  roles            %s\n", strings.Join(res.Roles, ", "))
 	if len(res.Created) > 0 {
@@ -111,7 +117,7 @@ func (a *Clients) deploy(ctx context.Context, d *Deployment, o Options) (*Result
 	if err != nil {
 		return nil, err
 	}
-	created, err := a.ensureStateMachine(ctx, d, string(def), wait)
+	created, err := a.ensureStateMachine(ctx, d, d.Base, d.StateMachineRole, string(def), wait)
 	if err != nil {
 		return nil, err
 	}
@@ -127,6 +133,11 @@ func (a *Clients) deploy(ctx context.Context, d *Deployment, o Options) (*Result
 		res.Schedule = d.ScheduleARN()
 		if created {
 			res.Created = append(res.Created, "schedule "+d.ScheduleName())
+		}
+	}
+	if d.Intake != nil {
+		if err := a.deployIntake(ctx, d, res, wait); err != nil {
+			return nil, err
 		}
 	}
 	return res, nil
@@ -266,35 +277,37 @@ func iamNotReady(err error) bool {
 	return false
 }
 
-func (a *Clients) ensureStateMachine(ctx context.Context, d *Deployment, def string, wait time.Duration) (bool, error) {
-	arn := d.StateMachineARN()
+// ensureStateMachine creates the state machine name, run by role, or
+// updates its definition and role; it reports whether it was created.
+func (a *Clients) ensureStateMachine(ctx context.Context, d *Deployment, name string, role Role, def string, wait time.Duration) (bool, error) {
+	arn := d.arn("states", "stateMachine:"+name)
 	_, err := a.SFN.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)})
 	var missing *sfntypes.StateMachineDoesNotExist
 	switch {
 	case errors.As(err, &missing):
 		err = retryIAM(ctx, wait, func() error {
 			_, err := a.SFN.CreateStateMachine(ctx, &sfn.CreateStateMachineInput{
-				Name: aws.String(d.Base), Definition: aws.String(def), RoleArn: aws.String(d.RoleARN(d.StateMachineRole)),
+				Name: aws.String(name), Definition: aws.String(def), RoleArn: aws.String(d.RoleARN(role)),
 				Type: sfntypes.StateMachineTypeStandard,
 				Tags: []sfntypes.Tag{{Key: aws.String("tierflow:job"), Value: aws.String(d.Spec.Name)}},
 			})
 			return err
 		})
 		if err != nil {
-			return false, fmt.Errorf("deploy: create state machine %s: %w", d.Base, err)
+			return false, fmt.Errorf("deploy: create state machine %s: %w", name, err)
 		}
 		return true, nil
 	case err != nil:
-		return false, fmt.Errorf("deploy: describe state machine %s: %w", d.Base, err)
+		return false, fmt.Errorf("deploy: describe state machine %s: %w", name, err)
 	}
 	err = retryIAM(ctx, wait, func() error {
 		_, err := a.SFN.UpdateStateMachine(ctx, &sfn.UpdateStateMachineInput{
-			StateMachineArn: aws.String(arn), Definition: aws.String(def), RoleArn: aws.String(d.RoleARN(d.StateMachineRole)),
+			StateMachineArn: aws.String(arn), Definition: aws.String(def), RoleArn: aws.String(d.RoleARN(role)),
 		})
 		return err
 	})
 	if err != nil {
-		return false, fmt.Errorf("deploy: update state machine %s: %w", d.Base, err)
+		return false, fmt.Errorf("deploy: update state machine %s: %w", name, err)
 	}
 	return false, nil
 }

@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,14 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	ecstypes "github.com/aws/aws-sdk-go-v2/service/ecs/types"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
@@ -27,6 +36,45 @@ func deployOptions(o *deploytest.Orchestration, out *bytes.Buffer) Options {
 	}
 }
 
+// role reads a role's trust policy and inline policies from moto.
+func role(t *testing.T, o *deploytest.Orchestration, name string) (trust string, policies map[string]string, ok bool) {
+	t.Helper()
+	ctx, c := t.Context(), iam.NewFromConfig(o.Acct.Config)
+	r, err := c.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
+	var nf *iamtypes.NoSuchEntityException
+	if errors.As(err, &nf) {
+		return "", nil, false
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	names, err := c.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	policies = map[string]string{}
+	for _, p := range names.PolicyNames {
+		doc, err := c.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: &name, PolicyName: &p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		policies[p] = aws.ToString(doc.PolicyDocument)
+	}
+	return aws.ToString(r.Role.AssumeRolePolicyDocument), policies, true
+}
+
+// definition reads the state machine's definition and role from moto.
+func definition(t *testing.T, o *deploytest.Orchestration) (def, role string) {
+	t.Helper()
+	out, err := sfn.NewFromConfig(o.Acct.Config).DescribeStateMachine(t.Context(), &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(o.StateMachineARN())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.Type != sfntypes.StateMachineTypeStandard {
+		t.Errorf("state machine type %s", out.Type)
+	}
+	return aws.ToString(out.Definition), aws.ToString(out.RoleArn)
+}
+
 func TestDeployCreatesThenUpdates(t *testing.T) {
 	o := deploytest.New(t)
 	var out bytes.Buffer
@@ -38,64 +86,78 @@ func TestDeployCreatesThenUpdates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, err := NewDeployment(spec, opts, "aws", awsfake.Region, awsfake.AccountID)
+	d, err := NewDeployment(spec, opts, "aws", awsfake.Region, o.Acct.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ctx := t.Context()
 
 	// Roles: trusted by their service only, with the generated policy.
 	for _, r := range d.Roles() {
-		got, ok := o.IAM.Role(r.Name)
+		trust, policies, ok := role(t, o, r.Name)
 		if !ok {
 			t.Fatalf("role %s not created", r.Name)
 		}
-		if !samePolicy(got.Trust, d.TrustPolicy(*r).JSON()) || !strings.Contains(got.Trust, r.Service) {
-			t.Errorf("role %s trust %s", r.Name, got.Trust)
+		if !samePolicy(trust, d.TrustPolicy(*r).JSON()) || !strings.Contains(trust, r.Service) {
+			t.Errorf("role %s trust %s", r.Name, trust)
 		}
-		if !samePolicy(got.Policies[PolicyName], r.Policy.JSON()) || len(got.Policies) != 1 {
-			t.Errorf("role %s policies %v", r.Name, got.Policies)
+		if !samePolicy(policies[PolicyName], r.Policy.JSON()) || len(policies) != 1 {
+			t.Errorf("role %s policies %v", r.Name, policies)
 		}
 	}
-	if c := o.ECS.Cluster("tierflow"); c == "" {
-		t.Error("cluster tierflow not created")
+	// IAM refuses an inline policy over 10,240 characters; moto does not.
+	puts := o.Srv.RequestsTo("iam.PutRolePolicy")
+	for _, r := range puts {
+		if doc, _ := r.Body["PolicyDocument"].(string); doc == "" || len(doc) > 10240 {
+			t.Errorf("role %v: inline policy of %d characters", r.Body["RoleName"], len(doc))
+		}
+	}
+	if len(puts) != len(d.Roles()) {
+		t.Errorf("%d PutRolePolicy calls for %d roles", len(puts), len(d.Roles()))
+	}
+	clusters, err := ecs.NewFromConfig(o.Acct.Config).DescribeClusters(ctx, &ecs.DescribeClustersInput{Clusters: []string{"tierflow"}})
+	if err != nil || len(clusters.Clusters) != 1 || aws.ToString(clusters.Clusters[0].Status) != "ACTIVE" {
+		t.Errorf("cluster tierflow not created: %+v %v", clusters, err)
 	}
 
 	// The task definition: Fargate, the job's CPU and memory, the image,
-	// awslogs, the roles.
-	td := o.ECS.TaskDefinition("tierflow-consumer-header")
-	if td == nil {
-		t.Fatal("no task definition")
+	// awslogs (which needs the execution role, a group and a region), the
+	// roles, the ephemeral storage Fargate allows (21–200 GiB).
+	tdOut, err := ecs.NewFromConfig(o.Acct.Config).DescribeTaskDefinition(ctx, &ecs.DescribeTaskDefinitionInput{TaskDefinition: aws.String("tierflow-consumer-header")})
+	if err != nil {
+		t.Fatalf("no task definition: %v", err)
 	}
-	if td["cpu"] != "4096" || td["memory"] != "16384" || td["networkMode"] != "awsvpc" ||
-		!reflect.DeepEqual(td["requiresCompatibilities"], []any{"FARGATE"}) ||
-		td["taskRoleArn"] != d.RoleARN(d.TaskRole) || td["executionRoleArn"] != d.RoleARN(d.ExecRole) {
-		t.Errorf("task definition %v", td)
+	td := tdOut.TaskDefinition
+	if aws.ToString(td.Cpu) != "4096" || aws.ToString(td.Memory) != "16384" || td.NetworkMode != ecstypes.NetworkModeAwsvpc ||
+		!reflect.DeepEqual(td.RequiresCompatibilities, []ecstypes.Compatibility{ecstypes.CompatibilityFargate}) ||
+		aws.ToString(td.TaskRoleArn) != d.RoleARN(d.TaskRole) || aws.ToString(td.ExecutionRoleArn) != d.RoleARN(d.ExecRole) {
+		t.Errorf("task definition %+v", td)
 	}
-	c := td["containerDefinitions"].([]any)[0].(map[string]any)
-	logs := c["logConfiguration"].(map[string]any)
-	if c["name"] != "tierflow" || c["image"] != deploytest.Image || logs["logDriver"] != "awslogs" ||
-		logs["options"].(map[string]any)["awslogs-group"] != "/tierflow/consumer-header" {
-		t.Errorf("container %v", c)
+	if es := td.EphemeralStorage; es != nil && (es.SizeInGiB < 21 || es.SizeInGiB > 200) {
+		t.Errorf("ephemeral storage %d GiB, Fargate allows 21–200", es.SizeInGiB)
+	}
+	c := td.ContainerDefinitions[0]
+	if aws.ToString(c.Name) != "tierflow" || aws.ToString(c.Image) != deploytest.Image || c.LogConfiguration == nil ||
+		c.LogConfiguration.LogDriver != ecstypes.LogDriverAwslogs || c.LogConfiguration.Options["awslogs-group"] != "/tierflow/consumer-header" ||
+		c.LogConfiguration.Options["awslogs-region"] != awsfake.Region {
+		t.Errorf("container %+v logs %+v", c, c.LogConfiguration)
 	}
 
 	// The state machine: the rendered definition, with this revision, the
 	// subnets and cluster given, run by the state machine role.
-	sm, ok := o.SFN.StateMachine("tierflow-consumer-header")
-	if !ok {
-		t.Fatal("no state machine")
+	def, smRole := definition(t, o)
+	if smRole != d.RoleARN(d.StateMachineRole) {
+		t.Errorf("state machine role %s", smRole)
 	}
-	if sm.RoleArn != d.RoleARN(d.StateMachineRole) || sm.Type != "STANDARD" {
-		t.Errorf("state machine role %s type %s", sm.RoleArn, sm.Type)
-	}
-	checkDefinition(t, sm.Definition, td["taskDefinitionArn"].(string))
+	checkDefinition(t, def, aws.ToString(td.TaskDefinitionArn))
 
 	// The schedule: the job's cron, starting the state machine with no month.
-	s, ok := o.Sched.Schedule("tierflow-consumer-header")
-	if !ok {
-		t.Fatal("no schedule")
+	s, err := scheduler.NewFromConfig(o.Acct.Config).GetSchedule(ctx, &scheduler.GetScheduleInput{Name: aws.String("tierflow-consumer-header")})
+	if err != nil {
+		t.Fatalf("no schedule: %v", err)
 	}
-	if s.ScheduleExpression != "cron(0 6 2 * ? *)" || s.ScheduleExpressionTimezone != "UTC" || s.State != "ENABLED" ||
-		aws.ToString(s.Target.Arn) != d.StateMachineARN() || aws.ToString(s.Target.RoleArn) != d.RoleARN(d.SchedulerRole) || s.Target.Input != ScheduleInput {
+	if aws.ToString(s.ScheduleExpression) != "cron(0 6 2 * ? *)" || aws.ToString(s.ScheduleExpressionTimezone) != "UTC" || s.State != schedtypes.ScheduleStateEnabled ||
+		aws.ToString(s.Target.Arn) != d.StateMachineARN() || aws.ToString(s.Target.RoleArn) != d.RoleARN(d.SchedulerRole) || aws.ToString(s.Target.Input) != ScheduleInput {
 		t.Errorf("schedule %+v target %+v", s, s.Target)
 	}
 	for _, want := range []string{"deployed job consumer-header", ":task-definition/tierflow-consumer-header:1", "created          role tierflow-consumer-header-task"} {
@@ -121,8 +183,8 @@ func TestDeployCreatesThenUpdates(t *testing.T) {
 			t.Errorf("second deploy: %d calls to %s, want %d", got, target, want)
 		}
 	}
-	sm, _ = o.SFN.StateMachine("tierflow-consumer-header")
-	checkDefinition(t, sm.Definition, strings.TrimSuffix(td["taskDefinitionArn"].(string), "1")+"2")
+	def, _ = definition(t, o)
+	checkDefinition(t, def, strings.TrimSuffix(aws.ToString(td.TaskDefinitionArn), "1")+"2")
 	if strings.Contains(out.String(), "created") {
 		t.Errorf("second deploy created something:\n%s", out.String())
 	}
@@ -208,8 +270,7 @@ func TestDeployRefusesWhatCannotRun(t *testing.T) {
 	if err := Apply(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}
-	sm, _ := o.SFN.StateMachine("tierflow-consumer-header")
-	if !strings.Contains(sm.Definition, `"job": "s3://lake-bucket/jobs/consumer-header.yaml"`) {
+	if def, _ := definition(t, o); !strings.Contains(def, `"job": "s3://lake-bucket/jobs/consumer-header.yaml"`) {
 		t.Error("the definition does not pass the job URI to the tasks")
 	}
 }

@@ -121,6 +121,7 @@ func (d *Deployment) policies() {
 	d.SchedulerRole.Policy = PolicyDocument{Version: "2012-10-17", Statement: []Statement{
 		allow("StartTheMonthlyRun", []string{"states:StartExecution"}, d.StateMachineARN()),
 	}}
+	d.intakePolicies()
 	d.Operator = d.operatorPolicy()
 }
 
@@ -269,6 +270,7 @@ func (d *Deployment) operatorPolicy() PolicyDocument {
 		allow("FollowMapRuns", []string{"states:DescribeMapRun"}, d.arn("states", "mapRun:"+d.Base+"/*")),
 		allow("ManageTheSchedule", []string{"scheduler:GetSchedule", "scheduler:CreateSchedule", "scheduler:UpdateSchedule"}, d.ScheduleARN()),
 	}
+	st = append(st, d.intakeOperatorStatements()...)
 	if t := d.Spec.AWS.LineageTable; t != "" {
 		st = append(st, allow("ReadLineage", []string{"dynamodb:GetItem", "dynamodb:Query", "dynamodb:BatchGetItem", "dynamodb:DescribeTable"},
 			d.arn("dynamodb", "table/"+t), d.arn("dynamodb", "table/"+t+"/index/*")))

@@ -55,6 +55,8 @@ const (
 	glueOther  = "arn:aws:glue:" + acctRegion + ":table/other/t"
 	ddbTable   = "arn:aws:dynamodb:" + acctRegion + ":table/tierflow-lineage"
 	smARN      = "arn:aws:states:" + acctRegion + ":stateMachine:tierflow-consumer-header"
+	intakeSM   = "arn:aws:states:" + acctRegion + ":stateMachine:tierflow-consumer-header-intake"
+	intakeRule = "arn:aws:events:" + acctRegion + ":rule/tierflow-consumer-header-intake"
 	execARN    = "arn:aws:states:" + acctRegion + ":execution:tierflow-consumer-header:consumer-header-2020-03-r1"
 )
 
@@ -95,7 +97,8 @@ func ddbNeeds(action string) []need {
 		{action: action, resource: "arn:aws:dynamodb:" + acctRegion + ":table/other", deny: true}}
 }
 
-var roleNames = []string{"tierflow-consumer-header-task", "tierflow-consumer-header-exec", "tierflow-consumer-header-sfn", "tierflow-consumer-header-scheduler"}
+var roleNames = []string{"tierflow-consumer-header-task", "tierflow-consumer-header-exec", "tierflow-consumer-header-sfn", "tierflow-consumer-header-scheduler",
+	"tierflow-consumer-header-intake", "tierflow-consumer-header-events"}
 
 func operatorNeeds(action string, resources ...string) opUse {
 	var n []need
@@ -174,9 +177,9 @@ var operations = map[string]opUse{
 	"ecs.DescribeClusters":       operatorNeeds("ecs:DescribeClusters", "arn:aws:ecs:"+acctRegion+":cluster/tierflow"),
 	"ecs.CreateCluster":          operatorNeeds("ecs:CreateCluster", "arn:aws:ecs:"+acctRegion+":cluster/tierflow"),
 	"ecs.RegisterTaskDefinition": {role: "operator", needs: []need{{action: "ecs:RegisterTaskDefinition", resource: "*"}, {action: "iam:PassRole", resource: roleARNs()[0]}, {action: "iam:PassRole", resource: roleARNs()[1]}}},
-	"sfn.DescribeStateMachine":   operatorNeeds("states:DescribeStateMachine", smARN),
-	"sfn.CreateStateMachine":     {role: "operator", needs: []need{{action: "states:CreateStateMachine", resource: smARN}, {action: "iam:PassRole", resource: roleARNs()[2]}}},
-	"sfn.UpdateStateMachine":     {role: "operator", needs: []need{{action: "states:UpdateStateMachine", resource: smARN}, {action: "iam:PassRole", resource: roleARNs()[2]}}},
+	"sfn.DescribeStateMachine":   operatorNeeds("states:DescribeStateMachine", smARN, intakeSM),
+	"sfn.CreateStateMachine":     {role: "operator", needs: []need{{action: "states:CreateStateMachine", resource: smARN}, {action: "iam:PassRole", resource: roleARNs()[2]}, {action: "states:CreateStateMachine", resource: intakeSM}, {action: "iam:PassRole", resource: roleARNs()[4]}}},
+	"sfn.UpdateStateMachine":     {role: "operator", needs: []need{{action: "states:UpdateStateMachine", resource: smARN}, {action: "iam:PassRole", resource: roleARNs()[2]}, {action: "states:UpdateStateMachine", resource: intakeSM}, {action: "iam:PassRole", resource: roleARNs()[4]}}},
 	"sfn.StartExecution":         operatorNeeds("states:StartExecution", smARN),
 	"sfn.DescribeExecution":      operatorNeeds("states:DescribeExecution", execARN),
 	"sfn.RedriveExecution":       operatorNeeds("states:RedriveExecution", execARN),
@@ -188,6 +191,18 @@ var operations = map[string]opUse{
 	"scheduler.CreateSchedule":   {role: "operator", needs: []need{{action: "scheduler:CreateSchedule", resource: "arn:aws:scheduler:" + acctRegion + ":schedule/default/tierflow-consumer-header"}, {action: "iam:PassRole", resource: roleARNs()[3]}}},
 	"scheduler.UpdateSchedule":   {role: "operator", needs: []need{{action: "scheduler:UpdateSchedule", resource: "arn:aws:scheduler:" + acctRegion + ":schedule/default/tierflow-consumer-header"}, {action: "iam:PassRole", resource: roleARNs()[3]}}},
 	"sts.GetCallerIdentity":      {why: "needs no permission"},
+
+	// The intake trigger (intake.go): its rule, and the lake bucket's
+	// notifications, read and written back.
+	"eventbridge.DescribeRule": operatorNeeds("events:DescribeRule", intakeRule),
+	"eventbridge.PutRule": {role: "operator", needs: []need{{action: "events:PutRule", resource: intakeRule},
+		{action: "events:PutRule", resource: "arn:aws:events:" + acctRegion + ":rule/other", deny: true}}},
+	"eventbridge.PutTargets": {role: "operator", needs: []need{{action: "events:PutTargets", resource: intakeRule}, {action: "iam:PassRole", resource: roleARNs()[5]},
+		{action: "events:PutTargets", resource: "arn:aws:events:" + acctRegion + ":rule/other", deny: true}}},
+	"s3.GetBucketNotificationConfiguration": {role: "operator", needs: []need{{action: "s3:GetBucketNotification", resource: bucketARN},
+		{action: "s3:GetBucketNotification", resource: "arn:aws:s3:::other-bucket", deny: true}}},
+	"s3.PutBucketNotificationConfiguration": {role: "operator", needs: []need{{action: "s3:PutBucketNotification", resource: bucketARN},
+		{action: "s3:PutBucketNotification", resource: "arn:aws:s3:::other-bucket", deny: true}}},
 }
 
 // sdkCalls finds the SDK operations called by the non-test Go files of
@@ -272,10 +287,18 @@ func allows(p PolicyDocument, action, resource string) bool {
 
 func testDeployment(t *testing.T) *Deployment {
 	t.Helper()
+	return testDeploymentWhen(t, jobs.CompleteWhen{})
+}
+
+// testDeploymentWhen is testDeployment of the job with source.complete_when
+// cw: with one, the deployment has the intake trigger.
+func testDeploymentWhen(t *testing.T, cw jobs.CompleteWhen) *Deployment {
+	t.Helper()
 	spec, err := jobs.Open("consumer-header")
 	if err != nil {
 		t.Fatal(err)
 	}
+	spec.Source.CompleteWhen = cw
 	spec.PII.KMSKeyID = "arn:aws:kms:us-east-1:123456789012:key/pii"
 	d, err := NewDeployment(spec, Options{Job: "consumer-header", Lake: "s3://lake-bucket/prod", Image: deploytest.Image, Subnets: []string{"subnet-0a"}}, "aws", "us-east-1", "123456789012")
 	if err != nil {
@@ -296,7 +319,7 @@ func TestPolicyCoversEveryCall(t *testing.T) {
 			t.Errorf("the operations table lists %s, which the code no longer calls: remove it (and its permission if nothing else needs it)", op)
 		}
 	}
-	d := testDeployment(t)
+	d := testDeploymentWhen(t, jobs.CompleteWhen{Marker: "_SUCCESS"})
 	policies := map[string]PolicyDocument{"task": d.TaskRole.Policy, "operator": d.Operator}
 	var ops []string
 	for op := range calls {

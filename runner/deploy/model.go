@@ -48,6 +48,9 @@ type Options struct {
 	StorageGiB int
 	// NoSchedule skips (deploy) or leaves out (render) the schedule.
 	NoSchedule bool
+	// NoIntake leaves out the intake trigger of a job with
+	// source.complete_when (intake.go): it then runs on its schedule only.
+	NoIntake bool
 	// IAMPropagation is how long deploy retries a just-created role that
 	// IAM has not propagated yet (default 2 minutes).
 	IAMPropagation time.Duration
@@ -81,6 +84,11 @@ type Deployment struct {
 	// execution role (image pull, logs), the state machine's and the
 	// schedule's.
 	TaskRole, ExecRole, StateMachineRole, SchedulerRole Role
+	// Intake is where the job's deliveries land, for the intake trigger
+	// (intake.go); nil when there is none. IntakeRole runs the intake
+	// state machine, EventsRole lets the EventBridge rule start it.
+	Intake                 *statemachines.IntakeTrigger
+	IntakeRole, EventsRole Role
 	// Operator is the policy for whoever runs deploy, run --on aws, runs
 	// and status (not attached to anything tierflow creates).
 	Operator PolicyDocument
@@ -201,6 +209,9 @@ func NewDeployment(spec *jobs.Spec, o Options, partition, region, account string
 	d.ExecRole = Role{Name: d.Base + "-exec", Service: "ecs-tasks.amazonaws.com"}
 	d.StateMachineRole = Role{Name: d.Base + "-sfn", Service: "states.amazonaws.com"}
 	d.SchedulerRole = Role{Name: d.Base + "-scheduler", Service: "scheduler.amazonaws.com"}
+	if err := d.intakeTrigger(o); err != nil {
+		return nil, err
+	}
 	d.policies()
 	return d, nil
 }
@@ -260,7 +271,11 @@ func (d *Deployment) TrustPolicy(r Role) PolicyDocument {
 
 // Roles lists the deployment's roles.
 func (d *Deployment) Roles() []*Role {
-	return []*Role{&d.TaskRole, &d.ExecRole, &d.StateMachineRole, &d.SchedulerRole}
+	roles := []*Role{&d.TaskRole, &d.ExecRole, &d.StateMachineRole, &d.SchedulerRole}
+	if d.Intake != nil {
+		roles = append(roles, &d.IntakeRole, &d.EventsRole)
+	}
+	return roles
 }
 
 // envVars are the task's environment: the region, where the SDK's chain

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsathena "github.com/aws/aws-sdk-go-v2/service/athena"
 	athenatypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
+	awsglue "github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/tierflow/tierflow/lake/awsfake"
@@ -36,18 +38,20 @@ import (
 func TestConformance(t *testing.T) {
 	enginetest.Run(t, enginetest.Harness{
 		New: func(t *testing.T) (engine.Engine, catalog.Catalog, storage.Storage) {
-			_, cat, st, eng := duckAthena(t)
+			_, _, cat, st, eng := duckAthena(t)
 			return eng, cat, st
 		},
 	})
 }
 
 // duckAthena is an Athena engine on the fake whose queries the DuckDB
-// engine runs, over a Glue catalog (the fake's) and a fresh file:// lake.
-func duckAthena(t *testing.T) (*awsfake.Server, catalog.Catalog, *file.Store, *athena.Engine) {
+// engine runs, over moto's Glue (a fresh account, reached through the
+// fake's server) and a fresh file:// lake.
+func duckAthena(t *testing.T) (*awsfake.Server, *awsfake.Athena, catalog.Catalog, *file.Store, *athena.Engine) {
 	t.Helper()
-	srv := awsfake.New(t)
-	srv.Athena.AllowLocationSchemes("file")
+	srv, acct := awsfake.OnMoto(t)
+	fake := awsfake.NewAthena(srv, awsglue.NewFromConfig(acct.Config))
+	fake.AllowLocationSchemes("file")
 	cat := glue.New(srv.Config(), glue.Options{})
 	st, err := file.New(t.TempDir())
 	if err != nil {
@@ -59,19 +63,30 @@ func duckAthena(t *testing.T) (*awsfake.Server, catalog.Catalog, *file.Store, *a
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { duck.Close() })
-	srv.Athena.SetExecutor(duckExecutor(srv, duck, st))
+	fake.SetExecutor(duckExecutor(fake, duck, st))
 	eng := athena.New(srv.Config(), cat, athena.Options{
 		OutputLocation: "s3://tierflow-results/athena/",
 		PollMin:        time.Millisecond, PollMax: 20 * time.Millisecond,
 		Storage: st,
 	})
-	return srv, cat, st, eng
+	return srv, fake, cat, st, eng
+}
+
+// tableNames lists a database's tables in the fake's Glue, sorted.
+func tableNames(t *testing.T, fake *awsfake.Athena, db string) []string {
+	t.Helper()
+	names, err := fake.TableNames(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // duckExecutor runs a CTAS with DuckDB. The tables it exposes are the Glue
 // tables the SELECT names (Athena resolves every name against Glue; DuckDB
 // needs them listed).
-func duckExecutor(srv *awsfake.Server, duck *duckdb.Engine, st storage.Storage) awsfake.Executor {
+func duckExecutor(fake *awsfake.Athena, duck *duckdb.Engine, st storage.Storage) awsfake.Executor {
 	return func(ctx context.Context, q awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
 		c := q.CTAS
 		if c == nil {
@@ -79,7 +94,11 @@ func duckExecutor(srv *awsfake.Server, duck *duckdb.Engine, st storage.Storage) 
 		}
 		var sources []string
 		for _, db := range []string{c.Database, q.Database} {
-			for _, name := range srv.Glue.TableNames(db) {
+			names, err := fake.TableNames(ctx, db)
+			if err != nil {
+				return awsfake.AthenaResult{}, err
+			}
+			for _, name := range names {
 				if regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(name) + `\b`).MatchString(c.Select) {
 					sources = append(sources, db+"."+name)
 				}
@@ -128,7 +147,7 @@ func duckExecutor(srv *awsfake.Server, duck *duckdb.Engine, st storage.Storage) 
 func TestInputsEndToEnd(t *testing.T) {
 	fx := newInputsFixture(t)
 	ctx := t.Context()
-	srv, st, eng, people, staged := fx.srv, fx.st, fx.eng, fx.people, fx.staged
+	st, eng, people, staged := fx.st, fx.eng, fx.people, fx.staged
 	for i, sql := range []string{
 		`SELECT id, state, month FROM people`,
 		`SELECT id, state, month FROM "lake"."people"`,
@@ -147,7 +166,7 @@ func TestInputsEndToEnd(t *testing.T) {
 			if res.Rows != 5 {
 				t.Errorf("%q read %d rows, want the 5 staged ones\n%s", sql, res.Rows, res.SQL)
 			}
-			if names := srv.Glue.TableNames("lake"); fmt.Sprint(names) != "[people]" {
+			if names := tableNames(t, fx.fake, "lake"); fmt.Sprint(names) != "[people]" {
 				t.Errorf("tables left: %v", names)
 			}
 		})
@@ -162,6 +181,7 @@ func TestInputsEndToEnd(t *testing.T) {
 // staged.
 type inputsFixture struct {
 	srv    *awsfake.Server
+	fake   *awsfake.Athena
 	st     *file.Store
 	eng    *athena.Engine
 	people catalog.Table
@@ -170,7 +190,7 @@ type inputsFixture struct {
 
 func newInputsFixture(t *testing.T) inputsFixture {
 	ctx := t.Context()
-	srv, cat, st, eng := duckAthena(t)
+	srv, fake, cat, st, eng := duckAthena(t)
 
 	type row struct {
 		ID    int64  `parquet:"id"`
@@ -223,7 +243,7 @@ func newInputsFixture(t *testing.T) inputsFixture {
 	}
 	staged := write("people/month=2020-03/run=r2", 5)
 	staged.Values = []string{"2020-03"}
-	return inputsFixture{srv: srv, st: st, eng: eng, people: people, staged: staged}
+	return inputsFixture{srv: srv, fake: fake, st: st, eng: eng, people: people, staged: staged}
 }
 
 // testPrepared: Prepare, the query run elsewhere, Collect: what Step
@@ -243,7 +263,7 @@ func testPrepared(t *testing.T, fx inputsFixture) {
 	if len(p.Scratch) != 1 || !strings.Contains(p.Query, p.Scratch[0][strings.Index(p.Scratch[0], ".")+1:]) {
 		t.Fatalf("prepared %+v: the query must read the scratch input", p)
 	}
-	if names := srv.Glue.TableNames("lake"); len(names) != 2 {
+	if names := tableNames(t, fx.fake, "lake"); len(names) != 2 {
 		t.Fatalf("tables after Prepare: %v, want people and the scratch input", names)
 	}
 	client := awsathena.NewFromConfig(srv.Config())
@@ -271,7 +291,7 @@ func testPrepared(t *testing.T, fx inputsFixture) {
 	if len(res.Files) == 0 || res.Bytes == 0 || len(res.Columns) != 3 {
 		t.Errorf("collected %+v", res)
 	}
-	if names := srv.Glue.TableNames("lake"); fmt.Sprint(names) != "[people]" {
+	if names := tableNames(t, fx.fake, "lake"); fmt.Sprint(names) != "[people]" {
 		t.Errorf("scratch tables left after Collect: %v", names)
 	}
 }

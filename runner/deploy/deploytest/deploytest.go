@@ -1,12 +1,13 @@
 // Package deploytest holds what the tests of deploy and of runner's AWS
-// orchestration (run --on aws, runs, status) share: an awsfake server with
-// the control-plane services they call. Only tests import it.
+// orchestration (run --on aws, runs, status) share: the control plane they
+// call. Only tests import it.
 package deploytest
 
 import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/tierflow/tierflow/lake/awsfake"
 )
@@ -14,23 +15,29 @@ import (
 // Image is a container image in ECR, as a deployment under test names it.
 const Image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tierflow:1.0"
 
-// Orchestration is an awsfake server with Step Functions, ECS, EventBridge
-// Scheduler and IAM, and the aws.Config that reaches them.
+// Orchestration is the control plane: moto's IAM, STS, ECS, EventBridge
+// Scheduler and Step Functions state machines, in a fresh account, behind
+// an awsfake server, which checks and logs every request and runs the
+// executions (moto's do not go through states, map runs or redrives);
+// and the aws.Config that reaches it.
 type Orchestration struct {
-	Srv   *awsfake.Server
-	SFN   *awsfake.StepFunctions
-	ECS   *awsfake.ECS
-	Sched *awsfake.Scheduler
-	IAM   *awsfake.IAM
-	Cfg   aws.Config
+	Srv  *awsfake.Server
+	SFN  *awsfake.StepFunctions
+	Acct awsfake.Account // the moto account, reached directly
+	Cfg  aws.Config
 }
 
-// New starts an Orchestration for the test; it stops with the test.
+// New starts an Orchestration for the test; it stops with the test. Like
+// awsfake.OnMoto it skips the test when moto is not running, and fails it
+// in CI.
 func New(tb testing.TB) *Orchestration {
 	tb.Helper()
-	srv := awsfake.New(tb)
-	return &Orchestration{
-		Srv: srv, SFN: awsfake.NewStepFunctions(srv), ECS: awsfake.NewECS(srv), Sched: awsfake.NewScheduler(srv), IAM: awsfake.NewIAM(srv),
-		Cfg: srv.Config(),
-	}
+	srv, acct := awsfake.OnMoto(tb)
+	return &Orchestration{Srv: srv, SFN: awsfake.NewStepFunctions(srv, sfn.NewFromConfig(acct.Config)), Acct: acct, Cfg: srv.Config()}
+}
+
+// StateMachineARN is the ARN the shipped job's state machine has once
+// deployed.
+func (o *Orchestration) StateMachineARN() string {
+	return "arn:aws:states:" + awsfake.Region + ":" + o.Acct.ID + ":stateMachine:tierflow-consumer-header"
 }
