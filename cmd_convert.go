@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -32,7 +31,7 @@ func convertCommand(f commonFlags) *cli.Command {
 			}
 			m, err := runner.ConvertPart(c.Context, runner.ConvertPartOptions{
 				Job: c.String("job"), Part: c.String("part"), Out: c.String("out"), Meta: c.String("meta"),
-				Log: logOf(c), Progress: isTerminal(os.Stderr),
+				Log: logOf(c), Console: consoleOf(c),
 			})
 			if m != nil {
 				// The manifest says what was converted, also of a part that failed.

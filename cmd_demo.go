@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
@@ -26,7 +25,7 @@ func demoCommand(_ commonFlags) *cli.Command {
 			month := c.String("month")
 			d, err := runner.Demo(c.Context, runner.DemoOptions{
 				Dir: c.String("dir"), Rows: c.Int64("rows"), Parts: c.Int("parts"), Month: month,
-				Log: logOf(c), Progress: isTerminal(os.Stderr),
+				Log: logOf(c), Console: consoleOf(c),
 			})
 			if d == nil {
 				return err

@@ -84,7 +84,7 @@ func printRuns(w io.Writer, v *runner.RunsView, wide bool) {
 		if wide {
 			rows = append(rows, []string{r.RunID, r.Month, r.Status, mark, r.Started.Local().Format("2006-01-02 15:04:05"), dur,
 				fmt.Sprint(r.RowsIn), fmt.Sprint(r.RowsOut), fmt.Sprint(r.RowsRejected),
-				fmt.Sprintf("%.1f", r.Cost.VCPUSeconds), fmt.Sprintf("%.1f", r.Cost.GBSeconds), humanBytes(r.Cost.AthenaScanned),
+				fmt.Sprintf("%.1f", r.Cost.VCPUSeconds), fmt.Sprintf("%.1f", r.Cost.GBSeconds), runner.HumanBytes(r.Cost.AthenaScanned),
 				fmt.Sprint(r.Cost.S3Requests), fmt.Sprintf("%.5f", r.Cost.USD), errText})
 			continue
 		}

@@ -42,9 +42,6 @@ func statusCommand(f commonFlags) *cli.Command {
 				return err
 			}
 			onAWS := strings.HasPrefix(lake, "s3://")
-			if output == "json" && onAWS {
-				return usageError{errors.New("status: --output json is for local lakes; on AWS read the execution with aws stepfunctions describe-execution")}
-			}
 			st, err := runner.Status(c.Context, runner.StatusOptions{
 				Job: c.String("job"), Run: c.Args().First(), Lake: c.String("lake"), Name: c.String("name"),
 				Region: c.String("region"), Account: c.String("account"), Log: logOf(c),
@@ -52,7 +49,10 @@ func statusCommand(f commonFlags) *cli.Command {
 			if err != nil {
 				return err
 			}
-			if output == "json" {
+			switch {
+			case output == "json" && onAWS:
+				return writeJSON(c.App.Writer, st.ExecutionView(time.Now()))
+			case output == "json":
 				return writeJSON(c.App.Writer, st.View())
 			}
 			printStatus(c.App.Writer, st, onAWS, time.Now())

@@ -31,9 +31,9 @@ func validateCommand(f commonFlags) *cli.Command {
 			if err != nil {
 				return err
 			}
-			how := "bound with DuckDB and checked for Athena"
+			how := "bound with DuckDB, their Athena CTAS rendered and checked"
 			if !v.Bound {
-				how = "checked for Athena (this build has no DuckDB to bind them)"
+				how = "their Athena CTAS rendered and checked (this build has no DuckDB to bind them)"
 			}
 			fmt.Fprintf(c.App.Writer, "job %s (%s): spec, schema (%d columns), header sample and PII policy valid; %d derived tables %s\n",
 				spec.Name, spec.Path, len(spec.Schema.Columns), len(spec.Derived), how)

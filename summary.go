@@ -27,28 +27,12 @@ func printSummary(w io.Writer, spec *jobs.Spec, res *runner.Result) {
 	var total time.Duration
 	for _, s := range r.Stages {
 		total += s.Wall
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%d\t\n", s.Name, s.Wall.Round(time.Millisecond), s.RowsIn, s.RowsOut, s.RowsRejected, humanBytes(s.BytesIn), humanBytes(s.BytesOut), s.Files)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%s\t%s\t%d\t\n", s.Name, s.Wall.Round(time.Millisecond), s.RowsIn, s.RowsOut, s.RowsRejected, runner.HumanBytes(s.BytesIn), runner.HumanBytes(s.BytesOut), s.Files)
 	}
 	fmt.Fprintf(tw, "total\t%s\t\t\t\t\t\t\t\n", total.Round(time.Millisecond))
 	tw.Flush()
-	if r.Error != "" {
-		fmt.Fprintf(w, "\nerror: %s\n", r.Error)
-	}
+	// The error is not repeated here: the command ends saying it.
 	if r.RowsRejected > 0 {
 		fmt.Fprintf(w, "\n%d rows rejected: see the rejects files under %s\n", r.RowsRejected, res.RunMeta)
-	}
-}
-
-// humanBytes writes n in B, KiB, MiB or GiB.
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	default:
-		return fmt.Sprintf("%d B", n)
 	}
 }

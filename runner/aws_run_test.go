@@ -330,6 +330,41 @@ func TestAWSStatusAndRuns(t *testing.T) {
 		t.Error("status of an unknown run succeeded")
 	}
 
+	// --output json: the execution and its run, as the schema says.
+	for run, want := range map[string]ExecutionView{
+		"consumer-header-2020-03-r1": {Execution: "consumer-header-2020-03-r1", Status: "SUCCEEDED", Month: "2020-03", Stage: "done",
+			Parts: &CountView{Done: 3, Total: 3}, Tables: &CountView{Done: 2, Total: 2}, Run: &RunView{RunID: "20200301-aaa", Status: lineage.StatusComplete, RowsOut: 998}},
+		"20200401-bbb": {Execution: "consumer-header-2020-04-r1", Status: "FAILED", Month: "2020-04", Stage: "finish", Error: "tierflow.RunFailed",
+			Parts: &CountView{Done: 2, Failed: 1, Total: 3}, Run: &RunView{RunID: "20200401-bbb", Status: lineage.StatusFailed}},
+	} {
+		js := st
+		js.Run = run
+		rs, err := Status(t.Context(), js)
+		if err != nil {
+			t.Fatalf("status %s: %v", run, err)
+		}
+		out, err := json.Marshal(rs.ExecutionView(time.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkSchema(t, "status", out); err != nil {
+			t.Error(err)
+		}
+		var got ExecutionView
+		if err := json.Unmarshal(out, &got); err != nil || got.Run == nil || got.Started == nil {
+			t.Fatalf("status --output json %s: %v\n%s", run, err, out)
+		}
+		if got.Execution != want.Execution || got.Status != want.Status || got.Month != want.Month || got.Stage != want.Stage ||
+			got.Error != want.Error || !reflect.DeepEqual(got.Parts, want.Parts) || !reflect.DeepEqual(got.Tables, want.Tables) ||
+			got.Run.RunID != want.Run.RunID || got.Run.Status != want.Run.Status || got.Run.RowsOut != want.Run.RowsOut ||
+			!strings.HasSuffix(got.ARN, ":execution:tierflow-consumer-header:"+want.Execution) {
+			t.Errorf("status --output json %s:\n%s", run, out)
+		}
+	}
+	if err := checkSchema(t, "status", []byte(`{"execution":"x","arn":"arn:aws:states:us-east-1:1:execution:a:x","status":"DONE","redrive_count":0}`)); err == nil {
+		t.Error("the schema accepted execution status DONE")
+	}
+
 	// A local lake's run: the lineage record, and no AWS call.
 	o.Srv.ResetRequests()
 	local := st

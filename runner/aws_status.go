@@ -106,7 +106,7 @@ type RunStatus struct {
 	Execution *ExecutionStatus
 	// Run is the lineage record; nil when none is recorded (yet).
 	Run *lineage.Run
-	// Published says Run is its month's published run (local lakes).
+	// Published says Run is its month's published run.
 	Published bool
 	// LineageErr says why the lineage record could not be read (AWS).
 	LineageErr error
@@ -196,6 +196,10 @@ func Status(ctx context.Context, o StatusOptions) (*RunStatus, error) {
 		if r, ok := runs[name]; ok {
 			st.Run = &r
 		}
+	}
+	if st.Run != nil && s.lin != nil {
+		pub, _ := s.lin.Published(ctx, s.spec.Name, st.Run.Month)
+		st.Published = pub == st.Run.ID
 	}
 	return st, nil
 }

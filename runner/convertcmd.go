@@ -23,7 +23,7 @@ import (
 type ConvertPartOptions struct {
 	Job, Part, Out, Meta string
 	Log                  zerolog.Logger
-	Progress             bool
+	Console              *Console // shows the part's progress when a terminal
 }
 
 // ConvertPart converts one part URI into Parquet under the out URI, outside
@@ -65,10 +65,11 @@ func ConvertPart(ctx context.Context, o ConvertPartOptions) (*container.Manifest
 	}
 	spec.Convert.Workers, _ = SizeWorkers(ctx, spec, os.Getenv, nil, o.Log)
 	opts := container.Options{Spec: spec, Part: jobs.PartName(srcKey), Logger: o.Log, CreatedBy: CreatedBy()}
-	if o.Progress {
-		bar := newProgressBar(os.Stderr, opts.Part)
-		defer bar.Finish()
-		opts.Progress = bar.Update
+	if a := startProgress(o.Console, "convert"); a != nil {
+		a.Plan([]Part{{Name: opts.Part}}, 0)
+		a.Stage("convert")
+		opts.Progress = func(done, total int64) { a.PartRead(0, done, total) }
+		defer a.close()
 	}
 	return container.Convert(ctx, opts, src, srcKey, dst, dirKey(outKey), dirKey(metaKey))
 }

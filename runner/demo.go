@@ -24,12 +24,12 @@ const DemoJob = "consumer-header"
 
 // DemoOptions are the demo's.
 type DemoOptions struct {
-	Dir      string
-	Rows     int64
-	Parts    int
-	Month    string
-	Log      zerolog.Logger
-	Progress bool
+	Dir     string
+	Rows    int64
+	Parts   int
+	Month   string
+	Log     zerolog.Logger
+	Console *Console // shows the progress when a terminal
 }
 
 // DemoResult is where the demo ran and what its run did.
@@ -60,6 +60,14 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 	}
 	defer env.Close()
 
+	// The area shows from the start: generating takes seconds too.
+	area := startProgress(o.Console, o.Month)
+	defer area.close()
+	opts := Options{Month: o.Month}
+	if area != nil {
+		area.Stage("gen")
+		opts.Watch = area
+	}
 	t0 := time.Now()
 	objs, err := synth.Generate(ctx, env.Storage, spec, synth.Options{Rows: o.Rows, Parts: o.Parts, Seed: 1, Month: o.Month})
 	if err != nil {
@@ -71,7 +79,8 @@ func Demo(ctx context.Context, o DemoOptions) (*DemoResult, error) {
 	}
 	o.Log.Info().Int64("rows", o.Rows).Int("parts", len(objs)).Msg("sample month generated")
 
-	res, err := runWithProgress(ctx, env, spec, Options{Month: o.Month}, o.Progress)
+	res, err := Run(ctx, env, spec, opts)
+	area.close()
 	if res == nil {
 		return nil, err
 	}

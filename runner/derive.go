@@ -23,7 +23,8 @@ func (j *job) derive(ctx context.Context) (lineage.Stage, error) {
 	if err != nil {
 		return st, fmt.Errorf("open query engine: %w", err)
 	}
-	for _, d := range j.spec.Derived {
+	for i, d := range j.spec.Derived {
+		j.opts.watcher().Table(i, len(j.spec.Derived), d.Table)
 		c, err := j.derivedCTAS(d)
 		if err != nil {
 			return st, err
@@ -34,6 +35,9 @@ func (j *job) derive(ctx context.Context) (lineage.Stage, error) {
 			j.olEmitDerived(ctx, d, t0, nil, nil, err)
 			return st, fmt.Errorf("derived table %s: %w", d.Table, err)
 		}
+		j.log.Debug().Str("table", d.Table).Int64("rows", r.Rows).Int("files", len(r.Files)).Int64("bytes", r.Bytes).
+			Int64("scanned_bytes", r.DataScannedBytes).Float64("wall_s", time.Since(t0).Seconds()).Str("query_id", r.QueryID).
+			Str("sql", r.SQL).Msg("derived table built")
 		if err := j.stageDerived(ctx, d, c, r, t0, &st); err != nil {
 			return st, err
 		}
@@ -44,19 +48,24 @@ func (j *job) derive(ctx context.Context) (lineage.Stage, error) {
 // derivedCTAS is the statement that builds d for this run: its SELECT over
 // the staged partitions, written to the run's tier-3 prefix.
 func (j *job) derivedCTAS(d jobs.Derived) (engine.CTAS, error) {
+	return derivedCTAS(j.spec, d, j.staged, DirURI(j.env.Storage, j.layout.Tier3Prefix(d.Table, j.plan.Month, j.run.ID)))
+}
+
+// derivedCTAS is the statement that builds d at location from the staged
+// partitions its SQL mentions (validate renders it for Athena too).
+func derivedCTAS(spec *jobs.Spec, d jobs.Derived, staged []staged, location string) (engine.CTAS, error) {
 	if err := checkAthenaWriters(d); err != nil {
 		return engine.CTAS{}, err
 	}
 	var inputs []engine.Input
-	for _, s := range j.staged {
+	for _, s := range staged {
 		if mentions(d.SQL, s.table.Name) {
 			inputs = append(inputs, engineInput(s.table, s.partition))
 		}
 	}
 	return engine.CTAS{
-		Database: j.spec.Database, Table: d.Table, SQL: d.SQL,
-		Location: DirURI(j.env.Storage, j.layout.Tier3Prefix(d.Table, j.plan.Month, j.run.ID)),
-		Format:   d.Format, Compression: d.Compression,
+		Database: spec.Database, Table: d.Table, SQL: d.SQL, Location: location,
+		Format: d.Format, Compression: d.Compression,
 		BucketedBy: d.BucketedBy, BucketCount: d.BucketCount, Inputs: inputs,
 	}, nil
 }

@@ -200,7 +200,7 @@ func OpenEnv(ctx context.Context, spec *jobs.Spec, lakeURI string, log zerolog.L
 	env := &Env{Storage: st, Output: st, Catalog: cat, Lineage: lin, Log: log, CodeVersion: CodeVersion()}
 	env.OpenLineage = newOpenLineage(ctx, spec, st, log, os.Getenv)
 	env.newEngine = func(ctx context.Context) (engine.Engine, error) {
-		return duckdb.New(ctx, cat, st, duckdb.Options{TempDir: filepath.Join(meta, "duckdb-tmp")})
+		return duckdb.New(ctx, cat, st, duckdb.Options{TempDir: filepath.Join(meta, "duckdb-tmp"), Log: log})
 	}
 	return env, nil
 }

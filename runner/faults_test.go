@@ -430,7 +430,11 @@ func TestSecretsNeverLogged(t *testing.T) {
 		err := Gen(ctx, GenOptions{Job: DemoJob, Lake: lake, Month: testMonth, Rows: 2000, Parts: 2, Seed: 3, Log: log, Stdout: &stdout})
 		if err == nil {
 			err = RunMonths(ctx, RunMonthsOptions{Job: DemoJob, Lake: lake, Month: testMonth, Log: log,
-				Done: func(_ *jobs.Spec, res *Result) { printResult(&stdout, res) }})
+				Done: func(_ *jobs.Spec, _ string, res *Result, _ error) {
+					if res != nil {
+						printResult(&stdout, res)
+					}
+				}})
 		}
 		captured := restore()
 		if err != nil {

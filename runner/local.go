@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -86,10 +85,13 @@ type RunMonthsOptions struct {
 	// the run still fails, naming every month that did.
 	KeepGoing bool
 	Log       zerolog.Logger
-	Progress  bool
-	// Done, when set, receives each month's result as the month ends
-	// (also a failed one, whose run was recorded).
-	Done func(*jobs.Spec, *Result)
+	// Console, when a terminal, shows each month's progress above the
+	// log lines it carries.
+	Console *Console
+	// Done, when set, is told of each month as it ends: its result (also
+	// a failed run's, which was recorded; nil when the month failed
+	// before a run began) and its error.
+	Done func(spec *jobs.Spec, month string, res *Result, err error)
 }
 
 // BackfillError is a backfill that ran on past failed months (KeepGoing).
@@ -128,9 +130,9 @@ func RunMonths(ctx context.Context, o RunMonthsOptions) error {
 	// already uses every core for its parts.
 	bf := &BackfillError{Months: len(months)}
 	for _, m := range months {
-		res, err := runWithProgress(ctx, env, spec, Options{Month: m, Force: o.Force}, o.Progress)
-		if res != nil && o.Done != nil {
-			o.Done(spec, res)
+		res, err := runWithProgress(ctx, env, spec, Options{Month: m, Force: o.Force}, o.Console)
+		if o.Done != nil {
+			o.Done(spec, m, res, err)
 		}
 		notifyLocal(ctx, spec, m, res, err, o.Log)
 		if err == nil {
@@ -149,12 +151,12 @@ func RunMonths(ctx context.Context, o RunMonthsOptions) error {
 	return nil
 }
 
-// runWithProgress runs and, on a terminal, shows the convert progress.
-func runWithProgress(ctx context.Context, env *Env, spec *jobs.Spec, opts Options, show bool) (*Result, error) {
-	if show {
-		bar := newProgressBar(os.Stderr, "convert")
-		defer bar.Finish()
-		opts.Progress = bar.Update
+// runWithProgress runs and, when con is a terminal, shows the run's
+// progress on it until the run ends (the area is gone before the summary).
+func runWithProgress(ctx context.Context, env *Env, spec *jobs.Spec, opts Options, con *Console) (*Result, error) {
+	if a := startProgress(con, opts.Month); a != nil {
+		defer a.close()
+		opts.Watch = a
 	}
 	return Run(ctx, env, spec, opts)
 }

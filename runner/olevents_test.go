@@ -318,7 +318,7 @@ func TestOpenLineageAbortOnCancel(t *testing.T) {
 	env, _ := openTestEnv(t, spec, 3000, 2, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	_, err = Run(ctx, env, spec, Options{Month: testMonth, Progress: func(done, total int64) { cancel() }})
+	_, err = Run(ctx, env, spec, Options{Month: testMonth, Watch: cancelWhileConverting{cancel: cancel}})
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("run: %v, want it cancelled", err)
 	}
@@ -500,4 +500,16 @@ func TestOpenLineageRepairCompletes(t *testing.T) {
 		t.Errorf("repaired COMPLETE: tierflow_run %+v", tr)
 	}
 	oltest.Validate(t, bodies(evs))
+}
+
+// cancelWhileConverting cancels the run as soon as a part is converting.
+type cancelWhileConverting struct {
+	noWatch
+	cancel func()
+}
+
+func (c cancelWhileConverting) PartRead(_ int, done, _ int64) {
+	if done > 0 {
+		c.cancel()
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"hash"
 	"io"
 	"path"
+	"time"
 
 	"github.com/rs/zerolog"
 	"golang.org/x/sync/errgroup"
@@ -41,10 +42,15 @@ func (j *job) pristine(ctx context.Context) (lineage.Stage, error) {
 	j.tier1 = make([]pristineObject, len(j.plan.Parts))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(j.parallelism())
+	watch := j.opts.watcher()
 	for i, p := range j.plan.Parts {
 		g.Go(func() error {
+			watch.PartRead(i, 0, p.Size)
 			o, err := j.pristineOne(ctx, p)
 			j.tier1[i] = o
+			if err == nil || !errors.Is(err, context.Canceled) {
+				watch.PartDone(i, 0, err)
+			}
 			return err
 		})
 	}
@@ -70,10 +76,13 @@ func (j *job) tier1Key(p Part) string {
 // tier 1 must equal the intake's.
 func (j *job) pristineOne(ctx context.Context, p Part) (pristineObject, error) {
 	dst := j.tier1Key(p)
+	t0 := time.Now()
 	sum, n, err := copyHashed(ctx, j.env.Storage, p, dst)
 	if err != nil {
 		return pristineObject{}, fmt.Errorf("part %s: %w", p.Key, err)
 	}
+	j.log.Debug().Str("part", p.Name).Str("tier1", j.env.Storage.ObjectURI(dst)).Int64("bytes", n).Str("sha256", sum).
+		Float64("wall_s", time.Since(t0).Seconds()).Msg("part copied to tier 1")
 	if n != p.Size {
 		return pristineObject{}, fmt.Errorf("part %s: read %d bytes, listed size %d: the object changed during the run", p.Key, n, p.Size)
 	}

@@ -174,6 +174,17 @@ func (e *Engine) plan(c engine.CTAS) (*plan, error) {
 	return p, nil
 }
 
+// Statement is the CREATE TABLE ... AS statement CreateTableAs sends to
+// Athena for c, its SQL reading the scratch tables of c's inputs; an error
+// says why c cannot run. Nothing is sent.
+func (e *Engine) Statement(c engine.CTAS) (string, error) {
+	p, err := e.plan(c)
+	if err != nil {
+		return "", fmt.Errorf("athena: %s.%s: %w", c.Database, c.Table, err)
+	}
+	return p.sql, nil
+}
+
 func lowerAll(s []string) []string {
 	out := make([]string, len(s))
 	for i, v := range s {
