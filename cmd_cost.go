@@ -47,7 +47,7 @@ func printCost(w io.Writer, v runner.CostView) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "MONTH\tTIER\tCLASS\tOBJECTS\tBYTES\t$/GB-MONTH\t$/MONTH\t")
 	for _, r := range v.Rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.5f\t%.4f\t\n", r.Month, r.Tier, r.Class, r.Objects, humanBytes(r.Bytes), runner.StoragePrice(r.Class), r.USD)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%.5f\t%.4f\t\n", r.Month, r.Tier, r.Class, r.Objects, runner.HumanBytes(r.Bytes), runner.StoragePrice(r.Class), r.USD)
 	}
 	fmt.Fprintf(tw, "\t\t\t\t\ttotal\t%.4f\t\n", v.TotalUSD)
 	if err := tw.Flush(); err != nil {
