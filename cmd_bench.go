@@ -57,9 +57,15 @@ func benchCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
+			// The conversion section runs this very binary's convert
+			// command, as a user runs it.
+			self, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("bench: locating this binary: %w", err)
+			}
 			_, err = bench.Run(c.Context, bench.Options{
 				Dir: c.String("dir"), Rows: c.Int64("rows"), Runs: c.Int("runs"), Parts: c.Int("parts"),
-				Only: only, Athena: c.Bool("athena"), OutDir: c.String("out"), Log: logOf(c),
+				Only: only, Athena: c.Bool("athena"), OutDir: c.String("out"), Log: logOf(c), CLI: self,
 			}, c.App.Writer)
 			return err
 		},

@@ -60,6 +60,8 @@ func shortEngine(e Engine) string {
 	switch {
 	case e.Tierflow:
 		return fmt.Sprintf("tierflow (%d worker%s)", e.Workers, map[bool]string{true: "s"}[e.Workers > 1])
+	case e.CLI:
+		return "tierflow convert (CLI)"
 	case e.Key == duckKey:
 		return "DuckDB COPY"
 	case e.Key == duckPartKey:

@@ -73,6 +73,8 @@ type childResult struct {
 
 	// PeakRSS is the child's own VmHWM at exit (see measureCmd).
 	PeakRSS int64 `json:"peak_rss_bytes,omitempty"`
+	// Workers is the converter's parse workers (its manifest's).
+	Workers int `json:"workers,omitempty"`
 
 	DuckDBThreads     int    `json:"duckdb_threads,omitempty"`
 	DuckDBMemoryLimit string `json:"duckdb_memory_limit,omitempty"`
@@ -141,9 +143,7 @@ func childConvert(ctx context.Context, t childTask) (childResult, error) {
 	if err != nil {
 		return childResult{}, err
 	}
-	r := childResult{Rows: m.RowsWritten, DecompressedBytes: m.DecompressedByte, Files: len(m.Files),
-		ConvertWall: m.Timings.WallSeconds, ConvertWait: m.Timings.WaitSeconds,
-		ConvertPass1: m.Timings.Pass1Seconds, ConvertPass2: m.Timings.Pass2Seconds}
+	r := manifestResult(m)
 	if m.Timings.Pass1Seconds > 0 {
 		end := m.Started.Add(time.Duration(m.Timings.Pass1Seconds * float64(time.Second)))
 		c0, ok0 := trace.at(m.Started)
@@ -152,10 +152,40 @@ func childConvert(ctx context.Context, t childTask) (childResult, error) {
 			r.ConvertPass1CPU = c1 - c0
 		}
 	}
+	return r, nil
+}
+
+// manifestResult is what a converter's manifest says of its run.
+func manifestResult(m *container.Manifest) childResult {
+	r := childResult{Rows: m.RowsWritten, DecompressedBytes: m.DecompressedByte, Files: len(m.Files),
+		ConvertWall: m.Timings.WallSeconds, ConvertWait: m.Timings.WaitSeconds,
+		ConvertPass1: m.Timings.Pass1Seconds, ConvertPass2: m.Timings.Pass2Seconds, Workers: m.Workers}
 	for _, f := range m.Files {
 		r.Bytes += f.Bytes
 	}
-	return r, nil
+	return r
+}
+
+// measureCLI runs `cli convert` on the part in, as a user runs it, into
+// out, and measures it like any child: the command prints the part's
+// manifest, which gives the rows, files and pass timings.
+func measureCLI(ctx context.Context, cli, job, in, out string) (sample, error) {
+	cmd := exec.CommandContext(ctx, cli, "--log-level", "warn", "convert", "--job", job, "--part", "file://"+in, "--out", "file://"+out)
+	// Run outside any tierflow project, so a tierflow.yaml above the
+	// working directory cannot change the job or the lake.
+	cmd.Dir = filepath.Dir(out)
+	var stdout bytes.Buffer
+	cmd.Stdout = &stdout
+	s, err := measureCmd(cmd)
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", strings.Join(cmd.Args, " "), err)
+	}
+	var m container.Manifest
+	if err := json.Unmarshal(stdout.Bytes(), &m); err != nil {
+		return s, fmt.Errorf("%s: its output is not a manifest: %w", strings.Join(cmd.Args, " "), err)
+	}
+	s.Result = manifestResult(&m)
+	return s, nil
 }
 
 // cpuTraceEvery is how often a convert child samples its CPU time: the
@@ -321,7 +351,11 @@ type sample struct {
 	User   time.Duration
 	Sys    time.Duration
 	MaxRSS int64 // bytes
-	Result childResult
+	// RusageMaxRSS is the child's ru_maxrss (bytes): at least its peak,
+	// but never less than the benchmark's own RSS when it was started
+	// (see measureCmd), so MaxRSS is what is reported.
+	RusageMaxRSS int64
+	Result       childResult
 }
 
 // measureChild runs task in a re-executed copy of exe and measures it.
@@ -390,8 +424,9 @@ func measureCmd(cmd *exec.Cmd) (sample, error) {
 	if cmd.ProcessState != nil {
 		s.User = cmd.ProcessState.UserTime()
 		s.Sys = cmd.ProcessState.SystemTime()
+		s.RusageMaxRSS = maxRSS(cmd.ProcessState)
 		if s.MaxRSS == 0 {
-			s.MaxRSS = maxRSS(cmd.ProcessState)
+			s.MaxRSS = s.RusageMaxRSS
 		}
 	}
 	if err != nil {

@@ -45,8 +45,18 @@ type Engine struct {
 	VsGzip      float64     `json:"wall_vs_gzip,omitempty"`
 	VsPgzip     float64     `json:"wall_vs_pgzip,omitempty"` // the issue's "decompress-only" floor
 	Samples     []RunSample `json:"samples"`
-	// Tierflow marks the converter's rows; Workers is its parse workers.
+	// CPU ratios, medians of user+sys: steadier than wall time on a
+	// shared machine.
+	CPUVsDuckDB float64 `json:"cpu_vs_duckdb,omitempty"`
+	CPUVsPgzip  float64 `json:"cpu_vs_pgzip,omitempty"`
+	// RusageMaxRSS is the largest ru_maxrss of the runs (PeakRSS is the
+	// child's VmHWM; see measureCmd).
+	RusageMaxRSS int64 `json:"rusage_max_rss_bytes,omitempty"`
+	// Tierflow marks the converter's rows run through the library in a
+	// child; CLI the row of the `tierflow convert` command, run as a user
+	// runs it. Workers is the converter's parse workers.
 	Tierflow bool `json:"tierflow,omitempty"`
+	CLI      bool `json:"cli,omitempty"`
 	Workers  int  `json:"workers,omitempty"`
 	// The converter's two passes, medians of its manifests' timings: pass 1
 	// (read, decompress, route, spill) and pass 2 (merge, convert, encode,
@@ -72,12 +82,12 @@ type RunSample struct {
 // engineSpec is how to run one engine once.
 type engineSpec struct {
 	key, name, command string
-	tierflow           bool
+	tierflow, cli      bool
 	workers            int
 	run                func(ctx context.Context) (sample, error)
 }
 
-const duckKey, duckPartKey, gzipKey, pgzipKey = "duckdb", "duckdb-partitioned", "gzip-dc", "pgzip"
+const duckKey, duckPartKey, gzipKey, pgzipKey, cliKey = "duckdb", "duckdb-partitioned", "gzip-dc", "pgzip", "tierflow-cli"
 
 func tierflowKey(w int) string { return fmt.Sprintf("tierflow-w%d", w) }
 
@@ -151,6 +161,22 @@ func (b *bencher) engineSpecs(part, outRoot string, all bool) []engineSpec {
 	if !all {
 		return specs
 	}
+	if cli := b.opts.CLI; cli != "" {
+		out := filepath.Join(outRoot, cliKey)
+		specs = append(specs, engineSpec{key: cliKey, name: fmt.Sprintf("tierflow convert (CLI), %d buckets", b.spec.Output.BucketCount),
+			command: fmt.Sprintf("%s convert --job %s --part file://%s --out file://%s", cli, b.opts.Job, part, out), cli: true,
+			run: func(ctx context.Context) (sample, error) {
+				if err := os.RemoveAll(out); err != nil {
+					return sample{}, err
+				}
+				if err := os.MkdirAll(out, 0o755); err != nil {
+					return sample{}, err
+				}
+				return measureCLI(ctx, cli, b.opts.Job, part, out)
+			}})
+	} else {
+		b.warn("no tierflow binary given (Options.CLI): the convert command itself is not measured")
+	}
 	for _, d := range []struct{ key, name, by string }{
 		{duckKey, "DuckDB COPY → Parquet", ""},
 		{duckPartKey, "DuckDB COPY → Parquet PARTITION_BY (state)", "state"},
@@ -208,7 +234,7 @@ func (b *bencher) measure(ctx context.Context, specs []engineSpec) ([][]sample, 
 // fillConvert turns samples into Engine rows with throughputs and ratios.
 func (b *bencher) fillConvert(cr *ConvertResults, specs []engineSpec, samples [][]sample) {
 	for i, s := range specs {
-		e := Engine{Key: s.key, Name: s.name, Command: s.command, Tierflow: s.tierflow, Workers: s.workers}
+		e := Engine{Key: s.key, Name: s.name, Command: s.command, Tierflow: s.tierflow, CLI: s.cli, Workers: s.workers}
 		var walls, users, syss, cpus, pass1, pass2, busy, cpu1 []time.Duration
 		for _, sm := range samples[i] {
 			if r := sm.Result; r.ConvertPass1 > 0 && r.ConvertPass2 > 0 {
@@ -224,6 +250,7 @@ func (b *bencher) fillConvert(cr *ConvertResults, specs []engineSpec, samples []
 			syss = append(syss, sm.Sys)
 			cpus = append(cpus, sm.User+sm.Sys)
 			e.PeakRSS = max(e.PeakRSS, sm.MaxRSS)
+			e.RusageMaxRSS = max(e.RusageMaxRSS, sm.RusageMaxRSS)
 			e.Samples = append(e.Samples, RunSample{WallSeconds: secs(sm.Wall), UserSeconds: secs(sm.User), SysSeconds: secs(sm.Sys), PeakRSS: sm.MaxRSS})
 		}
 		e.WallSeconds, e.UserSeconds, e.SysSeconds, e.CPUSeconds = secs(medianDur(walls)), secs(medianDur(users)), secs(medianDur(syss)), secs(medianDur(cpus))
@@ -231,6 +258,9 @@ func (b *bencher) fillConvert(cr *ConvertResults, specs []engineSpec, samples []
 		e.Pass1BusySeconds, e.Pass1CPUSeconds = secs(medianDur(busy)), secs(medianDur(cpu1))
 		last := samples[i][len(samples[i])-1].Result
 		e.OutputBytes, e.Files, e.Rows = last.Bytes, last.Files, last.Rows
+		if e.CLI {
+			e.Workers = last.Workers
+		}
 		if last.DecompressedBytes > 0 && cr.CSVBytes == 0 {
 			cr.CSVBytes = last.DecompressedBytes
 		}
@@ -248,12 +278,18 @@ func (b *bencher) fillConvert(cr *ConvertResults, specs []engineSpec, samples []
 		}
 		if d := cr.engine(duckKey); d != nil && d.WallSeconds > 0 {
 			e.VsDuckDB = e.WallSeconds / d.WallSeconds
+			if d.CPUSeconds > 0 {
+				e.CPUVsDuckDB = e.CPUSeconds / d.CPUSeconds
+			}
 		}
 		if g := cr.engine(gzipKey); g != nil && g.WallSeconds > 0 {
 			e.VsGzip = e.WallSeconds / g.WallSeconds
 		}
 		if g := cr.engine(pgzipKey); g != nil && g.WallSeconds > 0 {
 			e.VsPgzip = e.WallSeconds / g.WallSeconds
+			if g.CPUSeconds > 0 {
+				e.CPUVsPgzip = e.CPUSeconds / g.CPUSeconds
+			}
 		}
 	}
 }

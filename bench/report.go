@@ -117,6 +117,22 @@ func printConvert(w io.Writer, cr *ConvertResults) {
 	}
 	tw.Flush()
 	fmt.Fprintf(w, "(%s)\n", cr.Note)
+	if line := cliSummary(cr); line != "" {
+		fmt.Fprintln(w, line)
+	}
+}
+
+// cliSummary is the line on the convert command as a user runs it: its
+// ratios to the baselines measured in the same run, by wall and by CPU
+// time, and its peak RSS ("" when it was not measured).
+func cliSummary(cr *ConvertResults) string {
+	e := cr.engine(cliKey)
+	if e == nil {
+		return ""
+	}
+	return fmt.Sprintf("tierflow convert (CLI, %d workers): wall %s = %s DuckDB COPY, %s pgzip, %s gzip -dc; CPU %s = %s DuckDB's, %s pgzip's; peak RSS %s (ru_maxrss %s)",
+		e.Workers, dur(e.WallSeconds), ratio(e.VsDuckDB), ratio(e.VsPgzip), ratio(e.VsGzip),
+		dur(e.CPUSeconds), ratio(e.CPUVsDuckDB), ratio(e.CPUVsPgzip), humanBytes(e.PeakRSS), humanBytes(e.RusageMaxRSS))
 }
 
 // printQueries prints the queries section, one table per query.
@@ -252,6 +268,9 @@ func writeMarkdown(w io.Writer, r *Results) {
 			}
 			fmt.Fprintf(w, "| %s | %s | %s | %s | %.1f | %.1f | %s | %s | %s | %s | %s |\n", e.Name, dur(e.WallSeconds), dur(e.CPUSeconds), humanBytes(e.PeakRSS),
 				e.GzipMBps, e.CSVMBps, ratio(e.VsDuckDB), ratio(e.VsPgzip), ratio(e.VsGzip), out, files)
+		}
+		if line := cliSummary(cr); line != "" {
+			fmt.Fprintf(w, "\n%s.\n", line)
 		}
 		fmt.Fprintln(w, "\nCommands:")
 		fmt.Fprintln(w)

@@ -53,6 +53,10 @@ type Options struct {
 	Seed    int64  // synthetic data seed; default 1
 	Month   string // synthetic month; default 2024-01
 	Workers []int  // converter worker counts in the conversion section; default 1 and 2
+	// CLI is the tierflow binary whose convert command the conversion
+	// section runs as a user runs it (`tierflow bench` passes itself);
+	// "" leaves that row out, with a warning.
+	CLI string
 	// Fargate is the task the projection assumes; zero fields come from the
 	// job's aws settings (task_cpu, task_memory_mib, max_concurrency).
 	Fargate FargateTask

@@ -9,6 +9,7 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -70,6 +71,19 @@ func csvTruth(t *testing.T, paths []string) (rows, addr, addrCA, ca int64) {
 	return
 }
 
+// buildTierflow builds the tierflow command (as the container image does:
+// without DuckDB, which the convert command does not use) for the
+// conversion section's CLI row.
+func buildTierflow(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "tierflow")
+	cmd := exec.Command("go", "build", "-tags", "noduckdb", "-o", bin, "..")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
 // TestRunSmall runs every section on a tiny month and checks the figures
 // against what is known independently.
 func TestRunSmall(t *testing.T) {
@@ -77,9 +91,10 @@ func TestRunSmall(t *testing.T) {
 		t.Skip("runs the converter and DuckDB in child processes")
 	}
 	dir := t.TempDir()
+	cli := buildTierflow(t)
 	var out bytes.Buffer
 	const rows = 3000
-	res, err := Run(context.Background(), Options{Dir: dir, Rows: rows, Runs: 1, Parts: 2, Log: zerolog.Nop()}, &out)
+	res, err := Run(context.Background(), Options{Dir: dir, Rows: rows, Runs: 1, Parts: 2, Log: zerolog.Nop(), CLI: cli}, &out)
 	t.Log("\n" + out.String())
 	if err != nil {
 		t.Fatal(err)
@@ -90,7 +105,7 @@ func TestRunSmall(t *testing.T) {
 	if cr == nil || cr.Rows != rows || cr.GzipBytes <= 0 || cr.CSVBytes <= cr.GzipBytes {
 		t.Fatalf("convert section %+v", cr)
 	}
-	want := []string{pgzipKey, tierflowKey(1), tierflowKey(2), duckKey, duckPartKey}
+	want := []string{pgzipKey, tierflowKey(1), tierflowKey(2), cliKey, duckKey, duckPartKey}
 	if _, err := os.Stat("/usr/bin/gzip"); err == nil {
 		want = append(want, gzipKey)
 	}
@@ -106,7 +121,7 @@ func TestRunSmall(t *testing.T) {
 			t.Errorf("%s: ratios %v %v %v", k, e.VsDuckDB, e.VsPgzip, e.VsGzip)
 		}
 	}
-	for _, k := range []string{tierflowKey(1), tierflowKey(2), duckKey, duckPartKey} {
+	for _, k := range []string{tierflowKey(1), tierflowKey(2), cliKey, duckKey, duckPartKey} {
 		if e := cr.engine(k); e.Rows != rows || e.Files == 0 || e.OutputBytes == 0 {
 			t.Errorf("%s wrote %d rows, %d files, %d bytes", k, e.Rows, e.Files, e.OutputBytes)
 		}
@@ -114,14 +129,22 @@ func TestRunSmall(t *testing.T) {
 	if cr.engine(duckKey).Files != 1 || cr.engine(duckPartKey).Files < 10 || cr.engine(tierflowKey(2)).Files < 10 {
 		t.Errorf("file counts: duckdb %d, partitioned %d, tierflow %d", cr.engine(duckKey).Files, cr.engine(duckPartKey).Files, cr.engine(tierflowKey(2)).Files)
 	}
+	// The convert command converts as the library does, with a worker per
+	// CPU; its summary line gives its ratios by wall and by CPU time.
+	if c, lib := cr.engine(cliKey), cr.engine(tierflowKey(2)); !c.CLI || c.Workers != runtime.NumCPU() || c.Files != lib.Files ||
+		c.CPUVsDuckDB <= 0 || c.CPUVsPgzip <= 0 || c.RusageMaxRSS <= 0 ||
+		!strings.Contains(out.String(), "tierflow convert (CLI, ") || !strings.Contains(c.Command, cli+" convert --job consumer-header --part file://") {
+		t.Errorf("CLI engine %+v (library: %d files)", c, lib.Files)
+	}
 	// The converter's manifests time both passes, inside the child's wall.
-	for _, k := range []string{tierflowKey(1), tierflowKey(2)} {
+	for _, k := range []string{tierflowKey(1), tierflowKey(2), cliKey} {
 		e := cr.engine(k)
 		if e.Pass1Seconds <= 0 || e.Pass2Seconds <= 0 || e.Pass1BusySeconds <= 0 || e.Pass1BusySeconds > e.Pass1Seconds || e.Pass1Seconds+e.Pass2Seconds > e.WallSeconds {
 			t.Errorf("%s: pass 1 %vs (accumulator busy %vs), pass 2 %vs, wall %vs", k, e.Pass1Seconds, e.Pass1BusySeconds, e.Pass2Seconds, e.WallSeconds)
 		}
-		// Read off a trace sampled every cpuTraceEvery: at most all CPUs
-		// busy for pass 1 and one interval more.
+		// Read off a trace sampled every cpuTraceEvery (the library's
+		// children only): at most all CPUs busy for pass 1 and one
+		// interval more.
 		if limit := (e.Pass1Seconds + cpuTraceEvery.Seconds()) * float64(runtime.NumCPU()); e.Pass1CPUSeconds < 0 || e.Pass1CPUSeconds > limit {
 			t.Errorf("%s: pass-1 CPU %vs, beyond %vs", k, e.Pass1CPUSeconds, limit)
 		}

@@ -12,16 +12,27 @@ import (
 
 // hotField is the per-field state pass 2 touches for every value, packed
 // so that a record's 406 fields stay in the first-level cache (the columns
-// themselves are 250-byte structs): the column's dictionary indices and
-// the last value's key while the column is in dictionary form.
+// themselves are 250-byte structs): the column's dictionary indices and,
+// while the column is in dictionary form, the entries of its recent short
+// values.
 type hotField struct {
-	idx     []uint16
-	lastKey uint64
-	dict    *pqwrite.StringDict
-	col     int32
-	kind    uint8
-	last    uint16
+	idx  []uint16
+	dict *pqwrite.StringDict
+	// keys and ents cache short values' dictionary entries, direct-mapped
+	// by the low bits of the value's first byte (hotWay): a column of a
+	// few codes ("Y", "N", "") finds each value here instead of hashing
+	// it. ^0 marks an empty way (no short key has it).
+	keys [hotWays]uint64
+	ents [hotWays]uint16
+	col  int32
+	kind uint8
 }
+
+// hotWays is the number of cached values per field.
+const hotWays = 4
+
+// hotWay is the way of a short key.
+func hotWay(key uint64) uint64 { return key & (hotWays - 1) }
 
 // Kinds of hotField.
 const (
@@ -38,7 +49,10 @@ func (p *plan) loadHot(hot []hotField, cols []pqwrite.Column) {
 		h := &hot[f]
 		c := p.fieldCol[f]
 		col := &cols[c]
-		*h = hotField{col: int32(c), lastKey: ^uint64(0)}
+		*h = hotField{col: int32(c)}
+		for k := range h.keys {
+			h.keys[k] = ^uint64(0)
+		}
 		switch {
 		case p.cols[c].fixed:
 			h.kind = hotFixed
@@ -96,8 +110,8 @@ func (p *plan) convertLine(body []byte, hot []hotField, cols []pqwrite.Column, b
 		h := &hot[f]
 		switch h.kind {
 		case hotDict:
-			if key, short := pqwrite.ShortKey(v); short && key == h.lastKey && len(h.idx) != pqwrite.DictProbe {
-				h.idx = append(h.idx, h.last)
+			if key, short := pqwrite.ShortKey(v); short && h.keys[hotWay(key)] == key && len(h.idx) != pqwrite.DictProbe {
+				h.idx = append(h.idx, h.ents[hotWay(key)])
 				continue
 			}
 		case hotInt:
@@ -152,7 +166,7 @@ func (p *plan) convertField(h *hotField, cols []pqwrite.Column, v []byte, scratc
 		if ok {
 			h.idx = idx
 			if key, short := pqwrite.ShortKey(v); short {
-				h.lastKey, h.last = key, idx[len(idx)-1]
+				h.keys[hotWay(key)], h.ents[hotWay(key)] = key, idx[len(idx)-1]
 			}
 			return
 		}

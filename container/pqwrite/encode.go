@@ -27,12 +27,21 @@ const (
 // Encoder holds scratch buffers reused from column chunk to column chunk.
 // It is not safe for concurrent use; give each goroutine its own.
 type Encoder struct {
-	def    []byte
-	i32    []int32
-	i64    []int64
-	f64    []float64
-	bools  []byte
-	data   []byte  // FixedLenByteArray values
+	def []byte
+	// The present values of the chunk being encoded: the column's own
+	// vectors when it is taken whole, in order and without NULLs (read
+	// only), else copies in the scratch below.
+	i32   []int32
+	i64   []int64
+	f64   []float64
+	bools []byte
+	data  []byte // FixedLenByteArray values
+	// scratch for the copies
+	i32s   []int32
+	i64s   []int64
+	f64s   []float64
+	boolS  []byte
+	dataS  []byte
 	src    *Column // ByteArray source column
 	rows   []int32 // ByteArray: source row of each present value (nil = identity)
 	idx    []int32
@@ -74,8 +83,9 @@ type chunk struct {
 }
 
 // gather copies rows perm (or 0..n-1) of col into the encoder's contiguous
-// scratch: def levels for every row, values for present rows only. It
-// returns the number of NULLs.
+// scratch: def levels for every row, values for present rows only. A
+// column taken whole (no perm) without NULLs is not copied: its values are
+// read where they are. It returns the number of NULLs.
 func (e *Encoder) gather(p Physical, flba int, col *Column, perm []int32, n int) int {
 	e.def = grow(e.def[:0], n)
 	nulls := 0
@@ -95,35 +105,56 @@ func (e *Encoder) gather(p Physical, flba int, col *Column, perm []int32, n int)
 		}
 		e.def[j] = d
 	}
+	whole := perm == nil && nulls == 0
 	switch p {
 	case Int32:
-		e.i32 = e.i32[:0]
+		if whole {
+			e.i32 = col.I32[:n]
+			break
+		}
+		e.i32s = e.i32s[:0]
 		for j := 0; j < n; j++ {
 			if e.def[j] != 0 {
-				e.i32 = append(e.i32, col.I32[row(j)])
+				e.i32s = append(e.i32s, col.I32[row(j)])
 			}
 		}
+		e.i32 = e.i32s
 	case Int64:
-		e.i64 = e.i64[:0]
+		if whole {
+			e.i64 = col.I64[:n]
+			break
+		}
+		e.i64s = e.i64s[:0]
 		for j := 0; j < n; j++ {
 			if e.def[j] != 0 {
-				e.i64 = append(e.i64, col.I64[row(j)])
+				e.i64s = append(e.i64s, col.I64[row(j)])
 			}
 		}
+		e.i64 = e.i64s
 	case Double:
-		e.f64 = e.f64[:0]
+		if whole {
+			e.f64 = col.F64[:n]
+			break
+		}
+		e.f64s = e.f64s[:0]
 		for j := 0; j < n; j++ {
 			if e.def[j] != 0 {
-				e.f64 = append(e.f64, col.F64[row(j)])
+				e.f64s = append(e.f64s, col.F64[row(j)])
 			}
 		}
+		e.f64 = e.f64s
 	case Boolean:
-		e.bools = e.bools[:0]
+		if whole {
+			e.bools = col.Bool[:n]
+			break
+		}
+		e.boolS = e.boolS[:0]
 		for j := 0; j < n; j++ {
 			if e.def[j] != 0 {
-				e.bools = append(e.bools, col.Bool[row(j)])
+				e.boolS = append(e.boolS, col.Bool[row(j)])
 			}
 		}
+		e.bools = e.boolS
 	case ByteArray:
 		// Strings are not copied: values are read from the source column
 		// through e.rows (nil: row k is value k).
@@ -139,13 +170,18 @@ func (e *Encoder) gather(p Physical, flba int, col *Column, perm []int32, n int)
 			}
 		}
 	case FixedLenByteArray:
-		e.data = e.data[:0]
+		if whole {
+			e.data = col.Data[:n*flba]
+			break
+		}
+		e.dataS = e.dataS[:0]
 		for j := 0; j < n; j++ {
 			if e.def[j] != 0 {
 				r := row(j)
-				e.data = append(e.data, col.Data[r*flba:(r+1)*flba]...)
+				e.dataS = append(e.dataS, col.Data[r*flba:(r+1)*flba]...)
 			}
 		}
+		e.data = e.dataS
 	}
 	return nulls
 }
@@ -503,10 +539,9 @@ func appendHybrid[T byte | int32](dst []byte, v []T, w uint) []byte {
 				var acc uint64
 				base := start + 8*g
 				if base+8 <= n {
-					vs := v[base : base+8]
-					for k, x := range vs {
-						acc |= uint64(uint32(x)) << (uint(k) * w)
-					}
+					vs := v[base : base+8 : base+8]
+					acc = uint64(uint32(vs[0])) | uint64(uint32(vs[1]))<<w | uint64(uint32(vs[2]))<<(2*w) | uint64(uint32(vs[3]))<<(3*w) |
+						uint64(uint32(vs[4]))<<(4*w) | uint64(uint32(vs[5]))<<(5*w) | uint64(uint32(vs[6]))<<(6*w) | uint64(uint32(vs[7]))<<(7*w)
 				} else {
 					for k := 0; base+k < n; k++ {
 						acc |= uint64(uint32(v[base+k])) << (uint(k) * w)
