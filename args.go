@@ -12,7 +12,8 @@ import (
 // stops reading flags at the first positional argument and reads global
 // flags only before the command, so the arguments are put in that order
 // first: global flags, the command, its flags, its positional arguments.
-// Everything after "--" stays where it is. It also returns the command's
+// Everything after "--" stays where it is; with --help the positional
+// arguments go (the help is the command's). It also returns the command's
 // name ("" when there is none).
 func reorderArgs(app *cli.App, args []string) ([]string, string) {
 	if len(args) < 2 {
@@ -36,6 +37,7 @@ func reorderArgs(app *cli.App, args []string) ([]string, string) {
 	}
 	local := flagArity(cmd.Flags)
 	var flags, positional []string
+	help := false
 	for i++; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -52,12 +54,18 @@ func reorderArgs(app *cli.App, args []string) ([]string, string) {
 					continue
 				}
 			}
+			help = help || name == "help" || name == "h"
 			n := consume(args, i, local)
 			flags = append(flags, args[i:i+n]...)
 			i += n - 1
 		default:
 			positional = append(positional, a)
 		}
+	}
+	if help {
+		// `status RUN --help` asks for status's help: after --help, urfave
+		// would take RUN as a help topic.
+		positional = nil
 	}
 	out := append([]string{args[0]}, globals...)
 	out = append(out, cmd.Name)

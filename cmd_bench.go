@@ -18,6 +18,7 @@ func benchChildCommand() *cli.Command {
 	return &cli.Command{
 		Name:   bench.ChildArg,
 		Hidden: true,
+		Usage:  "internal: one measurement of tierflow bench, run in a child process",
 		Action: func(c *cli.Context) error {
 			task, ok := os.LookupEnv(bench.ChildEnv)
 			if !ok {

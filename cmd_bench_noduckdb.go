@@ -26,6 +26,7 @@ func benchChildCommand() *cli.Command {
 	return &cli.Command{
 		Name:   "bench-child",
 		Hidden: true,
+		Usage:  "internal: one measurement of tierflow bench, run in a child process",
 		Action: func(*cli.Context) error {
 			return errors.New("bench-child: this binary was built without DuckDB")
 		},

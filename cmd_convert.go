@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -30,10 +29,17 @@ func convertCommand(f commonFlags) *cli.Command {
 			if c.String("out") == "" {
 				return errors.New("convert: --out is required (or --execution to convert a part of a run)")
 			}
-			return runner.ConvertCommand(c.Context, runner.ConvertCommandOptions{
+			m, err := runner.ConvertPart(c.Context, runner.ConvertPartOptions{
 				Job: c.String("job"), Part: c.String("part"), Out: c.String("out"), Meta: c.String("meta"),
-				Log: logOf(c), Stdout: c.App.Writer, Progress: isTerminal(os.Stderr),
+				Log: logOf(c), Console: consoleOf(c),
 			})
+			if m != nil {
+				// The manifest says what was converted, also of a part that failed.
+				if werr := writeJSON(c.App.Writer, m); werr != nil && err == nil {
+					err = werr
+				}
+			}
+			return err
 		},
 	}
 }

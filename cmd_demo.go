@@ -1,10 +1,12 @@
 package main
 
 import (
-	"os"
+	"fmt"
+	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/runner"
 )
 
@@ -20,10 +22,39 @@ func demoCommand(_ commonFlags) *cli.Command {
 			&cli.StringFlag{Name: "month", Value: "2020-03", Usage: "data month `YYYY-MM`"},
 		},
 		Action: func(c *cli.Context) error {
-			return runner.Demo(c.Context, runner.DemoOptions{
-				Dir: c.String("dir"), Rows: c.Int64("rows"), Parts: c.Int("parts"), Month: c.String("month"),
-				Log: logOf(c), Stdout: c.App.Writer, Progress: isTerminal(os.Stderr),
+			month := c.String("month")
+			d, err := runner.Demo(c.Context, runner.DemoOptions{
+				Dir: c.String("dir"), Rows: c.Int64("rows"), Parts: c.Int("parts"), Month: month,
+				Log: logOf(c), Console: consoleOf(c),
 			})
+			if d == nil {
+				return err
+			}
+			w, spec := c.App.Writer, d.Spec
+			printSummary(w, spec, d.Result)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, `
+Where to look next:
+  lake                 %s
+  tier 2 (Parquet)     %s
+  tier 3 (derived)     %s
+  manifests, rejects   %s
+  runs                 go run . runs --job %s --lake %s
+  lineage              go run . lineage --job %s --lake %s %s/month=%s
+  query                go run . query --job %s --lake %s "SELECT state, count(*) AS n FROM %s WHERE month = '%s' GROUP BY 1 ORDER BY 2 DESC LIMIT 5"
+`, d.Dir, filepath.Join(d.Dir, "tier2", spec.Output.Table), filepath.Join(d.Dir, "tier3"), d.Result.RunMeta,
+				spec.Name, d.Lake, spec.Name, d.Lake, firstDerived(spec), month, spec.Name, d.Lake, spec.Output.Table, month)
+			return nil
 		},
 	}
+}
+
+// firstDerived is the table the demo's lineage hint shows.
+func firstDerived(spec *jobs.Spec) string {
+	if len(spec.Derived) > 0 {
+		return spec.Derived[0].Table
+	}
+	return spec.Output.Table
 }

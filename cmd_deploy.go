@@ -3,17 +3,17 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/tierflow/tierflow/runner"
+	"github.com/tierflow/tierflow/runner/deploy"
 )
 
-// deployCommand is `tierflow deploy`: create or update the job's AWS resources: IAM roles, ECS task definition, Step Functions state machine, monthly schedule.
+// deployCommand is `tierflow deploy`: create or update the job's AWS resources: IAM roles, ECS task definition, Step Functions state machine, monthly schedule, intake trigger.
 func deployCommand(f commonFlags) *cli.Command {
 	return &cli.Command{
 		Name:  "deploy",
-		Usage: "create or update the job's AWS resources: IAM roles, ECS task definition, Step Functions state machine, monthly schedule",
+		Usage: "create or update the job's AWS resources: IAM roles, ECS task definition, Step Functions state machine, monthly schedule, intake trigger",
 		Flags: deployFlags(f.job, true),
 		Action: func(c *cli.Context) error {
-			return runner.DeployCommand(c.Context, deployOptions(c))
+			return deploy.Apply(c.Context, deployOptions(c))
 		},
 	}
 }
@@ -32,6 +32,7 @@ func deployFlags(jobFlag cli.Flag, withAccount bool) []cli.Flag {
 		&cli.StringFlag{Name: "name", Usage: "base `NAME` of every resource (default tierflow-<job>)"},
 		&cli.IntFlag{Name: "storage-gib", Usage: "the tasks' ephemeral storage in `GiB`, 21-200: the converter spills a part's decompressed rows there (≈ 7-10 × its gzip size)", Value: 200},
 		&cli.BoolFlag{Name: "no-schedule", Usage: "no monthly schedule (runs start with tierflow run --on aws)"},
+		&cli.BoolFlag{Name: "no-intake", Usage: "no intake trigger for a job with source.complete_when (it runs on its schedule only)"},
 	}
 	if withAccount {
 		flags = append(flags,
@@ -41,11 +42,11 @@ func deployFlags(jobFlag cli.Flag, withAccount bool) []cli.Flag {
 	return flags
 }
 
-func deployOptions(c *cli.Context) runner.DeployOptions {
-	return runner.DeployOptions{
+func deployOptions(c *cli.Context) deploy.Options {
+	return deploy.Options{
 		Job: c.String("job"), JobURI: c.String("job-uri"), Lake: c.String("lake"), Image: c.String("image"),
 		Cluster: c.String("cluster"), Subnets: c.StringSlice("subnet"), SecurityGroups: c.StringSlice("security-group"),
 		PublicIP: c.Bool("public-ip"), Name: c.String("name"), Region: c.String("region"), Account: c.String("account"),
-		StorageGiB: c.Int("storage-gib"), NoSchedule: c.Bool("no-schedule"), Log: logOf(c), Stdout: c.App.Writer,
+		StorageGiB: c.Int("storage-gib"), NoSchedule: c.Bool("no-schedule"), NoIntake: c.Bool("no-intake"), Log: logOf(c), Stdout: c.App.Writer,
 	}
 }

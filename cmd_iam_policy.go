@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/tierflow/tierflow/runner"
+	"github.com/tierflow/tierflow/runner/deploy"
 )
 
 // iamPolicyCommand is `tierflow iam-policy`: print the least-privilege IAM policies deploy attaches to the job's roles, and the operator's.
@@ -13,7 +13,7 @@ func iamPolicyCommand(f commonFlags) *cli.Command {
 		Usage: "print the least-privilege IAM policies deploy attaches to the job's roles, and the operator's",
 		Flags: deployFlags(f.job, true),
 		Action: func(c *cli.Context) error {
-			return runner.IAMPolicyCommand(c.Context, deployOptions(c))
+			return deploy.IAMPolicy(c.Context, deployOptions(c))
 		},
 	}
 }

@@ -3,7 +3,7 @@ package main
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/tierflow/tierflow/runner"
+	"github.com/tierflow/tierflow/runner/deploy"
 )
 
 // renderCommand is `tierflow render`: print what deploy creates as a CloudFormation template (JSON), for infrastructure as code.
@@ -13,7 +13,7 @@ func renderCommand(f commonFlags) *cli.Command {
 		Usage: "print what deploy creates as a CloudFormation template (JSON), for infrastructure as code",
 		Flags: deployFlags(f.job, false),
 		Action: func(c *cli.Context) error {
-			return runner.RenderCommand(c.Context, deployOptions(c))
+			return deploy.Render(c.Context, deployOptions(c))
 		},
 	}
 }

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierflow/tierflow/runner"
@@ -15,7 +17,18 @@ func rollbackCommand(f commonFlags) *cli.Command {
 			&cli.StringFlag{Name: "to", Usage: "the `RUN` id to go back to"},
 		},
 		Action: func(c *cli.Context) error {
-			return runner.RollbackCommand(c.Context, c.String("job"), c.String("lake"), c.String("month"), c.String("to"), logOf(c), c.App.Writer)
+			spec, env, err := runner.OpenJob(c.Context, c.String("job"), c.String("lake"), logOf(c))
+			if err != nil {
+				return err
+			}
+			defer env.Close()
+			month := c.String("month")
+			from, target, err := runner.Rollback(c.Context, env, spec, month, c.String("to"))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "month %s of %s: published run %s → %s\n", month, spec.Name, from, target)
+			return nil
 		},
 	}
 }

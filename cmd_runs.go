@@ -1,6 +1,13 @@
 package main
 
 import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
 	"github.com/urfave/cli/v2"
 
 	"github.com/tierflow/tierflow/runner"
@@ -22,13 +29,122 @@ func runsCommand(f commonFlags) *cli.Command {
 		},
 		Action: func(c *cli.Context) error {
 			if c.String("on") == "aws" {
-				return runner.AWSRunsCommand(c.Context, runner.StatusOptions{
+				runs, err := runner.ListAWSRuns(c.Context, runner.StatusOptions{
 					Job: c.String("job"), Lake: c.String("lake"), Limit: c.Int("limit"),
 					Name: c.String("name"), Region: c.String("region"), Account: c.String("account"),
-					Log: logOf(c), Stdout: c.App.Writer,
+					Log: logOf(c),
 				})
+				if err != nil {
+					return err
+				}
+				return printAWSRuns(c.App.Writer, runs, time.Now())
 			}
-			return runner.RunsCommand(c.Context, c.String("job"), c.String("lake"), c.String("month"), c.Bool("wide"), c.String("output"), logOf(c), c.App.Writer)
+			output := c.String("output")
+			if err := checkOutput("runs", output); err != nil {
+				return err
+			}
+			v, err := runner.Runs(c.Context, c.String("job"), c.String("lake"), c.String("month"), logOf(c))
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(c.App.Writer, v)
+			}
+			printRuns(c.App.Writer, v, c.Bool("wide"))
+			return nil
 		},
 	}
+}
+
+// runsWidth is the width `runs` fits in without --wide.
+const runsWidth = 120
+
+// printRuns prints runs in runsWidth columns, the long error cut with "…",
+// or every column and the whole error when wide.
+func printRuns(w io.Writer, v *runner.RunsView, wide bool) {
+	if len(v.Runs) == 0 {
+		fmt.Fprintf(w, "no runs of job %s yet\n", v.Job)
+		return
+	}
+	head := []string{"RUN", "MONTH", "STATUS", "PUB", "STARTED", "DURATION", "ROWS OUT", "REJECTED", "COST $", "ERROR"}
+	if wide {
+		head = []string{"RUN", "MONTH", "STATUS", "PUB", "STARTED", "DURATION", "ROWS IN", "ROWS OUT", "REJECTED", "VCPU-S", "GB-S", "ATHENA SCANNED", "S3 REQ", "COST $", "ERROR"}
+	}
+	rows := [][]string{head}
+	for _, r := range v.Runs {
+		dur := "-"
+		if r.Ended != nil {
+			dur = r.Ended.Sub(r.Started).Round(10 * time.Millisecond).String()
+		}
+		mark := ""
+		if r.Published {
+			mark = "yes"
+		}
+		errText := oneLineText(r.Error)
+		if wide {
+			rows = append(rows, []string{r.RunID, r.Month, r.Status, mark, r.Started.Local().Format("2006-01-02 15:04:05"), dur,
+				fmt.Sprint(r.RowsIn), fmt.Sprint(r.RowsOut), fmt.Sprint(r.RowsRejected),
+				fmt.Sprintf("%.1f", r.Cost.VCPUSeconds), fmt.Sprintf("%.1f", r.Cost.GBSeconds), runner.HumanBytes(r.Cost.AthenaScanned),
+				fmt.Sprint(r.Cost.S3Requests), fmt.Sprintf("%.5f", r.Cost.USD), errText})
+			continue
+		}
+		rows = append(rows, []string{r.RunID, r.Month, r.Status, mark, r.Started.Local().Format("01-02 15:04"), dur,
+			fmt.Sprint(r.RowsOut), fmt.Sprint(r.RowsRejected), fmt.Sprintf("%.4f", r.Cost.USD), errText})
+	}
+	widths := make([]int, len(head))
+	for _, row := range rows {
+		for i, c := range row[:len(row)-1] {
+			widths[i] = max(widths[i], utf8.RuneCountInString(c))
+		}
+	}
+	used := 0
+	for _, wd := range widths[:len(head)-1] {
+		used += wd + 2
+	}
+	room := max(runsWidth-used, 12)
+	for _, row := range rows {
+		var b strings.Builder
+		for i, c := range row[:len(row)-1] {
+			fmt.Fprintf(&b, "%-*s  ", widths[i], c)
+		}
+		last := row[len(row)-1]
+		if !wide {
+			last = clip(last, room)
+		}
+		b.WriteString(last)
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+}
+
+// printAWSRuns prints executions as a table, newest first; now ends the
+// duration of those still running.
+func printAWSRuns(w io.Writer, runs *runner.AWSRuns, now time.Time) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "EXECUTION\tMONTH\tSTATUS\tSTARTED\tDURATION\tRUN\tRUN STATUS\tROWS OUT\tREJECTED")
+	for _, e := range runs.Executions {
+		started, dur := "-", "-"
+		if e.Started != nil {
+			started = e.Started.UTC().Format("2006-01-02 15:04")
+			dur = until(e.Stopped, now).Sub(*e.Started).Round(time.Second).String()
+		}
+		runID, runStatus, out, rej := "-", "-", "-", "-"
+		if r := e.Run; r != nil {
+			runID, runStatus, out, rej = r.ID, r.Status, fmt.Sprint(r.RowsOut), fmt.Sprint(r.RowsRejected)
+		}
+		month := e.Month
+		if month == "" {
+			month = "-" // a scheduled start: plan chose the month
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, month, e.Status, started, dur, runID, runStatus, out, rej)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if len(runs.Executions) == 0 {
+		fmt.Fprintf(w, "no executions of %s yet\n", runs.StateMachine)
+	}
+	if runs.LineageErr != nil {
+		fmt.Fprintf(w, "(lineage unavailable: %v)\n", runs.LineageErr)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tierflow/tierflow/runner"
+	"github.com/urfave/cli/v2"
 )
 
 // Exit codes, as documented in the README.
@@ -44,6 +45,19 @@ func report(w io.Writer, err error, interrupted bool, onInterrupt string) int {
 		fmt.Fprintln(w, "tierflow: no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run with a role (ECS task role, EC2 instance profile); --log-level debug shows the SDK's chain")
 		return exitFailed
 	}
+	var exit cli.ExitCoder
+	switch {
+	case errors.As(err, &exit) && strings.HasPrefix(err.Error(), "No help topic for"):
+		// urfave/cli's word for an unknown command or help topic.
+		fmt.Fprintf(w, "tierflow: %s (tierflow help lists the commands)\n", strings.Replace(oneLine(err), "No help topic for", "no command", 1))
+		return exitUsage
+	case errors.As(err, &exit):
+		// bench-child's: the child said what went wrong itself.
+		if msg := oneLine(err); msg != "" {
+			fmt.Fprintln(w, "tierflow:", msg)
+		}
+		return exit.ExitCode()
+	}
 	fmt.Fprintln(w, "tierflow:", oneLine(err))
 	var u usageError
 	if errors.As(err, &u) || runner.IsInvalidInput(err) || strings.HasPrefix(err.Error(), "Required flag") {
@@ -71,6 +85,8 @@ func interruptNote(cmd string, args []string) string {
 		return "the execution goes on in Step Functions (tierflow status, or aws stepfunctions stop-execution)"
 	case cmd == "run" || cmd == "publish":
 		return "nothing published"
+	case cmd == "watch":
+		return "the month being run published nothing"
 	}
 	return ""
 }

@@ -4,11 +4,15 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -57,14 +61,18 @@ func newApp() *cli.App {
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
 			return usageError{err}
 		},
-		Usage: "monthly batch ETL: partner gzip CSV → tier 1 (pristine) → tier 2 (bucketed Parquet) → tier 3 (CTAS), with lineage",
+		// urfave/cli exits by itself (code 3) on an unknown command or
+		// help topic; report says it once and exits 2.
+		ExitErrHandler: func(*cli.Context, error) {},
+		Usage:          "monthly batch ETL: partner gzip CSV → tier 1 (pristine) → tier 2 (bucketed Parquet) → tier 3 (CTAS), with lineage",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "log-format", Usage: "json or console (default: console on a terminal, json otherwise)"},
 			&cli.StringFlag{Name: "log-level", Value: "info", Usage: "debug, info, warn or error"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the command to `FILE` (go tool pprof)"},
 		},
 		Before: func(c *cli.Context) error {
-			log, err := newLogger(c.String("log-format"), c.String("log-level"), os.Stderr)
+			con := runner.NewConsole(os.Stderr, isTerminal(os.Stderr))
+			log, err := newLogger(c.String("log-format"), c.String("log-level"), con, isTerminal(os.Stderr))
 			if err != nil {
 				return err
 			}
@@ -77,7 +85,7 @@ func newApp() *cli.App {
 					return fmt.Errorf("--cpuprofile: %w", err)
 				}
 			}
-			c.App.Metadata = map[string]any{"log": log}
+			c.App.Metadata = map[string]any{"log": log, "console": con}
 			return nil
 		},
 		After: func(c *cli.Context) error {
@@ -87,6 +95,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			genCommand(f),
 			runCommand(f),
+			watchCommand(f),
 			convertCommand(f),
 			planCommand(f),
 			stageCommand(f),
@@ -101,6 +110,8 @@ func newApp() *cli.App {
 			repairCommand(f),
 			unlockCommand(f),
 			gcCommand(f),
+			costCommand(f),
+			lateCommand(f),
 			benchCommand(),
 			benchChildCommand(),
 			demoCommand(f),
@@ -136,20 +147,26 @@ func logOf(c *cli.Context) zerolog.Logger {
 	return zerolog.Nop()
 }
 
+// consoleOf is the terminal the logs go to, where a run draws its progress.
+func consoleOf(c *cli.Context) *runner.Console {
+	con, _ := c.App.Metadata["console"].(*runner.Console)
+	return con
+}
+
 func isTerminal(f *os.File) bool {
 	return isatty.IsTerminal(f.Fd())
 }
 
-// newLogger builds the process logger: readable console lines on a
-// terminal, JSON lines (CloudWatch) otherwise.
-func newLogger(format, level string, w *os.File) (zerolog.Logger, error) {
+// newLogger builds the process logger, writing to w: readable console
+// lines on a terminal, JSON lines (CloudWatch) otherwise.
+func newLogger(format, level string, w io.Writer, tty bool) (zerolog.Logger, error) {
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
 		return zerolog.Nop(), fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
 	}
 	if format == "" {
 		format = "json"
-		if isTerminal(w) {
+		if tty {
 			format = "console"
 		}
 	}
@@ -158,9 +175,47 @@ func newLogger(format, level string, w *os.File) (zerolog.Logger, error) {
 	case "json":
 		out = w
 	case "console":
-		out = zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !isTerminal(w)}
+		cw := zerolog.ConsoleWriter{Out: w, TimeFormat: time.TimeOnly, NoColor: !tty, FormatFieldValue: consoleValue}
+		if lvl > zerolog.DebugLevel {
+			cw.FormatPrepare = briefFields
+		}
+		out = cw
 	default:
 		return zerolog.Nop(), fmt.Errorf("--log-format %q: use json or console", format)
 	}
 	return zerolog.New(out).Level(lvl).With().Timestamp().Logger(), nil
+}
+
+// consoleValue writes a number with at most 4 significant digits
+// (wall_s=2.893, not 2.8931852879999997); other values as they are.
+func consoleValue(v any) string {
+	if n, ok := v.(json.Number); ok && strings.ContainsAny(string(n), ".eE") {
+		if f, err := n.Float64(); err == nil && math.Abs(f) < 1e4 {
+			return strconv.FormatFloat(f, 'g', 4, 64)
+		}
+	}
+	return fmt.Sprintf("%s", v) // as zerolog's own: arrays come as JSON bytes
+}
+
+// briefFields keeps a console line (above debug) to what a person reads at
+// a glance, about one terminal line: the job, month and run show on the
+// "run started" line only, the converter's internals (its input URI,
+// passes, buffers, spills) at --log-level debug and in JSON logs only, and
+// a failed run's error on the command's last line only.
+func briefFields(ev map[string]any) error {
+	msg, _ := ev[zerolog.MessageFieldName].(string)
+	if strings.HasPrefix(msg, "run failed") {
+		// The command's last line says the run's error: once on a console.
+		delete(ev, zerolog.ErrorFieldName)
+	}
+	if msg != "run started" {
+		delete(ev, "job")
+		delete(ev, "month")
+		delete(ev, "run")
+	}
+	for _, k := range []string{"input", "input_bytes", "rows_read", "workers", "builders", "row_groups", "pass1_s", "pass2_s", "peak_buffer_bytes",
+		"spilled_bytes", "spilled_disk_bytes", "spilled_runs", "mb_per_s"} {
+		delete(ev, k)
+	}
+	return nil
 }

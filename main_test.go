@@ -33,6 +33,21 @@ func TestMain(m *testing.M) {
 // stdout, stderr and exit code.
 func tierflow(t *testing.T, dir string, env []string, args ...string) (string, string, int) {
 	t.Helper()
+	cmd := cliCommand(t, dir, env, args...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		t.Fatal(err)
+	}
+	return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
+}
+
+// cliCommand is the command line in a child process in dir, with env
+// added to the environment (TIERFLOW_JOB and TIERFLOW_LAKE unset).
+func cliCommand(t *testing.T, dir string, env []string, args ...string) *exec.Cmd {
+	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
@@ -40,14 +55,7 @@ func tierflow(t *testing.T, dir string, env []string, args ...string) (string, s
 	cmd := exec.Command(exe, args...)
 	cmd.Dir = dir
 	cmd.Env = append(append(os.Environ(), "TIERFLOW_TEST_MAIN=1", "TIERFLOW_JOB=", "TIERFLOW_LAKE="), env...)
-	var out, errOut bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
-	var exit *exec.ExitError
-	if err != nil && !errors.As(err, &exit) {
-		t.Fatal(err)
-	}
-	return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
+	return cmd
 }
 
 func TestReorderArgs(t *testing.T) {
@@ -61,6 +69,7 @@ func TestReorderArgs(t *testing.T) {
 		{"run --force --job J --month 2020-03", "run --force --job J --month 2020-03"},
 		{"runs -- --job", "runs -- --job"},
 		{"nosuch --job J", "nosuch --job J"},
+		{"status RUN --help", "status --help"},
 	} {
 		all, _ := reorderArgs(app, append([]string{"tierflow"}, strings.Fields(c.in)...))
 		got := all[1:]
@@ -267,6 +276,7 @@ func TestInterruptNote(t *testing.T) {
 		{[]string{"tierflow", "run", "--job", "j", "--month", "2020-03"}, "nothing published"},
 		{[]string{"tierflow", "run", "--on", "aws", "--job", "j"}, "the execution goes on"},
 		{[]string{"tierflow", "run", "--on=aws"}, "the execution goes on"},
+		{[]string{"tierflow", "watch", "--job", "j"}, "the month being run published nothing"},
 		{[]string{"tierflow", "runs", "--job", "j"}, ""},
 	} {
 		cmd := c.args[1]

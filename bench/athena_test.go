@@ -116,6 +116,7 @@ func TestCompareAthenaDiffers(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			cmp, err := CompareAthena(context.Background(), setup(newFake(row, tc.pq, tc.bk)))
+			// Text: the report names the column or table that differs.
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("want %q, got %v", tc.want, err)
 			}
@@ -130,16 +131,17 @@ func TestCompareAthenaDiffers(t *testing.T) {
 }
 
 // TestSDKAthenaOnFake runs the comparison through the SDK client against
-// the in-process Athena/Glue fake (SigV4, JSON protocol, polling).
+// the in-process Athena fake (SigV4, JSON protocol, polling), its CTAS
+// tables registered in moto's Glue.
 func TestSDKAthenaOnFake(t *testing.T) {
-	srv := awsfake.New(t)
+	srv, acct := awsfake.OnMoto(t)
 	cfg := srv.Config()
 	ctx := context.Background()
 	if _, err := glue.NewFromConfig(cfg).CreateDatabase(ctx, &glue.CreateDatabaseInput{DatabaseInput: &gluetypes.DatabaseInput{Name: aws.String("consumer")}}); err != nil {
 		t.Fatal(err)
 	}
 	row := []string{"42", "x1", "x2", "x3"}
-	srv.Athena.SetExecutor(func(_ context.Context, q awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
+	awsfake.NewAthena(srv, glue.NewFromConfig(acct.Config)).SetExecutor(func(_ context.Context, q awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
 		if q.CTAS != nil {
 			return awsfake.AthenaResult{DataScannedBytes: 5 << 30, EngineMillis: 1500, Rows: 42,
 				Columns: []awsfake.Column{{Name: "householdid", Type: "bigint"}, {Name: "state", Type: "string"}, {Name: "zipcode", Type: "string"}}}, nil

@@ -8,6 +8,7 @@ import (
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/text"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
@@ -26,7 +27,7 @@ var palette = []color.Color{
 // convertChart is a horizontal bar chart of each engine's median wall time.
 func convertChart(cr *ConvertResults) ([]byte, error) {
 	p := plot.New()
-	p.Title.Text = fmt.Sprintf("Conversion of one part: %d rows × %d columns (%.0f MB gzip), median wall", cr.Rows, cr.Columns, float64(cr.GzipBytes)/1e6)
+	p.Title.Text = fmt.Sprintf("Conversion of one part: %d rows × %d columns (%s gzip), median wall", cr.Rows, cr.Columns, humanBytes(cr.GzipBytes))
 	p.X.Label.Text = "seconds"
 	var vals plotter.Values
 	var names []string
@@ -76,11 +77,26 @@ func shortEngine(e Engine) string {
 // scannedChart shows the bytes each query scans per layout (Athena's
 // billing model), on a log scale: gz CSV is orders of magnitude above.
 func scannedChart(qr *QueryResults) ([]byte, error) {
+	p, width, err := scannedPlot(qr)
+	if err != nil {
+		return nil, err
+	}
+	return renderPNG(p, width, 5*vg.Inch)
+}
+
+// scannedWidth is the scanned chart's least width; the groups of bars
+// share what the axis leaves of it.
+const scannedWidth = 8 * vg.Inch
+
+// scannedPlot is scannedChart's plot and width. Each bar is as wide as the
+// widest value label (in binary units, as the report's tables), so labels
+// of neighbouring bars never overlap.
+func scannedPlot(qr *QueryResults) (*plot.Plot, vg.Length, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("Bytes scanned as Athena bills them, %d rows (log scale)", qr.Rows)
-	p.Y.Label.Text = "bytes scanned (decimal units)"
+	p.Y.Label.Text = "bytes scanned (KiB, MiB, GiB = 2^10, 2^20, 2^30 bytes)"
 	// Bars are log10(bytes) above a floor one decade under the smallest
-	// value, with decade ticks labelled in bytes.
+	// value, with ticks at 1, 10 and 100 of each binary unit.
 	minV := math.Inf(1)
 	for _, c := range qr.Cells {
 		if c.Scanned > 0 {
@@ -91,88 +107,99 @@ func scannedChart(qr *QueryResults) ([]byte, error) {
 		minV = 1
 	}
 	floor := math.Floor(math.Log10(minV)) - 1
-	width := vg.Points(22)
 	var queries []string
 	for _, q := range qr.Queries {
 		queries = append(queries, q.Key)
 	}
+	vals := make([]plotter.Values, len(qr.Layouts))
+	texts := make([][]string, len(qr.Layouts))
 	var top float64
 	for li, l := range qr.Layouts {
-		var vals plotter.Values
 		for _, q := range qr.Queries {
 			var v float64
+			text := ""
 			for _, c := range qr.Cells {
 				if c.Layout == l.Key && c.Query == q.Key && c.Scanned > 0 {
-					v = math.Log10(float64(c.Scanned)) - floor
+					v, text = math.Log10(float64(c.Scanned))-floor, humanBytes(c.Scanned)
 				}
 			}
-			vals = append(vals, v)
+			vals[li], texts[li] = append(vals[li], v), append(texts[li], text)
 			top = math.Max(top, v)
 		}
-		bars, err := plotter.NewBarChart(vals, width)
+	}
+	style := p.Y.Tick.Label // the axis' font
+	style.XAlign, style.YAlign = draw.XCenter, draw.YBottom
+	width, chart, style := barWidth(texts, len(queries), style)
+	for li, l := range qr.Layouts {
+		bars, err := plotter.NewBarChart(vals[li], width)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		bars.Color = palette[li%len(palette)]
 		bars.LineStyle.Width = 0
-		bars.Offset = vg.Length(li-(len(qr.Layouts)-1)/2) * width
-		if len(qr.Layouts)%2 == 0 {
-			bars.Offset += width / 2
-		}
+		bars.Offset = (vg.Length(li) - vg.Length(len(qr.Layouts)-1)/2) * width
 		p.Add(bars)
 		p.Legend.Add(l.Name, bars)
 		// Value labels above the bars, at the same offset.
-		xys := make(plotter.XYs, len(vals))
-		texts := make([]string, len(vals))
-		for i, v := range vals {
+		xys := make(plotter.XYs, len(vals[li]))
+		for i, v := range vals[li] {
 			xys[i] = plotter.XY{X: float64(i), Y: v}
-			if v > 0 {
-				texts[i] = siBytes(math.Pow(10, v+floor))
-			}
 		}
-		lab, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: texts})
+		lab, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: texts[li]})
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		for i := range lab.TextStyle {
-			lab.TextStyle[i].XAlign = draw.XCenter
-			lab.TextStyle[i].YAlign = draw.YBottom
-			lab.TextStyle[i].Font.Size = vg.Points(8)
+			lab.TextStyle[i] = style
 		}
 		lab.Offset = vg.Point{X: bars.Offset, Y: vg.Points(2)}
 		p.Add(lab)
 	}
 	p.NominalX(queries...)
 	p.X.Min, p.X.Max = -0.6, float64(len(queries))-0.4
-	p.Y.Min, p.Y.Max = 0, math.Ceil(top)+1.2 // room for the legend
-	p.Y.Tick.Marker = decadeTicks{floor: floor}
+	p.Y.Min, p.Y.Max = 0, math.Ceil(top)+1.5 // room for the labels and the legend
+	p.Y.Tick.Marker = binaryTicks{floor: floor}
 	p.Legend.Top = true
 	p.Legend.Left = false
-	return renderPNG(p, 8*vg.Inch, 5*vg.Inch)
+	return p, chart, nil
 }
 
-// decadeTicks labels log10 offsets as byte sizes.
-type decadeTicks struct{ floor float64 }
-
-func (d decadeTicks) Ticks(lo, hi float64) []plot.Tick {
-	var out []plot.Tick
-	for v := math.Ceil(lo); v <= hi; v++ {
-		out = append(out, plot.Tick{Value: v, Label: siBytes(math.Pow(10, v+d.floor))})
-	}
-	return out
-}
-
-// siBytes prints bytes in decimal units (the chart's decades).
-func siBytes(b float64) string {
-	for _, u := range []struct {
-		div  float64
-		name string
-	}{{1e12, "TB"}, {1e9, "GB"}, {1e6, "MB"}, {1e3, "kB"}} {
-		if b >= u.div {
-			return fmt.Sprintf("%.3g %s", b/u.div, u.name)
+// barWidth sizes the bars of a grouped chart (one group per query, one
+// bar per layout, texts[layout][query] above each bar in style at 8
+// points): each bar as wide as the widest label, and the chart at least
+// scannedWidth and wide enough for the groups.
+func barWidth(texts [][]string, groups int, style text.Style) (bar, chart vg.Length, _ text.Style) {
+	style.Font.Size = vg.Points(8)
+	widest := vg.Length(0)
+	for _, ts := range texts {
+		for _, t := range ts {
+			widest = max(widest, style.Width(t))
 		}
 	}
-	return fmt.Sprintf("%.0f B", b)
+	bar = widest + vg.Points(4)
+	// A group gets what the axis (an inch) leaves, over the x range's
+	// 1 + 0.2 units per group, with a fifth of it as gap.
+	need := vg.Inch + vg.Length(float64(groups)+0.2)*vg.Length(len(texts))*bar/0.8
+	return bar, max(scannedWidth, need), style
+}
+
+// binaryTicks labels a log10 axis (offset by floor) at 1, 10 and 100 of
+// each binary unit: 1 KiB, 10 KiB, 100 KiB, 1 MiB, …
+type binaryTicks struct{ floor float64 }
+
+func (b binaryTicks) Ticks(lo, hi float64) []plot.Tick {
+	var out []plot.Tick
+	for _, u := range []struct {
+		size float64
+		name string
+	}{{1, "B"}, {1 << 10, "KiB"}, {1 << 20, "MiB"}, {1 << 30, "GiB"}, {1 << 40, "TiB"}} {
+		for _, m := range []float64{1, 10, 100} {
+			if v := math.Log10(u.size*m) - b.floor; v >= lo && v <= hi {
+				out = append(out, plot.Tick{Value: v, Label: fmt.Sprintf("%g %s", m, u.name)})
+			}
+		}
+	}
+	return out
 }
 
 // valueLabels puts each bar's value at its end.

@@ -36,6 +36,7 @@ func TestCheckAgreement(t *testing.T) {
 		"a value changed": cells(100, "ab"),
 	} {
 		err := checkAgreement(cs)
+		// Text: the report names the query and layout that disagree.
 		if err == nil || !strings.Contains(err.Error(), "8cols-ca") || !strings.Contains(err.Error(), "bucketed: ") || strings.Contains(err.Error(), "query count ") {
 			t.Errorf("%s: %v", name, err)
 		}
@@ -86,6 +87,7 @@ func TestQueriesFailOnMismatchedLayouts(t *testing.T) {
 	}
 	b.bucketedDir = data
 	err = b.querySection(ctx)
+	// Text: the report names the query the layouts disagree on.
 	if err == nil || !strings.Contains(err.Error(), "layouts disagree") || !strings.Contains(err.Error(), "count-ca") {
 		t.Fatalf("want the layouts to disagree on count-ca, got %v", err)
 	}

@@ -112,63 +112,10 @@ func readBack(t *testing.T, memory, rowGroup int64) {
 		}
 		p := filepath.Join(e.dst.root, f.Key)
 		checkSchemaDuck(t, db, p)
-		// Row groups: the sort must hold across them.
-		var groupEnds []int64
-		gr, err := db.Query(fmt.Sprintf("SELECT DISTINCT row_group_id, row_group_num_rows FROM parquet_metadata('%s') ORDER BY row_group_id", p))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var end int64
-		for gr.Next() {
-			var id, rows int64
-			if err := gr.Scan(&id, &rows); err != nil {
-				t.Fatal(err)
-			}
-			end += rows
-			groupEnds = append(groupEnds, end)
-		}
-		gr.Close()
-		if memory > 0 && len(groupEnds) > 1 {
+		if memory > 0 && rowGroups(t, db, p) > 1 {
 			multiGroup = true
 		}
-		rows, err := db.Query(fmt.Sprintf("SELECT %s, file_row_number FROM read_parquet('%s', file_row_number = true) ORDER BY file_row_number", strings.Join(cols, ","), p))
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := int64(0)
-		prevState := ""
-		prevID := int64(math.MinInt64)
-		for rows.Next() {
-			vals := make([]any, len(cols))
-			ptrs := make([]any, len(cols)+1)
-			for i := range vals {
-				ptrs[i] = &vals[i]
-			}
-			var rowNum int64
-			ptrs[len(cols)] = &rowNum
-			if err := rows.Scan(ptrs...); err != nil {
-				t.Fatal(err)
-			}
-			st := vals[1].(string)
-			id := vals[0].(int64)
-			if b := hive.Bucket(hive.StringV1([]byte(st)), 60); b != bucket {
-				t.Fatalf("file %s holds state %q of bucket %d", f.Key, st, b)
-			}
-			if st < prevState {
-				t.Fatalf("file %s not sorted by state: %q after %q (row %d)", f.Key, st, prevState, n)
-			}
-			if st == prevState && id < prevID {
-				t.Fatalf("file %s: sort not stable: id %d after %d", f.Key, id, prevID)
-			}
-			prevState, prevID = st, id
-			got[vals[0].(int64)] = vals
-			n++
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
-		rows.Close()
-		if n != f.Rows {
+		if n := readBackFile(t, db, p, f, cols, got); n != f.Rows {
 			t.Fatalf("file %s has %d rows, manifest says %d", f.Key, n, f.Rows)
 		}
 	}
@@ -189,7 +136,69 @@ func readBack(t *testing.T, memory, rowGroup int64) {
 			}
 		}
 	}
-	// Manifest on storage matches the returned one.
+	checkStoredManifest(t, e, spec, m)
+}
+
+// rowGroups is the number of row groups of the Parquet file at path.
+func rowGroups(t *testing.T, db *sql.DB, path string) int {
+	t.Helper()
+	var n int
+	if err := db.QueryRow(fmt.Sprintf("SELECT count(DISTINCT row_group_id) FROM parquet_metadata('%s')", path)).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// readBackFile reads the converted file f at path with DuckDB into got
+// (by ID), checking that every row belongs to the file's bucket and that
+// the rows are sorted by state, stably, across row groups; it returns the
+// rows read.
+func readBackFile(t *testing.T, db *sql.DB, path string, f FileEntry, cols []string, got map[int64][]any) int64 {
+	t.Helper()
+	rows, err := db.Query(fmt.Sprintf("SELECT %s, file_row_number FROM read_parquet('%s', file_row_number = true) ORDER BY file_row_number", strings.Join(cols, ","), path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	n := int64(0)
+	prevState := ""
+	prevID := int64(math.MinInt64)
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols)+1)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		var rowNum int64
+		ptrs[len(cols)] = &rowNum
+		if err := rows.Scan(ptrs...); err != nil {
+			t.Fatal(err)
+		}
+		st := vals[1].(string)
+		id := vals[0].(int64)
+		if b := hive.Bucket(hive.StringV1([]byte(st)), 60); b != f.Bucket {
+			t.Fatalf("file %s holds state %q of bucket %d", f.Key, st, b)
+		}
+		if st < prevState {
+			t.Fatalf("file %s not sorted by state: %q after %q (row %d)", f.Key, st, prevState, n)
+		}
+		if st == prevState && id < prevID {
+			t.Fatalf("file %s: sort not stable: id %d after %d", f.Key, id, prevID)
+		}
+		prevState, prevID = st, id
+		got[vals[0].(int64)] = vals
+		n++
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// checkStoredManifest checks the manifest Convert wrote against the one it
+// returned, m.
+func checkStoredManifest(t *testing.T, e *env, spec *jobs.Spec, m *Manifest) {
+	t.Helper()
 	var onDisk Manifest
 	b, err := os.ReadFile(filepath.Join(e.dst.root, "meta/part-0001.manifest.json"))
 	if err != nil {

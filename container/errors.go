@@ -62,6 +62,20 @@ func (e *ParseError) Error() string {
 
 func (e *ParseError) Unwrap() error { return e.Err }
 
+// ReadError is a part whose input the storage failed to deliver midway:
+// not a fault of the input, so not a ParseError. Offset is the compressed
+// byte offset read so far; Err is the storage's error.
+type ReadError struct {
+	Offset int64
+	Err    error
+}
+
+func (e *ReadError) Error() string {
+	return fmt.Sprintf("read input at compressed byte offset %d: %v", e.Offset, e.Err)
+}
+
+func (e *ReadError) Unwrap() error { return e.Err }
+
 // gzipError words a read failure: truncated or corrupt gzip, with the
 // compressed offset reached (the decompressor reads ahead, so the fault
 // lies at or before it).

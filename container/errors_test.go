@@ -113,6 +113,7 @@ func TestRejectThresholds(t *testing.T) {
 		spec.Rejects.MaxRows = 1
 		m, err := e.convert(t, spec, gz([]byte(data), 1), nil)
 		var re *RejectsError
+		// Text: Convert's message names the part (RejectsError has no part).
 		if !errors.As(err, &re) || !strings.Contains(err.Error(), "part-0001") || re.Rejected != 2 || re.Checked != 3 || re.Line != 3 || re.Column != "age" {
 			t.Fatalf("err = %v, want 2 rejects of the first 3 rows, the first at line 3 in age", err)
 		}
@@ -125,6 +126,7 @@ func TestRejectThresholds(t *testing.T) {
 		if m.Error == "" || len(readRejects(t, e)) != 2 {
 			t.Fatalf("manifest error %q / rejects", m.Error)
 		}
+		// Text: the message must not quote the rejected values or PII.
 		if strings.Contains(err.Error(), "x") && strings.Contains(err.Error(), "Secret") {
 			t.Fatalf("error leaks values: %v", err)
 		}
@@ -167,6 +169,7 @@ func TestHeaderMismatch(t *testing.T) {
 			if !errors.Is(err, ErrHeaderMismatch) || !errors.As(err, &pe) || pe.Part != "part-0001" || pe.Line != 1 || pe.Offset != 0 {
 				t.Fatalf("err = %v, want ErrHeaderMismatch at line 1, byte offset 0 of part-0001", err)
 			}
+			// Text: how the header differs only the message tells.
 			for _, w := range c.wants {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error %q lacks %q", err, w)
@@ -379,6 +382,8 @@ func TestBadOptions(t *testing.T) {
 	spec := testSpec()
 	spec.Output.BucketedBy = []string{"nope"}
 	_, err = e.convert(t, spec, gz([]byte(hdr), 1), nil)
+	// Text: the message names the column the spec got wrong (no error
+	// type carries a spec problem).
 	if err == nil || !strings.Contains(err.Error(), "nope") {
 		t.Fatalf("err = %v", err)
 	}

@@ -137,7 +137,8 @@ func TestSourceReadError(t *testing.T) {
 	src := &brokenSource{dirStorage: e.src, n: 20 << 10}
 	opts := Options{Spec: testSpec(), Part: "part-0001", Logger: zerolog.New(zerolog.NewTestWriter(t))}
 	_, err := Convert(context.Background(), opts, src, "in/part-0001.csv.gz", e.dst, "data", "meta")
-	if !errors.Is(err, errNetwork) || !strings.Contains(err.Error(), "read input at compressed byte offset 20480") || strings.Contains(err.Error(), "corrupt") {
+	var re *ReadError
+	if !errors.As(err, &re) || re.Offset != 20480 || !errors.Is(err, errNetwork) || errors.Is(err, ErrCorruptGzip) || errors.As(err, new(*ParseError)) {
 		t.Fatalf("err = %v", err)
 	}
 	if keys := e.dst.keys("data/"); len(keys) != 0 {

@@ -63,7 +63,7 @@ func FuzzFastPaths(f *testing.F) {
 			m, err := e.convert(t, spec, in, func(o *Options) { o.chunkSize = 4 << 10; o.slowPaths = slow })
 			o := outcome{m: m, files: filesOf(t, e.dst)}
 			if err != nil {
-				o.err = err.Error()
+				o.err = err.Error() // both paths must fail alike, message and all
 			}
 			o.rejects, _ = os.ReadFile(e.dst.path("meta/part-0001.rejects.csv"))
 			return o

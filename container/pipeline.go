@@ -55,7 +55,7 @@ func startPipeline(ctx context.Context, p *plan, cr *prefetchReader, zr io.Reade
 			if err != nil {
 				if serr := cr.sourceErr(); serr != nil {
 					// The storage failed, not the gzip stream.
-					cp.readErr = fmt.Errorf("read input at compressed byte offset %d: %w", cr.n.Load(), serr)
+					cp.readErr = &ReadError{Offset: cr.n.Load(), Err: serr}
 				} else {
 					cp.readErr = gzipError(err, cr.consumed.Load(), total)
 				}

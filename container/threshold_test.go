@@ -85,6 +85,7 @@ func TestRejectThresholdDeterministic(t *testing.T) {
 				if re.Rejected != maxRows+1 || re.Checked != checked || re.MaxRows != maxRows || re.RejectsURI != e.dst.ObjectURI("meta/part-0001.rejects.csv") {
 					t.Fatalf("run %d: %+v, want %d rejects of %d rows checked", i, re, maxRows+1, checked)
 				}
+				// Text: the figures a user reads in the message.
 				if want := fmt.Sprintf("%d of %d rows checked", maxRows+1, checked); !strings.Contains(err.Error(), want) {
 					t.Fatalf("run %d: error %q does not say %q", i, err, want)
 				}

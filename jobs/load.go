@@ -7,11 +7,14 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -206,6 +209,10 @@ func (l *loader) decodeSpec(root *yaml.Node) {
 		}),
 		mark("aws", l.decodeAWS),
 		mark("pii", l.decodePII),
+		mark("notify", l.decodeNotify),
+		mark("monitor", l.decodeMonitor),
+		mark("lifecycle", l.decodeLifecycle),
+		mark("openlineage", l.decodeOpenLineage),
 	}) {
 		return
 	}
@@ -238,15 +245,64 @@ func (l *loader) decodeSource(n *yaml.Node, where string) {
 			src.Delimiter = v[0]
 		}},
 		{"null_markers", d.setStrs(&src.NullMarkers)},
+		{"complete_when", l.decodeCompleteWhen},
 	})
+}
+
+// decodeCompleteWhen reads `source.complete_when`: a mapping with exactly
+// one of marker, manifest, parts and quiet.
+func (l *loader) decodeCompleteWhen(n *yaml.Node, where string) {
+	d, c := l.d, &l.spec.Source.CompleteWhen
+	set := map[string]bool{}
+	mark := marker(set)
+	if !d.mapping(n, where, []field{
+		mark("marker", d.setStr(&c.Marker)),
+		mark("manifest", d.setStr(&c.Manifest)),
+		mark("parts", func(n *yaml.Node, w string) {
+			if v, ok := d.integer(n, w); ok {
+				if v < 1 || v > MaxExpectedParts {
+					d.errf(d.line(w), "%s: must be 1..%d, got %d", w, MaxExpectedParts, v)
+					return
+				}
+				c.Parts = int(v)
+			}
+		}),
+		mark("quiet", func(n *yaml.Node, w string) {
+			v, ok := d.str(n, w)
+			if !ok {
+				return
+			}
+			q, err := time.ParseDuration(v)
+			if err != nil || q < time.Second {
+				d.errf(d.line(w), "%s: %q is not a duration of at least 1s like 30m or 2h", w, v)
+				return
+			}
+			c.Quiet = q
+		}),
+	}) {
+		return
+	}
+	switch {
+	case len(deref(n).Content) == 0:
+		d.errf(d.line(where), "%s: name one condition: marker, manifest, parts or quiet (e.g. {marker: _SUCCESS})", where)
+	case len(set) > 1:
+		keys := slices.Sorted(maps.Keys(set))
+		d.errf(d.line(where), "%s: give one condition, not %s", where, strings.Join(keys, " and "))
+	}
+}
+
+// marker returns a field maker whose fields also record their key in set
+// when given: what a section set, told from what it left to the default.
+func marker(set map[string]bool) func(key string, fn func(*yaml.Node, string)) field {
+	return func(key string, fn func(*yaml.Node, string)) field {
+		return field{key, func(n *yaml.Node, w string) { set[key] = true; fn(n, w) }}
+	}
 }
 
 func (l *loader) decodeOutput(n *yaml.Node, where string) {
 	d, o := l.d, &l.spec.Output
 	l.outputKeys = map[string]bool{}
-	mark := func(key string, fn func(*yaml.Node, string)) field {
-		return field{key, func(n *yaml.Node, w string) { l.outputKeys[key] = true; fn(n, w) }}
-	}
+	mark := marker(l.outputKeys)
 	d.mapping(n, where, []field{
 		mark("table", d.setStr(&o.Table)),
 		mark("bucketed_by", d.setStrs(&o.BucketedBy)),
@@ -271,9 +327,7 @@ func (l *loader) decodeDerived(n *yaml.Node, where string) {
 		d.lines[w] = deref(item).Line
 		dv := Derived{Format: DefaultFormat, Compression: DefaultCompression, Line: deref(item).Line}
 		keys := map[string]bool{}
-		mark := func(key string, fn func(*yaml.Node, string)) field {
-			return field{key, func(n *yaml.Node, w string) { keys[key] = true; fn(n, w) }}
-		}
+		mark := marker(keys)
 		d.mapping(item, w, []field{
 			mark("table", d.setStr(&dv.Table)),
 			mark("sql", d.setStr(&dv.SQL)),

@@ -3,7 +3,6 @@ package jobs
 import (
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -124,31 +123,6 @@ func TestParsePIIPolicyAppliesToDerived(t *testing.T) {
 			`derived[0].bucketed_by: "householdid" is a PII column (id) whose policy is drop; rewriting its values would break the bucketing`,
 		}},
 	} {
-		files := goodFiles()
-		files["dir/job.yaml"] = fmt.Sprintf(base, fmt.Sprintf("%q", c.sql), c.extra)
-		_, err := parseFiles(t, files)
-		if c.want == nil {
-			if err != nil {
-				t.Errorf("%s: %v", c.sql, err)
-			}
-			continue
-		}
-		if err == nil {
-			t.Errorf("%s: loads, want %q", c.sql, c.want)
-			continue
-		}
-		got := problemsOf(t, err)
-		if len(got) != len(c.want) {
-			t.Errorf("%s: problems %q, want %d", c.sql, got, len(c.want))
-		}
-		for _, w := range c.want {
-			found := false
-			for _, p := range got {
-				found = found || strings.Contains(p, w)
-			}
-			if !found {
-				t.Errorf("%s: problems %q lack %q", c.sql, got, w)
-			}
-		}
+		checkDerived(t, base, c.sql, c.extra, c.want, true)
 	}
 }

@@ -6,7 +6,10 @@
 // Errors: a sentinel's text starts with its package name; wrapping adds context, never that name again (jobs has none: a bad spec is an Errors).
 package jobs
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Kind is a column's base type.
 type Kind int
@@ -82,6 +85,46 @@ type Source struct {
 	Header      []string // the sample's header fields, as loaded
 	Delimiter   byte     // default ','
 	NullMarkers []string // field values read as NULL for non-string columns (default: the empty field)
+	// CompleteWhen says when a month's delivery is complete enough to run
+	// (`complete_when`); its zero value: as soon as it has a part.
+	CompleteWhen CompleteWhen
+}
+
+// CompleteWhen is a delivery's completeness condition. At most one field is
+// set (the spec's `source.complete_when` names exactly one).
+type CompleteWhen struct {
+	// Marker is the base name of an object the vendor writes last in the
+	// month's folder, e.g. _SUCCESS: the delivery is complete once it exists.
+	Marker string
+	// Manifest is the base name of the vendor's manifest in the month's
+	// folder (JSON, docs/job-spec.md): the delivery is complete once every
+	// part it lists is there with its listed size.
+	Manifest string
+	// Parts is the number of parts a complete delivery has.
+	Parts int
+	// Quiet: the delivery is complete once no part has arrived for this
+	// long.
+	Quiet time.Duration
+}
+
+// Set reports whether a condition is given.
+func (c CompleteWhen) Set() bool {
+	return c != CompleteWhen{}
+}
+
+// String names the condition as the spec writes it, e.g. "marker _SUCCESS".
+func (c CompleteWhen) String() string {
+	switch {
+	case c.Marker != "":
+		return "marker " + c.Marker
+	case c.Manifest != "":
+		return "manifest " + c.Manifest
+	case c.Parts > 0:
+		return fmt.Sprintf("parts %d", c.Parts)
+	case c.Quiet > 0:
+		return "quiet " + c.Quiet.String()
+	}
+	return "none (the first part)"
 }
 
 // Output is the tier-2 table.
@@ -196,4 +239,10 @@ type Spec struct {
 	SchemaFile string
 	// PII is the policy applied to derived tables not marked `pii: true`.
 	PII PIIPolicy
+	// Notify, Monitor and Lifecycle are the operations sections (ops.go).
+	Notify    Notify
+	Monitor   Monitor
+	Lifecycle Lifecycle
+	// OpenLineage says where the runs' OpenLineage events go besides the lake.
+	OpenLineage OpenLineage
 }

@@ -80,6 +80,7 @@ func (l *loader) validate() {
 		}
 	}
 	l.validateAWS()
+	l.validateOps()
 }
 
 func (l *loader) validateLake() {
@@ -132,6 +133,34 @@ func (l *loader) validateSource() {
 	for i, m := range src.NullMarkers {
 		if slices.Index(src.NullMarkers, m) != i {
 			d.errf(d.line(fmt.Sprintf("source.null_markers[%d]", i)), "source.null_markers: %q is listed twice", m)
+		}
+	}
+	l.validateCompleteWhen()
+}
+
+// MaxExpectedParts bounds complete_when.parts.
+const MaxExpectedParts = 100000
+
+// validateCompleteWhen checks the file names of source.complete_when
+// (decodeCompleteWhen has checked its shape and numbers).
+func (l *loader) validateCompleteWhen() {
+	src, d := &l.spec.Source, l.d
+	c := src.CompleteWhen
+	for key, name := range map[string]string{"marker": c.Marker, "manifest": c.Manifest} {
+		w := "source.complete_when." + key
+		if _, ok := d.lines[w]; !ok {
+			continue
+		}
+		switch {
+		case name == "" || name == "." || name == "..":
+			d.errf(d.line(w), "%s: %q is not a file name, e.g. %s", w, name, map[string]string{"marker": "_SUCCESS", "manifest": "manifest.json"}[key])
+		case strings.ContainsAny(name, `/\`):
+			d.errf(d.line(w), "%s: %q must be a base name in the month's intake folder, without '/'", w, name)
+		default:
+			// A marker or manifest taken for a part would be converted.
+			if ok, _ := path.Match(src.Pattern, name); ok {
+				d.errf(d.line(w), "%s: %q matches source.pattern %q, so it would be read as a part; name it so that it does not", w, name, src.Pattern)
+			}
 		}
 	}
 }

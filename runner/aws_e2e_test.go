@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsathena "github.com/aws/aws-sdk-go-v2/service/athena"
 	athenatypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
+	awsglue "github.com/aws/aws-sdk-go-v2/service/glue"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/rs/zerolog"
 
@@ -34,31 +36,41 @@ import (
 	"github.com/tierflow/tierflow/lake/storage"
 	"github.com/tierflow/tierflow/lake/storage/file"
 	"github.com/tierflow/tierflow/lake/storage/s3"
+	"github.com/tierflow/tierflow/runner/openlineage/oltest"
 )
 
-// TestEndToEndAWS runs the whole monthly job with --lake s3://… against the
-// local S3 server (versitygw), DynamoDB (dynalite) and the Glue and Athena
-// test server, then reads the outputs back from S3 with DuckDB.
-// awsTestEnv opens a lake on the local S3 server with DynamoDB lineage and
-// the Glue/Athena test server (Athena executes CTAS via mirrorExecutor).
-func awsTestEnv(t *testing.T) (*Env, *awsfake.Server, string) {
+// awsFakes is awsfake in front of moto: its Athena, whose queries the test
+// executes, and moto's Glue (a fresh account) behind it.
+type awsFakes struct {
+	*awsfake.Server
+	Athena *awsfake.Athena
+}
+
+// awsTestEnv opens a lake on the local S3 server with DynamoDB lineage,
+// moto's Glue and awsfake's Athena (which executes CTAS via
+// mirrorExecutor).
+func awsTestEnv(t *testing.T) (*Env, *awsFakes, string) {
 	srv, bucket := awsServers(t)
 	env := openAWSTestLake(t, awsSpec(t, bucket), "s3://"+bucket+"/lake", zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
 	srv.Athena.SetExecutor(mirrorExecutor(t, srv, env.Catalog, env.Storage))
 	return env, srv, bucket
 }
 
-// awsServers points the AWS SDK at the local S3 server, DynamoDB and the
-// Glue/Athena test server, and creates a fresh bucket.
-func awsServers(t *testing.T) (*awsfake.Server, string) {
+// awsServers points the AWS SDK at the local S3 server, DynamoDB, and
+// awsfake for Athena and (forwarded to moto) Glue, and creates a fresh
+// bucket.
+func awsServers(t *testing.T) (*awsFakes, string) {
 	s3url, ddb := os.Getenv("TIERFLOW_TEST_S3_ENDPOINT"), os.Getenv("TIERFLOW_TEST_DYNAMODB_ENDPOINT")
 	if s3url == "" || ddb == "" {
 		t.Skip("needs the local S3 and DynamoDB servers: .ci/run starts them (TIERFLOW_TEST_S3_ENDPOINT, TIERFLOW_TEST_DYNAMODB_ENDPOINT)")
 	}
 	key, secret := os.Getenv("TIERFLOW_TEST_S3_ACCESS_KEY"), os.Getenv("TIERFLOW_TEST_S3_SECRET_KEY")
 	ctx := context.Background()
-	srv := awsfake.New(t)
-	srv.UseCredentials(key, secret)
+	fake, acct := awsfake.OnMoto(t)
+	// One key pair for every service: the S3 server insists on its own;
+	// awsfake re-signs what it forwards with the moto account's.
+	fake.UseCredentials(key, secret)
+	srv := &awsFakes{Server: fake, Athena: awsfake.NewAthena(fake, awsglue.NewFromConfig(acct.Config))}
 	for k, v := range map[string]string{
 		"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": awsfake.Region,
 		"AWS_ENDPOINT_URL_S3": s3url, "AWS_ENDPOINT_URL_DYNAMODB": ddb,
@@ -223,13 +235,12 @@ func mirrorPrefix(t *testing.T, st storage.Storage, prefix, dir string) int {
 // mirrorExecutor stands in for Athena's engine: it copies the tables a
 // CTAS reads from S3 into a temporary local lake, runs the SELECT with
 // DuckDB, and uploads the result under the CTAS's external_location.
-func mirrorExecutor(t *testing.T, srv *awsfake.Server, cat catalog.Catalog, st storage.Storage) awsfake.Executor {
+func mirrorExecutor(t *testing.T, srv *awsFakes, cat catalog.Catalog, st storage.Storage) awsfake.Executor {
 	return func(ctx context.Context, q awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
 		if q.CTAS == nil {
 			return awsfake.AthenaResult{}, &awsfake.QueryError{Category: 2, Type: 1000, Message: "only CTAS statements are executed"}
 		}
-		names := func(db string) ([]string, error) { return srv.Glue.TableNames(db), nil }
-		return ctasOnDuckDB(ctx, t, q.CTAS, []string{q.CTAS.Database, q.Database}, names, cat, st)
+		return ctasOnDuckDB(ctx, t, q.CTAS, []string{q.CTAS.Database, q.Database}, srv.Athena.TableNames, cat, st)
 	}
 }
 
@@ -237,7 +248,7 @@ func mirrorExecutor(t *testing.T, srv *awsfake.Server, cat catalog.Catalog, st s
 // its SELECT names (among tableNames of dbs) are copied from the lake st
 // into a local lake, the CTAS runs there, and its files are written to the
 // CTAS's external location in st.
-func ctasOnDuckDB(ctx context.Context, t *testing.T, c *awsfake.CTAS, dbs []string, tableNames func(db string) ([]string, error),
+func ctasOnDuckDB(ctx context.Context, t *testing.T, c *awsfake.CTAS, dbs []string, tableNames func(ctx context.Context, db string) ([]string, error),
 	cat catalog.Catalog, st storage.Storage) (awsfake.AthenaResult, error) {
 	dir := t.TempDir()
 	local, err := file.New(filepath.Join(dir, "lake"))
@@ -251,7 +262,7 @@ func ctasOnDuckDB(ctx context.Context, t *testing.T, c *awsfake.CTAS, dbs []stri
 	}
 	var sources []string
 	for _, db := range dbs {
-		names, err := tableNames(db)
+		names, err := tableNames(ctx, db)
 		if err != nil {
 			return awsfake.AthenaResult{}, err
 		}
@@ -369,6 +380,12 @@ func TestStepsAWS(t *testing.T) {
 	if _, err := env.Catalog.GetPartition(ctx, spec.Database, spec.Output.Table, []string{testMonth}); !errors.Is(err, catalog.ErrNotFound) {
 		t.Fatalf("tier 2 visible before publish: %v", err)
 	}
+	// The shipped job's lifecycle: tier 2 is written tagged unpublished,
+	// the intake tagged verified once its tier-1 copy matched.
+	ex0, _ := LoadExec(ctx, env.Storage, spec.Name, exec)
+	tier2 := jobs.Layout{Spec: spec}.Tier2Prefix(testMonth, ex0.RunID)
+	checkTags(t, env.Storage, tier2, jobs.TagRun, jobs.TagRunUnpublished)
+	checkTags(t, env.Storage, spec.IntakePrefix(testMonth), jobs.TagTier1, jobs.TagTier1Verified)
 	client := awsathena.NewFromConfig(srv.Config())
 	for _, it := range items {
 		runAthena(t, client, it.Query, spec)
@@ -382,6 +399,7 @@ func TestStepsAWS(t *testing.T) {
 	if err := step(ctx, env, spec, exec, func(j *job) error { _, err := j.finish(ctx, j.publishStep(ctx)); return err }); err != nil {
 		t.Fatalf("publish: %v", err)
 	}
+	checkTags(t, env.Storage, tier2, jobs.TagRun, "") // published: kept from the expiry
 	ex, _ := LoadExec(ctx, env.Storage, spec.Name, exec)
 	r, err := env.Lineage.GetRun(ctx, spec.Name, ex.RunID)
 	if err != nil || r.Status != lineage.StatusComplete || r.RowsOut != 2000 || r.Parent != exec {
@@ -394,7 +412,11 @@ func TestStepsAWS(t *testing.T) {
 	if got := readPartitionStates(t, env, spec.Database, spec.Derived[0].Table); got["CA"] != want["CA"] || len(got) != 1 {
 		t.Errorf("derived table after the steps: %v, want CA=%d", got, want["CA"])
 	}
-	for _, name := range srv.Glue.TableNames(spec.Database) {
+	names, err := srv.Athena.TableNames(ctx, spec.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
 		if strings.Contains(name, "__tf_") {
 			t.Errorf("scratch table %s left after publish", name)
 		}
@@ -420,12 +442,36 @@ func TestStepsAWS(t *testing.T) {
 	if _, err := env.Catalog.GetPartition(ctx, spec.Database, spec.Output.Table, []string{"2020-04"}); !errors.Is(err, catalog.ErrNotFound) {
 		t.Errorf("failed execution published 2020-04: %v", err)
 	}
-	if n := countUnder(t, env.Storage, Layout{Spec: spec}.Tier2Prefix("2020-04", fx.RunID)); n != 0 {
+	if n := countUnder(t, env.Storage, jobs.Layout{Spec: spec}.Tier2Prefix("2020-04", fx.RunID)); n != 0 {
 		t.Errorf("failed execution left %d tier-2 objects", n)
 	}
 	if _, err := env.Lineage.Claim(ctx, spec.Name, "2020-04", lineage.Claim{Owner: "next-run#x"}, time.Minute); err != nil {
 		t.Errorf("finish did not release the month: %v", err)
 	}
+
+	// The steps' OpenLineage events, in S3: plan's START and publish's
+	// COMPLETE, each derived table's run collected from Athena at publish,
+	// and the failing execution's START and FAIL from finish.
+	evs := lakeEvents(t, env.Storage)
+	got := sequence(evs)
+	slices.Sort(got)
+	wantEvents := []string{
+		"consumer-header COMPLETE", "consumer-header FAIL", "consumer-header START", "consumer-header START",
+		"consumer-header.consumer_ca COMPLETE", "consumer-header.consumer_ca START",
+		"consumer-header.consumer_ca_deid COMPLETE", "consumer-header.consumer_ca_deid START",
+	}
+	if !slices.Equal(got, wantEvents) {
+		t.Errorf("OpenLineage events on S3: %v, want %v", got, wantEvents)
+	}
+	for _, ev := range evs {
+		if len(ev.Inputs) > 0 && !strings.HasPrefix(ev.Inputs[0].Namespace, "s3://"+bucket) {
+			t.Errorf("%s %s reads %s %s: not named as an S3 object", ev.Job.Name, ev.EventType, ev.Inputs[0].Namespace, ev.Inputs[0].Name)
+		}
+		if strings.Contains(ev.Job.Name, ".") && ev.EventType == "COMPLETE" && (len(ev.Outputs) != 1 || ev.Outputs[0].Facets["columnLineage"] == nil) {
+			t.Errorf("%s COMPLETE: no column lineage for the table Athena built: %+v", ev.Job.Name, ev.Outputs)
+		}
+	}
+	oltest.Validate(t, bodies(evs))
 }
 
 // runAthena runs a query the way Step Functions' .sync integration does:
@@ -558,4 +604,37 @@ func convertAndStage(ctx context.Context, t *testing.T, env *Env, spec *jobs.Spe
 		t.Fatalf("derive.json: %v", err)
 	}
 	return parts, items
+}
+
+// checkTags checks that every object under prefix has tag key = value
+// ("" = no such tag), as S3 reports it (GetObjectTagging).
+func checkTags(t *testing.T, st storage.Storage, prefix, key, value string) {
+	t.Helper()
+	s3st := st.(*s3.Store)
+	cfg, err := awsconfig.Load(context.Background(), awsconfig.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := awss3.NewFromConfig(cfg, func(o *awss3.Options) { o.UsePathStyle = true })
+	n := 0
+	err = st.List(context.Background(), prefix, func(o storage.Object) error {
+		out, err := client.GetObjectTagging(context.Background(), &awss3.GetObjectTaggingInput{Bucket: aws.String(s3st.Bucket()), Key: aws.String(s3st.Key(o.Key))})
+		if err != nil {
+			return err
+		}
+		got := ""
+		for _, tg := range out.TagSet {
+			if aws.ToString(tg.Key) == key {
+				got = aws.ToString(tg.Value)
+			}
+		}
+		if got != value {
+			t.Errorf("%s: tag %s = %q, want %q", o.Key, key, got, value)
+		}
+		n++
+		return nil
+	})
+	if err != nil || n == 0 {
+		t.Fatalf("tags under %s: %d objects, %v", prefix, n, err)
+	}
 }

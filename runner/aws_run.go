@@ -17,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/runner/deploy"
 	"github.com/tierflow/tierflow/statemachines"
 )
 
@@ -56,14 +57,15 @@ func ExecutionName(job, month string, attempt int) string {
 	return fmt.Sprintf("%s-%s-r%d", job, month, attempt)
 }
 
-// executionMonth recovers the month from an ExecutionName, or "".
+// executionMonth recovers the month from an ExecutionName, or from the
+// name of an execution the intake state machine started, or "".
 var executionNameRe = regexp.MustCompile(`-(\d{4}-\d{2})-r(\d+)$`)
 
 func executionMonth(name string) string {
 	if m := executionNameRe.FindStringSubmatch(name); m != nil {
 		return m[1]
 	}
-	return ""
+	return statemachines.IntakeExecutionMonth(name)
 }
 
 // Months lists the months from..to inclusive.
@@ -96,7 +98,7 @@ type executionInput struct {
 // state machine, following each with progress, and fails unless every one
 // succeeded.
 func AWSRunCommand(ctx context.Context, o AWSRunOptions) error {
-	spec, err := LoadJob(o.Job)
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
 		return err
 	}
@@ -119,19 +121,15 @@ func AWSRunCommand(ctx context.Context, o AWSRunOptions) error {
 	if o.Rerun && o.Redrive {
 		return errors.New("run: --rerun starts a new execution, --redrive continues the last one: choose one")
 	}
-	api, err := newAWSAPI(ctx, o.AWS, spec, o.Region, o.Log)
+	api, err := deploy.NewClients(ctx, o.AWS, spec, o.Region, o.Log)
 	if err != nil {
 		return err
 	}
-	acct, err := api.account(ctx, o.Account)
+	smArn, err := api.StateMachineARN(ctx, spec, o.Name, o.Account)
 	if err != nil {
 		return err
 	}
-	base := o.Name
-	if base == "" {
-		base = "tierflow-" + spec.Name
-	}
-	r := &awsRunner{api: api, spec: spec, o: o, smArn: fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", partitionOf(api.cfg.Region), api.cfg.Region, acct, base)}
+	r := &awsRunner{api: api, spec: spec, o: o, smArn: smArn}
 	if r.o.Poll <= 0 {
 		r.o.Poll = 15 * time.Second
 	}
@@ -176,7 +174,7 @@ func AWSRunCommand(ctx context.Context, o AWSRunOptions) error {
 }
 
 type awsRunner struct {
-	api   *awsAPI
+	api   *deploy.Clients
 	spec  *jobs.Spec
 	o     AWSRunOptions
 	smArn string
@@ -198,7 +196,7 @@ func (r *awsRunner) execArn(name string) string {
 func (r *awsRunner) latest(ctx context.Context, month string) (int, *sfn.DescribeExecutionOutput, error) {
 	var last *sfn.DescribeExecutionOutput
 	for n := 1; n <= 1000; n++ {
-		out, err := r.api.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(r.execArn(ExecutionName(r.spec.Name, month, n)))})
+		out, err := r.api.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(r.execArn(ExecutionName(r.spec.Name, month, n)))})
 		var missing *sfntypes.ExecutionDoesNotExist
 		if errors.As(err, &missing) {
 			return n - 1, last, nil
@@ -268,7 +266,7 @@ func (r *awsRunner) start(ctx context.Context, name, month string) error {
 	if err != nil {
 		return err
 	}
-	_, err = r.api.sfn.StartExecution(ctx, &sfn.StartExecutionInput{
+	_, err = r.api.SFN.StartExecution(ctx, &sfn.StartExecutionInput{
 		StateMachineArn: aws.String(r.smArn), Name: aws.String(name), Input: aws.String(string(in)),
 	})
 	var missing *sfntypes.StateMachineDoesNotExist
@@ -296,7 +294,7 @@ func (r *awsRunner) redrive(ctx context.Context, last *sfn.DescribeExecutionOutp
 	if entered["Finish"] {
 		return fmt.Errorf("execution %s recorded its run as failed (finish ran)%s: start a new attempt with --rerun", name, errorSuffix(last))
 	}
-	if _, err := r.api.sfn.RedriveExecution(ctx, &sfn.RedriveExecutionInput{ExecutionArn: last.ExecutionArn}); err != nil {
+	if _, err := r.api.SFN.RedriveExecution(ctx, &sfn.RedriveExecutionInput{ExecutionArn: last.ExecutionArn}); err != nil {
 		return fmt.Errorf("redrive execution %s: %w", name, err)
 	}
 	return nil
@@ -305,7 +303,7 @@ func (r *awsRunner) redrive(ctx context.Context, last *sfn.DescribeExecutionOutp
 // statesEntered lists every state an execution entered.
 func (r *awsRunner) statesEntered(ctx context.Context, arn string) (map[string]bool, error) {
 	out := map[string]bool{}
-	p := sfn.NewGetExecutionHistoryPaginator(r.api.sfn, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), IncludeExecutionData: aws.Bool(false), MaxResults: 1000})
+	p := sfn.NewGetExecutionHistoryPaginator(r.api.SFN, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), IncludeExecutionData: aws.Bool(false), MaxResults: 1000})
 	for p.HasMorePages() {
 		page, err := p.NextPage(ctx)
 		if err != nil {
@@ -349,9 +347,9 @@ func (p Progress) String() string {
 
 // progress reads an execution's stage from its latest history events and
 // its Maps' item counts from their map runs.
-func (a *awsAPI) progress(ctx context.Context, arn string, status sfntypes.ExecutionStatus) (Progress, error) {
+func progress(ctx context.Context, states *sfn.Client, arn string, status sfntypes.ExecutionStatus) (Progress, error) {
 	p := Progress{Status: string(status)}
-	h, err := a.sfn.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), ReverseOrder: true, MaxResults: 50, IncludeExecutionData: aws.Bool(false)})
+	h, err := states.GetExecutionHistory(ctx, &sfn.GetExecutionHistoryInput{ExecutionArn: aws.String(arn), ReverseOrder: true, MaxResults: 50, IncludeExecutionData: aws.Bool(false)})
 	if err != nil {
 		return p, fmt.Errorf("execution history %s: %w", arn, err)
 	}
@@ -362,12 +360,12 @@ func (a *awsAPI) progress(ctx context.Context, arn string, status sfntypes.Execu
 			break
 		}
 	}
-	runs, err := a.sfn.ListMapRuns(ctx, &sfn.ListMapRunsInput{ExecutionArn: aws.String(arn)})
+	runs, err := states.ListMapRuns(ctx, &sfn.ListMapRunsInput{ExecutionArn: aws.String(arn)})
 	if err != nil {
 		return p, fmt.Errorf("map runs of %s: %w", arn, err)
 	}
 	for _, mr := range runs.MapRuns {
-		d, err := a.sfn.DescribeMapRun(ctx, &sfn.DescribeMapRunInput{MapRunArn: mr.MapRunArn})
+		d, err := states.DescribeMapRun(ctx, &sfn.DescribeMapRunInput{MapRunArn: mr.MapRunArn})
 		if err != nil {
 			return p, fmt.Errorf("map run %s: %w", aws.ToString(mr.MapRunArn), err)
 		}
@@ -401,11 +399,11 @@ func (r *awsRunner) follow(ctx context.Context, month, arn string) error {
 	started := time.Now()
 	var last string
 	for {
-		d, err := r.api.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		d, err := r.api.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 		if err != nil {
 			return fmt.Errorf("describe execution %s: %w", name, err)
 		}
-		p, err := r.api.progress(ctx, arn, d.Status)
+		p, err := progress(ctx, r.api.SFN, arn, d.Status)
 		if err != nil {
 			return err
 		}

@@ -15,6 +15,8 @@ import (
 	"github.com/tierflow/tierflow/lake/awsfake"
 	"github.com/tierflow/tierflow/lake/lineage"
 	locallineage "github.com/tierflow/tierflow/lake/lineage/local"
+	"github.com/tierflow/tierflow/runner/deploy"
+	"github.com/tierflow/tierflow/runner/deploy/deploytest"
 )
 
 // Scripted executions, as the monthly state machine goes.
@@ -45,15 +47,19 @@ var (
 
 // deployed deploys the shipped job to a fresh orchestration fake and
 // scripts its executions by name.
-func deployed(t *testing.T, scripts map[string][]awsfake.ExecStep) *orchestration {
+func deployed(t *testing.T, scripts map[string][]awsfake.ExecStep) *deploytest.Orchestration {
 	t.Helper()
-	o := newOrchestration(t)
+	o := deploytest.New(t)
 	var out bytes.Buffer
-	if err := DeployCommand(t.Context(), deployOptions(o, &out)); err != nil {
+	if err := deploy.Apply(t.Context(), deploy.Options{
+		Job: "consumer-header", Lake: o.LakeBucket(t), Image: deploytest.Image,
+		Subnets: []string{"subnet-0a", "subnet-0b"}, SecurityGroups: []string{"sg-0c"},
+		IAMPropagation: 5 * time.Second, Log: zerolog.Nop(), Stdout: &out, AWS: &o.Cfg,
+	}); err != nil {
 		t.Fatal(err)
 	}
 	var mu sync.Mutex
-	o.sfn.Script = func(e awsfake.ExecutionInfo) []awsfake.ExecStep {
+	o.SFN.Script = func(e awsfake.ExecutionInfo) []awsfake.ExecStep {
 		mu.Lock()
 		defer mu.Unlock()
 		if e.RedriveCount > 0 {
@@ -68,17 +74,17 @@ func deployed(t *testing.T, scripts map[string][]awsfake.ExecStep) *orchestratio
 		}
 		return successSteps
 	}
-	o.srv.ResetRequests()
+	o.Srv.ResetRequests()
 	return o
 }
 
-func runOptions(o *orchestration, out *bytes.Buffer) AWSRunOptions {
-	return AWSRunOptions{Job: "consumer-header", Poll: time.Millisecond, Log: zerolog.Nop(), Stdout: out, AWS: &o.cfg}
+func runOptions(o *deploytest.Orchestration, out *bytes.Buffer) AWSRunOptions {
+	return AWSRunOptions{Job: "consumer-header", Poll: time.Millisecond, Log: zerolog.Nop(), Stdout: out, AWS: &o.Cfg}
 }
 
-func startInputs(o *orchestration) map[string]string {
+func startInputs(o *deploytest.Orchestration) map[string]string {
 	out := map[string]string{}
-	for _, r := range o.srv.RequestsTo("AWSStepFunctions.StartExecution") {
+	for _, r := range o.Srv.RequestsTo("AWSStepFunctions.StartExecution") {
 		out[r.Body["name"].(string)] = r.Body["input"].(string)
 	}
 	return out
@@ -95,8 +101,8 @@ func TestAWSRunFollowsToSuccess(t *testing.T) {
 	if got := startInputs(o); !reflect.DeepEqual(got, map[string]string{"consumer-header-2020-03-r1": `{"month":"2020-03","force":false}`}) {
 		t.Errorf("started %v", got)
 	}
-	r := o.srv.RequestsTo("AWSStepFunctions.StartExecution")[0]
-	if r.Body["stateMachineArn"] != "arn:aws:states:us-east-1:123456789012:stateMachine:tierflow-consumer-header" {
+	r := o.Srv.RequestsTo("AWSStepFunctions.StartExecution")[0]
+	if r.Body["stateMachineArn"] != o.StateMachineARN() {
 		t.Errorf("started on %v", r.Body["stateMachineArn"])
 	}
 	for _, want := range []string{
@@ -115,11 +121,11 @@ func TestAWSRunFollowsToSuccess(t *testing.T) {
 	}
 	// Running the month again is harmless: it reports and starts nothing.
 	out.Reset()
-	o.srv.ResetRequests()
+	o.Srv.ResetRequests()
 	if err := AWSRunCommand(t.Context(), opts); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(o.srv.RequestsTo("AWSStepFunctions.StartExecution")); n != 0 || !strings.Contains(out.String(), "already succeeded") {
+	if n := len(o.Srv.RequestsTo("AWSStepFunctions.StartExecution")); n != 0 || !strings.Contains(out.String(), "already succeeded") {
 		t.Errorf("second run started %d executions:\n%s", n, out.String())
 	}
 	// --force reruns it as attempt 2, with force in the input.
@@ -146,7 +152,7 @@ func TestAWSRunStartedTwice(t *testing.T) {
 	if err := AWSRunCommand(t.Context(), o2); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(o.sfn.Executions()); n != 1 || !strings.Contains(out2.String(), "already running; following it") {
+	if n := len(o.SFN.Executions()); n != 1 || !strings.Contains(out2.String(), "already running; following it") {
 		t.Errorf("%d executions; second run said:\n%s", n, out2.String())
 	}
 }
@@ -176,7 +182,7 @@ func TestAWSRunFailureRerunRedrive(t *testing.T) {
 	if err := AWSRunCommand(t.Context(), redrive); err == nil || !strings.Contains(err.Error(), "finish ran") {
 		t.Errorf("redrive after finish: %v", err)
 	}
-	if n := len(o.srv.RequestsTo("AWSStepFunctions.RedriveExecution")); n != 0 {
+	if n := len(o.Srv.RequestsTo("AWSStepFunctions.RedriveExecution")); n != 0 {
 		t.Errorf("%d redrives", n)
 	}
 	// Rerun starts attempt 2, which succeeds.
@@ -199,7 +205,7 @@ func TestAWSRunFailureRerunRedrive(t *testing.T) {
 	if err := AWSRunCommand(t.Context(), redrive); err != nil {
 		t.Fatalf("redrive: %v\n%s", err, out.String())
 	}
-	reqs := o.srv.RequestsTo("AWSStepFunctions.RedriveExecution")
+	reqs := o.Srv.RequestsTo("AWSStepFunctions.RedriveExecution")
 	if len(reqs) != 1 || !strings.HasSuffix(reqs[0].Body["executionArn"].(string), ":consumer-header-2020-05-r1") {
 		t.Errorf("redrives %+v", reqs)
 	}
@@ -221,7 +227,7 @@ func TestAWSBackfill(t *testing.T) {
 		t.Fatalf("backfill: %v\n%s", err, out.String())
 	}
 	var names []string
-	for _, e := range o.sfn.Executions() {
+	for _, e := range o.SFN.Executions() {
 		names = append(names, e.Name)
 		var in executionInput
 		if err := json.Unmarshal([]byte(e.Input), &in); err != nil || in.Month != executionMonth(e.Name) {
@@ -231,7 +237,7 @@ func TestAWSBackfill(t *testing.T) {
 	if len(names) != 5 {
 		t.Errorf("executions %v", names)
 	}
-	if m := o.sfn.MaxRunning(); m != 2 {
+	if m := o.SFN.MaxRunning(); m != 2 {
 		t.Errorf("at most %d executions ran at once, want the concurrency 2", m)
 	}
 	for _, bad := range []AWSRunOptions{
@@ -240,7 +246,7 @@ func TestAWSBackfill(t *testing.T) {
 		{Job: "consumer-header", Month: "2020-06", From: "2020-06", To: "2020-07"},
 		{Job: "consumer-header", Month: "2020-06", Rerun: true, Redrive: true},
 	} {
-		bad.AWS, bad.Stdout = &o.cfg, &out
+		bad.AWS, bad.Stdout = &o.Cfg, &out
 		if err := AWSRunCommand(t.Context(), bad); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
@@ -252,7 +258,8 @@ func TestMonths(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(got, []string{"2019-11", "2019-12", "2020-01", "2020-02"}) {
 		t.Errorf("Months: %v %v", got, err)
 	}
-	if executionMonth(ExecutionName("consumer-header", "2020-03", 12)) != "2020-03" || executionMonth("0f3a-scheduled") != "" {
+	if executionMonth(ExecutionName("consumer-header", "2020-03", 12)) != "2020-03" || executionMonth("0f3a-scheduled") != "" ||
+		executionMonth("2026-11-in-"+strings.Repeat("9f", 32)) != "2026-11" {
 		t.Error("executionMonth")
 	}
 }
@@ -287,65 +294,108 @@ func TestAWSStatusAndRuns(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st := StatusOptions{Job: "consumer-header", Lake: "s3://lake-bucket/prod", Stdout: &out, AWS: &o.cfg, Lineage: lin, Log: zerolog.Nop()}
+	st := StatusOptions{Job: "consumer-header", Lake: "s3://lake-bucket/prod", AWS: &o.Cfg, Lineage: lin, Log: zerolog.Nop()}
 
-	for _, run := range []string{"consumer-header-2020-03-r1", "20200301-aaa", "arn:aws:states:us-east-1:123456789012:execution:tierflow-consumer-header:consumer-header-2020-03-r1"} {
-		out.Reset()
+	// status finds the execution by name, run id or ARN, with its progress
+	// and its lineage record (the CLI's printing: cmd_status_test.go).
+	for _, run := range []string{"consumer-header-2020-03-r1", "20200301-aaa", strings.Replace(o.StateMachineARN(), ":stateMachine:", ":execution:", 1) + ":consumer-header-2020-03-r1"} {
 		st.Run = run
-		if err := StatusCommand(t.Context(), st); err != nil {
+		got, err := Status(t.Context(), st)
+		if err != nil {
 			t.Fatalf("status %s: %v", run, err)
 		}
-		for _, want := range []string{"execution  consumer-header-2020-03-r1", "status     SUCCEEDED", "month      2020-03", "stage      done", "parts      3/3 converted", "tables     2/2 derived", "run        20200301-aaa COMPLETE", "out 998, rejected 2"} {
-			if !strings.Contains(out.String(), want) {
-				t.Errorf("status %s lacks %q:\n%s", run, want, out.String())
-			}
+		e := got.Execution
+		if e == nil || e.Name != "consumer-header-2020-03-r1" || e.Status != "SUCCEEDED" || e.Month != "2020-03" || e.Progress.Stage != "done" ||
+			e.Progress.PartsDone != 3 || e.Progress.PartsTotal != 3 || e.Progress.TablesDone != 2 || e.Progress.TablesTotal != 2 {
+			t.Errorf("status %s: execution %+v", run, e)
+		}
+		if r := got.Run; r == nil || r.ID != "20200301-aaa" || r.Status != lineage.StatusComplete || r.RowsOut != 998 || r.RowsRejected != 2 {
+			t.Errorf("status %s: run %+v", run, r)
 		}
 	}
-	out.Reset()
 	st.Run = "consumer-header-2020-04-r1"
-	if err := StatusCommand(t.Context(), st); err != nil {
+	got, err := Status(t.Context(), st)
+	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"status     FAILED", "stage      finish", "error      tierflow.RunFailed: convert failed:", "parts      2/3 converted, 1 failed", "run        20200401-bbb FAIL"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("status of the failed run lacks %q:\n%s", want, out.String())
-		}
+	if e := got.Execution; e == nil || e.Status != "FAILED" || e.Progress.Stage != "finish" || e.Error != "tierflow.RunFailed" || !strings.HasPrefix(e.Cause, "convert failed:") ||
+		e.Progress.PartsDone != 2 || e.Progress.PartsTotal != 3 || e.Progress.PartsFailed != 1 {
+		t.Errorf("status of the failed run: execution %+v", e)
+	}
+	if r := got.Run; r == nil || r.ID != "20200401-bbb" || r.Status != lineage.StatusFailed {
+		t.Errorf("status of the failed run: run %+v", r)
 	}
 	st.Run = "nope"
-	if err := StatusCommand(t.Context(), st); err == nil {
+	if _, err := Status(t.Context(), st); err == nil {
 		t.Error("status of an unknown run succeeded")
 	}
 
-	// A local lake's run: the lineage record, and no AWS call.
-	out.Reset()
-	o.srv.ResetRequests()
-	local := st
-	local.Lake, local.Run = "file://"+t.TempDir(), "20200301-aaa"
-	if err := StatusCommand(t.Context(), local); err != nil {
-		t.Fatal(err)
+	// --output json: the execution and its run, as the schema says.
+	for run, want := range map[string]ExecutionView{
+		"consumer-header-2020-03-r1": {Execution: "consumer-header-2020-03-r1", Status: "SUCCEEDED", Month: "2020-03", Stage: "done",
+			Parts: &CountView{Done: 3, Total: 3}, Tables: &CountView{Done: 2, Total: 2}, Run: &RunView{RunID: "20200301-aaa", Status: lineage.StatusComplete, RowsOut: 998}},
+		"20200401-bbb": {Execution: "consumer-header-2020-04-r1", Status: "FAILED", Month: "2020-04", Stage: "finish", Error: "tierflow.RunFailed",
+			Parts: &CountView{Done: 2, Failed: 1, Total: 3}, Run: &RunView{RunID: "20200401-bbb", Status: lineage.StatusFailed}},
+	} {
+		js := st
+		js.Run = run
+		rs, err := Status(t.Context(), js)
+		if err != nil {
+			t.Fatalf("status %s: %v", run, err)
+		}
+		out, err := json.Marshal(rs.ExecutionView(time.Now()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkSchema(t, "status", out); err != nil {
+			t.Error(err)
+		}
+		var got ExecutionView
+		if err := json.Unmarshal(out, &got); err != nil || got.Run == nil || got.Started == nil {
+			t.Fatalf("status --output json %s: %v\n%s", run, err, out)
+		}
+		if got.Execution != want.Execution || got.Status != want.Status || got.Month != want.Month || got.Stage != want.Stage ||
+			got.Error != want.Error || !reflect.DeepEqual(got.Parts, want.Parts) || !reflect.DeepEqual(got.Tables, want.Tables) ||
+			got.Run.RunID != want.Run.RunID || got.Run.Status != want.Run.Status || got.Run.RowsOut != want.Run.RowsOut ||
+			!strings.HasSuffix(got.ARN, ":execution:tierflow-consumer-header:"+want.Execution) {
+			t.Errorf("status --output json %s:\n%s", run, out)
+		}
 	}
-	if !strings.Contains(out.String(), "run        20200301-aaa COMPLETE (month 2020-03)") || len(o.srv.Requests()) != 0 {
-		t.Errorf("local status (%d AWS requests):\n%s", len(o.srv.Requests()), out.String())
+	if err := checkSchema(t, "status", []byte(`{"execution":"x","arn":"arn:aws:states:us-east-1:1:execution:a:x","status":"DONE","redrive_count":0}`)); err == nil {
+		t.Error("the schema accepted execution status DONE")
 	}
 
-	out.Reset()
-	st.Run = ""
-	if err := AWSRunsCommand(t.Context(), st); err != nil {
+	// A local lake's run: the lineage record, and no AWS call.
+	o.Srv.ResetRequests()
+	local := st
+	local.Lake, local.Run = "file://"+t.TempDir(), "20200301-aaa"
+	got, err = Status(t.Context(), local)
+	if err != nil {
 		t.Fatal(err)
 	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[0], "EXECUTION") {
-		t.Fatalf("runs:\n%s", out.String())
+	if r := got.Run; got.Execution != nil || r == nil || r.ID != "20200301-aaa" || r.Status != lineage.StatusComplete || r.Month != "2020-03" || len(o.Srv.Requests()) != 0 {
+		t.Errorf("local status (%d AWS requests): %+v", len(o.Srv.Requests()), got)
+	}
+
+	st.Run = ""
+	runs, err := ListAWSRuns(t.Context(), st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs.Executions) != 2 || runs.LineageErr != nil {
+		t.Fatalf("runs: %+v", runs)
 	}
 	// Newest first.
-	for i, want := range [][]string{
-		{"consumer-header-2020-04-r1", "2020-04", "FAILED", "20200401-bbb", "FAIL"},
-		{"consumer-header-2020-03-r1", "2020-03", "SUCCEEDED", "20200301-aaa", "COMPLETE", "998", "2"},
+	for i, want := range []struct{ name, month, status, run, runStatus string }{
+		{"consumer-header-2020-04-r1", "2020-04", "FAILED", "20200401-bbb", lineage.StatusFailed},
+		{"consumer-header-2020-03-r1", "2020-03", "SUCCEEDED", "20200301-aaa", lineage.StatusComplete},
 	} {
-		for _, w := range want {
-			if !strings.Contains(lines[i+1], w) {
-				t.Errorf("runs line %q lacks %q", lines[i+1], w)
-			}
+		e := runs.Executions[i]
+		if e.Name != want.name || e.Month != want.month || e.Status != want.status || e.Run == nil || e.Run.ID != want.run || e.Run.Status != want.runStatus {
+			t.Errorf("runs[%d] = %+v (run %+v), want %+v", i, e, e.Run, want)
 		}
+	}
+	if r := runs.Executions[1].Run; r == nil || r.RowsOut != 998 || r.RowsRejected != 2 {
+		t.Errorf("runs: the March run's rows: %+v", r)
 	}
 }

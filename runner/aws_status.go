@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/lineage"
+	"github.com/tierflow/tierflow/runner/deploy"
 )
 
 // StatusOptions are status's and runs --on aws's.
@@ -27,14 +26,11 @@ type StatusOptions struct {
 	Lake string
 	// Limit bounds the executions runs lists (default 20).
 	Limit int
-	// Output is "text" (default) or "json" (local lakes' status).
-	Output string
 	// Name, Region, Account: as AWSRunOptions.
 	Name, Region, Account string
 
-	Log    zerolog.Logger
-	Stdout io.Writer
-	AWS    *aws.Config // tests
+	Log zerolog.Logger
+	AWS *aws.Config // tests
 	// Lineage replaces the lake's lineage store (tests). When nil it is
 	// opened from the lake; if that fails, status still shows the
 	// execution and says why the run record is missing.
@@ -43,7 +39,7 @@ type StatusOptions struct {
 
 // awsStatus holds what status and runs share.
 type awsStatus struct {
-	api   *awsAPI
+	api   *deploy.Clients
 	spec  *jobs.Spec
 	o     StatusOptions
 	smArn string
@@ -54,24 +50,19 @@ type awsStatus struct {
 }
 
 func openAWSStatus(ctx context.Context, o StatusOptions) (*awsStatus, error) {
-	spec, err := LoadJob(o.Job)
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
 		return nil, err
 	}
-	api, err := newAWSAPI(ctx, o.AWS, spec, o.Region, o.Log)
+	api, err := deploy.NewClients(ctx, o.AWS, spec, o.Region, o.Log)
 	if err != nil {
 		return nil, err
 	}
-	acct, err := api.account(ctx, o.Account)
+	smArn, err := api.StateMachineARN(ctx, spec, o.Name, o.Account)
 	if err != nil {
 		return nil, err
 	}
-	base := o.Name
-	if base == "" {
-		base = "tierflow-" + spec.Name
-	}
-	s := &awsStatus{api: api, spec: spec, o: o, lin: o.Lineage, close: func() {},
-		smArn: fmt.Sprintf("arn:%s:states:%s:%s:stateMachine:%s", partitionOf(api.cfg.Region), api.cfg.Region, acct, base)}
+	s := &awsStatus{api: api, spec: spec, o: o, lin: o.Lineage, close: func() {}, smArn: smArn}
 	if s.lin == nil {
 		uri, err := LakeURI(spec, o.Lake)
 		if err == nil {
@@ -108,168 +99,165 @@ func (s *awsStatus) lineageRuns(ctx context.Context) (map[string]lineage.Run, er
 	return out, nil
 }
 
-// StatusCommand shows one run. With an s3:// lake that is a Step Functions
+// RunStatus is what status shows of one run.
+type RunStatus struct {
+	// Execution is the run's Step Functions execution; nil on a local lake
+	// and for a run that had none.
+	Execution *ExecutionStatus
+	// Run is the lineage record; nil when none is recorded (yet).
+	Run *lineage.Run
+	// Published says Run is its month's published run.
+	Published bool
+	// LineageErr says why the lineage record could not be read (AWS).
+	LineageErr error
+}
+
+// ExecutionStatus is a Step Functions execution of the job, as far as it
+// got.
+type ExecutionStatus struct {
+	Name, ARN string
+	Status    string
+	Month     string // "" for a scheduled start (plan chose the month)
+	Progress  Progress
+	// Started and Stopped are nil until the execution starts or stops.
+	Started, Stopped *time.Time
+	Redrives         int
+	Error, Cause     string
+}
+
+// View is the run's record as status --output json prints it.
+func (s *RunStatus) View() RunView { return runView(*s.Run, s.Published) }
+
+// Status finds one run. With an s3:// lake that is a Step Functions
 // execution (status, stage, parts and tables done, error) and its lineage
 // record; with a local lake, the lineage record alone.
-func StatusCommand(ctx context.Context, o StatusOptions) error {
+func Status(ctx context.Context, o StatusOptions) (*RunStatus, error) {
 	if o.Run == "" {
-		return errors.New("status: name the RUN (an execution name or ARN, or a run id)")
+		return nil, errors.New("status: name the RUN (an execution name or ARN, or a run id)")
 	}
-	spec, err := LoadJob(o.Job)
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	uri, err := LakeURI(spec, o.Lake)
 	if err != nil {
-		return err
-	}
-	if err := checkOutput("status", o.Output); err != nil {
-		return err
+		return nil, err
 	}
 	if !strings.HasPrefix(uri, "s3://") {
 		return localStatus(ctx, spec, uri, o)
 	}
-	if o.Output == "json" {
-		return invalidInput{errors.New("status: --output json is for local lakes; on AWS read the execution with aws stepfunctions describe-execution")}
-	}
 	s, err := openAWSStatus(ctx, o)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer s.close()
 	arn := o.Run
-	var run *lineage.Run
+	st := &RunStatus{}
 	if !strings.HasPrefix(arn, "arn:") {
 		arn = strings.Replace(s.smArn, ":stateMachine:", ":execution:", 1) + ":" + o.Run
 	}
-	d, err := s.api.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+	d, err := s.api.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	var missing *sfntypes.ExecutionDoesNotExist
 	if errors.As(err, &missing) && s.lin != nil && !strings.HasPrefix(o.Run, "arn:") {
 		// Not an execution: a lineage run id, whose parent is one.
 		r, lerr := s.lin.GetRun(ctx, s.spec.Name, o.Run)
 		if lerr != nil {
-			return fmt.Errorf("status: %s is neither an execution of %s nor a run of job %s (%v)", o.Run, s.smArn, s.spec.Name, lerr)
+			return nil, fmt.Errorf("status: %s is neither an execution of %s nor a run of job %s (%v)", o.Run, s.smArn, s.spec.Name, lerr)
 		}
-		run = &r
+		st.Run = &r
 		if r.Parent == "" {
-			printLineageRun(o.Stdout, r)
-			fmt.Fprintln(o.Stdout, "(a local run: no Step Functions execution)")
-			return nil
+			return st, nil // a local run: no Step Functions execution
 		}
 		arn = r.Parent
 		if !strings.HasPrefix(arn, "arn:") {
 			arn = strings.Replace(s.smArn, ":stateMachine:", ":execution:", 1) + ":" + r.Parent
 		}
-		d, err = s.api.sfn.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
+		d, err = s.api.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: aws.String(arn)})
 	}
 	if err != nil {
-		return fmt.Errorf("status: execution %s: %w", arn, err)
+		return nil, fmt.Errorf("status: execution %s: %w", arn, err)
 	}
-	p, err := s.api.progress(ctx, arn, d.Status)
+	p, err := progress(ctx, s.api.SFN, arn, d.Status)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	w := o.Stdout
-	fmt.Fprintf(w, "execution  %s\n", aws.ToString(d.Name))
-	fmt.Fprintf(w, "arn        %s\n", arn)
-	fmt.Fprintf(w, "status     %s\n", d.Status)
-	if m := executionMonth(aws.ToString(d.Name)); m != "" {
-		fmt.Fprintf(w, "month      %s\n", m)
+	name := aws.ToString(d.Name)
+	st.Execution = &ExecutionStatus{Name: name, ARN: arn, Status: string(d.Status), Month: executionMonth(name), Progress: p,
+		Started: d.StartDate, Stopped: d.StopDate, Error: aws.ToString(d.Error), Cause: aws.ToString(d.Cause)}
+	if d.RedriveCount != nil {
+		st.Execution.Redrives = int(*d.RedriveCount)
 	}
-	fmt.Fprintf(w, "stage      %s (state %s)\n", p.Stage, p.State)
-	if p.PartsTotal > 0 {
-		fmt.Fprintf(w, "parts      %d/%d converted", p.PartsDone, p.PartsTotal)
-		if p.PartsFailed > 0 {
-			fmt.Fprintf(w, ", %d failed", p.PartsFailed)
-		}
-		fmt.Fprintln(w)
-	}
-	if p.TablesTotal > 0 {
-		fmt.Fprintf(w, "tables     %d/%d derived\n", p.TablesDone, p.TablesTotal)
-	}
-	if d.StartDate != nil {
-		end := time.Now()
-		if d.StopDate != nil {
-			end = *d.StopDate
-		}
-		fmt.Fprintf(w, "started    %s (%s)\n", d.StartDate.UTC().Format(time.RFC3339), end.Sub(*d.StartDate).Round(time.Second))
-	}
-	if d.RedriveCount != nil && *d.RedriveCount > 0 {
-		fmt.Fprintf(w, "redriven   %d times\n", *d.RedriveCount)
-	}
-	if d.Error != nil {
-		fmt.Fprintf(w, "error      %s: %s\n", aws.ToString(d.Error), aws.ToString(d.Cause))
-	}
-	if run == nil {
+	if st.Run == nil {
 		runs, err := s.lineageRuns(ctx)
 		if err != nil {
-			fmt.Fprintf(w, "lineage    unavailable: %v\n", err)
-			return nil
+			st.LineageErr = err
+			return st, nil
 		}
-		if r, ok := runs[aws.ToString(d.Name)]; ok {
-			run = &r
+		if r, ok := runs[name]; ok {
+			st.Run = &r
 		}
 	}
-	if run == nil {
-		fmt.Fprintln(w, "lineage    no run recorded for this execution (yet)")
-		return nil
+	if st.Run != nil && s.lin != nil {
+		pub, _ := s.lin.Published(ctx, s.spec.Name, st.Run.Month)
+		st.Published = pub == st.Run.ID
 	}
-	printLineageRun(w, *run)
-	return nil
+	return st, nil
 }
 
-// localStatus shows a run of a local lake from its lineage record.
-func localStatus(ctx context.Context, spec *jobs.Spec, uri string, o StatusOptions) error {
+// localStatus finds a run of a local lake: its lineage record.
+func localStatus(ctx context.Context, spec *jobs.Spec, uri string, o StatusOptions) (*RunStatus, error) {
 	lin := o.Lineage
 	var env *Env
 	if lin == nil {
 		var err error
 		if env, err = OpenExistingEnv(ctx, spec, uri, o.Log); err != nil {
-			return err
+			return nil, err
 		}
 		defer env.Close()
 		lin = env.Lineage
 	}
 	r, err := lin.GetRun(ctx, spec.Name, o.Run)
 	if err != nil {
-		return fmt.Errorf("status: run %s of job %s: %w", o.Run, spec.Name, err)
+		return nil, fmt.Errorf("status: run %s of job %s: %w", o.Run, spec.Name, err)
 	}
 	if env != nil {
 		// A commit of this month that was not rolled forward is finished
 		// first, so the status shown is the one readers get.
 		if rep, err := Repair(ctx, env, spec, r.Month); err != nil {
-			return err
+			return nil, err
 		} else if rep.Finished && rep.Run == r.ID {
 			if r, err = lin.GetRun(ctx, spec.Name, o.Run); err != nil {
-				return fmt.Errorf("status: run %s of job %s: %w", o.Run, spec.Name, err)
+				return nil, fmt.Errorf("status: run %s of job %s: %w", o.Run, spec.Name, err)
 			}
 		}
 	}
-	if o.Output == "json" {
-		pub, _ := lin.Published(ctx, spec.Name, r.Month)
-		return writeJSON(o.Stdout, runView(r, pub == r.ID))
-	}
-	printLineageRun(o.Stdout, r)
-	if !r.Ended.IsZero() {
-		fmt.Fprintf(o.Stdout, "ran        %s, %s\n", r.Started.UTC().Format(time.RFC3339), r.Ended.Sub(r.Started).Round(time.Second))
-	}
-	return nil
+	pub, _ := lin.Published(ctx, spec.Name, r.Month)
+	return &RunStatus{Run: &r, Published: pub == r.ID}, nil
 }
 
-func printLineageRun(w io.Writer, r lineage.Run) {
-	fmt.Fprintf(w, "run        %s %s (month %s)\n", r.ID, r.Status, r.Month)
-	fmt.Fprintf(w, "rows       in %d, out %d, rejected %d\n", r.RowsIn, r.RowsOut, r.RowsRejected)
-	if r.Error != "" {
-		fmt.Fprintf(w, "run error  %s\n", r.Error)
-	}
+// AWSRuns are the job's latest Step Functions executions.
+type AWSRuns struct {
+	StateMachine string // its ARN
+	Executions   []ExecutionRun
+	// LineageErr says why the executions' runs could not be read.
+	LineageErr error
 }
 
-// AWSRunsCommand lists the job's Step Functions executions, newest first,
-// with the lineage run each started.
-func AWSRunsCommand(ctx context.Context, o StatusOptions) error {
+// ExecutionRun is an execution and the lineage run it started.
+type ExecutionRun struct {
+	Name, Status string
+	Month        string // "" when neither the name nor a run tells it
+	// Started and Stopped are nil until the execution starts or stops.
+	Started, Stopped *time.Time
+	Run              *lineage.Run // nil when none is recorded (yet)
+}
+
+// ListAWSRuns lists the job's Step Functions executions, newest first (at
+// most o.Limit, default 20), with the lineage run each started.
+func ListAWSRuns(ctx context.Context, o StatusOptions) (*AWSRuns, error) {
 	s, err := openAWSStatus(ctx, o)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer s.close()
 	limit := o.Limit
@@ -277,50 +265,27 @@ func AWSRunsCommand(ctx context.Context, o StatusOptions) error {
 		limit = 20
 	}
 	var execs []sfntypes.ExecutionListItem
-	p := sfn.NewListExecutionsPaginator(s.api.sfn, &sfn.ListExecutionsInput{StateMachineArn: aws.String(s.smArn), MaxResults: int32(min(limit, 1000))})
+	p := sfn.NewListExecutionsPaginator(s.api.SFN, &sfn.ListExecutionsInput{StateMachineArn: aws.String(s.smArn), MaxResults: int32(min(limit, 1000))})
 	for p.HasMorePages() && len(execs) < limit {
 		page, err := p.NextPage(ctx)
 		if err != nil {
-			return fmt.Errorf("runs: executions of %s: %w", s.smArn, err)
+			return nil, fmt.Errorf("runs: executions of %s: %w", s.smArn, err)
 		}
 		execs = append(execs, page.Executions...)
 	}
 	execs = execs[:min(len(execs), limit)]
 	runs, linErr := s.lineageRuns(ctx)
-	tw := tabwriter.NewWriter(o.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "EXECUTION\tMONTH\tSTATUS\tSTARTED\tDURATION\tRUN\tRUN STATUS\tROWS OUT\tREJECTED")
+	out := &AWSRuns{StateMachine: s.smArn, Executions: []ExecutionRun{}, LineageErr: linErr}
 	for _, e := range execs {
 		name := aws.ToString(e.Name)
-		month := executionMonth(name)
-		started, dur := "-", "-"
-		if e.StartDate != nil {
-			started = e.StartDate.UTC().Format("2006-01-02 15:04")
-			end := time.Now()
-			if e.StopDate != nil {
-				end = *e.StopDate
-			}
-			dur = end.Sub(*e.StartDate).Round(time.Second).String()
-		}
-		runID, runStatus, out, rej := "-", "-", "-", "-"
+		x := ExecutionRun{Name: name, Status: string(e.Status), Month: executionMonth(name), Started: e.StartDate, Stopped: e.StopDate}
 		if r, ok := runs[name]; ok {
-			runID, runStatus, out, rej = r.ID, r.Status, fmt.Sprint(r.RowsOut), fmt.Sprint(r.RowsRejected)
-			if month == "" {
-				month = r.Month
+			x.Run = &r
+			if x.Month == "" {
+				x.Month = r.Month
 			}
 		}
-		if month == "" {
-			month = "-" // a scheduled start: plan chose the month
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, month, e.Status, started, dur, runID, runStatus, out, rej)
+		out.Executions = append(out.Executions, x)
 	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if len(execs) == 0 {
-		fmt.Fprintf(o.Stdout, "no executions of %s yet\n", s.smArn)
-	}
-	if linErr != nil {
-		fmt.Fprintf(o.Stdout, "(lineage unavailable: %v)\n", linErr)
-	}
-	return nil
+	return out, nil
 }

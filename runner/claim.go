@@ -84,7 +84,7 @@ type HeldError struct {
 
 func (e *HeldError) Error() string {
 	h := e.Holder
-	who := fmt.Sprintf("run %s", runOfOwner(h.Owner))
+	who := fmt.Sprintf("run %s", RunOfOwner(h.Owner))
 	if strings.HasPrefix(h.Owner, "rollback#") {
 		who = "a rollback"
 	}
@@ -111,8 +111,8 @@ func (e *HeldError) Error() string {
 // Unwrap makes errors.Is(err, lineage.ErrConflict) hold.
 func (e *HeldError) Unwrap() error { return lineage.ErrConflict }
 
-// runOfOwner is the run id part of a claim owner ("<run id>#<nonce>").
-func runOfOwner(owner string) string {
+// RunOfOwner is the run id part of a claim owner ("<run id>#<nonce>").
+func RunOfOwner(owner string) string {
 	id, _, _ := strings.Cut(owner, "#")
 	return id
 }
@@ -139,7 +139,7 @@ func claimMonth(ctx context.Context, env *Env, job, month, owner, doing string, 
 	if err != nil {
 		return c, fmt.Errorf("take over month %s from %s: %w", month, held.Holder.Owner, err)
 	}
-	log.Warn().Str("from", runOfOwner(held.Holder.Owner)).Int("pid", held.Holder.PID).Str("host", held.Holder.Host).
+	log.Warn().Str("from", RunOfOwner(held.Holder.Owner)).Int("pid", held.Holder.PID).Str("host", held.Holder.Host).
 		Str("execution", held.Holder.Execution).Msg("took over the month from a holder that died without releasing it")
 	return c, nil
 }
@@ -199,7 +199,7 @@ func Unlock(ctx context.Context, env *Env, job, month string, lease time.Duratio
 			why = fmt.Sprintf("it renewed its lease %s ago", time.Since(h.Renewed).Round(time.Second))
 		}
 		return h, fmt.Errorf("month %s of job %s is held by run %s (pid %d on %s) and %s: refusing to unlock a live holder",
-			month, job, runOfOwner(h.Owner), h.PID, h.Host, why)
+			month, job, RunOfOwner(h.Owner), h.PID, h.Host, why)
 	}
 	// Taking the claim over and releasing it gives the month a new token:
 	// if the holder was alive after all, it is fenced off.

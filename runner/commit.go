@@ -49,7 +49,7 @@ type planEntry struct {
 
 // planKey is where a run's publish plan is kept.
 func planKey(spec *jobs.Spec, runID string) string {
-	return Layout{Spec: spec}.RunMetaPrefix(runID) + "publish.json"
+	return jobs.Layout{Spec: spec}.RunMetaPrefix(runID) + "publish.json"
 }
 
 // loadPlan reads a run's publish plan. Runs published before plans were
@@ -193,6 +193,7 @@ func Repair(ctx context.Context, env *Env, spec *jobs.Spec, month string) (Repai
 			return rep, fmt.Errorf("repair %s: record run %s: %w", month, c.RunID, err)
 		}
 		rep.Finished = true
+		olEmitRepaired(ctx, env, run)
 	}
 	if !c.RolledForward {
 		if !c.Rollback {

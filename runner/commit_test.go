@@ -116,7 +116,7 @@ func TestStaleLeaseCannotPublish(t *testing.T) {
 		g, freshDone := pausedRun(t, fresh, spec, time.Minute)
 		close(f.resume)
 		out := <-done
-		if out.err == nil || !strings.Contains(out.err.Error(), "lost its claim") {
+		if !errors.Is(out.err, errFenced) {
 			t.Fatalf("the resumed stale run: %v, want it fenced off", out.err)
 		}
 		close(g.resume)
@@ -160,7 +160,8 @@ func TestRollbackRefusedWhileRunHoldsMonth(t *testing.T) {
 		before := partitionRuns(t, env, spec)
 		_, _, err := Rollback(ctx, env, spec, crashMonth, "")
 		var held *HeldError
-		if !errors.As(err, &held) || !strings.Contains(err.Error(), "not rolled back") || !strings.Contains(err.Error(), "looks alive") {
+		// Text: the refusal tells the user the month was not rolled back.
+		if !errors.As(err, &held) || held.Liveness != HolderAlive || !strings.Contains(err.Error(), "not rolled back") {
 			t.Fatalf("rollback during a run: %v, want a refusal naming the live holder", err)
 		}
 		if after := partitionRuns(t, env, spec); strings.Join(after, ",") != strings.Join(before, ",") {
@@ -194,7 +195,7 @@ func TestRollbackFencesStaleRun(t *testing.T) {
 			t.Fatalf("rollback after the run's lease expired: to %s, %v; want %s", to, err, first)
 		}
 		close(f.resume)
-		if out := <-done; out.err == nil || !strings.Contains(out.err.Error(), "lost its claim") {
+		if out := <-done; !errors.Is(out.err, errFenced) {
 			t.Fatalf("the resumed run: %v, want it fenced off", out.err)
 		}
 		if ids := partitionRuns(t, env, spec); !allAre(ids, first) {
@@ -348,6 +349,7 @@ func TestDeadHolderTakenOverAndUnlock(t *testing.T) {
 	if _, err := next.Lineage.Claim(ctx, spec.Name, "2020-04", live, time.Minute); err != nil {
 		t.Fatal(err)
 	}
+	// Text: Unlock's refusal is a message (no error type carries it).
 	if _, err := Unlock(ctx, next, spec.Name, "2020-04", time.Minute); err == nil || !strings.Contains(err.Error(), "refusing to unlock a live holder") {
 		t.Fatalf("unlock of a live holder: %v", err)
 	}
@@ -384,7 +386,7 @@ func TestGCCleansDeadRunsNotInFlight(t *testing.T) {
 	res, _ := Run(ctx, dead, spec, Options{Month: crashMonth})
 	killed := res.Run.ID
 	root := env.Storage.URI()[len("file://"):]
-	l := Layout{Spec: spec}
+	l := jobs.Layout{Spec: spec}
 	tmp := filepath.Join(root, l.Tier2Prefix(crashMonth, killed), ".tierflow-tmp-dead")
 	if err := os.WriteFile(tmp, []byte("partial"), 0o644); err != nil {
 		t.Fatal(err)
@@ -428,7 +430,7 @@ func putInFlight(ctx context.Context, env *Env, spec *jobs.Spec, month, id, root
 	if err := env.Lineage.StartRun(ctx, lineage.Run{ID: id, Job: spec.Name, Month: month, Status: lineage.StatusRunning, Started: time.Now()}); err != nil {
 		return err
 	}
-	dir := filepath.Join(root, Layout{Spec: spec}.Tier2Prefix(month, id))
+	dir := filepath.Join(root, jobs.Layout{Spec: spec}.Tier2Prefix(month, id))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -439,7 +441,7 @@ func putInFlight(ctx context.Context, env *Env, spec *jobs.Spec, month, id, root
 	if err := os.Chtimes(filepath.Join(dir, ".tierflow-tmp-young"), old, old); err != nil {
 		return err
 	}
-	return storage.Put(ctx, env.Storage, Layout{Spec: spec}.Tier2Prefix(month, id)+"000000_0_part-0001.snappy.parquet", strings.NewReader("x"), storage.PutOptions{})
+	return storage.Put(ctx, env.Storage, jobs.Layout{Spec: spec}.Tier2Prefix(month, id)+"000000_0_part-0001.snappy.parquet", strings.NewReader("x"), storage.PutOptions{})
 }
 
 // On AWS a month held by an execution that has stopped is taken over at
@@ -450,11 +452,11 @@ func TestStoppedExecutionTakenOver(t *testing.T) {
 		"holder-stopped": {{Status: "FAILED", Error: "States.TaskFailed", Cause: "the task was killed"}},
 	})
 	ctx := context.Background()
-	states := sfn.NewFromConfig(o.cfg)
+	states := sfn.NewFromConfig(o.Cfg)
 	arn := map[string]string{}
 	for _, name := range []string{"holder-running", "holder-stopped"} {
 		out, err := states.StartExecution(ctx, &sfn.StartExecutionInput{
-			StateMachineArn: aws.String("arn:aws:states:us-east-1:123456789012:stateMachine:tierflow-consumer-header"), Name: aws.String(name), Input: aws.String("{}")})
+			StateMachineArn: aws.String(o.StateMachineARN()), Name: aws.String(name), Input: aws.String("{}")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -477,7 +479,7 @@ func TestStoppedExecutionTakenOver(t *testing.T) {
 	for i, c := range []struct {
 		execution string
 		taken     bool
-	}{{arn["holder-running"], false}, {arn["holder-stopped"], true}, {"arn:aws:states:us-east-1:123456789012:execution:gone", false}} {
+	}{{arn["holder-running"], false}, {arn["holder-stopped"], true}, {strings.Replace(o.StateMachineARN(), ":stateMachine:tierflow-consumer-header", ":execution:gone", 1), false}} {
 		month := fmt.Sprintf("2021-%02d", i+1)
 		holder := lineage.Claim{Owner: "elsewhere#x", Host: "another-host", PID: 1, Execution: c.execution}
 		if _, err := env.Lineage.Claim(ctx, spec.Name, month, holder, time.Hour); err != nil {
@@ -509,33 +511,32 @@ func TestQueryPublishedOnly(t *testing.T) {
 	f := &faults{failOn: "publish.json", mode: killBefore}
 	f.wrap(dead)
 	res, err := Run(ctx, dead, spec, Options{Month: crashMonth})
-	if err == nil || countUnder(t, env.Storage, Layout{Spec: spec}.Tier2Prefix(crashMonth, res.Run.ID)) == 0 {
+	if err == nil || countUnder(t, env.Storage, jobs.Layout{Spec: spec}.Tier2Prefix(crashMonth, res.Run.ID)) == 0 {
 		t.Fatalf("the killed run left no tier-2 files to be fooled by (%v)", err)
 	}
 	lake := env.Storage.URI()
-	var out bytes.Buffer
-	if err := QueryCommand(ctx, "testdata/crash/job.yaml", lake, "SELECT count(*) AS n, count(DISTINCT name) AS names FROM crash", "json", zerolog.Nop(), &out); err != nil {
+	// The answers the CLI prints (main's TestPrintRows: table, CSV, JSON).
+	ans, err := Query(ctx, "testdata/crash/job.yaml", lake, "SELECT count(*) AS n, count(DISTINCT name) AS names FROM crash", zerolog.Nop())
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(strings.Fields(out.String()), ""); got != `[{"n":60,"names":60}]` {
+	if got := fmt.Sprint(ans.Columns, ans.Rows); got != "[n names] [[60 60]]" {
 		t.Errorf("count over the published month: %s, want 60 rows", got)
 	}
-	out.Reset()
-	if err := QueryCommand(ctx, "testdata/crash/job.yaml", lake, "SELECT count(*) AS n FROM crash_ca", "csv", zerolog.Nop(), &out); err != nil {
+	if ans, err = Query(ctx, "testdata/crash/job.yaml", lake, "SELECT count(*) AS n FROM crash_ca", zerolog.Nop()); err != nil {
 		t.Fatal(err)
 	}
-	if out.String() != "n\n20\n" {
-		t.Errorf("the derived table as CSV: %q", out.String())
+	if got := fmt.Sprint(ans.Columns, ans.Rows); got != "[n] [[20]]" {
+		t.Errorf("the derived table: %s", got)
 	}
-	out.Reset()
-	if err := QueryCommand(ctx, "testdata/crash/job.yaml", lake, "SELECT state, count(*) AS n FROM crash GROUP BY 1 ORDER BY 1", "table", zerolog.Nop(), &out); err != nil {
+	if ans, err = Query(ctx, "testdata/crash/job.yaml", lake, "SELECT state, count(*) AS n FROM crash GROUP BY 1 ORDER BY 1", zerolog.Nop()); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "(5 rows)") {
-		t.Errorf("table output:\n%s", out.String())
+	if len(ans.Rows) != 5 {
+		t.Errorf("%d states, want 5: %v", len(ans.Rows), ans.Rows)
 	}
-	if err := QueryCommand(ctx, "testdata/crash/job.yaml", lake, "SELECT 1", "yaml", zerolog.Nop(), &out); !IsInvalidInput(err) {
-		t.Errorf("--output yaml: %v", err)
+	if _, err := Query(ctx, "testdata/crash/job.yaml", lake, "  ", zerolog.Nop()); !IsInvalidInput(err) {
+		t.Errorf("no SQL: %v", err)
 	}
 }
 
@@ -566,6 +567,7 @@ func TestValidateDerivedBeforeConverting(t *testing.T) {
 	if !bound || !errors.As(err, &probs) || !IsInvalidInput(err) {
 		t.Fatalf("validate: bound %v, %v", bound, err)
 	}
+	// Text: the problems a user reads, with file, line and table.
 	text := err.Error()
 	for _, want := range []string{filepath.Join(dir, "job.yaml") + ":22: derived table crash_ca:", `"nmae"`, "job.yaml:25: derived table crash_cast: uses the :: cast"} {
 		if !strings.Contains(text, want) {
@@ -609,6 +611,7 @@ func TestPartErrorNamesIntakeFirst(t *testing.T) {
 	if err == nil {
 		t.Fatal("a part with a wrong header was converted")
 	}
+	// Text: the order in which the message names the objects is the point.
 	msg := err.Error()
 	intake, tier1 := strings.Index(msg, env.Storage.ObjectURI(key)), strings.Index(msg, "/tier1/crash/")
 	if intake < 0 || tier1 < 0 || intake > tier1 {
@@ -620,6 +623,12 @@ func TestPartErrorNamesIntakeFirst(t *testing.T) {
 // Schema with ajv (npm): every --output json is what the schema promises.
 func checkSchema(t *testing.T, def string, out []byte) error {
 	t.Helper()
+	return checkSchemaIn(t, "cli.schema.json", def, out)
+}
+
+// checkSchemaIn validates out against definition def of docs/schemas/file.
+func checkSchemaIn(t *testing.T, file, def string, out []byte) error {
+	t.Helper()
 	mods := os.Getenv("TIERFLOW_TEST_NODE_MODULES")
 	if mods == "" {
 		if os.Getenv("CI") == "true" {
@@ -627,7 +636,7 @@ func checkSchema(t *testing.T, def string, out []byte) error {
 		}
 		t.Skip("TIERFLOW_TEST_NODE_MODULES is unset (source .ci/tools.sh): no JSON Schema validator")
 	}
-	cmd := exec.Command("node", filepath.Join("testdata", "jsonschema.cjs"), filepath.Join("..", "docs", "schemas", "cli.schema.json"), def)
+	cmd := exec.Command("node", filepath.Join("testdata", "jsonschema.cjs"), filepath.Join("..", "docs", "schemas", file), def)
 	cmd.Stdin = bytes.NewReader(out)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -635,6 +644,16 @@ func checkSchema(t *testing.T, def string, out []byte) error {
 		return fmt.Errorf("%s: %v: %s", def, err, stderr.String())
 	}
 	return nil
+}
+
+// viewJSON is v as the CLI's --output json prints it.
+func viewJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return append(b, '\n')
 }
 
 // runs, status, lineage and validate print JSON their schema accepts, with
@@ -646,9 +665,11 @@ func TestJSONOutputsMatchSchema(t *testing.T) {
 	id := publishDeliveries(t, env, spec, 1)[0]
 	lake, job := env.Storage.URI(), filepath.Join("testdata", "crash", "job.yaml")
 	var out bytes.Buffer
-	if err := RunsCommand(ctx, job, lake, "", false, "json", zerolog.Nop(), &out); err != nil {
+	rv, err := Runs(ctx, job, lake, "", zerolog.Nop())
+	if err != nil {
 		t.Fatal(err)
 	}
+	out.Write(viewJSON(t, rv))
 	if err := checkSchema(t, "runs", out.Bytes()); err != nil {
 		t.Error(err)
 	}
@@ -662,16 +683,20 @@ func TestJSONOutputsMatchSchema(t *testing.T) {
 		t.Error("the schema accepted status DONE")
 	}
 	out.Reset()
-	if err := StatusCommand(ctx, StatusOptions{Job: job, Lake: lake, Run: id, Output: "json", Log: zerolog.Nop(), Stdout: &out}); err != nil {
+	st, err := Status(ctx, StatusOptions{Job: job, Lake: lake, Run: id, Log: zerolog.Nop()})
+	if err != nil {
 		t.Fatal(err)
 	}
+	out.Write(viewJSON(t, st.View()))
 	if err := checkSchema(t, "status", out.Bytes()); err != nil {
 		t.Error(err)
 	}
 	out.Reset()
-	if err := LineageCommand(ctx, job, lake, "crash_ca", "json", zerolog.Nop(), &out); err != nil {
+	g, err := Lineage(ctx, job, lake, "crash_ca", zerolog.Nop())
+	if err != nil {
 		t.Fatal(err)
 	}
+	out.Write(viewJSON(t, g.View()))
 	if err := checkSchema(t, "lineage", out.Bytes()); err != nil {
 		t.Error(err)
 	}
@@ -680,16 +705,20 @@ func TestJSONOutputsMatchSchema(t *testing.T) {
 		t.Errorf("lineage --output json: %+v (%v)", lin, err)
 	}
 	out.Reset()
-	if err := ValidateCommand(ctx, job, "json", zerolog.Nop(), &out); err != nil {
+	vv, _, err := Validate(ctx, job)
+	if err != nil {
 		t.Fatal(err)
 	}
+	out.Write(viewJSON(t, vv))
 	if err := checkSchema(t, "validate", out.Bytes()); err != nil {
 		t.Error(err)
 	}
 	out.Reset()
-	if err := ValidateCommand(ctx, "testdata/no-such-job.yaml", "json", zerolog.Nop(), &out); !IsInvalidInput(err) {
+	vv, _, err = Validate(ctx, "testdata/no-such-job.yaml")
+	if !IsInvalidInput(err) {
 		t.Errorf("validate of a missing spec: %v", err)
 	}
+	out.Write(viewJSON(t, vv))
 	if err := checkSchema(t, "validate", out.Bytes()); err != nil || !strings.Contains(out.String(), `"valid": false`) {
 		t.Errorf("validate --output json of a missing spec: %v\n%s", err, out.String())
 	}

@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	"golang.org/x/sync/errgroup"
 
@@ -18,32 +17,21 @@ import (
 // convert runs the converter on every tier-1 part, in parallel, into the
 // run's tier-2 prefix. The first failure cancels the others.
 func (j *job) convert(ctx context.Context) (lineage.Stage, error) {
-	var mu sync.Mutex
 	manifests := make([]*container.Manifest, len(j.tier1))
-	done := make([]int64, len(j.tier1))
-	var total int64
-	for _, o := range j.tier1 {
-		total += o.size
-	}
+	watch := j.opts.watcher()
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(j.parallelism())
 	for i, o := range j.tier1 {
 		g.Go(func() error {
-			var progress func(read, total int64)
-			if j.opts.Progress != nil {
-				progress = func(read, _ int64) {
-					mu.Lock()
-					defer mu.Unlock()
-					done[i] = read
-					var sum int64
-					for _, d := range done {
-						sum += d
-					}
-					j.opts.Progress(sum, total)
-				}
-			}
-			m, err := j.convertOne(gctx, o, progress)
+			m, err := j.convertOne(gctx, o, func(read, total int64) { watch.PartRead(i, read, total) })
 			manifests[i] = m
+			var rows int64
+			if m != nil {
+				rows = m.RowsWritten
+			}
+			if err == nil || !errors.Is(err, context.Canceled) {
+				watch.PartDone(i, rows, err)
+			}
 			return err
 		})
 	}
@@ -80,7 +68,7 @@ func (j *job) convertOne(ctx context.Context, o pristineObject, progress func(re
 		Progress:  progress,
 		CreatedBy: CreatedBy(),
 	}
-	m, err := container.Convert(ctx, opts, j.env.Storage, o.key, j.env.Output, j.dataPrefix(), j.metaPrefix())
+	m, err := container.Convert(ctx, opts, j.env.Storage, o.key, j.output(), j.dataPrefix(), j.metaPrefix())
 	if err != nil {
 		// The object the user dropped first; the converter's error names
 		// the part and the tier-1 copy it read.
@@ -90,8 +78,9 @@ func (j *job) convertOne(ctx context.Context, o pristineObject, progress func(re
 		return m, fmt.Errorf("intake object %s: %w", j.env.Storage.ObjectURI(o.part.Key), err)
 	}
 	if m.InputSHA256 != o.sha256 {
-		return m, fmt.Errorf("part %s: the tier-1 copy %s has sha256 %s but the intake object had %s; tier 1 is never modified, so this delivery cannot be stored", o.part.Name, o.key, m.InputSHA256, o.sha256)
+		return m, fmt.Errorf("part %s: %w: %s has sha256 %s but the intake object had %s; tier 1 is never modified, so this delivery cannot be stored", o.part.Name, ErrTier1Changed, o.key, m.InputSHA256, o.sha256)
 	}
+	j.markVerified(ctx, o.part.Key)
 	return m, nil
 }
 

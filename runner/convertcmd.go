@@ -2,9 +2,7 @@ package runner
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,37 +18,38 @@ import (
 	"github.com/tierflow/tierflow/lake/storage/spool"
 )
 
-// ConvertCommandOptions are the convert command's.
-type ConvertCommandOptions struct {
+// ConvertPartOptions are ConvertPart's: the job, the part's URI, the out
+// URI and, when not under out, the URI of the manifest and rejects.
+type ConvertPartOptions struct {
 	Job, Part, Out, Meta string
 	Log                  zerolog.Logger
-	Stdout               io.Writer
-	Progress             bool
+	Console              *Console // shows the part's progress when a terminal
 }
 
-// ConvertCommand converts one part URI into Parquet under the out URI and
-// prints the part's manifest as JSON.
-func ConvertCommand(ctx context.Context, o ConvertCommandOptions) error {
-	spec, err := LoadJob(o.Job)
+// ConvertPart converts one part URI into Parquet under the out URI, outside
+// any run, and returns the part's manifest; the manifest is valid (not
+// nil) also for a part that failed after it was read.
+func ConvertPart(ctx context.Context, o ConvertPartOptions) (*container.Manifest, error) {
+	spec, err := jobs.Open(o.Job)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	src, srcKey, err := OpenURI(ctx, o.Part, spec.AWS, o.Log)
 	if err != nil {
-		return fmt.Errorf("--part: %w", err)
+		return nil, fmt.Errorf("--part: %w", err)
 	}
 	dst, outKey, err := OpenURI(ctx, o.Out, spec.AWS, o.Log)
 	if err != nil {
-		return fmt.Errorf("--out: %w", err)
+		return nil, fmt.Errorf("--out: %w", err)
 	}
 	metaKey := strings.TrimSuffix(outKey, "/") + "/_tierflow"
 	if o.Meta != "" {
 		mst, k, err := OpenURI(ctx, o.Meta, spec.AWS, o.Log)
 		if err != nil {
-			return fmt.Errorf("--meta: %w", err)
+			return nil, fmt.Errorf("--meta: %w", err)
 		}
 		if mst.URI() != dst.URI() {
-			return fmt.Errorf("--meta %s and --out %s must be in the same store", o.Meta, o.Out)
+			return nil, fmt.Errorf("--meta %s and --out %s must be in the same store", o.Meta, o.Out)
 		}
 		metaKey = k
 	}
@@ -61,25 +60,18 @@ func ConvertCommand(ctx context.Context, o ConvertCommandOptions) error {
 			dir = filepath.Join(os.TempDir(), "tierflow-spool")
 		}
 		if dst, err = spool.New(dst, dir); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	spec.Convert.Workers, _ = SizeWorkers(ctx, spec, os.Getenv, nil, o.Log)
-	opts := container.Options{Spec: spec, Part: PartName(srcKey), Logger: o.Log, CreatedBy: CreatedBy()}
-	if o.Progress {
-		bar := newProgressBar(os.Stderr, opts.Part)
-		defer bar.Finish()
-		opts.Progress = bar.Update
+	opts := container.Options{Spec: spec, Part: jobs.PartName(srcKey), Logger: o.Log, CreatedBy: CreatedBy()}
+	if a := startProgress(o.Console, "convert"); a != nil {
+		a.Plan([]Part{{Name: opts.Part}}, 0)
+		a.Stage("convert")
+		opts.Progress = func(done, total int64) { a.PartRead(0, done, total) }
+		defer a.close()
 	}
-	m, err := container.Convert(ctx, opts, src, srcKey, dst, dirKey(outKey), dirKey(metaKey))
-	if m != nil {
-		enc := json.NewEncoder(o.Stdout)
-		enc.SetIndent("", "  ")
-		if encErr := enc.Encode(m); encErr != nil && err == nil {
-			err = encErr
-		}
-	}
-	return err
+	return container.Convert(ctx, opts, src, srcKey, dst, dirKey(outKey), dirKey(metaKey))
 }
 
 // dirKey is a key prefix ending in "/" ("" for the root).
@@ -108,7 +100,7 @@ func OpenURI(ctx context.Context, uri string, a jobs.AWS, log zerolog.Logger) (s
 		return st, strings.TrimPrefix(p, "/"), nil
 	case strings.HasPrefix(uri, "s3://"):
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(uri, "s3://"), "/")
-		cfg, err := awsconfig.Load(ctx, awsconfig.Options{Region: a.Region, Logger: sdkLogger(log)})
+		cfg, err := awsconfig.Load(ctx, awsconfig.Options{Region: a.Region, Logger: awsconfig.ZerologLogger(log)})
 		if err != nil {
 			return nil, "", err
 		}

@@ -22,7 +22,6 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
-	"github.com/tierflow/tierflow/lake/awsfake"
 	"github.com/tierflow/tierflow/lake/catalog"
 	"github.com/tierflow/tierflow/lake/lineage"
 	"github.com/tierflow/tierflow/lake/storage"
@@ -169,6 +168,7 @@ func runCase() crashCase {
 			_, err := Run(ctx, env, spec, Options{Month: crashMonth})
 			return err
 		},
+		// Text: said checks what the user reads, in the error or the log.
 		said: func(out crashOutcome, last string) bool {
 			return strings.Contains(out.err.Error(), "nothing was published") || strings.Contains(last, "nothing was published") ||
 				strings.Contains(last, "whether its commit landed is unknown")
@@ -188,7 +188,7 @@ func runCase() crashCase {
 // the setup publishes one delivery, then runs the plan, convert and stage
 // tasks of an execution over a second one and its Athena CTAS, as the
 // state machine does; the faulted command is the publish task.
-func publishCase(srv *awsfake.Server) crashCase {
+func publishCase(srv *awsFakes) crashCase {
 	const exec = "crash-2020-03-e1"
 	c := runCase()
 	c.name = "publish"
@@ -241,6 +241,7 @@ func rollbackCase() crashCase {
 			_, err := RepairAll(ctx, env, spec)
 			return err
 		},
+		// Text: the refusal tells the user the month was not rolled back.
 		said: func(out crashOutcome, _ string) bool {
 			return strings.Contains(out.err.Error(), "not rolled back")
 		},
@@ -500,7 +501,7 @@ var awsLakes atomic.Int64
 
 // awsCrashLake is a fresh lake for the crash job on the AWS test servers:
 // its own prefix, lineage table and Glue database.
-func awsCrashLake(t *testing.T, srv *awsfake.Server, bucket string) (lakeOpener, *jobs.Spec) {
+func awsCrashLake(t *testing.T, srv *awsFakes, bucket string) (lakeOpener, *jobs.Spec) {
 	n := awsLakes.Add(1)
 	spec := crashSpec(t)
 	spec.Database = fmt.Sprintf("crash_%d", n)

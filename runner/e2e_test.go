@@ -234,11 +234,11 @@ func TestEndToEndLocal(t *testing.T) {
 	}
 }
 
-func upstreamSet(g *graph, start string) map[string]bool {
+func upstreamSet(g *LineageGraph, start string) map[string]bool {
 	seen := map[string]bool{}
 	var walk func(string)
 	walk = func(u string) {
-		for _, e := range g.up[u] {
+		for _, e := range g.Up[u] {
 			if !seen[e.From] {
 				seen[e.From] = true
 				walk(e.From)

@@ -24,6 +24,7 @@ import (
 	locallineage "github.com/tierflow/tierflow/lake/lineage/local"
 	"github.com/tierflow/tierflow/lake/storage"
 	"github.com/tierflow/tierflow/lake/storage/file"
+	"github.com/tierflow/tierflow/runner/openlineage"
 )
 
 // Env is the set of backends one job runs against: storage, catalog,
@@ -45,6 +46,8 @@ type Env struct {
 	// ExecutionAlive tells whether a Step Functions execution (a claim's
 	// holder on AWS) still runs; nil where there is none to ask.
 	ExecutionAlive func(ctx context.Context, arn string) Liveness
+	// OpenLineage receives the runs' OpenLineage events (nil: none).
+	OpenLineage *openlineage.Emitter
 
 	newEngine func(context.Context) (engine.Engine, error)
 	engine    engine.Engine
@@ -77,6 +80,7 @@ func (e *Env) Engine(ctx context.Context) (engine.Engine, error) {
 
 // Close releases every backend.
 func (e *Env) Close() error {
+	e.OpenLineage.Close() // events still being sent first: it waits a bounded time
 	var errs []error
 	if e.engine != nil {
 		errs = append(errs, e.engine.Close())
@@ -194,8 +198,9 @@ func OpenEnv(ctx context.Context, spec *jobs.Spec, lakeURI string, log zerolog.L
 		return nil, fmt.Errorf("open local lineage store: %w", err)
 	}
 	env := &Env{Storage: st, Output: st, Catalog: cat, Lineage: lin, Log: log, CodeVersion: CodeVersion()}
+	env.OpenLineage = newOpenLineage(ctx, spec, st, log, os.Getenv)
 	env.newEngine = func(ctx context.Context) (engine.Engine, error) {
-		return duckdb.New(ctx, cat, st, duckdb.Options{TempDir: filepath.Join(meta, "duckdb-tmp")})
+		return duckdb.New(ctx, cat, st, duckdb.Options{TempDir: filepath.Join(meta, "duckdb-tmp"), Log: log})
 	}
 	return env, nil
 }

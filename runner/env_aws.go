@@ -26,7 +26,7 @@ import (
 // (AWS_ENDPOINT_URL_<SERVICE> included); the job's aws section names the
 // key, owner, workgroup and table.
 func openAWS(ctx context.Context, spec *jobs.Spec, lakeURI string, log zerolog.Logger) (*Env, error) {
-	cfg, err := awsconfig.Load(ctx, awsconfig.Options{Region: spec.AWS.Region, Logger: sdkLogger(log)})
+	cfg, err := awsconfig.Load(ctx, awsconfig.Options{Region: spec.AWS.Region, Logger: awsconfig.ZerologLogger(log)})
 	if err != nil {
 		return nil, fmt.Errorf("aws config: %w", err)
 	}
@@ -51,6 +51,7 @@ func openAWS(ctx context.Context, spec *jobs.Spec, lakeURI string, log zerolog.L
 	cat := glue.New(cfg, glue.Options{Log: log})
 	lin := dynamo.New(cfg, spec.AWS.LineageTable)
 	env := &Env{Storage: st, Output: staged, Catalog: cat, Lineage: lin, Log: log, CodeVersion: CodeVersion()}
+	env.OpenLineage = newOpenLineage(ctx, spec, st, log, os.Getenv)
 	env.ExecutionAlive = executionLiveness(sfn.NewFromConfig(cfg), log)
 	env.newEngine = func(ctx context.Context) (engine.Engine, error) {
 		return athena.New(cfg, cat, athena.Options{

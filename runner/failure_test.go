@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tierflow/tierflow/container"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/catalog"
 	"github.com/tierflow/tierflow/lake/lineage"
@@ -40,7 +41,8 @@ func TestEmptyMonthIsAClearError(t *testing.T) {
 	spec := shippedSpec(t)
 	env, _ := openTestEnv(t, spec, 10, 1, 0)
 	_, err := Run(context.Background(), env, spec, Options{Month: "2021-01"})
-	if err == nil || !strings.Contains(err.Error(), "no parts") || !strings.Contains(err.Error(), "intake/consumer/2021-01/") {
+	// Text: the message says where it looked.
+	if !errors.Is(err, ErrNoParts) || !strings.Contains(err.Error(), "intake/consumer/2021-01/") {
 		t.Fatalf("empty month: %v, want an error naming where it looked", err)
 	}
 }
@@ -61,8 +63,9 @@ func TestFailedRunPublishesNothing(t *testing.T) {
 	if err == nil {
 		t.Fatal("run with a bad header succeeded")
 	}
-	if !strings.Contains(err.Error(), "part-0003") {
-		t.Errorf("error %q does not name the part", err)
+	var pe *container.ParseError
+	if !errors.Is(err, container.ErrHeaderMismatch) || !errors.As(err, &pe) || pe.Part != "part-0003" {
+		t.Errorf("error %q is not a header mismatch of part-0003", err)
 	}
 	if res == nil || res.Run.Status != lineage.StatusFailed || res.Run.Published {
 		t.Fatalf("result %+v", res)
@@ -106,6 +109,7 @@ func TestClaimedMonthRefused(t *testing.T) {
 	if !errors.As(err, &held) || held.Holder.Owner != "someone-else#x" || held.Liveness != HolderAlive {
 		t.Fatalf("run of a claimed month: %v, want a HeldError naming the live holder", err)
 	}
+	// Text: the refusal tells a user who holds the month and what to do.
 	for _, want := range []string{"held by run someone-else", fmt.Sprintf("pid %d", os.Getpid()), "looks alive", "tierflow unlock --job consumer-header --month " + testMonth} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("refusal %q does not say %q", err, want)
@@ -161,12 +165,13 @@ func TestTier1MismatchFails(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	key := Layout{Spec: spec}.Tier1Prefix(testMonth, plan.Delivery) + "part-0001.csv.gz"
+	key := jobs.Layout{Spec: spec}.Tier1Prefix(testMonth, plan.Delivery) + "part-0001.csv.gz"
 	if err := storage.Put(ctx, env.Storage, key, bytes.NewReader(gz(t, "not the delivery\n")), storage.PutOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	_, err = Run(ctx, env, spec, Options{Month: testMonth})
-	if err == nil || !strings.Contains(err.Error(), "tier 1 is never modified") || !strings.Contains(err.Error(), key) {
+	// Text: the message names the tier-1 object.
+	if !errors.Is(err, ErrTier1Changed) || !strings.Contains(err.Error(), key) {
 		t.Fatalf("run over a tampered tier-1 object: %v", err)
 	}
 	if _, err := env.Catalog.GetPartition(ctx, spec.Database, spec.Output.Table, []string{testMonth}); !errors.Is(err, catalog.ErrNotFound) {

@@ -77,7 +77,7 @@ func GC(ctx context.Context, env *Env, spec *jobs.Spec, o GCOptions) (*GCReport,
 	}
 	doomed := map[string][]string{} // data prefix → its objects
 	for _, t := range tables(spec) {
-		root := TableRoot(t.tier, t.name)
+		root := jobs.TableRoot(t.tier, t.name)
 		err := env.Storage.List(ctx, root, func(ob storage.Object) error {
 			m := runDir.FindStringSubmatchIndex(ob.Key)
 			if m == nil {
@@ -159,7 +159,7 @@ func GC(ctx context.Context, env *Env, spec *jobs.Spec, o GCOptions) (*GCReport,
 func jobRoots(spec *jobs.Spec) []string {
 	roots := []string{"tier1/" + spec.Name + "/", "_tierflow/runs/" + spec.Name + "/", "_tierflow/executions/" + spec.Name + "/"}
 	for _, t := range tables(spec) {
-		roots = append(roots, TableRoot(t.tier, t.name))
+		roots = append(roots, jobs.TableRoot(t.tier, t.name))
 	}
 	return roots
 }
@@ -202,7 +202,7 @@ func planGC(ctx context.Context, env *Env, spec *jobs.Spec, o GCOptions, rep *GC
 		}
 		if h := m.Claim; h.Owner != "" {
 			if h.Live(time.Now()) && env.holderAlive(ctx, h) != HolderDead {
-				id := runOfOwner(h.Owner)
+				id := RunOfOwner(h.Owner)
 				p.keep[id], p.inFlight[id] = "in flight", true
 				rep.InFlight = append(rep.InFlight, id)
 			} else if !o.DryRun {
@@ -263,6 +263,7 @@ func markFailed(ctx context.Context, env *Env, r lineage.Run, why string) {
 	if err := env.Lineage.FinishRun(ctx, r); err != nil {
 		env.Log.Warn().Err(err).Str("run", r.ID).Msg("recording an abandoned run as failed")
 	}
+	olEmitAbandoned(ctx, env, r, why)
 }
 
 // gcMeta removes the metadata of pruned runs: their manifests, rejects and
@@ -270,7 +271,7 @@ func markFailed(ctx context.Context, env *Env, r lineage.Run, why string) {
 // older than TempAge). The newest failed run of each month keeps its
 // manifests and rejects.
 func gcMeta(ctx context.Context, env *Env, spec *jobs.Spec, runs []lineage.Run, plan *gcPlan, o GCOptions, rep *GCReport) error {
-	l := Layout{Spec: spec}
+	l := jobs.Layout{Spec: spec}
 	gone := map[string]bool{}
 	for _, r := range runs {
 		if _, ok := plan.keep[r.ID]; ok || plan.failed[r.ID] {

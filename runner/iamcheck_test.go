@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tierflow/tierflow/runner/deploy"
 )
 
 // iamRequest is one authorization AWS makes for a request: the IAM action,
@@ -114,6 +116,10 @@ func (r *iamRecorder) observe(resp *http.Response) error {
 		out, err = r.queryCall(service, body)
 	case service == "scheduler":
 		out, err = r.schedulerCall(req, body)
+	case service == "sns":
+		out, err = r.snsCall(body)
+	case service == "monitoring":
+		out, err = r.cloudWatchCall(body)
 	default:
 		err = fmt.Errorf("service %q is not modelled", service)
 	}
@@ -231,6 +237,20 @@ func (r *iamRecorder) jsonCall(target string, body []byte, resp *http.Response) 
 			out = append(out, r.passRole(target, role, "states.amazonaws.com"))
 		}
 		return out, nil
+	case "AWSEvents":
+		rule := str("Name")
+		if op == "PutTargets" {
+			rule = str("Rule")
+		}
+		out := one("events:"+op, r.arn("events", "rule/"+rule))
+		if targets, ok := in["Targets"].([]any); ok {
+			for _, tg := range targets {
+				if role, _ := tg.(map[string]any)["RoleArn"].(string); role != "" {
+					out = append(out, r.passRole(target, role, "events.amazonaws.com"))
+				}
+			}
+		}
+		return out, nil
 	case "AmazonEC2ContainerServiceV20141113":
 		switch op {
 		case "RegisterTaskDefinition":
@@ -339,6 +359,56 @@ func (r *iamRecorder) schedulerCall(req *http.Request, body []byte) ([]iamReques
 	return []iamRequest{{Call: "scheduler " + op, Action: "scheduler:" + op, Resource: r.arn("scheduler", "schedule/"+defaultGroup(group)+"/"+name)}}, nil
 }
 
+// snsCall maps an SNS Query-protocol call: topic calls on the topic, and
+// subscription calls on theirs (a subscription ARN is the topic's followed
+// by ":<id>"; subscriptions are no IAM resource of their own).
+func (r *iamRecorder) snsCall(body []byte) ([]iamRequest, error) {
+	v, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, err
+	}
+	op := v.Get("Action")
+	call := "sns " + op
+	switch op {
+	case "CreateTopic":
+		topic := r.arn("sns", v.Get("Name"))
+		out := []iamRequest{{Call: call, Action: "sns:CreateTopic", Resource: topic}}
+		if v.Get("Tags.member.1.Key") != "" {
+			out = append(out, iamRequest{Call: call, Action: "sns:TagResource", Resource: topic})
+		}
+		return out, nil
+	case "ListSubscriptionsByTopic", "Subscribe", "Publish":
+		return []iamRequest{{Call: call, Action: "sns:" + op, Resource: v.Get("TopicArn")}}, nil
+	case "SetSubscriptionAttributes", "Unsubscribe":
+		sub := v.Get("SubscriptionArn")
+		return []iamRequest{{Call: call, Action: "sns:" + op, Resource: sub[:strings.LastIndex(sub, ":")]}}, nil
+	}
+	return nil, fmt.Errorf("sns %s is not modelled", op)
+}
+
+// cloudWatchCall maps a CloudWatch Query-protocol call (deploy speaks
+// Query to CloudWatch). Dashboards are global: no region in their ARN.
+func (r *iamRecorder) cloudWatchCall(body []byte) ([]iamRequest, error) {
+	v, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, err
+	}
+	op := v.Get("Action")
+	call := "cloudwatch " + op
+	switch op {
+	case "PutMetricAlarm":
+		alarm := r.arn("cloudwatch", "alarm:"+v.Get("AlarmName"))
+		out := []iamRequest{{Call: call, Action: "cloudwatch:PutMetricAlarm", Resource: alarm}}
+		if v.Get("Tags.member.1.Key") != "" {
+			out = append(out, iamRequest{Call: call, Action: "cloudwatch:TagResource", Resource: alarm})
+		}
+		return out, nil
+	case "PutDashboard":
+		return []iamRequest{{Call: call, Action: "cloudwatch:PutDashboard", Resource: "arn:aws:cloudwatch::" + r.account + ":dashboard/" + v.Get("DashboardName")}}, nil
+	}
+	return nil, fmt.Errorf("cloudwatch %s is not modelled", op)
+}
+
 func defaultGroup(g string) string {
 	if g == "" {
 		return "default"
@@ -381,6 +451,12 @@ func (r *iamRecorder) s3Call(req *http.Request, body []byte, resp *http.Response
 			add(call, "kms:Decrypt", r.kmsKey(k), via)
 		}
 	}
+	// A write with tags (x-amz-tagging) needs s3:PutObjectTagging too.
+	tagged := func(call string) {
+		if h.Get("X-Amz-Tagging") != "" {
+			add(call, "s3:PutObjectTagging", object(key), nil)
+		}
+	}
 	respKMS := resp.Header.Get("X-Amz-Server-Side-Encryption-Aws-Kms-Key-Id")
 	copySource := h.Get("X-Amz-Copy-Source")
 	copyFrom := func(call string) error {
@@ -404,6 +480,9 @@ func (r *iamRecorder) s3Call(req *http.Request, body []byte, resp *http.Response
 		add("ListMultipartUploads", "s3:ListBucketMultipartUploads", bucketARN, ctx)
 	case key == "" && req.Method == http.MethodGet && q.Has("location"):
 		add("GetBucketLocation", "s3:GetBucketLocation", bucketARN, nil)
+	case key == "" && q.Has("notification") && (req.Method == http.MethodGet || req.Method == http.MethodPut):
+		op := map[string]string{http.MethodGet: "Get", http.MethodPut: "Put"}[req.Method]
+		add(op+"BucketNotificationConfiguration", "s3:"+op+"BucketNotification", bucketARN, nil)
 	case key == "" && req.Method == http.MethodGet && q.Get("list-type") == "2":
 		ctx := map[string]string{}
 		if q.Has("prefix") {
@@ -413,6 +492,10 @@ func (r *iamRecorder) s3Call(req *http.Request, body []byte, resp *http.Response
 			ctx["s3:delimiter"] = q.Get("delimiter")
 		}
 		add("ListObjectsV2", "s3:ListBucket", bucketARN, ctx)
+	case key == "" && q.Has("lifecycle"):
+		// DeleteBucketLifecycle is authorized as PutLifecycleConfiguration.
+		action := map[string]string{http.MethodGet: "s3:GetLifecycleConfiguration", http.MethodPut: "s3:PutLifecycleConfiguration", http.MethodDelete: "s3:PutLifecycleConfiguration"}[req.Method]
+		add(req.Method+"BucketLifecycle", action, bucketARN, nil)
 	case key == "" && req.Method == http.MethodPost && q.Has("delete"):
 		var del struct {
 			Object []struct{ Key string }
@@ -425,6 +508,9 @@ func (r *iamRecorder) s3Call(req *http.Request, body []byte, resp *http.Response
 		}
 	case key == "":
 		return nil, fmt.Errorf("bucket call %s ?%s is not modelled", req.Method, req.URL.RawQuery)
+	case q.Has("tagging"):
+		op := map[string]string{http.MethodGet: "GetObjectTagging", http.MethodPut: "PutObjectTagging", http.MethodDelete: "DeleteObjectTagging"}[req.Method]
+		add(op, "s3:"+op, object(key), nil)
 	case req.Method == http.MethodPut && q.Has("uploadId") && copySource != "":
 		add("UploadPartCopy", "s3:PutObject", object(key), nil)
 		if err := copyFrom("UploadPartCopy"); err != nil {
@@ -439,8 +525,10 @@ func (r *iamRecorder) s3Call(req *http.Request, body []byte, resp *http.Response
 		}
 	case req.Method == http.MethodPut:
 		add("PutObject", "s3:PutObject", object(key), sseWrite("PutObject"))
+		tagged("PutObject")
 	case req.Method == http.MethodPost && q.Has("uploads"):
 		add("CreateMultipartUpload", "s3:PutObject", object(key), sseWrite("CreateMultipartUpload"))
+		tagged("CreateMultipartUpload")
 	case req.Method == http.MethodPost && q.Has("uploadId"):
 		add("CompleteMultipartUpload", "s3:PutObject", object(key), nil)
 		decrypt("CompleteMultipartUpload", respKMS) // S3 reads the encrypted parts
@@ -481,7 +569,7 @@ type iamVerdict struct {
 
 // simulate asks iam-simulate (testdata/iampolicy.cjs) about every distinct
 // request against its role's policy.
-func simulate(t *testing.T, policies map[string]PolicyDocument, reqs []iamRequest) (map[string]iamVerdict, []iamRequest) {
+func simulate(t *testing.T, policies map[string]deploy.PolicyDocument, reqs []iamRequest) (map[string]iamVerdict, []iamRequest) {
 	t.Helper()
 	nm := os.Getenv("TIERFLOW_TEST_NODE_MODULES")
 	if nm == "" {
@@ -535,7 +623,7 @@ func requestKey(q iamRequest) string {
 
 // unusedGrants lists each role's statement actions that no allowed
 // request used, less the justified ones.
-func unusedGrants(policies map[string]PolicyDocument, reqs []iamRequest, verdicts map[string]iamVerdict, justified map[string]string) []string {
+func unusedGrants(policies map[string]deploy.PolicyDocument, reqs []iamRequest, verdicts map[string]iamVerdict, justified map[string]string) []string {
 	used := map[string]bool{}
 	for _, q := range reqs {
 		v := verdicts[requestKey(q)]

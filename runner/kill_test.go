@@ -15,6 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/catalog"
 	"github.com/tierflow/tierflow/lake/lineage"
 	"github.com/tierflow/tierflow/lake/storage"
@@ -23,7 +24,7 @@ import (
 // TestMain doubles as a `tierflow run` child process for the kill test.
 func TestMain(m *testing.M) {
 	if lake := os.Getenv("TIERFLOW_TEST_CHILD_RUN"); lake != "" {
-		spec, err := LoadJob(DemoJob)
+		spec, err := jobs.Open(DemoJob)
 		if table := os.Getenv("TIERFLOW_TEST_CHILD_TABLE"); err == nil && table != "" {
 			// An S3 lake: the settings awsSpec gives the parent's spec.
 			spec.AWS.LineageTable = table

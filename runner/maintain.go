@@ -19,7 +19,7 @@ type publishedTable struct {
 
 // prefix is the data prefix of one run's month of the table.
 func (t publishedTable) prefix(month, runID string) string {
-	return TablePrefix(t.tier, t.name, month, runID)
+	return jobs.TablePrefix(t.tier, t.name, month, runID)
 }
 
 // tables lists the job's published tables: tier 2, then each derived one.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/synth"
 	"github.com/tierflow/tierflow/lake/storage"
 )
@@ -48,7 +49,7 @@ func TestRerunRollbackGC(t *testing.T) {
 	if err != nil || second.Skipped || second.Run.ID == first.Run.ID || second.Previous != first.Run.ID {
 		t.Fatalf("run on changed inputs: %v %+v", err, second)
 	}
-	l := Layout{Spec: spec}
+	l := jobs.Layout{Spec: spec}
 	if !strings.HasSuffix(publishedLocation(t, env, spec.Output.Table), l.Tier2Prefix(testMonth, second.Run.ID)) {
 		t.Fatalf("tier 2 not switched to the second run")
 	}

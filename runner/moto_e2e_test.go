@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/jobs/jobstest"
 	"github.com/tierflow/tierflow/jobs/synth"
 	"github.com/tierflow/tierflow/lake/awsconfig"
 	"github.com/tierflow/tierflow/lake/awsfake"
@@ -28,6 +30,8 @@ import (
 	"github.com/tierflow/tierflow/lake/mototest"
 	"github.com/tierflow/tierflow/lake/storage"
 	"github.com/tierflow/tierflow/lake/storage/s3"
+	"github.com/tierflow/tierflow/runner/deploy"
+	"github.com/tierflow/tierflow/runner/deploy/deploytest"
 )
 
 const athenaS3 = "Athena's own S3 access, which its documentation asks of the caller (multipart uploads, cleanup of a failed write, the result bucket's location); the DuckDB stand-in makes single PUTs"
@@ -42,6 +46,9 @@ var justifiedGrants = map[string]string{
 	"exec/PullTheImage/*":                                     "the ECS agent pulls the image from ECR",
 	"exec/LogInToECR/*":                                       "the ECS agent logs in to ECR",
 	"scheduler/StartTheMonthlyRun/*":                          "EventBridge Scheduler starts the monthly execution",
+	"scheduler/RunTheLateCheck/*":                             "EventBridge Scheduler runs the hourly late check's task",
+	"scheduler/PassTheLateChecksRoles/*":                      "EventBridge Scheduler hands the late check's task its roles",
+	"statemachine/NotifyFinishedRuns/*":                       "Step Functions publishes each finished run's message (sns:publish); moto's Step Functions does not execute the definition",
 	"statemachine/RunTheJobsTasks/*":                          "Step Functions runs the ECS tasks (ecs:runTask.sync)",
 	"statemachine/FollowTheJobsTasks/*":                       "Step Functions follows and stops them (ecs:runTask.sync)",
 	"statemachine/EcsSyncRule/*":                              "Step Functions' managed EventBridge rule for ecs:runTask.sync",
@@ -66,15 +73,15 @@ var justifiedGrants = map[string]string{
 	"statemachine/CtasCatalog/glue:BatchCreatePartition":          "Athena registers the partitions of a CTAS with partitioned_by (lake/engine/athena/plan.go); the shipped job's derived tables have none",
 	"statemachine/CtasCatalog/glue:DeleteTable":                   "UNVERIFIED: for Athena cleaning up after a failed CTAS; no local server can show whether Athena needs it",
 	// Paths of the code this test does not take.
-	"task/QueryInTheJobsWorkgroup/*":                         "tierflow run (not the state machine) derives through Athena from the task; TestEndToEndAWS covers that path against awsfake",
+	"task/QueryInTheJobsWorkgroup/*":                         "tierflow run (not the state machine) derives through Athena from the task; TestEndToEndAWS covers that path against awsfake's Athena",
 	"task/WriteAthenaResults/*":                              "tierflow run derives through Athena from the task (above)",
 	"task/ListAthenaResults/*":                               "tierflow run derives through Athena from the task (above)",
 	"task/WriteTheJobsTiers/s3:AbortMultipartUpload":         "a failed or killed multipart upload, and gc of one (TestKilledRunS3 covers it against versitygw)",
 	"task/CatalogTheJobsDatabase/glue:CreateDatabase":        "tierflow init creates the job's database (here the test's setup does)",
 	"task/CatalogTheJobsDatabase/glue:GetTables":             "the catalog lists tables for gc of scratch tables left by crashed runs",
 	"task/CatalogTheJobsDatabase/glue:CreatePartition":       "PutPartition of one partition (rollback, repair)",
-	"task/CatalogTheJobsDatabase/glue:UpdateTable":           "a month's second publish replaces the table's definition; this test publishes each month once (the crash-point suites republish against awsfake)",
-	"task/CatalogTheJobsDatabase/glue:UpdatePartition":       "a month's second publish, a rollback or a repair switches an existing partition (the crash-point suites do, against awsfake)",
+	"task/CatalogTheJobsDatabase/glue:UpdateTable":           "a month's second publish replaces the table's definition; this test publishes each month once (the crash-point suites republish, against the open moto)",
+	"task/CatalogTheJobsDatabase/glue:UpdatePartition":       "a month's second publish, a rollback or a repair switches an existing partition (the crash-point suites do, against the open moto)",
 	"task/CheckTheMonthsHolder/states:DescribeExecution":     "a month held by an execution that stopped is taken over (TestStoppedExecutionTakenOver, against awsfake's Step Functions)",
 	"task/CatalogTheJobsDatabase/glue:DeletePartition":       "DeletePartition (rollback to no run, gc)",
 	"task/CatalogTheJobsDatabase/glue:BatchUpdatePartition":  "republishing partitions that exist (run --force, rollback)",
@@ -88,6 +95,10 @@ var justifiedGrants = map[string]string{
 	"operator/ManageTheStateMachine/states:ListExecutions":   "runs --on aws lists executions",
 	"operator/ManageTheStateMachine/states:ListMapRuns":      "status lists the map runs of an execution",
 	"operator/ReadLineage/*":                                 "runs and status --on aws read lineage",
+	"operator/ManageTheSubscriptions/*":                      "deploy updates and removes the subscriptions of an earlier deploy; the shipped job subscribes no one (runner/deploy's TestDeployOpsResources covers them against moto)",
+	"operator/ManageTheTopic/sns:Subscribe":                  "the shipped job subscribes no one (TestDeployOpsResources covers it)",
+	"intake/StartTheJobsMonth/*":                             "the intake state machine starts the job's executions (states:startExecution)",
+	"events/StartTheIntakeCheck/*":                           "the EventBridge rule starts the intake state machine",
 }
 
 // motoEnv is the AWS end-to-end setup on moto: S3 and Scheduler on the
@@ -105,19 +116,24 @@ type motoEnv struct {
 	s3URL, iamURL   string
 	athena          *awsfake.Server
 	athenaURL       string
-	policies        map[string]PolicyDocument
+	policies        map[string]deploy.PolicyDocument
 	creds           map[string]aws.CredentialsProvider
 	bucket, lakeURI string
 	kmsKey          string // the lake's
 	base            string // deploy's resource base name: fresh, as moto outlives a test
+	job             string // the job file deploy reads: the shipped job with complete_when
 }
 
-// deployOptions deploys the shipped job on the test's lake, under the
-// test's base name.
-func (m *motoEnv) deployOptions() DeployOptions {
-	return DeployOptions{Job: "consumer-header", Lake: m.lakeURI, Image: testImage, Name: m.base, Cluster: m.base,
+// deployOptions deploys the shipped job, with source.complete_when (so
+// with the intake trigger), on the test's lake, under the test's base
+// name.
+func (m *motoEnv) deployOptions() deploy.Options {
+	return deploy.Options{Job: m.job, JobURI: "s3://" + m.bucket + "/jobs/consumer-header.yaml", Lake: m.lakeURI, Image: deploytest.Image, Name: m.base, Cluster: m.base,
 		Subnets: []string{"subnet-0a"}, SecurityGroups: []string{"sg-0c"}}
 }
+
+// motoCompleteWhen is the test job's: the two parts each month gets.
+const motoCompleteWhen = "{parts: 2}"
 
 // motoView is a policy as moto 5.2.1 can enforce it: the same actions,
 // on every resource, without conditions. moto authorizes Glue, DynamoDB,
@@ -125,10 +141,20 @@ func (m *motoEnv) deployOptions() DeployOptions {
 // (and IAM's against "*" until the role exists), so a statement scoped to
 // ARNs would deny everything; it evaluates no condition keys of ours.
 // moto checks the actions, iam-simulate the resources and conditions.
-func motoView(p PolicyDocument) PolicyDocument {
-	out := PolicyDocument{Version: p.Version}
+//
+// moto 5.2.1 also checks CloudWatch calls as "monitoring:<Op>" (CloudWatch's
+// SigV4 signing name) where IAM has "cloudwatch:<Op>": the view grants
+// both spellings.
+func motoView(p deploy.PolicyDocument) deploy.PolicyDocument {
+	out := deploy.PolicyDocument{Version: p.Version}
 	for _, st := range p.Statement {
-		out.Statement = append(out.Statement, Statement{Sid: st.Sid, Effect: st.Effect, Action: st.Action, Resource: []string{"*"}})
+		actions := slices.Clone(st.Action)
+		for _, a := range st.Action {
+			if op, ok := strings.CutPrefix(a, "cloudwatch:"); ok {
+				actions = append(actions, "monitoring:"+op)
+			}
+		}
+		out.Statement = append(out.Statement, deploy.Statement{Sid: st.Sid, Effect: st.Effect, Action: actions, Resource: []string{"*"}})
 	}
 	return out
 }
@@ -183,6 +209,7 @@ func newMotoEnv(t *testing.T) (*motoEnv, *Env, *jobs.Spec) {
 	m.bucket = mototest.Name("tierflow-moto")
 	m.base = mototest.Name("tf")
 	m.lakeURI = "s3://" + m.bucket + "/lake"
+	m.job = jobstest.WithCompleteWhen(t, "consumer-header", motoCompleteWhen)
 
 	// The lake's SSE-KMS key and the key that encrypts the PII HMAC key.
 	kc := kms.NewFromConfig(m.admin)
@@ -194,6 +221,7 @@ func newMotoEnv(t *testing.T) (*motoEnv, *Env, *jobs.Spec) {
 		return aws.ToString(k.KeyMetadata.Arn)
 	}
 	spec := awsSpec(t, m.bucket)
+	spec.Source.CompleteWhen = jobs.CompleteWhen{Parts: 2}
 	spec.AWS.KMSKeyID = newKey("tierflow lake")
 	m.kmsKey = spec.AWS.KMSKeyID
 	spec.PII.KMSKeyID = newKey("tierflow PII HMAC key")
@@ -204,17 +232,17 @@ func newMotoEnv(t *testing.T) (*motoEnv, *Env, *jobs.Spec) {
 	spec.PII.KeyFile, spec.PII.KeyPath, spec.PII.EncryptedKey = "", "", enc.CiphertextBlob
 
 	// The roles' policies, as tierflow iam-policy prints them.
-	d, err := NewDeployment(spec, m.deployOptions(), "aws", mototest.Region, mototest.AccountID)
+	d, err := deploy.NewDeployment(spec, m.deployOptions(), "aws", mototest.Region, mototest.AccountID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.policies = map[string]PolicyDocument{
+	m.policies = map[string]deploy.PolicyDocument{
 		"task": d.TaskRole.Policy, "statemachine": d.StateMachineRole.Policy, "exec": d.ExecRole.Policy,
-		"scheduler": d.SchedulerRole.Policy, "operator": d.Operator,
+		"scheduler": d.SchedulerRole.Policy, "operator": d.Operator, "intake": d.IntakeRole.Policy, "events": d.EventsRole.Policy,
 	}
 	m.creds = map[string]aws.CredentialsProvider{}
 	for role, p := range m.policies {
-		m.creds[role] = m.iam.Credentials(t, "tierflow-"+role, policyJSON(motoView(p)))
+		m.creds[role] = m.iam.Credentials(t, "tierflow-"+role, motoView(p).JSON())
 		c, err := m.creds[role].Retrieve(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -251,9 +279,9 @@ func newMotoEnv(t *testing.T) (*motoEnv, *Env, *jobs.Spec) {
 		t.Fatal(err)
 	}
 	m.athena.UseCredentials(sm.AccessKeyID, sm.SecretAccessKey)
-	m.athena.Athena.UseGlue(m.config(t, "statemachine"))
+	fake := awsfake.NewAthena(m.athena, awsglue.NewFromConfig(m.config(t, "statemachine")))
 	m.athenaURL = m.rec.proxy(m.athena.URL())
-	m.athena.Athena.SetExecutor(m.ctasExecutor(t))
+	fake.SetExecutor(m.ctasExecutor(t, fake))
 
 	m.actAs(t, "task")
 	env, err := OpenEnv(ctx, spec, m.lakeURI, zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel))
@@ -269,7 +297,7 @@ func newMotoEnv(t *testing.T) (*motoEnv, *Env, *jobs.Spec) {
 // so that what Athena reads and writes is checked against that role's
 // policy. It copies the tables the SELECT names from moto into a
 // temporary local lake, runs it with DuckDB and uploads the result.
-func (m *motoEnv) ctasExecutor(t *testing.T) awsfake.Executor {
+func (m *motoEnv) ctasExecutor(t *testing.T, fake *awsfake.Athena) awsfake.Executor {
 	return func(ctx context.Context, q awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
 		c := q.CTAS
 		if c == nil {
@@ -291,18 +319,7 @@ func (m *motoEnv) ctasExecutor(t *testing.T) awsfake.Executor {
 		if err := storage.Put(ctx, results, q.ID+".csv.metadata", strings.NewReader(c.Select), storage.PutOptions{}); err != nil {
 			return awsfake.AthenaResult{}, err
 		}
-		names := func(db string) ([]string, error) {
-			tables, err := awsglue.NewFromConfig(cfg).GetTables(ctx, &awsglue.GetTablesInput{DatabaseName: &db})
-			if err != nil {
-				return nil, err
-			}
-			var out []string
-			for _, tb := range tables.TableList {
-				out = append(out, aws.ToString(tb.Name))
-			}
-			return out, nil
-		}
-		return ctasOnDuckDB(ctx, t, c, []string{c.Database}, names, cat, st)
+		return ctasOnDuckDB(ctx, t, c, []string{c.Database}, fake.TableNames, cat, st)
 	}
 }
 
@@ -379,7 +396,7 @@ func TestEndToEndMoto(t *testing.T) {
 		var out bytes.Buffer
 		o := m.deployOptions()
 		o.IAMPropagation, o.Log, o.Stdout = 5*time.Second, zerolog.Nop(), &out
-		if err := DeployCommand(ctx, o); err != nil {
+		if err := deploy.Apply(ctx, o); err != nil {
 			t.Fatalf("deploy: %v", err)
 		}
 	}

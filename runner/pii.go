@@ -71,7 +71,7 @@ func (j *job) applyPII(ctx context.Context, d jobs.Derived, r *engine.Result) er
 func (j *job) piiKey(ctx context.Context) ([]byte, error) {
 	var client pii.KMSDecrypter
 	if j.spec.PII.KMSKeyID != "" {
-		cfg, err := awsconfig.Load(ctx, awsconfig.Options{Region: j.spec.AWS.Region, Logger: sdkLogger(j.log)})
+		cfg, err := awsconfig.Load(ctx, awsconfig.Options{Region: j.spec.AWS.Region, Logger: awsconfig.ZerologLogger(j.log)})
 		if err != nil {
 			return nil, fmt.Errorf("aws config for kms: %w", err)
 		}

@@ -34,6 +34,9 @@ func (j *job) publish(ctx context.Context) (lineage.Stage, error) {
 	if err := putJSON(ctx, j.env.Storage, planKey(j.spec, j.run.ID), plan); err != nil {
 		return st, fmt.Errorf("publish plan: %w", err)
 	}
+	if err := j.keepPublished(ctx); err != nil {
+		return st, err
+	}
 	if err := j.commit(ctx); err != nil {
 		return st, err
 	}

@@ -26,8 +26,8 @@ type Options struct {
 	// Force reruns a month even when its published run came from identical
 	// inputs.
 	Force bool
-	// Progress, when set, receives the convert stage's progress.
-	Progress func(done, total int64)
+	// Watch, when set, is told what the run is doing (a progress area).
+	Watch Watcher
 	// Lease is how long the month's claim lives without renewal (default 2
 	// minutes); the run renews it every Lease/4, so a killed run blocks the
 	// month for at most Lease.
@@ -36,8 +36,11 @@ type Options struct {
 
 // Result is what a run did.
 type Result struct {
-	Run       lineage.Run
-	Skipped   bool   // inputs unchanged since the published run: nothing done
+	Run     lineage.Run
+	Skipped bool // inputs unchanged since the published run: nothing done
+	// Waiting says why the month's delivery is not complete yet
+	// (source.complete_when); nothing was done and Run is empty.
+	Waiting   string
 	Previous  string // the run that was published before this one
 	Parts     []Part
 	Manifests []*container.Manifest
@@ -53,10 +56,16 @@ func Run(ctx context.Context, env *Env, spec *jobs.Spec, opts Options) (*Result,
 	if lease <= 0 {
 		lease = 2 * time.Minute
 	}
+	opts.Watch = opts.watcher()
+	opts.Watch.Stage("plan")
 	ex, err := PlanStep(ctx, env, spec, opts.Month, "", opts.Force, lease)
 	if err != nil {
 		return nil, fmt.Errorf("%w; nothing was published", err)
 	}
+	if ex.Waiting {
+		return &Result{Waiting: ex.Reason}, nil
+	}
+	opts.Watch.Plan(ex.Plan.Parts, len(spec.Derived))
 	res := &Result{Previous: ex.Previous, Parts: ex.Plan.Parts}
 	if ex.Skipped {
 		pr, err := env.Lineage.GetRun(ctx, spec.Name, ex.Previous)
@@ -84,6 +93,14 @@ func Run(ctx context.Context, env *Env, spec *jobs.Spec, opts Options) (*Result,
 	run, err := j.finish(ctx, runErr)
 	res.Run = run
 	return res, err
+}
+
+// watcher is o.Watch, or one that ignores what it is told.
+func (o Options) watcher() Watcher {
+	if o.Watch == nil {
+		return noWatch{}
+	}
+	return o.Watch
 }
 
 // addCompute adds compute figures to the run's cost ledger; Athena's
@@ -148,7 +165,7 @@ type job struct {
 	ex     *Exec
 	plan   *Plan
 	run    *lineage.Run
-	layout Layout
+	layout jobs.Layout
 	log    logger
 	opts   Options
 	res    *Result
@@ -189,6 +206,7 @@ func (j *job) stages(ctx context.Context, list []stageFunc) error {
 		if ctx.Err() != nil {
 			return fmt.Errorf("%s: %w", stage.name, context.Cause(ctx))
 		}
+		j.opts.watcher().Stage(stage.name)
 		t0 := time.Now()
 		st, err := stage.fn(ctx)
 		st.Name, st.Wall = stage.name, time.Since(t0)

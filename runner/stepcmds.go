@@ -17,6 +17,7 @@ import (
 	"github.com/tierflow/tierflow/lake/engine/athena"
 	"github.com/tierflow/tierflow/lake/lineage"
 	"github.com/tierflow/tierflow/lake/storage"
+	"github.com/tierflow/tierflow/runner/emf"
 )
 
 // The step commands run one step of an execution each, as the tasks of a
@@ -54,7 +55,7 @@ func PreviousMonth(t time.Time) string {
 // PlanCommand is the first task: plan the month ("" = the previous month)
 // and claim it for the job's timeout.
 func PlanCommand(ctx context.Context, o StepOptions, month string, force bool) error {
-	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
+	spec, env, err := OpenJob(ctx, o.Job, o.Lake, o.Log)
 	if err != nil {
 		return err
 	}
@@ -79,13 +80,19 @@ func PlanCommand(ctx context.Context, o StepOptions, month string, force bool) e
 		return nil
 	}
 	fmt.Fprintf(o.Stdout, "run %s: %d parts of %s\n", ex.RunID, len(ex.Plan.Parts), month)
+	var bytes int64
+	for _, p := range ex.Plan.Parts {
+		bytes += p.Size
+	}
+	writeEMF(o.Stdout, o.Log, spec.Name, month, map[string]string{"Task": "plan", "Run": ex.RunID, "Execution": ex.Name},
+		[]metric{{Name: emf.PlannedParts, Unit: "Count", Value: float64(len(ex.Plan.Parts))}, {Name: emf.PlannedBytes, Unit: "Bytes", Value: float64(bytes)}})
 	return nil
 }
 
 // withStep opens the job's lake, resumes the execution and runs fn on it.
 // The S3 requests the step sent are recorded for publish to add up.
 func withStep(ctx context.Context, o StepOptions, name string, fn func(*job) error) error {
-	spec, env, err := openJob(ctx, o.Job, o.Lake, o.Log)
+	spec, env, err := OpenJob(ctx, o.Job, o.Lake, o.Log)
 	if err != nil {
 		return err
 	}
@@ -139,7 +146,7 @@ func step(ctx context.Context, env *Env, spec *jobs.Spec, execution string, fn f
 // PartCommand is a convert Map item: the pristine copy of one intake part,
 // then its conversion into the run's tier-2 prefix.
 func PartCommand(ctx context.Context, o StepOptions, key string) error {
-	return withStep(ctx, o, "convert-"+PartName(key), func(j *job) error {
+	return withStep(ctx, o, "convert-"+jobs.PartName(key), func(j *job) error {
 		n, from := SizeWorkers(ctx, j.spec, os.Getenv, nil, o.Log)
 		j.spec.Convert.Workers = n
 		j.log.Info().Int("workers", n).Str("sized_from", from).Msg("converter workers")
@@ -157,6 +164,10 @@ func (j *job) partStep(ctx context.Context, key string, w io.Writer) error {
 			return err
 		}
 		m, err := j.convertOne(ctx, obj, nil)
+		if m != nil {
+			// A part that failed on its rejects still counts them.
+			writeEMF(w, j.log, j.spec.Name, j.ex.Month, map[string]string{"Task": "convert", "Run": j.run.ID, "Part": m.Part}, partMetrics(m))
+		}
 		if err != nil {
 			return err
 		}
@@ -173,6 +184,7 @@ func StageCommand(ctx context.Context, o StepOptions) error {
 }
 
 func (j *job) stageStep(ctx context.Context, w io.Writer) error {
+	t0 := time.Now()
 	if err := j.env.Catalog.EnsureDatabase(ctx, j.spec.Database); err != nil {
 		return fmt.Errorf("database %s: %w", j.spec.Database, err)
 	}
@@ -201,6 +213,8 @@ func (j *job) stageStep(ctx context.Context, w io.Writer) error {
 		return fmt.Errorf("stage: %w", err)
 	}
 	fmt.Fprintf(w, "run %s staged: %d rows; %d derived tables prepared\n", j.run.ID, j.run.RowsOut, len(items))
+	writeEMF(w, j.log, j.spec.Name, j.ex.Month, map[string]string{"Task": "stage", "Run": j.run.ID},
+		[]metric{{Name: emf.StageWallTime, Unit: "Seconds", Value: time.Since(t0).Seconds()}})
 	return nil
 }
 
@@ -222,8 +236,10 @@ func PublishCommand(ctx context.Context, o StepOptions) error {
 	return withStep(ctx, o, "", func(j *job) error {
 		run, err := j.finish(ctx, j.publishStep(ctx))
 		if err != nil {
+			// Finish, next, records the failure and says so.
 			return err
 		}
+		j.finished(ctx, "publish", run, o.Stdout)
 		fmt.Fprintf(o.Stdout, "run %s published: %d rows out, %d rejected\n", run.ID, run.RowsOut, run.RowsRejected)
 		return nil
 	})
@@ -249,14 +265,18 @@ func (j *job) publishStep(ctx context.Context) error {
 				return st, fmt.Errorf("derive.json names %s, which the job does not derive", it.Table)
 			}
 			r, err := eng.Collect(ctx, it.Prepared, engine.Result{})
+			// Athena ran it in the state machine: it started about its
+			// engine time before now.
+			started := time.Now().Add(-time.Duration(r.EngineMillis) * time.Millisecond)
 			if err != nil {
+				j.olEmitDerived(ctx, d, started, nil, nil, err)
 				return st, fmt.Errorf("derived table %s: %w", it.Table, err)
 			}
 			if r.Rows, err = parquetRows(ctx, j.env.Storage, r.Files); err != nil {
 				return st, fmt.Errorf("derived table %s: %w", it.Table, err)
 			}
 			c := engine.CTAS{Location: it.Location}
-			if err := j.stageDerived(ctx, d, c, r, &st); err != nil {
+			if err := j.stageDerived(ctx, d, c, r, started, &st); err != nil {
 				return st, err
 			}
 		}
@@ -318,6 +338,7 @@ func (j *job) finishStep(ctx context.Context, cause string, w io.Writer) error {
 		cause = "the execution failed (no cause given)"
 	}
 	run, err := j.finish(ctx, errors.New(cause))
+	j.finished(ctx, "finish", run, w)
 	if run.Status == lineage.StatusFailed {
 		fmt.Fprintf(w, "run %s recorded as failed: %s\n", run.ID, clip(cause, 200))
 	}
@@ -343,4 +364,20 @@ func parquetRows(ctx context.Context, st storage.Storage, uris []string) (int64,
 		n += f.NumRows()
 	}
 	return n, nil
+}
+
+// finished reports a run that publish or finish ended: its metrics on w
+// (the task's stdout, EMF) and the notification the state machine sends.
+func (j *job) finished(ctx context.Context, task string, run lineage.Run, w io.Writer) {
+	writeEMF(w, j.log, j.spec.Name, j.ex.Month, map[string]string{"Task": task, "Run": run.ID, "Execution": j.ex.Name, "Status": run.Status}, runMetrics(run))
+	j.saveNotification(ctx, run)
+}
+
+// clip cuts s to n characters, the last one "…" when cut.
+func clip(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }

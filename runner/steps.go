@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
+	"strings"
 	"time"
 
 	"github.com/tierflow/tierflow/jobs"
@@ -29,8 +31,11 @@ type Exec struct {
 	// inputs, started at once) cannot both hold the month.
 	Claim string `json:"claim,omitempty"`
 	// Token is the claim's fencing token: the commit is conditional on it.
-	Token    int64     `json:"token,omitempty"`
-	Skipped  bool      `json:"skipped"`
+	Token   int64 `json:"token,omitempty"`
+	Skipped bool  `json:"skipped"`
+	// Waiting: skipped because the month's delivery is not complete yet
+	// (source.complete_when); Reason says what is missing.
+	Waiting  bool      `json:"waiting,omitempty"`
 	Reason   string    `json:"reason,omitempty"`
 	Previous string    `json:"previous,omitempty"`
 	Started  time.Time `json:"started"`
@@ -102,10 +107,14 @@ func LoadExec(ctx context.Context, st storage.Storage, job, execution string) (*
 	return &ex, nil
 }
 
-// PlanStep lists the month's parts and decides: skip (the published run
-// came from identical inputs, unless force) or start a run, which claims
-// the month for lease and is recorded in lineage. execution "" names the
-// execution after the run. The state is saved for the later steps.
+// PlanStep lists the month's parts and decides: wait (the delivery is not
+// complete yet: nothing is claimed or recorded, and only an execution's
+// plan.json is written, for the state machine to read), skip (the
+// published run came from identical inputs, or, for an execution, a run
+// of identical inputs holds the month; unless force) or start a run,
+// which claims the month for lease and is recorded in lineage. execution
+// "" names the execution after the run. The state is saved for the later
+// steps.
 func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution string, force bool, lease time.Duration) (*Exec, error) {
 	if _, err := jobs.ParseMonth(month); err != nil {
 		return nil, invalidInput{err}
@@ -117,9 +126,28 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 	}
 	log := env.Log.With().Str("job", spec.Name).Str("month", month).Logger()
 	started := time.Now()
-	plan, err := MakePlan(ctx, env.Storage, spec, month, env.CodeVersion)
+	objs, err := listParts(ctx, env.Storage, spec, month)
 	if err != nil {
 		return nil, err
+	}
+	var listed map[string]ManifestPart
+	if spec.Source.CompleteWhen.Set() {
+		d, err := checkDelivery(ctx, env.Storage, spec, month, objs, started)
+		if err != nil {
+			return nil, fmt.Errorf("plan: %w", err)
+		}
+		if d.Waiting != "" {
+			return waitForDelivery(ctx, env, spec, month, execution, started, d.Waiting)
+		}
+		listed = d.Listed
+	}
+	plan, err := newPlan(env.Storage, spec, month, env.CodeVersion, objs)
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range plan.Parts {
+		lp := listed[path.Base(p.Key)]
+		plan.Parts[i].SHA256, plan.Parts[i].MD5 = lp.SHA256, lp.MD5
 	}
 	planStage := lineage.Stage{Name: "plan", Wall: time.Since(started), Files: len(plan.Parts)}
 	for _, p := range plan.Parts {
@@ -158,6 +186,20 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 		ex.Name = ex.RunID
 	}
 	claim, err := claimMonth(ctx, env, spec.Name, month, ex.RunID+"#"+nonce(), "run "+ex.RunID, lease, log)
+	var held *HeldError
+	if errors.As(err, &held) && execution != "" && !force && strings.HasPrefix(RunOfOwner(held.Holder.Owner), plan.Fingerprint[:12]+"-") {
+		// On AWS every intake object starts a check: two that land
+		// together both find the delivery complete. The later one is a
+		// duplicate of the run in progress, not a conflict.
+		ex.Skipped, ex.RunID = true, ""
+		by := "run " + RunOfOwner(held.Holder.Owner)
+		if e := held.Holder.Execution; e != "" {
+			by += " (execution " + e[strings.LastIndex(e, ":")+1:] + ")"
+		}
+		ex.Reason = fmt.Sprintf("month %s is being run from identical inputs by %s; nothing to do", month, by)
+		log.Info().Str("run", RunOfOwner(held.Holder.Owner)).Msg(ex.Reason)
+		return ex, ex.save(ctx, env.Storage)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +222,26 @@ func PlanStep(ctx context.Context, env *Env, spec *jobs.Spec, month, execution s
 	if err := ex.save(ctx, env.Storage); err != nil {
 		return nil, err
 	}
+	olEmitStart(ctx, env, spec, ex, run)
 	log.Info().Str("run", ex.RunID).Int("parts", len(plan.Parts)).Str("previous", prev).Msg("run started")
+	return ex, nil
+}
+
+// waitForDelivery is PlanStep's answer for a delivery that is not complete:
+// it logs why and, for a Step Functions execution, writes plan.json (the
+// state machine's ReadPlan reads it and ends in NothingToDo); a local run
+// writes nothing.
+func waitForDelivery(ctx context.Context, env *Env, spec *jobs.Spec, month, execution string, started time.Time, why string) (*Exec, error) {
+	ex := &Exec{Name: execution, Job: spec.Name, Month: month, Started: started, Skipped: true, Waiting: true,
+		Reason: fmt.Sprintf("delivery for %s not complete: %s; waiting", month, why)}
+	env.Log.Info().Str("job", spec.Name).Str("month", month).Str("complete_when", spec.Source.CompleteWhen.String()).
+		Msg(ex.Reason)
+	if execution == "" {
+		return ex, nil
+	}
+	if err := putJSON(ctx, env.Storage, ExecPrefix(ex.Job, ex.Name)+"plan.json", ex); err != nil {
+		return nil, fmt.Errorf("save execution %s: %w", ex.Name, err)
+	}
 	return ex, nil
 }
 
@@ -202,7 +263,7 @@ func resumeJob(ctx context.Context, env *Env, spec *jobs.Spec, ex *Exec) (*job, 
 	if err != nil {
 		return nil, fmt.Errorf("run %s: %w", ex.RunID, err)
 	}
-	layout := Layout{Spec: spec}
+	layout := jobs.Layout{Spec: spec}
 	j := &job{
 		env: env, spec: spec, ex: ex, plan: ex.Plan, run: &run, layout: layout,
 		log: env.Log.With().Str("job", spec.Name).Str("month", ex.Month).Str("run", ex.RunID).Logger(),
@@ -248,6 +309,7 @@ func (j *job) finish(ctx context.Context, runErr error) (lineage.Run, error) {
 	if err := j.env.Lineage.Release(ctx, j.spec.Name, month, j.ex.Claim); err != nil {
 		j.log.Warn().Err(err).Msg("releasing the month claim (it expires by itself)")
 	}
+	j.olEmitRun(ctx, olEventType(j.committed, runErr), run, runErr)
 	switch {
 	case j.committed && len(j.pending) > 0:
 		j.log.Warn().Int("follow_ups", len(j.pending)).Msgf("run complete: month %s is published by run %s; %d follow-up steps failed and are finished by the next command (or: tierflow repair --job %s --month %s)",

@@ -3,6 +3,7 @@ package runner
 import (
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/lake/catalog"
@@ -41,7 +42,7 @@ func Tier2Table(st storage.Storage, spec *jobs.Spec) catalog.Table {
 			cols[i].Parameters = map[string]string{PIIParam: c.PII}
 		}
 	}
-	sd := parquetSD(cols, DirURI(st, TableRoot(2, spec.Output.Table)))
+	sd := parquetSD(cols, DirURI(st, jobs.TableRoot(2, spec.Output.Table)))
 	if spec.Output.BucketCount > 0 && len(spec.Output.BucketedBy) > 0 {
 		sd.NumberOfBuckets = spec.Output.BucketCount
 		sd.BucketColumns = append([]string(nil), spec.Output.BucketedBy...)
@@ -74,7 +75,7 @@ func Tier2Table(st storage.Storage, spec *jobs.Spec) catalog.Table {
 
 // DerivedTable is the catalog definition of a tier-3 table built by CTAS.
 func DerivedTable(st storage.Storage, spec *jobs.Spec, d jobs.Derived, cols []catalog.Column) catalog.Table {
-	sd := parquetSD(cols, DirURI(st, TableRoot(3, d.Table)))
+	sd := parquetSD(cols, DirURI(st, jobs.TableRoot(3, d.Table)))
 	if d.BucketCount > 0 && len(d.BucketedBy) > 0 {
 		sd.NumberOfBuckets = d.BucketCount
 		sd.BucketColumns = append([]string(nil), d.BucketedBy...)
@@ -121,4 +122,11 @@ func checkAthenaWriters(d jobs.Derived) error {
 // partition of this run, not yet published.
 func engineInput(t catalog.Table, p catalog.Partition) engine.Input {
 	return engine.Input{Table: t, Partitions: []catalog.Partition{p}}
+}
+
+// DirURI is the URI of a key prefix, with a trailing slash, as catalogs
+// expect for locations.
+func DirURI(st storage.Storage, prefix string) string {
+	u := st.ObjectURI(strings.TrimSuffix(prefix, "/"))
+	return u + "/"
 }

@@ -54,6 +54,7 @@ type report struct {
 	Cause   string         `json:"cause"`
 	Calls   []call         `json:"calls"`
 	Objects map[string]any `json:"objects"`
+	Entered []string       `json:"entered"`
 }
 
 // command is the container command an ECS call ran.
@@ -156,7 +157,21 @@ func lakeObjects(skipped bool) map[string]any {
 		delete(plan, "run_id")
 		plan["reason"] = "month 2020-03 already published"
 	}
-	return map[string]any{metaKey("plan.json"): plan, metaKey("parts.json"): parts, metaKey("derive.json"): testDerive}
+	note := map[string]any{"subject": "tierflow consumer-header 2020-03: SUCCEEDED, 990 rows, 10 rejected",
+		"message": `{"default":"{}","email":"Month 2020-03 …"}`, "status": "SUCCEEDED"}
+	return map[string]any{metaKey("plan.json"): plan, metaKey("parts.json"): parts, metaKey("derive.json"): testDerive,
+		metaKey("notification.json"): note}
+}
+
+// failedObjects is lakeObjects as the finish task leaves them: the
+// notification of a failed run.
+func failedObjects(note map[string]any) map[string]any {
+	o := lakeObjects(false)
+	o[metaKey("notification.json")] = note
+	if note == nil {
+		delete(o, metaKey("notification.json"))
+	}
+	return o
 }
 
 func defForLocal(t *testing.T) []byte {
@@ -194,7 +209,7 @@ func TestLocalSuccess(t *testing.T) {
 	if r.Status != "SUCCEEDED" {
 		t.Fatalf("status %s: %s: %s", r.Status, r.Error, r.Cause)
 	}
-	want := []string{"Plan", "ReadPlan", "Convert items", "ConvertPart", "Stage", "Derive items", "DeriveTable", "Publish"}
+	want := []string{"Plan", "ReadPlan", "Convert items", "ConvertPart", "Stage", "Derive items", "DeriveTable", "Publish", "ReadNotification", "Notify"}
 	if got := squash(r.states()); !reflect.DeepEqual(got, want) {
 		t.Fatalf("states %v, want %v", got, want)
 	}
@@ -239,6 +254,48 @@ func TestLocalSuccess(t *testing.T) {
 	}
 	if _, ok := r.Objects[metaKey("error.json")]; ok {
 		t.Error("error.json written on success")
+	}
+	// The message the publish task left is what SNS gets.
+	checkNotify(t, r, lakeObjects(false)[metaKey("notification.json")].(map[string]any))
+}
+
+// checkNotify checks the one SNS publish of a run: to the job's topic,
+// MessageStructure json, the status as a message attribute, the subject
+// and message of note (notification.json's fields).
+func checkNotify(t *testing.T, r *report, note map[string]any) {
+	t.Helper()
+	calls := r.callsTo("Notify")
+	if len(calls) != 1 || len(r.callsTo("NotifyFallback")) != 0 {
+		t.Fatalf("%d SNS publishes, want 1 (states %v)", len(calls), squash(r.states()))
+	}
+	in := calls[0].Input
+	attrs, _ := json.Marshal(in["MessageAttributes"])
+	if in["TopicArn"] != testTopic || in["MessageStructure"] != "json" || in["Subject"] != note["subject"] || in["Message"] != note["message"] ||
+		string(attrs) != `{"status":{"DataType":"String","StringValue":"`+note["status"].(string)+`"}}` {
+		t.Errorf("SNS publish %v, want %v", in, note)
+	}
+}
+
+// checkFallback checks the message the state machine builds itself when
+// no task left notification.json after a failure: JSON with the job, the
+// month asked for, the execution and the failure. (It is one JSON level,
+// not per-protocol forms: aws-local-stepfunctions 3.0.0 removes every
+// backslash from an intrinsic function's string result, so JSON inside
+// JSON cannot be checked here.)
+func checkFallback(t *testing.T, r *report, month, message string) {
+	t.Helper()
+	calls := r.callsTo("NotifyFallback")
+	if len(calls) != 1 || len(r.callsTo("Notify")) != 0 {
+		t.Fatalf("%d fallback publishes, want 1 (states %v)", len(calls), squash(r.states()))
+	}
+	in := calls[0].Input
+	var body map[string]string
+	if err := json.Unmarshal([]byte(in["Message"].(string)), &body); err != nil {
+		t.Fatalf("message %q: %v", in["Message"], err)
+	}
+	want := map[string]string{"error": message, "execution": execName, "job": "consumer-header", "month": month, "status": "FAILED"}
+	if in["TopicArn"] != testTopic || in["Subject"] != "tierflow consumer-header: run FAILED" || !reflect.DeepEqual(body, want) {
+		t.Errorf("fallback publish %v, want message %v", in, want)
 	}
 }
 
@@ -303,12 +360,14 @@ func failedRun(t *testing.T, r *report, message string) map[string]any {
 
 func TestLocalDeriveFailure(t *testing.T) {
 	t.Parallel()
+	note := map[string]any{"subject": "tierflow consumer-header 2020-03: FAILED", "message": `{"default":"{}"}`, "status": "FAILED"}
 	r := runLocal(t, defForLocal(t), scenario{
 		Input:    map[string]any{"month": "2020-03"},
-		Objects:  lakeObjects(false),
+		Objects:  failedObjects(note),
 		Failures: []failure{{State: "DeriveTable", Match: "consumer_ca_deid", Errors: []string{"States.TaskFailed"}}},
 	})
 	saved := failedRun(t, r, "derive failed: States.TaskFailed: mocked States.TaskFailed for DeriveTable")
+	checkNotify(t, r, note)
 	if saved["Error"] != "States.TaskFailed" {
 		t.Errorf("error.json %v", saved)
 	}
@@ -364,9 +423,20 @@ func TestLocalPlanFailure(t *testing.T) {
 		Failures: []failure{{State: "Plan", Errors: []string{"States.TaskFailed"}}},
 	})
 	failedRun(t, r, "plan failed: States.TaskFailed (details in error.json)")
-	if got := squash(r.states()); !reflect.DeepEqual(got, []string{"Plan", "SaveError", "Finish"}) {
+	if got := squash(r.states()); !reflect.DeepEqual(got, []string{"Plan", "SaveError", "Finish", "ReadNotification", "Notify"}) {
 		t.Errorf("states %v", got)
 	}
+	// lakeObjects' notification.json is a success's: a plan that failed
+	// left none, so the run's message is built from the failure.
+	r = runLocal(t, defForLocal(t), scenario{
+		Input:    map[string]any{"month": "2020-03"},
+		Objects:  map[string]any{},
+		Failures: []failure{{State: "Plan", Errors: []string{"States.TaskFailed"}}},
+	})
+	if r.Status != "FAILED" || r.Cause != "plan failed: States.TaskFailed (details in error.json)" {
+		t.Errorf("status %s cause %q", r.Status, r.Cause)
+	}
+	checkFallback(t, r, "2020-03", "plan failed: States.TaskFailed (details in error.json)")
 }
 
 func TestLocalSkipped(t *testing.T) {
@@ -392,7 +462,7 @@ func TestLocalFinishFailure(t *testing.T) {
 	t.Parallel()
 	r := runLocal(t, defForLocal(t), scenario{
 		Input:   map[string]any{"month": "2020-03"},
-		Objects: lakeObjects(false),
+		Objects: failedObjects(nil), // finish failed: it left no message
 		Failures: []failure{
 			{State: "Stage", Errors: []string{"States.TaskFailed"}},
 			{State: "Finish", Errors: []string{"States.TaskFailed", "States.TaskFailed", "States.TaskFailed"}},
@@ -404,5 +474,27 @@ func TestLocalFinishFailure(t *testing.T) {
 	}
 	if n := len(r.callsTo("Finish")); n != FinishRetries+1 {
 		t.Errorf("finish tried %d times, want %d", n, FinishRetries+1)
+	}
+	checkFallback(t, r, "2020-03", want)
+}
+
+// TestLocalNotifyFailure: SNS refusing the message (after its retries)
+// changes nothing about the run's outcome.
+func TestLocalNotifyFailure(t *testing.T) {
+	t.Parallel()
+	refuse := []string{"SNS.InvalidParameterException", "SNS.InvalidParameterException", "SNS.InvalidParameterException", "SNS.InvalidParameterException"}
+	r := runLocal(t, defForLocal(t), scenario{
+		Input: map[string]any{"month": "2020-03"}, Objects: lakeObjects(false),
+		Failures: []failure{{State: "Notify", Errors: refuse}},
+	})
+	if r.Status != "SUCCEEDED" || len(r.callsTo("Notify")) != 4 {
+		t.Errorf("status %s after %d SNS attempts, want SUCCEEDED after 4", r.Status, len(r.callsTo("Notify")))
+	}
+	r = runLocal(t, defForLocal(t), scenario{
+		Input: map[string]any{"month": "2020-03"}, Objects: lakeObjects(false),
+		Failures: []failure{{State: "Stage", Errors: []string{"States.TaskFailed"}}, {State: "Notify", Errors: refuse}},
+	})
+	if r.Status != "FAILED" || r.Cause != "stage failed: States.TaskFailed (details in error.json)" {
+		t.Errorf("status %s cause %q, want the stage's failure", r.Status, r.Cause)
 	}
 }

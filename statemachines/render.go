@@ -9,8 +9,9 @@
 //	Defaults → Init → Plan → ReadPlan → Skipped? ─yes→ NothingToDo
 //	                                       └no→ Planned → Convert (Map over parts.json)
 //	                                            → Stage → Derive (Map over derive.json, Athena CTAS)
-//	                                            → Publish → Done
-//	any failure → <Step>Failed → SaveError (error.json) → Finish → Failed
+//	                                            → Publish → ReadNotification → Notify (SNS) → Done
+//	any failure → <Step>Failed → SaveError (error.json) → Finish → ReadNotification → Notify → Failed
+//	(no notification.json after a failure: a message built from the failure)
 //
 // The template's job-specific values are written "${Name}" and always fill
 // a whole JSON value, so Render substitutes typed JSON (a list of subnets, a
@@ -80,6 +81,9 @@ type Params struct {
 	MaxConcurrency int
 	// StepTimeout bounds each task (default: the job's timeout, else 6h).
 	StepTimeout time.Duration
+	// TopicARN is the job's SNS topic, which the Notify state publishes
+	// every finished run's message to.
+	TopicARN string
 }
 
 // Rendered values Render derives; exported for the deploy and the tests.
@@ -159,6 +163,9 @@ func Resolve(spec *jobs.Spec, p Params) (Params, error) {
 	}
 	if p.TaskDefinition == "" {
 		problems = append(problems, "no task definition")
+	}
+	if p.TopicARN == "" {
+		problems = append(problems, "no SNS topic for the notifications")
 	}
 	if len(p.Subnets) == 0 && !p.PolicyOnly {
 		problems = append(problems, "no subnets for the Fargate tasks (aws.subnets or --subnet)")
@@ -244,7 +251,8 @@ func Render(spec *jobs.Spec, p Params) ([]byte, error) {
 		results["EncryptionConfiguration"] = map[string]string{"EncryptionOption": "SSE_KMS", "KmsKey": p.KMSKeyID}
 	}
 	values := map[string]any{
-		"Config":               map[string]string{"job": p.Job, "lake": p.Lake, "meta": r.MetaPrefix},
+		"Config":               map[string]string{"job": p.Job, "name": spec.Name, "lake": p.Lake, "meta": r.MetaPrefix},
+		"TopicArn":             p.TopicARN,
 		"Cluster":              p.Cluster,
 		"TaskDefinition":       p.TaskDefinition,
 		"Container":            p.ContainerName,
@@ -317,10 +325,12 @@ var stages = map[string]string{
 	"Done":       "done",
 	"PlanFailed": "finish", "ReadPlanFailed": "finish", "ConvertFailed": "finish", "StageFailed": "finish",
 	"DeriveFailed": "finish", "PublishFailed": "finish", "SaveError": "finish", "Finish": "finish", "Failed": "finish",
+	"ReadNotification": "notify", "NoNotification": "notify", "FallbackBody": "notify", "NotifyFallback": "notify",
+	"Notify": "notify", "Notified": "notify",
 }
 
 // StageOf returns the tierflow stage (plan, convert, stage, derive,
-// publish, done, skipped, finish) a state of the monthly state machine
+// publish, done, skipped, finish, notify) a state of the monthly state machine
 // belongs to, or "" for a state it does not have.
 func StageOf(state string) string { return stages[state] }
 

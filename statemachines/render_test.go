@@ -30,8 +30,11 @@ func testParams() Params {
 		TaskDefinition: testTaskDef,
 		Subnets:        []string{"subnet-0a", "subnet-0b"},
 		SecurityGroups: []string{"sg-0c"},
+		TopicARN:       testTopic,
 	}
 }
+
+const testTopic = "arn:aws:sns:us-east-1:123456789012:tierflow-consumer-header"
 
 func render(t *testing.T, spec *jobs.Spec, p Params) []byte {
 	t.Helper()
@@ -121,8 +124,11 @@ func TestRenderShippedJob(t *testing.T) {
 
 	// The job's settings travel as $.config.
 	cfg := st["Init"]["Parameters"].(map[string]any)["config"]
-	if !reflect.DeepEqual(cfg, map[string]any{"job": "consumer-header", "lake": "s3://lake-bucket/prod", "meta": "prod/_tierflow/executions/consumer-header/"}) {
+	if !reflect.DeepEqual(cfg, map[string]any{"job": "consumer-header", "name": "consumer-header", "lake": "s3://lake-bucket/prod", "meta": "prod/_tierflow/executions/consumer-header/"}) {
 		t.Errorf("config %v", cfg)
+	}
+	if arn := st["Notify"]["Parameters"].(map[string]any)["TopicArn"]; arn != testTopic || st["Notify"]["Resource"] != "arn:aws:states:::sns:publish" {
+		t.Errorf("Notify publishes to %v with %v", arn, st["Notify"]["Resource"])
 	}
 	for _, m := range []string{"Convert", "Derive"} {
 		if st[m]["MaxConcurrency"] != float64(spec.AWS.MaxConcurrency) {
@@ -191,6 +197,7 @@ func TestRenderRefusesIncompleteParams(t *testing.T) {
 	// The shipped job's own lake is local: without --lake it cannot run on AWS.
 	p := testParams()
 	p.Lake = ""
+	// Text: the refusal tells the user the lake form a run on AWS needs.
 	if _, err := Render(spec, p); err == nil || !strings.Contains(err.Error(), "s3://") {
 		t.Errorf("shipped job's file:// lake: %v", err)
 	}
@@ -218,6 +225,7 @@ func TestFill(t *testing.T) {
 		"unused":    {`{"a": "${A}"}`, map[string]any{"A": 1, "Z": 2}, "value Z is not used"},
 		"substring": {`{"a": "x-${A}", "b": "${A}"}`, map[string]any{"A": 1}, "placeholders must be a whole value"},
 	} {
+		// Text: the message names the placeholder or value at fault.
 		if _, err := fill([]byte(c.tmpl), c.values); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", name, err, c.want)
 		}

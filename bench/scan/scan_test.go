@@ -192,6 +192,7 @@ func TestScannedErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Text: the messages name the column and the file at fault.
 	if _, err := Scanned(Layout{Files: files[:1]}, Query{Columns: []string{"nosuchcol"}}); err == nil || !strings.Contains(err.Error(), "nosuchcol") {
 		t.Fatalf("missing column: %v", err)
 	}

@@ -254,7 +254,7 @@ func checkPageIndex(t *testing.T, cols []*Column, n int, opts Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pageRows, pageBytes, trunc := cmp.Or(opts.PageRows, 20_000), cmp.Or(opts.PageBytes, 1<<20), cmp.Or(opts.ColumnIndexTruncate, 64)
+	lim := pageLimits{rows: cmp.Or(opts.PageRows, 20_000), bytes: cmp.Or(opts.PageBytes, 1<<20), trunc: cmp.Or(opts.ColumnIndexTruncate, 64)}
 	md := rdr.MetaData()
 	pix := rdr.GetPageIndexReader()
 	lastRowGroupEnd := int64(0)
@@ -266,8 +266,7 @@ func checkPageIndex(t *testing.T, cols []*Column, n int, opts Options) {
 		for c := range indexSpecs {
 			name := indexSpecs[c].Name
 			cc := md.RowGroups[rg].Columns[c]
-			cm := cc.MetaData
-			lastRowGroupEnd = max(lastRowGroupEnd, cc.FileOffset+cm.TotalCompressedSize)
+			lastRowGroupEnd = max(lastRowGroupEnd, cc.FileOffset+cc.MetaData.TotalCompressedSize)
 			// The index lies between the last row group and the footer.
 			if cc.ColumnIndexOffset == nil || cc.OffsetIndexOffset == nil {
 				t.Fatalf("rg %d %s: no page index", rg, name)
@@ -281,144 +280,10 @@ func checkPageIndex(t *testing.T, cols []*Column, n int, opts Options) {
 					t.Fatalf("rg %d %s row %d: read %x, wrote %x", rg, name, r, v, want)
 				}
 			}
-
-			oi, err := rgi.GetOffsetIndex(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			locs := oi.GetPageLocations()
-			// Walk the pages with arrow-go: data pages and their
-			// encodings, in order.
-			pr, err := rdr.RowGroup(rg).GetColumnPageReader(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var dataPages []int32
-			encCount := map[string]int32{}
-			for pr.Next() {
-				p := pr.Page()
-				encCount[fmt.Sprint(int32(p.Type()), "/", int32(p.Encoding()))]++
-				if p.Type() == 0 { // DATA_PAGE
-					dataPages = append(dataPages, p.NumValues())
-				}
-			}
-			if err := pr.Err(); err != nil {
-				t.Fatal(err)
-			}
-			if len(locs) != len(dataPages) {
-				t.Fatalf("rg %d %s: offset index has %d pages, the chunk %d", rg, name, len(locs), len(dataPages))
-			}
-			stats := map[string]int32{}
-			for _, s := range cm.EncodingStats {
-				stats[fmt.Sprint(int32(s.PageType), "/", int32(s.Encoding))] += s.Count
-			}
-			if fmt.Sprint(stats) != fmt.Sprint(encCount) {
-				t.Errorf("rg %d %s: encoding_stats %v, pages %v", rg, name, stats, encCount)
-			}
-			// Locations: the first data page at data_page_offset, each
-			// page right after the previous, the last ending the chunk;
-			// first_row_index the sum of the rows before.
-			start := cm.DataPageOffset
-			if cm.DictionaryPageOffset != nil {
-				start = *cm.DictionaryPageOffset
-			}
-			next, row := cm.DataPageOffset, int64(0)
-			for k, l := range locs {
-				if l.Offset != next || l.FirstRowIndex != row {
-					t.Fatalf("rg %d %s page %d: offset %d first row %d, want %d and %d", rg, name, k, l.Offset, l.FirstRowIndex, next, row)
-				}
-				next += int64(l.CompressedPageSize)
-				row += int64(dataPages[k])
-				if dataPages[k] > int32(pageRows) {
-					t.Errorf("rg %d %s page %d: %d rows, limit %d", rg, name, k, dataPages[k], pageRows)
-				}
-			}
-			if next != start+cm.TotalCompressedSize || row != int64(n) {
-				t.Fatalf("rg %d %s: pages end at %d with %d rows, chunk at %d with %d", rg, name, next, row, start+cm.TotalCompressedSize, n)
-			}
-
-			ci, err := rgi.GetColumnIndex(c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			nullPages, mins, maxs, nullCounts := ci.GetNullPages(), ci.GetMinValues(), ci.GetMaxValues(), ci.GetNullCounts()
-			if len(nullPages) != len(locs) || len(mins) != len(locs) || len(maxs) != len(locs) || len(nullCounts) != len(locs) {
-				t.Fatalf("rg %d %s: column index of %d/%d/%d/%d pages, offset index %d", rg, name, len(nullPages), len(mins), len(maxs), len(nullCounts), len(locs))
-			}
-			sawNullPage := false
-			for k, l := range locs {
-				end := int64(n)
-				if k+1 < len(locs) {
-					end = locs[k+1].FirstRowIndex
-				}
-				var lo, hi []byte
-				nulls, size := int64(0), 0
-				for _, v := range rows[l.FirstRowIndex:end] {
-					if v == nil {
-						nulls++
-						continue
-					}
-					size += len(v)
-					if isNaN(c, v) {
-						continue
-					}
-					if lo == nil || order(c, v, lo) < 0 {
-						lo = v
-					}
-					if hi == nil || order(c, v, hi) > 0 {
-						hi = v
-					}
-				}
-				if p := indexSpecs[c].Physical; p == ByteArray && size > pageBytes+300+int(end-l.FirstRowIndex)*4 {
-					t.Errorf("rg %d %s page %d: %d bytes of values, limit %d", rg, name, k, size, pageBytes)
-				}
-				if nullCounts[k] != nulls {
-					t.Errorf("rg %d %s page %d: null count %d, page has %d", rg, name, k, nullCounts[k], nulls)
-				}
-				if nullPages[k] != (nulls == end-l.FirstRowIndex) {
-					t.Errorf("rg %d %s page %d: null page %v with %d of %d NULL", rg, name, k, nullPages[k], nulls, end-l.FirstRowIndex)
-				}
-				if nullPages[k] {
-					sawNullPage = true
-					continue
-				}
-				checkBounds(t, fmt.Sprintf("rg %d %s page %d", rg, name, k), c, mins[k], maxs[k], lo, hi, trunc)
-			}
-			if name == "i" && pageRows <= 3000 && !sawNullPage {
-				t.Errorf("rg %d %s: no null page", rg, name)
-			}
-			wantOrder := map[string]metadata.BoundaryOrder{"state": 1, "down": 2}[name]
-			if got := ci.GetBoundaryOrder(); got != boundaryOrderOf(c, mins, maxs, nullPages) || (wantOrder != 0 && got != wantOrder) {
-				t.Errorf("rg %d %s: boundary order %v, bounds are %v", rg, name, got, boundaryOrderOf(c, mins, maxs, nullPages))
-			}
-
-			// Chunk statistics: whole, exact, the chunk's min and max.
-			var lo, hi []byte
-			nulls := int64(0)
-			for _, v := range rows {
-				switch {
-				case v == nil:
-					nulls++
-				case isNaN(c, v):
-				case lo == nil || order(c, v, lo) < 0:
-					lo = v
-					if hi == nil {
-						hi = v
-					}
-				case order(c, v, hi) > 0:
-					hi = v
-				}
-			}
-			st := cm.Statistics
-			if st == nil || st.NullCount == nil || *st.NullCount != nulls {
-				t.Fatalf("rg %d %s: statistics %v, want %d NULLs", rg, name, st, nulls)
-			}
-			if !bytes.Equal(st.MinValue, lo) || !bytes.Equal(st.MaxValue, hi) && order(c, st.MaxValue, hi) != 0 {
-				t.Errorf("rg %d %s: chunk min/max %x/%x, values %x/%x", rg, name, st.MinValue, st.MaxValue, lo, hi)
-			}
-			if st.IsMinValueExact == nil || !*st.IsMinValueExact || st.IsMaxValueExact == nil || !*st.IsMaxValueExact {
-				t.Errorf("rg %d %s: chunk min/max not marked exact", rg, name)
-			}
+			k := chunkCheck{t: t, rdr: rdr, rgi: rgi, rg: rg, c: c, name: name, rows: rows}
+			locs := k.offsetIndex(lim)
+			k.columnIndex(locs, lim)
+			k.statistics()
 		}
 		if got := md.RowGroups[rg].SortingColumns; len(got) != 1 || got[0].ColumnIdx != 0 || got[0].Descending || !got[0].NullsFirst {
 			t.Errorf("rg %d: sorting_columns %v", rg, got)
@@ -431,6 +296,174 @@ func checkPageIndex(t *testing.T, cols []*Column, n int, opts Options) {
 				t.Fatalf("page index at %d/%d, before the end of the row groups %d", *cc.ColumnIndexOffset, *cc.OffsetIndexOffset, lastRowGroupEnd)
 			}
 		}
+	}
+}
+
+// pageLimits are the writer's page limits and column index truncation.
+type pageLimits struct{ rows, bytes, trunc int }
+
+// chunkCheck is one column chunk checkPageIndex reads back, with its
+// values (rows, nil for NULL).
+type chunkCheck struct {
+	t     *testing.T
+	rdr   *file.Reader
+	rgi   *metadata.RowGroupPageIndexReader
+	rg, c int
+	name  string
+	rows  [][]byte
+}
+
+// offsetIndex checks the chunk's offset index against its pages, walked
+// with arrow-go, and its encoding_stats; it returns the page locations.
+func (k chunkCheck) offsetIndex(lim pageLimits) []*metadata.PageLocation {
+	t, rg, name, n := k.t, k.rg, k.name, len(k.rows)
+	cm := k.rdr.MetaData().RowGroups[rg].Columns[k.c].MetaData
+	oi, err := k.rgi.GetOffsetIndex(k.c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	locs := oi.GetPageLocations()
+	// Walk the pages with arrow-go: data pages and their
+	// encodings, in order.
+	pr, err := k.rdr.RowGroup(rg).GetColumnPageReader(k.c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dataPages []int32
+	encCount := map[string]int32{}
+	for pr.Next() {
+		p := pr.Page()
+		encCount[fmt.Sprint(int32(p.Type()), "/", int32(p.Encoding()))]++
+		if p.Type() == 0 { // DATA_PAGE
+			dataPages = append(dataPages, p.NumValues())
+		}
+	}
+	if err := pr.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if len(locs) != len(dataPages) {
+		t.Fatalf("rg %d %s: offset index has %d pages, the chunk %d", rg, name, len(locs), len(dataPages))
+	}
+	stats := map[string]int32{}
+	for _, s := range cm.EncodingStats {
+		stats[fmt.Sprint(int32(s.PageType), "/", int32(s.Encoding))] += s.Count
+	}
+	if fmt.Sprint(stats) != fmt.Sprint(encCount) {
+		t.Errorf("rg %d %s: encoding_stats %v, pages %v", rg, name, stats, encCount)
+	}
+	// Locations: the first data page at data_page_offset, each
+	// page right after the previous, the last ending the chunk;
+	// first_row_index the sum of the rows before.
+	start := cm.DataPageOffset
+	if cm.DictionaryPageOffset != nil {
+		start = *cm.DictionaryPageOffset
+	}
+	next, row := cm.DataPageOffset, int64(0)
+	for p, l := range locs {
+		if l.Offset != next || l.FirstRowIndex != row {
+			t.Fatalf("rg %d %s page %d: offset %d first row %d, want %d and %d", rg, name, p, l.Offset, l.FirstRowIndex, next, row)
+		}
+		next += int64(l.CompressedPageSize)
+		row += int64(dataPages[p])
+		if dataPages[p] > int32(lim.rows) {
+			t.Errorf("rg %d %s page %d: %d rows, limit %d", rg, name, p, dataPages[p], lim.rows)
+		}
+	}
+	if next != start+cm.TotalCompressedSize || row != int64(n) {
+		t.Fatalf("rg %d %s: pages end at %d with %d rows, chunk at %d with %d", rg, name, next, row, start+cm.TotalCompressedSize, n)
+	}
+	return locs
+}
+
+// columnIndex checks the chunk's column index against the values of each
+// page at locs: null pages and counts, bounds, boundary order.
+func (k chunkCheck) columnIndex(locs []*metadata.PageLocation, lim pageLimits) {
+	t, rg, name, c, n := k.t, k.rg, k.name, k.c, int64(len(k.rows))
+	ci, err := k.rgi.GetColumnIndex(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nullPages, mins, maxs, nullCounts := ci.GetNullPages(), ci.GetMinValues(), ci.GetMaxValues(), ci.GetNullCounts()
+	if len(nullPages) != len(locs) || len(mins) != len(locs) || len(maxs) != len(locs) || len(nullCounts) != len(locs) {
+		t.Fatalf("rg %d %s: column index of %d/%d/%d/%d pages, offset index %d", rg, name, len(nullPages), len(mins), len(maxs), len(nullCounts), len(locs))
+	}
+	sawNullPage := false
+	for p, l := range locs {
+		end := n
+		if p+1 < len(locs) {
+			end = locs[p+1].FirstRowIndex
+		}
+		var lo, hi []byte
+		nulls, size := int64(0), 0
+		for _, v := range k.rows[l.FirstRowIndex:end] {
+			if v == nil {
+				nulls++
+				continue
+			}
+			size += len(v)
+			if isNaN(c, v) {
+				continue
+			}
+			if lo == nil || order(c, v, lo) < 0 {
+				lo = v
+			}
+			if hi == nil || order(c, v, hi) > 0 {
+				hi = v
+			}
+		}
+		if ph := indexSpecs[c].Physical; ph == ByteArray && size > lim.bytes+300+int(end-l.FirstRowIndex)*4 {
+			t.Errorf("rg %d %s page %d: %d bytes of values, limit %d", rg, name, p, size, lim.bytes)
+		}
+		if nullCounts[p] != nulls {
+			t.Errorf("rg %d %s page %d: null count %d, page has %d", rg, name, p, nullCounts[p], nulls)
+		}
+		if nullPages[p] != (nulls == end-l.FirstRowIndex) {
+			t.Errorf("rg %d %s page %d: null page %v with %d of %d NULL", rg, name, p, nullPages[p], nulls, end-l.FirstRowIndex)
+		}
+		if nullPages[p] {
+			sawNullPage = true
+			continue
+		}
+		checkBounds(t, fmt.Sprintf("rg %d %s page %d", rg, name, p), c, mins[p], maxs[p], lo, hi, lim.trunc)
+	}
+	if name == "i" && lim.rows <= 3000 && !sawNullPage {
+		t.Errorf("rg %d %s: no null page", rg, name)
+	}
+	wantOrder := map[string]metadata.BoundaryOrder{"state": 1, "down": 2}[name]
+	if got := ci.GetBoundaryOrder(); got != boundaryOrderOf(c, mins, maxs, nullPages) || (wantOrder != 0 && got != wantOrder) {
+		t.Errorf("rg %d %s: boundary order %v, bounds are %v", rg, name, got, boundaryOrderOf(c, mins, maxs, nullPages))
+	}
+}
+
+// statistics checks the chunk statistics: whole, exact, the chunk's min
+// and max.
+func (k chunkCheck) statistics() {
+	t, rg, name, c := k.t, k.rg, k.name, k.c
+	var lo, hi []byte
+	nulls := int64(0)
+	for _, v := range k.rows {
+		switch {
+		case v == nil:
+			nulls++
+		case isNaN(c, v):
+		case lo == nil || order(c, v, lo) < 0:
+			lo = v
+			if hi == nil {
+				hi = v
+			}
+		case order(c, v, hi) > 0:
+			hi = v
+		}
+	}
+	st := k.rdr.MetaData().RowGroups[rg].Columns[c].MetaData.Statistics
+	if st == nil || st.NullCount == nil || *st.NullCount != nulls {
+		t.Fatalf("rg %d %s: statistics %v, want %d NULLs", rg, name, st, nulls)
+	}
+	if !bytes.Equal(st.MinValue, lo) || !bytes.Equal(st.MaxValue, hi) && order(c, st.MaxValue, hi) != 0 {
+		t.Errorf("rg %d %s: chunk min/max %x/%x, values %x/%x", rg, name, st.MinValue, st.MaxValue, lo, hi)
+	}
+	if st.IsMinValueExact == nil || !*st.IsMinValueExact || st.IsMaxValueExact == nil || !*st.IsMaxValueExact {
+		t.Errorf("rg %d %s: chunk min/max not marked exact", rg, name)
 	}
 }
 

@@ -10,7 +10,9 @@ import (
 
 // coreKind names a consumer-header column the generator fills with
 // correlated, realistic values (state ↔ zip ↔ city ↔ area code, birth
-// date ↔ age, names ↔ e-mail). Every other column is an attribute.
+// date ↔ age, names ↔ e-mail). Every other column is an attribute. The
+// order groups them: appendCore dispatches by ranges (person, street,
+// place, contact, wealth, profile).
 type coreKind uint8
 
 const (

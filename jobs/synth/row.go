@@ -159,11 +159,30 @@ func (g *generator) appendRow(b []byte, row int64) []byte {
 	return append(b, g.eol...)
 }
 
-// appendCore appends the value of core column col.
+// appendCore appends the value of core column col. The kinds are grouped
+// as declared (see coreKind); each group has its own function.
 func (g *generator) appendCore(b []byte, k coreKind, col int, p *person, row int64, nl bool) []byte {
-	hr, pr := &p.hr, &p.pr
 	null := g.nullRep[col]
-	st := p.st
+	switch {
+	case k <= cAge:
+		return g.appendPersonCore(b, k, p, row, null)
+	case k <= cAddressLine2:
+		return g.appendStreetCore(b, k, p, row, nl)
+	case k <= cLongitude:
+		return g.appendPlaceCore(b, k, p, null)
+	case k <= cEmailOptIn:
+		return g.appendContactCore(b, k, p)
+	case k <= cHomeOwner:
+		return g.appendWealthCore(b, k, p, null)
+	default:
+		return g.appendProfileCore(b, k, p)
+	}
+}
+
+// appendPersonCore appends a column of the person: ids, name, gender,
+// birth date and age (cHouseholdID … cAge).
+func (g *generator) appendPersonCore(b []byte, k coreKind, p *person, row int64, null []byte) []byte {
+	pr := &p.pr
 	switch k {
 	case cHouseholdID:
 		return appendFixed(b, 100_000_000+p.hh, 0)
@@ -219,6 +238,15 @@ func (g *generator) appendCore(b []byte, k coreKind, col int, p *person, row int
 		return appendDate(b, p.by, p.bm, p.bd)
 	case cAge:
 		return appendFixed(b, int64(p.age), 0)
+	}
+	return b
+}
+
+// appendStreetCore appends a column of the street address (cHouseNumber …
+// cAddressLine2).
+func (g *generator) appendStreetCore(b []byte, k coreKind, p *person, row int64, nl bool) []byte {
+	hr := &p.hr
+	switch k {
 	case cHouseNumber:
 		n := hr.between(1, 9999)
 		if hr.chance(0.2) {
@@ -265,6 +293,16 @@ func (g *generator) appendCore(b []byte, k coreKind, col int, p *person, row int
 			return b
 		}
 		return append(b, g.line2[v%len(g.line2)]...)
+	}
+	return b
+}
+
+// appendPlaceCore appends a column of where the address is: city, state,
+// zip and what derives from the zip (cCity … cLongitude).
+func (g *generator) appendPlaceCore(b []byte, k coreKind, p *person, null []byte) []byte {
+	hr := &p.hr
+	st := p.st
+	switch k {
 	case cCity:
 		return append(b, pick(hr, st.cities)...)
 	case cState:
@@ -320,6 +358,16 @@ func (g *generator) appendCore(b []byte, k coreKind, col int, p *person, row int
 			return append(b, null...)
 		}
 		return appendFixed(b, c+off+j, 4)
+	}
+	return b
+}
+
+// appendContactCore appends a phone or email column (cHomePhone …
+// cEmailOptIn).
+func (g *generator) appendContactCore(b []byte, k coreKind, p *person) []byte {
+	hr, pr := &p.hr, &p.pr
+	st := p.st
+	switch k {
 	case cHomePhone, cWirelessPhone:
 		r, empty := hr, 0.5
 		if k == cWirelessPhone {
@@ -349,6 +397,15 @@ func (g *generator) appendCore(b []byte, k coreKind, col int, p *person, row int
 		return append(b, pick(pr, g.domains)...)
 	case cEmailOptIn:
 		return appendBool(b, pr.chance(0.6))
+	}
+	return b
+}
+
+// appendWealthCore appends a column of income, wealth and home ownership
+// (cIncome … cHomeOwner).
+func (g *generator) appendWealthCore(b []byte, k coreKind, p *person, null []byte) []byte {
+	hr := &p.hr
+	switch k {
 	case cIncome:
 		// Roughly log-normal: many modest incomes, a long tail.
 		v := hr.between(15, 120) * 1000
@@ -376,6 +433,15 @@ func (g *generator) appendCore(b []byte, k coreKind, col int, p *person, row int
 		return appendFixed(b, hr.between(0, 40), 0)
 	case cHomeOwner:
 		return appendBool(b, p.owner)
+	}
+	return b
+}
+
+// appendProfileCore appends a column of demographics, household make-up
+// and record dates (cMarital … cLastUpdated).
+func (g *generator) appendProfileCore(b []byte, k coreKind, p *person) []byte {
+	hr, pr := &p.hr, &p.pr
+	switch k {
 	case cMarital:
 		if pr.chance(0.2) {
 			return b

@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsglue "github.com/aws/aws-sdk-go-v2/service/glue"
+	"github.com/aws/aws-sdk-go-v2/service/glue/types"
 )
 
 // Athena is the fake Athena (X-Amz-Target prefix "AmazonAthena", SigV4
@@ -35,9 +36,10 @@ import (
 // table exists or its database does not, fails with
 // HIVE_TOO_MANY_OPEN_PARTITIONS above 100 partition × bucket writers, and
 // on success registers the new table (and the partitions the executor
-// reports) in the fake Glue catalog, as Athena does.
+// reports) in the Glue Data Catalog it was given, as Athena does.
 type Athena struct {
-	s *Server
+	s    *Server
+	glue *awsglue.Client // the catalog CTAS checks its target in and registers it in
 
 	mu           sync.Mutex
 	exec         Executor
@@ -47,14 +49,6 @@ type Athena struct {
 	queries      map[string]*query
 	tokens       map[string]string // ClientRequestToken → query id
 	stopped      bool
-	catalog      ctasCatalog // where CTAS tables land: the fake Glue, or a real one (UseGlue)
-}
-
-// ctasCatalog is the Glue catalog a CTAS checks its target in and
-// registers its table and partitions in.
-type ctasCatalog interface {
-	checkCTASTarget(ctx context.Context, db, table string) error
-	registerCTAS(ctx context.Context, t glueTable, parts []gluePartitionInput) error
 }
 
 // Executor runs one query for the fake. It returns the result, or an error
@@ -118,8 +112,9 @@ type WorkGroup struct {
 
 type query struct {
 	id, token string
-	params    string // canonical request without the token, for idempotency
-	q         AthenaQuery
+	params    string      // canonical request without the token, for idempotency
+	q         AthenaQuery // q.CTAS parsed at the start
+	badSQL    error       // what parsing the statement found, failing it when it runs
 	encrypt   map[string]any
 	state     string
 	reason    string
@@ -135,20 +130,29 @@ type query struct {
 	done      chan struct{}
 }
 
-func newAthena(s *Server) *Athena {
+// NewAthena adds the fake Athena to s. CTAS statements check their target
+// in and register their tables in the Glue Data Catalog glue reaches (e.g.
+// moto's): Athena's query execution is the one thing no local AWS
+// implementation offers, Glue is not. Those requests are Athena's, made
+// with the permissions of whoever started the query, so glue should carry
+// that principal's credentials. Queries still running are stopped when the
+// test ends.
+func NewAthena(s *Server, glue *awsglue.Client) *Athena {
 	a := &Athena{
 		s:            s,
+		glue:         glue,
 		runningPolls: 1,
 		workgroups:   map[string]WorkGroup{"primary": {Name: "primary"}},
 		schemes:      []string{"s3"},
 		queries:      map[string]*query{},
 		tokens:       map[string]string{},
-		catalog:      s.Glue,
 	}
 	a.exec = func(ctx context.Context, q AthenaQuery) (AthenaResult, error) {
 		s.tb.Errorf("awsfake: Athena query %s started but no executor is set (Athena.SetExecutor)", q.ID)
 		return AthenaResult{}, &QueryError{Category: 1, Type: 100, Message: "awsfake: no executor"}
 	}
+	s.Register(a.service())
+	s.tb.Cleanup(a.stopAll)
 	return a
 }
 
@@ -181,23 +185,6 @@ func (a *Athena) AllowLocationSchemes(schemes ...string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.schemes = slices.Clone(schemes)
-}
-
-// UseGlue makes CTAS check and register its tables in the Glue Data
-// Catalog cfg reaches (e.g. moto's) instead of the fake's own: Athena
-// execution is the one thing no local AWS implementation offers, Glue is
-// not. The requests are Athena's, made with the permissions of whoever
-// started the query, so cfg should carry that principal's credentials.
-func (a *Athena) UseGlue(cfg aws.Config) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.catalog = glueClient{awsglue.NewFromConfig(cfg)}
-}
-
-func (a *Athena) ctasCatalog() ctasCatalog {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.catalog
 }
 
 // stopAll cancels running executors and waits for them.
@@ -334,9 +321,11 @@ func (a *Athena) start(c *Call) (any, error) {
 		return nil, invalidRequest("INVALID_INPUT", "%s is not a valid S3 path.", q.OutputLocation)
 	}
 	q.ID = newUUID()
+	var badSQL error
+	q.CTAS, badSQL = parseCTAS(q.SQL, q.Database)
 	qs := &query{
-		id: q.ID, token: in.ClientRequestToken, params: string(canon), q: q, encrypt: encrypt,
-		state: "QUEUED", submitted: a.s.clock(), done: make(chan struct{}),
+		id: q.ID, token: in.ClientRequestToken, params: string(canon), q: q, badSQL: badSQL, encrypt: encrypt,
+		state: "QUEUED", submitted: time.Now(), done: make(chan struct{}),
 	}
 	a.queries[q.ID] = qs
 	if in.ClientRequestToken != "" {
@@ -410,7 +399,7 @@ func (a *Athena) get(c *Call) (any, error) {
 
 // run moves q to RUNNING and starts its executor. Callers hold a.mu.
 func (a *Athena) run(q *query) {
-	q.state, q.started = "RUNNING", a.s.clock()
+	q.state, q.started = "RUNNING", time.Now()
 	if a.stopped {
 		q.finished, q.err = true, &QueryError{Category: 1, Type: 100, Message: "awsfake: server closed"}
 		close(q.done)
@@ -422,23 +411,29 @@ func (a *Athena) run(q *query) {
 	go func() {
 		defer close(q.done)
 		defer cancel()
-		res, err := a.execute(ctx, exec, q.q)
+		res, err := a.execute(ctx, exec, q.q, q.badSQL)
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		q.finished, q.res, q.err = true, res, err
 	}()
 }
 
-// execute runs the executor plus Athena's CTAS checks around it.
-func (a *Athena) execute(ctx context.Context, exec Executor, q AthenaQuery) (AthenaResult, error) {
-	ctas, err := parseCTAS(q.SQL, q.Database)
-	if err != nil {
-		return AthenaResult{}, &QueryError{Category: 2, Type: 1000, Message: err.Error()}
+// userError is a query's failure in the user's statement (Athena's error
+// category 2, type 1000).
+func userError(format string, args ...any) *QueryError {
+	return &QueryError{Category: 2, Type: 1000, Message: fmt.Sprintf(format, args...)}
+}
+
+// execute runs the executor plus Athena's CTAS checks around it; badSQL is
+// what parsing the statement found.
+func (a *Athena) execute(ctx context.Context, exec Executor, q AthenaQuery, badSQL error) (AthenaResult, error) {
+	if badSQL != nil {
+		return AthenaResult{}, userError("%v", badSQL)
 	}
-	q.CTAS = ctas
+	ctas := q.CTAS
 	if ctas != nil {
 		if err := a.checkCTAS(ctx, ctas); err != nil {
-			return AthenaResult{}, &QueryError{Category: 2, Type: 1000, Message: err.Error()}
+			return AthenaResult{}, userError("%v", err)
 		}
 	}
 	start := time.Now()
@@ -477,7 +472,7 @@ func (a *Athena) checkCTAS(ctx context.Context, c *CTAS) error {
 	if c.BucketCount > 100 {
 		return fmt.Errorf("HIVE_TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers for partitions/buckets")
 	}
-	return a.ctasCatalog().checkCTASTarget(ctx, c.Database, c.Table)
+	return a.checkCTASTarget(ctx, c.Database, c.Table)
 }
 
 // hiveFormats are the Hive classes of the formats the fake registers.
@@ -490,34 +485,30 @@ var hiveFormats = map[string][3]string{
 // registerCTAS checks the executor's result against the CTAS properties
 // and stores the new table (and partitions) in the Glue catalog.
 func (a *Athena) registerCTAS(ctx context.Context, c *CTAS, q AthenaQuery, res AthenaResult) error {
-	fail := func(format string, args ...any) error {
-		return &QueryError{Category: 2, Type: 1000, Message: fmt.Sprintf(format, args...)}
-	}
 	cls, ok := hiveFormats[c.Format]
 	if !ok {
-		return fail("awsfake: CTAS format %s is not modelled", c.Format)
+		return userError("awsfake: CTAS format %s is not modelled", c.Format)
 	}
 	n, k := len(res.Columns), len(c.PartitionedBy)
 	if n == 0 {
-		return fail("awsfake: the executor reported no columns for CTAS %s.%s", c.Database, c.Table)
+		return userError("awsfake: the executor reported no columns for CTAS %s.%s", c.Database, c.Table)
 	}
 	if k >= n {
-		return fail("CREATE TABLE AS SELECT: at least one column must not be a partition column")
+		return userError("CREATE TABLE AS SELECT: at least one column must not be a partition column")
 	}
 	for i, p := range c.PartitionedBy {
 		if got := strings.ToLower(res.Columns[n-k+i].Name); got != p {
-			return fail("Partition keys must be the last columns in the table and in the same order as the partition specification: %v", c.PartitionedBy)
+			return userError("Partition keys must be the last columns in the table and in the same order as the partition specification: %v", c.PartitionedBy)
 		}
 	}
 	writers := max(len(res.Partitions), 1) * max(c.BucketCount, 1)
 	if writers > 100 {
-		return &QueryError{Category: 2, Type: 1000, Message: fmt.Sprintf("HIVE_TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers for partitions/buckets (%d partitions × %d buckets)", max(len(res.Partitions), 1), max(c.BucketCount, 1))}
+		return userError("HIVE_TOO_MANY_OPEN_PARTITIONS: Exceeded limit of 100 open writers for partitions/buckets (%d partitions × %d buckets)", max(len(res.Partitions), 1), max(c.BucketCount, 1))
 	}
-	cols := func(cs []Column) []glueColumn {
-		out := []glueColumn{}
+	cols := func(cs []Column) []types.Column {
+		out := []types.Column{}
 		for _, col := range cs {
-			nm := strings.ToLower(col.Name)
-			out = append(out, glueColumn{Name: &nm, Type: col.Type})
+			out = append(out, types.Column{Name: aws.String(strings.ToLower(col.Name)), Type: aws.String(col.Type)})
 		}
 		return out
 	}
@@ -525,15 +516,17 @@ func (a *Athena) registerCTAS(ctx context.Context, c *CTAS, q AthenaQuery, res A
 	if loc == "" {
 		loc = strings.TrimSuffix(q.OutputLocation, "/") + "/tables/" + q.ID + "/"
 	}
-	buckets := -1
+	buckets := int32(-1)
 	if c.BucketCount > 0 {
-		buckets = c.BucketCount
+		buckets = int32(c.BucketCount)
 	}
-	sd := &glueSD{
-		Columns: cols(res.Columns[:n-k]), Location: loc,
-		InputFormat: cls[0], OutputFormat: cls[1],
-		SerdeInfo:       &glueSerDe{SerializationLibrary: cls[2], Parameters: map[string]string{"serialization.format": "1"}},
-		NumberOfBuckets: buckets, BucketColumns: slices.Clone(c.BucketedBy),
+	sd := func(loc string) *types.StorageDescriptor {
+		return &types.StorageDescriptor{
+			Columns: cols(res.Columns[:n-k]), Location: aws.String(loc),
+			InputFormat: aws.String(cls[0]), OutputFormat: aws.String(cls[1]),
+			SerdeInfo:       &types.SerDeInfo{SerializationLibrary: aws.String(cls[2]), Parameters: map[string]string{"serialization.format": "1"}},
+			NumberOfBuckets: buckets, BucketColumns: slices.Clone(c.BucketedBy), SortColumns: []types.Order{},
+		}
 	}
 	params := map[string]string{"EXTERNAL": "TRUE", "has_encrypted_data": "false"}
 	if c.WriteCompression != "" {
@@ -543,39 +536,37 @@ func (a *Athena) registerCTAS(ctx context.Context, c *CTAS, q AthenaQuery, res A
 		// [inference] research/athena-compat.md §2.1: Trino writes it.
 		params["bucketing_version"] = "1"
 	}
-	t := glueTable{
-		Name: c.Table, DatabaseName: c.Database, TableType: "EXTERNAL_TABLE", Parameters: params,
-		PartitionKeys: cols(res.Columns[n-k:]), StorageDescriptor: sd,
+	t := &types.TableInput{
+		Name: aws.String(c.Table), TableType: aws.String("EXTERNAL_TABLE"), Parameters: params,
+		PartitionKeys: cols(res.Columns[n-k:]), StorageDescriptor: sd(loc),
 	}
-	var parts []gluePartitionInput
+	var parts []types.PartitionInput
 	for _, vals := range res.Partitions {
 		if len(vals) != k {
-			return fail("awsfake: executor reported partition %q for %d partition keys", vals, k)
+			return userError("awsfake: executor reported partition %q for %d partition keys", vals, k)
 		}
-		psd := clone(*sd)
 		var dirs []string
 		for i, v := range vals {
 			dirs = append(dirs, c.PartitionedBy[i]+"="+v)
 		}
-		psd.Location = strings.TrimSuffix(loc, "/") + "/" + strings.Join(dirs, "/") + "/"
-		parts = append(parts, gluePartitionInput{Values: vals, StorageDescriptor: &psd})
+		parts = append(parts, types.PartitionInput{Values: vals, StorageDescriptor: sd(strings.TrimSuffix(loc, "/") + "/" + strings.Join(dirs, "/") + "/")})
 	}
-	if err := a.ctasCatalog().registerCTAS(ctx, t, parts); err != nil {
-		return fail("%v", err)
+	if err := a.registerTable(ctx, c.Database, t, parts); err != nil {
+		return userError("%v", err)
 	}
 	return nil
 }
 
 // finish moves a finished query to its final state. Callers hold a.mu.
 func (a *Athena) finish(q *query) {
-	q.completed = a.s.clock()
+	q.completed = time.Now()
 	if q.err == nil {
 		q.state = "SUCCEEDED"
 		return
 	}
 	var qe *QueryError
 	if !errors.As(q.err, &qe) {
-		qe = &QueryError{Category: 2, Type: 1000, Message: q.err.Error()}
+		qe = userError("%v", q.err)
 	}
 	q.state, q.reason, q.aerr = "FAILED", qe.Message, qe
 }
@@ -618,7 +609,7 @@ func (a *Athena) describe(q *query) map[string]any {
 	}
 	ctx := map[string]any{"Database": q.q.Database, "Catalog": q.q.Catalog}
 	stmt := "DML"
-	if c, _ := parseCTAS(q.q.SQL, q.q.Database); c != nil {
+	if q.q.CTAS != nil {
 		stmt = "DDL"
 		if terminal && q.state == "SUCCEEDED" {
 			stats["DataManifestLocation"] = strings.TrimSuffix(q.q.OutputLocation, "/") + "/tables/" + q.id + "-manifest.csv"
@@ -649,7 +640,7 @@ func (a *Athena) stop(c *Call) (any, error) {
 		if q.cancel != nil {
 			q.cancel()
 		}
-		q.state, q.reason, q.completed = "CANCELLED", "Query was cancelled by user", a.s.clock()
+		q.state, q.reason, q.completed = "CANCELLED", "Query was cancelled by user", time.Now()
 	}
 	return struct{}{}, nil
 }
@@ -671,7 +662,7 @@ func (a *Athena) results(c *Call) (any, error) {
 	info := []map[string]any{}
 	rows := []map[string]any{}
 	out := map[string]any{}
-	if c, _ := parseCTAS(q.q.SQL, q.q.Database); c != nil {
+	if q.q.CTAS != nil {
 		out["UpdateCount"] = q.res.Rows
 	} else {
 		header := []map[string]any{}

@@ -1,22 +1,27 @@
-// Package awsfake is an in-process stand-in for AWS services that speak the
-// AWS JSON protocol (X-Amz-Target dispatch): an httptest server on
-// 127.0.0.1 that aws-sdk-go-v2 clients reach through aws.Config's
-// BaseEndpoint. It ships Glue and Athena (see Glue and Athena); other JSON
-// services (Step Functions, ECS, ...) plug in with Register.
+// Package awsfake is an in-process, strict front for AWS JSON-protocol
+// APIs: an httptest server on 127.0.0.1 that aws-sdk-go-v2 clients reach
+// through aws.Config's BaseEndpoint. It fakes what no local AWS
+// implementation does: Athena's query execution (NewAthena: each query runs
+// through an executor the test supplies, e.g. DuckDB for a CTAS) and Step
+// Functions' execution semantics (NewStepFunctions: scripted executions
+// with map runs, stop and redrive). Everything else, it forwards to an
+// implementation written by others (Forward, OnMoto: moto).
 //
 // The server checks every request the way AWS would and more strictly than
-// a mock: POST to "/", the service's Content-Type, a known X-Amz-Target, a
-// SigV4 Authorization header whose credential scope names the service and
-// region and whose signature verifies against the fake's credentials, and a
-// body that decodes into the operation's input with no unknown members and
-// all required members set. A request that fails those checks is a bug in
-// the code under test: the server reports it with t.Errorf and answers with
-// an AWS-shaped 400, so the SDK call fails too. Service-level errors
-// (EntityNotFoundException, AlreadyExistsException, ...) are ordinary
-// answers and do not fail the test.
+// a mock: a SigV4 Authorization header whose credential scope names the
+// service and region and whose signature verifies against the server's
+// credentials; for the services it fakes also POST to "/", the service's
+// Content-Type, a known X-Amz-Target and a body that decodes into the
+// operation's input with no unknown members and all required members set.
+// A request that fails those checks is a bug in the code under test: the
+// server reports it with t.Errorf and answers with an AWS-shaped 400, so
+// the SDK call fails too. Service-level errors (ExecutionDoesNotExist,
+// InvalidRequestException, ...) are ordinary answers and do not fail the
+// test.
 //
-// Every request is logged (Requests) with its target and decoded body, so a
-// test can assert on exactly what was sent.
+// Every request, forwarded or not, is logged (Requests) with its target and
+// decoded body, so a test can assert on exactly what was sent, and any can
+// be made to fail (FailNext).
 package awsfake
 
 import (
@@ -26,6 +31,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -46,11 +52,11 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 )
 
-// Identity of the fake account. Config returns credentials for it; the
-// server rejects requests signed with anything else.
+// The region requests must be signed for, and the key pair Config signs
+// with; the server rejects requests signed with any other (UseCredentials
+// changes it).
 const (
 	Region          = "us-east-1"
-	AccountID       = "123456789012"
 	AccessKeyID     = "AKIDAWSFAKE000000000"
 	SecretAccessKey = "awsfake/secret/key/not/a/real/one/0000"
 )
@@ -61,40 +67,26 @@ type Server struct {
 	tb testing.TB
 	hs *httptest.Server
 
-	// Glue is the Glue Data Catalog state and configuration.
-	Glue *Glue
-	// Athena is the Athena state and configuration.
-	Athena *Athena
-
 	mu       sync.Mutex
 	services map[string]*JSONService // by target prefix
 	requests []Request
 	faults   map[string][]*Error // target → errors to answer next, in order
-	now      func() time.Time
-	creds    aws.Credentials            // the key pair Config signs with
-	accepted map[string]aws.Credentials // by access key id: every pair the server accepts
-
-	// httpServices are the REST-JSON and Query services (rest.go), by
-	// SigV4 service name.
-	httpServices map[string]*httpService
+	creds    aws.Credentials     // the key pair Config signs with, the only one accepted
+	upstream *upstream           // where what no fake serves goes (forward.go); nil: nowhere
 }
 
-// New starts a server with Glue and Athena registered.
+// New starts a server that serves nothing yet: register fakes with
+// NewAthena and NewStepFunctions, forward the rest with Forward.
 func New(tb testing.TB) *Server {
 	tb.Helper()
 	s := &Server{
 		tb:       tb,
 		services: map[string]*JSONService{},
 		faults:   map[string][]*Error{},
-		now:      time.Now,
 	}
 	s.UseCredentials(AccessKeyID, SecretAccessKey)
-	s.Glue = newGlue(s)
-	s.Athena = newAthena(s)
-	s.Register(s.Glue.service())
-	s.Register(s.Athena.service())
 	s.hs = httptest.NewServer(http.HandlerFunc(s.serve))
-	tb.Cleanup(s.Close)
+	tb.Cleanup(s.hs.Close)
 	return s
 }
 
@@ -105,15 +97,6 @@ func (s *Server) UseCredentials(accessKeyID, secret string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.creds = aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}
-	s.accepted = map[string]aws.Credentials{accessKeyID: s.creds}
-}
-
-// AlsoAccept makes the server accept this key pair too, e.g. a second
-// IAM principal's, when a test makes requests as several.
-func (s *Server) AlsoAccept(accessKeyID, secret string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.accepted[accessKeyID] = aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secret}
 }
 
 func (s *Server) credentials() aws.Credentials {
@@ -122,27 +105,8 @@ func (s *Server) credentials() aws.Credentials {
 	return s.creds
 }
 
-// checkAccessKey returns the accepted key pair with this access key id,
-// or the signature error AWS would answer.
-func (s *Server) checkAccessKey(id string) (aws.Credentials, *Error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	c, ok := s.accepted[id]
-	if !ok {
-		return c, s.signatureError("access key %q, want the fake's %q", id, s.creds.AccessKeyID)
-	}
-	return c, nil
-}
-
 // URL is the endpoint to put into aws.Config.BaseEndpoint.
 func (s *Server) URL() string { return s.hs.URL }
-
-// Close stops the server and any query still running; it is called by the
-// test's cleanup and may be called earlier.
-func (s *Server) Close() {
-	s.hs.Close()
-	s.Athena.stopAll()
-}
 
 // Config returns an aws.Config that reaches this server: BaseEndpoint, the
 // fake's static credentials and region, the SDK's standard retryer with
@@ -171,28 +135,17 @@ func disableHostPrefix(st *middleware.Stack) error {
 		}), middleware.Before)
 }
 
-// SetNow replaces the server's clock (timestamps in responses, query
-// submission times).
-func (s *Server) SetNow(now func() time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.now = now
-}
-
-func (s *Server) clock() time.Time {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.now()
-}
-
 // Request is one logged call.
 type Request struct {
-	Target    string         // X-Amz-Target, e.g. "AWSGlue.CreateTable"
+	// Target names the operation: the X-Amz-Target of a JSON-protocol
+	// request ("AWSGlue.CreateTable"), "<service>.<Operation>" for the
+	// others ("iam.CreateRole", "scheduler.UpdateSchedule").
+	Target    string
 	Service   string         // SigV4 service of the credential scope, e.g. "glue"
-	Body      map[string]any // the decoded JSON body (numbers as float64)
+	Body      map[string]any // the decoded JSON body (numbers as float64), or a Query request's form values
 	Raw       []byte         // the body as sent
 	Status    int            // HTTP status answered
-	ErrorType string         // __type answered, "" on success
+	ErrorType string         // the error code answered, "" on success
 }
 
 // Operation is the part after the prefix: "CreateTable".
@@ -227,20 +180,37 @@ func (s *Server) ResetRequests() {
 }
 
 // FailNext makes the next len(errs) calls to target answer with errs, in
-// order, without reaching the operation (e.g. ThrottlingException to test
-// the SDK's retries). Each *Error should come from Errorf.
+// order, without reaching the operation or the upstream server (e.g.
+// ThrottlingException to test the SDK's retries). Each *Error should come
+// from Errorf.
 func (s *Server) FailNext(target string, errs ...*Error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.faults[target] = append(s.faults[target], errs...)
 }
 
+// nextFault returns the next error FailNext queued for target, or nil.
+func (s *Server) nextFault(target string) *Error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	q := s.faults[target]
+	if len(q) == 0 {
+		return nil
+	}
+	s.faults[target] = q[1:]
+	return q[0]
+}
+
 // JSONService is one AWS JSON-protocol service.
 type JSONService struct {
-	TargetPrefix string // X-Amz-Target prefix before the dot, e.g. "AWSGlue"
-	SigningName  string // SigV4 service name, e.g. "glue"
+	TargetPrefix string // X-Amz-Target prefix before the dot, e.g. "AmazonAthena"
+	SigningName  string // SigV4 service name, e.g. "athena"
 	JSONVersion  string // "1.0" or "1.1": Content-Type application/x-amz-json-<v>
 	Operations   map[string]Operation
+	// Forwarded are the operations the fake leaves to the upstream server
+	// (Forward), e.g. Step Functions' state machine calls; any other
+	// operation the fake does not serve is refused as not modelled.
+	Forwarded []string
 }
 
 // Operation serves one call. It returns the response value (marshalled with
@@ -382,8 +352,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := r.Header.Get("X-Amz-Target")
-	if target == "" {
-		s.serveHTTP(w, r, body) // REST-JSON and Query services (rest.go)
+	if s.forwarded(target) {
+		s.forward(w, r, body)
 		return
 	}
 	req := Request{Target: target, Raw: body}
@@ -403,12 +373,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.answer(w, r, &req, svc, aerr)
 		return
 	}
-	s.mu.Lock()
-	if q := s.faults[target]; len(q) > 0 {
-		aerr, s.faults[target] = q[0], q[1:]
-	}
-	s.mu.Unlock()
-	if aerr != nil {
+	if aerr = s.nextFault(target); aerr != nil {
 		s.answer(w, r, &req, svc, aerr)
 		return
 	}
@@ -449,7 +414,7 @@ func (s *Server) route(r *http.Request, target string) (*JSONService, Operation,
 	svc := s.services[prefix]
 	s.mu.Unlock()
 	if !ok || svc == nil {
-		return nil, nil, BadRequest("UnknownOperationException", "X-Amz-Target %q: no such service", target)
+		return nil, nil, BadRequest("UnknownOperationException", "X-Amz-Target %q is not <service>.<operation>", target)
 	}
 	op := svc.Operations[name]
 	if op == nil {
@@ -497,10 +462,10 @@ func (s *Server) checkSigV4(r *http.Request, body []byte, service string, mustSi
 	}
 	date := r.Header.Get("X-Amz-Date")
 	signed := strings.Split(fields["SignedHeaders"], ";")
-	creds, aerr := s.checkAccessKey(scope[0])
+	creds := s.credentials()
 	switch {
-	case aerr != nil:
-		return scope[3], aerr
+	case scope[0] != creds.AccessKeyID:
+		return scope[3], s.signatureError("access key %q, want the server's %q", scope[0], creds.AccessKeyID)
 	case len(date) < 8 || scope[1] != date[:8]:
 		return scope[3], s.signatureError("credential date %q does not match X-Amz-Date %q", scope[1], date)
 	case scope[2] != Region:
@@ -556,18 +521,32 @@ func verifySignature(r *http.Request, body []byte, signed []string, date, servic
 	return nil
 }
 
-// answer writes an AWS error response and logs the request.
+// answer writes an AWS error response and logs the request (req may be
+// nil when the request could not be read). The error is shaped as the
+// request's protocol has it: XML for the Query protocol (IAM, STS), JSON
+// with __type otherwise.
 func (s *Server) answer(w http.ResponseWriter, r *http.Request, req *Request, svc *JSONService, e *Error) {
 	status := e.Status
 	if status == 0 {
 		status = http.StatusBadRequest
 	}
-	if e.bug {
-		s.tb.Errorf("awsfake: malformed request %s %q: %s: %s", r.Method, r.Header.Get("X-Amz-Target"), e.Type, e.Message)
-	}
+	target := r.Header.Get("X-Amz-Target")
 	if req != nil {
+		target = req.Target
 		req.Status, req.ErrorType = status, e.Type
 		s.log(*req)
+	}
+	if e.bug {
+		s.tb.Errorf("awsfake: malformed request %s %s %q: %s: %s", r.Method, r.URL.Path, target, e.Type, e.Message)
+	}
+	w.Header().Set("X-Amzn-RequestId", newUUID())
+	if isQuery(r) {
+		var msg bytes.Buffer
+		_ = xml.EscapeText(&msg, []byte(e.Message))
+		w.Header().Set("Content-Type", "text/xml")
+		w.WriteHeader(status)
+		_, _ = fmt.Fprintf(w, `<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>%s</RequestId></ErrorResponse>`, e.Type, msg.Bytes(), newUUID())
+		return
 	}
 	m := map[string]any{}
 	for k, v := range e.Fields {
@@ -576,9 +555,12 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, req *Request, sv
 	m["__type"] = e.Type
 	m["Message"] = e.Message
 	b, _ := json.Marshal(m)
-	w.Header().Set("Content-Type", contentType(svc))
+	ct := r.Header.Get("Content-Type")
+	if svc != nil || ct == "" {
+		ct = contentType(svc)
+	}
+	w.Header().Set("Content-Type", ct)
 	w.Header().Set("X-Amzn-ErrorType", e.Type)
-	w.Header().Set("X-Amzn-RequestId", newUUID())
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }

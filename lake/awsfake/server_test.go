@@ -15,6 +15,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/tierflow/tierflow/lake/awsfake"
@@ -73,14 +74,22 @@ func send(t *testing.T, srv *awsfake.Server, target, contentType, service, secre
 
 const json11 = "application/x-amz-json-1.1"
 
+// athenaServer is a server with the fake Athena and nothing forwarded.
+// Its Glue client is never used: no CTAS runs here.
+func athenaServer(tb testing.TB) *awsfake.Server {
+	srv := awsfake.New(tb)
+	awsfake.NewAthena(srv, glue.NewFromConfig(srv.Config()))
+	return srv
+}
+
 func TestEnvelopeChecks(t *testing.T) {
 	rec := &recorder{TB: t}
-	srv := awsfake.New(rec)
-	good := `{"Name":"consumer"}`
+	srv := athenaServer(rec)
+	good := `{"QueryExecutionId":"q-1"}`
 	// A well-formed request is answered without a report.
-	status, body := send(t, srv, "AWSGlue.GetDatabase", json11, "glue", awsfake.SecretAccessKey, good)
-	if status != 400 || body["__type"] != "EntityNotFoundException" {
-		t.Fatalf("well-formed GetDatabase: %d %v", status, body)
+	status, body := send(t, srv, "AmazonAthena.GetQueryExecution", json11, "athena", awsfake.SecretAccessKey, good)
+	if status != 400 || body["__type"] != "InvalidRequestException" {
+		t.Fatalf("well-formed GetQueryExecution: %d %v", status, body)
 	}
 	if r := rec.reports(); len(r) != 0 {
 		t.Fatalf("well-formed request reported: %v", r)
@@ -90,17 +99,17 @@ func TestEnvelopeChecks(t *testing.T) {
 		status                                  int
 		typ                                     string
 	}{
-		{"WrongContentType", "AWSGlue.GetDatabase", "application/json", "glue", awsfake.SecretAccessKey, good, 400, "SerializationException"},
-		{"StepFunctionsContentTypeForGlue", "AWSGlue.GetDatabase", "application/x-amz-json-1.0", "glue", awsfake.SecretAccessKey, good, 400, "SerializationException"},
-		{"UnknownService", "AWSNothing.GetDatabase", json11, "glue", awsfake.SecretAccessKey, good, 400, "UnknownOperationException"},
-		{"UnknownOperation", "AWSGlue.GetCrawler", json11, "glue", awsfake.SecretAccessKey, good, 400, "UnknownOperationException"},
-		{"SignedForOtherService", "AWSGlue.GetDatabase", json11, "athena", awsfake.SecretAccessKey, good, 403, "InvalidSignatureException"},
-		{"WrongSecret", "AWSGlue.GetDatabase", json11, "glue", "not-the-secret", good, 403, "InvalidSignatureException"},
-		{"CamelCaseMember", "AWSGlue.GetDatabase", json11, "glue", awsfake.SecretAccessKey, `{"name":"consumer"}`, 400, "SerializationException"},
-		{"UnknownMember", "AWSGlue.GetDatabase", json11, "glue", awsfake.SecretAccessKey, `{"Name":"consumer","Nmae":"x"}`, 400, "SerializationException"},
-		{"NotJSON", "AWSGlue.GetDatabase", json11, "glue", awsfake.SecretAccessKey, `Name=consumer`, 400, "SerializationException"},
-		{"RequiredMissing", "AWSGlue.GetDatabase", json11, "glue", awsfake.SecretAccessKey, `{}`, 400, "ValidationException"},
-		{"NestedCamelCase", "AWSGlue.CreateDatabase", json11, "glue", awsfake.SecretAccessKey, `{"DatabaseInput":{"name":"x"}}`, 400, "SerializationException"},
+		{"WrongContentType", "AmazonAthena.GetQueryExecution", "application/json", "athena", awsfake.SecretAccessKey, good, 400, "SerializationException"},
+		{"StepFunctionsContentTypeForAthena", "AmazonAthena.GetQueryExecution", "application/x-amz-json-1.0", "athena", awsfake.SecretAccessKey, good, 400, "SerializationException"},
+		{"UnknownServiceNothingForwarded", "AWSGlue.GetDatabase", json11, "glue", awsfake.SecretAccessKey, `{"Name":"consumer"}`, 400, "UnknownOperationException"},
+		{"UnknownOperation", "AmazonAthena.GetWorkGroup", json11, "athena", awsfake.SecretAccessKey, `{"WorkGroup":"primary"}`, 400, "UnknownOperationException"},
+		{"SignedForOtherService", "AmazonAthena.GetQueryExecution", json11, "glue", awsfake.SecretAccessKey, good, 403, "InvalidSignatureException"},
+		{"WrongSecret", "AmazonAthena.GetQueryExecution", json11, "athena", "not-the-secret", good, 403, "InvalidSignatureException"},
+		{"CamelCaseMember", "AmazonAthena.GetQueryExecution", json11, "athena", awsfake.SecretAccessKey, `{"queryExecutionId":"q-1"}`, 400, "SerializationException"},
+		{"UnknownMember", "AmazonAthena.GetQueryExecution", json11, "athena", awsfake.SecretAccessKey, `{"QueryExecutionId":"q-1","Nmae":"x"}`, 400, "SerializationException"},
+		{"NotJSON", "AmazonAthena.GetQueryExecution", json11, "athena", awsfake.SecretAccessKey, `QueryExecutionId=q-1`, 400, "SerializationException"},
+		{"RequiredMissing", "AmazonAthena.GetQueryExecution", json11, "athena", awsfake.SecretAccessKey, `{}`, 400, "InvalidRequestException"},
+		{"NestedCamelCase", "AmazonAthena.StartQueryExecution", json11, "athena", awsfake.SecretAccessKey, `{"QueryString":"SELECT 1","ResultConfiguration":{"outputLocation":"s3://r/"}}`, 400, "SerializationException"},
 		{"AthenaTokenTooShort", "AmazonAthena.StartQueryExecution", json11, "athena", awsfake.SecretAccessKey, `{"QueryString":"SELECT 1","ClientRequestToken":"short"}`, 400, "InvalidRequestException"},
 	}
 	for _, c := range cases {
@@ -121,20 +130,20 @@ func TestEnvelopeChecks(t *testing.T) {
 	if len(reqs) != len(cases)+1 {
 		t.Fatalf("%d requests logged, want %d", len(reqs), len(cases)+1)
 	}
-	if r := reqs[0]; r.Target != "AWSGlue.GetDatabase" || r.Service != "glue" || r.Body["Name"] != "consumer" || r.ErrorType != "EntityNotFoundException" || r.Status != 400 {
+	if r := reqs[0]; r.Target != "AmazonAthena.GetQueryExecution" || r.Service != "athena" || r.Body["QueryExecutionId"] != "q-1" || r.ErrorType != "InvalidRequestException" || r.Status != 400 {
 		t.Errorf("first request logged as %+v", r)
 	}
 }
 
 func TestFailNext(t *testing.T) {
-	srv := awsfake.New(t)
-	srv.FailNext("AWSGlue.GetDatabase", awsfake.Errorf("ThrottlingException", "Rate exceeded"))
-	status, body := send(t, srv, "AWSGlue.GetDatabase", json11, "glue", awsfake.SecretAccessKey, `{"Name":"x"}`)
+	srv := athenaServer(t)
+	srv.FailNext("AmazonAthena.GetQueryExecution", awsfake.Errorf("ThrottlingException", "Rate exceeded"))
+	status, body := send(t, srv, "AmazonAthena.GetQueryExecution", json11, "athena", awsfake.SecretAccessKey, `{"QueryExecutionId":"x"}`)
 	if status != 400 || body["__type"] != "ThrottlingException" || body["Message"] != "Rate exceeded" {
 		t.Fatalf("first: %d %v", status, body)
 	}
-	_, body = send(t, srv, "AWSGlue.GetDatabase", json11, "glue", awsfake.SecretAccessKey, `{"Name":"x"}`)
-	if body["__type"] != "EntityNotFoundException" {
+	_, body = send(t, srv, "AmazonAthena.GetQueryExecution", json11, "athena", awsfake.SecretAccessKey, `{"QueryExecutionId":"x"}`)
+	if body["__type"] != "InvalidRequestException" {
 		t.Fatalf("second: %v", body)
 	}
 }

@@ -1,7 +1,9 @@
 package awsfake
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -9,45 +11,44 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
 )
 
-// StepFunctions is the fake AWS Step Functions (X-Amz-Target prefix
-// "AWSStepFunctions", JSON 1.0, SigV4 service "states", camelCase members):
-// state machines and executions in memory. It does not interpret ASL: an
-// execution follows the steps Script returns for it, one step per
-// DescribeExecution call, so a client polling an execution sees it move
-// through states and map runs and finish.
+// StepFunctions is the fake AWS Step Functions' executions (X-Amz-Target
+// prefix "AWSStepFunctions", JSON 1.0, SigV4 service "states", camelCase
+// members): moto stores state machines but runs no execution through its
+// states, map runs or redrives. The state machines themselves are the
+// upstream server's (Forward): CreateStateMachine, UpdateStateMachine and
+// DescribeStateMachine are forwarded, and an execution's state machine is
+// looked up there. The fake does not interpret ASL: an execution follows
+// the steps Script returns for it, one step per DescribeExecution call, so
+// a client polling an execution sees it move through states and map runs
+// and finish.
 //
-// Operations: CreateStateMachine, UpdateStateMachine, DescribeStateMachine,
-// StartExecution, DescribeExecution, StopExecution, RedriveExecution,
-// ListExecutions, GetExecutionHistory, ListMapRuns, DescribeMapRun.
+// Operations: StartExecution, DescribeExecution, StopExecution,
+// RedriveExecution, ListExecutions, GetExecutionHistory, ListMapRuns,
+// DescribeMapRun.
 //
-// Like Step Functions it checks names (1–80 characters, no whitespace or
-// special characters), role ARNs, that a definition is a JSON object whose
-// StartAt names one of its States, and that execution input is JSON; it
-// answers StateMachineAlreadyExists (same name, different definition),
-// StateMachineDoesNotExist, ExecutionDoesNotExist, ExecutionNotRedrivable,
-// and for StartExecution with a name already used: the running execution
-// when the input is the same (an idempotent retry), otherwise
-// ExecutionAlreadyExists.
+// Like Step Functions it checks execution names (1–80 characters, no
+// whitespace or special characters) and that execution input is JSON; it
+// answers StateMachineDoesNotExist, ExecutionDoesNotExist,
+// ExecutionNotRedrivable, and for StartExecution with a name already used:
+// the running execution when the input is the same (an idempotent retry),
+// otherwise ExecutionAlreadyExists.
 type StepFunctions struct {
-	s  *Server
-	mu sync.Mutex
+	s        *Server
+	machines *sfn.Client // where the state machines are
+	mu       sync.Mutex
 	// Script returns the steps of a started (or redriven) execution. Nil,
 	// or no steps: the execution stays RUNNING.
-	Script   func(e ExecutionInfo) []ExecStep
-	machines map[string]*StateMachineRecord // by ARN
-	execs    map[string]*execution          // by ARN
-	order    []string                       // execution ARNs by start
+	Script func(e ExecutionInfo) []ExecStep
+	execs  map[string]*execution // by ARN
+	order  []string              // execution ARNs by start
 	// maxRunning is the most executions ever RUNNING at once.
 	maxRunning int
-}
-
-// StateMachineRecord is a stored state machine.
-type StateMachineRecord struct {
-	Name, Arn, Definition, RoleArn, Type string
-	Created                              time.Time
-	Updates                              int
 }
 
 // ExecutionInfo describes an execution to Script.
@@ -95,37 +96,26 @@ type mapRun struct {
 	total, succeeded, failed int
 }
 
-// NewStepFunctions adds the fake Step Functions to s.
-func NewStepFunctions(s *Server) *StepFunctions {
-	f := &StepFunctions{s: s, machines: map[string]*StateMachineRecord{}, execs: map[string]*execution{}}
+// NewStepFunctions adds the fake Step Functions' executions to s; their
+// state machines are looked up with machines, a client of the server s
+// forwards to.
+func NewStepFunctions(s *Server, machines *sfn.Client) *StepFunctions {
+	f := &StepFunctions{s: s, machines: machines, execs: map[string]*execution{}}
 	s.Register(&JSONService{
 		TargetPrefix: "AWSStepFunctions", SigningName: "states", JSONVersion: "1.0",
+		Forwarded: []string{"CreateStateMachine", "UpdateStateMachine", "DescribeStateMachine"},
 		Operations: map[string]Operation{
-			"CreateStateMachine":   f.createStateMachine,
-			"UpdateStateMachine":   f.updateStateMachine,
-			"DescribeStateMachine": f.describeStateMachine,
-			"StartExecution":       f.startExecution,
-			"DescribeExecution":    f.describeExecution,
-			"StopExecution":        f.stopExecution,
-			"RedriveExecution":     f.redriveExecution,
-			"ListExecutions":       f.listExecutions,
-			"GetExecutionHistory":  f.getExecutionHistory,
-			"ListMapRuns":          f.listMapRuns,
-			"DescribeMapRun":       f.describeMapRun,
+			"StartExecution":      f.startExecution,
+			"DescribeExecution":   f.describeExecution,
+			"StopExecution":       f.stopExecution,
+			"RedriveExecution":    f.redriveExecution,
+			"ListExecutions":      f.listExecutions,
+			"GetExecutionHistory": f.getExecutionHistory,
+			"ListMapRuns":         f.listMapRuns,
+			"DescribeMapRun":      f.describeMapRun,
 		},
 	})
 	return f
-}
-
-// StateMachine returns the named state machine.
-func (f *StepFunctions) StateMachine(name string) (StateMachineRecord, bool) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m, ok := f.machines[f.machineARN(name)]
-	if !ok {
-		return StateMachineRecord{}, false
-	}
-	return *m, true
 }
 
 // Executions lists the executions started, in order.
@@ -160,142 +150,23 @@ func (f *StepFunctions) SetExecutionStatus(arn, status, errName, cause string) {
 	f.apply(e, ExecStep{Status: status, Error: errName, Cause: cause})
 }
 
-func (f *StepFunctions) machineARN(name string) string {
-	return fmt.Sprintf("arn:aws:states:%s:%s:stateMachine:%s", Region, AccountID, name)
-}
+var sfnName = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,80}$`)
 
-var (
-	sfnName   = regexp.MustCompile(`^[A-Za-z0-9_.\-]{1,80}$`)
-	roleARNRe = regexp.MustCompile(`^arn:aws:iam::\d{12}:role/[\w+=,.@/-]{1,64}$`)
-)
-
-func notExist(typ, format string, args ...any) *Error { return Errorf(typ, format, args...) }
-
-// checkDefinition parses an ASL definition enough to catch a broken render.
-func checkDefinition(def string) (map[string]any, *Error) {
-	var doc map[string]any
-	if err := json.Unmarshal([]byte(def), &doc); err != nil {
-		return nil, Errorf("InvalidDefinition", "definition is not a JSON object: %v", err)
-	}
-	states, _ := doc["States"].(map[string]any)
-	start, _ := doc["StartAt"].(string)
-	if _, ok := states[start]; !ok {
-		return nil, Errorf("InvalidDefinition", "StartAt %q is not one of the States", start)
-	}
-	return doc, nil
-}
-
-type createSMRequest struct {
-	Name                 *string          `json:"name"`
-	Definition           *string          `json:"definition"`
-	RoleArn              *string          `json:"roleArn"`
-	Type                 string           `json:"type,omitempty"`
-	Tags                 []map[string]any `json:"tags,omitempty"`
-	LoggingConfiguration map[string]any   `json:"loggingConfiguration,omitempty"`
-	TracingConfiguration map[string]any   `json:"tracingConfiguration,omitempty"`
-	Publish              bool             `json:"publish,omitempty"`
-	VersionDescription   string           `json:"versionDescription,omitempty"`
-	EncryptionConfig     map[string]any   `json:"encryptionConfiguration,omitempty"`
-}
-
-func (f *StepFunctions) createStateMachine(c *Call) (any, error) {
-	var in createSMRequest
-	if err := c.Decode(&in); err != nil {
-		return nil, err
-	}
+// stateMachine looks an execution's state machine up upstream: its
+// definition, parsed to type history events, and its role.
+func (f *StepFunctions) stateMachine(ctx context.Context, arn string) (def map[string]any, role string, err error) {
+	out, err := f.machines.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: &arn})
+	var nf *sfntypes.StateMachineDoesNotExist
 	switch {
-	case in.Name == nil || !sfnName.MatchString(*in.Name):
-		return nil, BadRequest("InvalidName", "CreateStateMachine: name %v", in.Name)
-	case in.Definition == nil:
-		return nil, BadRequest("ValidationException", "CreateStateMachine: no definition")
-	case in.RoleArn == nil || !roleARNRe.MatchString(*in.RoleArn):
-		return nil, BadRequest("InvalidArn", "CreateStateMachine: roleArn %v", in.RoleArn)
-	case in.Type != "" && in.Type != "STANDARD" && in.Type != "EXPRESS":
-		return nil, BadRequest("ValidationException", "CreateStateMachine: type %q", in.Type)
+	case errors.As(err, &nf):
+		return nil, "", Errorf("StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", arn)
+	case err != nil:
+		return nil, "", fmt.Errorf("looking up state machine %s: %w", arn, err)
 	}
-	if _, e := checkDefinition(*in.Definition); e != nil {
-		return nil, e
+	if err := json.Unmarshal([]byte(aws.ToString(out.Definition)), &def); err != nil {
+		return nil, "", fmt.Errorf("state machine %s: definition: %w", arn, err)
 	}
-	typ := in.Type
-	if typ == "" {
-		typ = "STANDARD"
-	}
-	arn := f.machineARN(*in.Name)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if m := f.machines[arn]; m != nil {
-		if m.Definition != *in.Definition || m.RoleArn != *in.RoleArn || m.Type != typ {
-			return nil, Errorf("StateMachineAlreadyExists", "State Machine Already Exists: '%s'", arn)
-		}
-		return map[string]any{"stateMachineArn": arn, "creationDate": epoch(m.Created)}, nil
-	}
-	m := &StateMachineRecord{Name: *in.Name, Arn: arn, Definition: *in.Definition, RoleArn: *in.RoleArn, Type: typ, Created: f.s.clock()}
-	f.machines[arn] = m
-	return map[string]any{"stateMachineArn": arn, "creationDate": epoch(m.Created)}, nil
-}
-
-func (f *StepFunctions) updateStateMachine(c *Call) (any, error) {
-	var in struct {
-		StateMachineArn      *string        `json:"stateMachineArn"`
-		Definition           *string        `json:"definition,omitempty"`
-		RoleArn              *string        `json:"roleArn,omitempty"`
-		LoggingConfiguration map[string]any `json:"loggingConfiguration,omitempty"`
-		TracingConfiguration map[string]any `json:"tracingConfiguration,omitempty"`
-		Publish              bool           `json:"publish,omitempty"`
-		VersionDescription   string         `json:"versionDescription,omitempty"`
-	}
-	if err := c.Decode(&in); err != nil {
-		return nil, err
-	}
-	if in.StateMachineArn == nil {
-		return nil, BadRequest("ValidationException", "UpdateStateMachine: no stateMachineArn")
-	}
-	if in.Definition == nil && in.RoleArn == nil && in.LoggingConfiguration == nil && in.TracingConfiguration == nil {
-		return nil, BadRequest("MissingRequiredParameter", "UpdateStateMachine: nothing to update")
-	}
-	if in.RoleArn != nil && !roleARNRe.MatchString(*in.RoleArn) {
-		return nil, BadRequest("InvalidArn", "UpdateStateMachine: roleArn %q", *in.RoleArn)
-	}
-	if in.Definition != nil {
-		if _, e := checkDefinition(*in.Definition); e != nil {
-			return nil, e
-		}
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m := f.machines[*in.StateMachineArn]
-	if m == nil {
-		return nil, notExist("StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", *in.StateMachineArn)
-	}
-	if in.Definition != nil {
-		m.Definition = *in.Definition
-	}
-	if in.RoleArn != nil {
-		m.RoleArn = *in.RoleArn
-	}
-	m.Updates++
-	return map[string]any{"updateDate": epoch(f.s.clock()), "revisionId": strconv.Itoa(m.Updates)}, nil
-}
-
-func (f *StepFunctions) describeStateMachine(c *Call) (any, error) {
-	var in struct {
-		StateMachineArn *string `json:"stateMachineArn"`
-		IncludedData    string  `json:"includedData,omitempty"`
-	}
-	if err := c.Decode(&in); err != nil {
-		return nil, err
-	}
-	if in.StateMachineArn == nil {
-		return nil, BadRequest("ValidationException", "DescribeStateMachine: no stateMachineArn")
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	m := f.machines[*in.StateMachineArn]
-	if m == nil {
-		return nil, notExist("StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", *in.StateMachineArn)
-	}
-	return map[string]any{"stateMachineArn": m.Arn, "name": m.Name, "status": "ACTIVE", "definition": m.Definition,
-		"roleArn": m.RoleArn, "type": m.Type, "creationDate": epoch(m.Created), "revisionId": strconv.Itoa(m.Updates)}, nil
+	return def, aws.ToString(out.RoleArn), nil
 }
 
 func (f *StepFunctions) execARN(smArn, name string) string {
@@ -328,13 +199,12 @@ func (f *StepFunctions) startExecution(c *Call) (any, error) {
 	if err := json.Unmarshal([]byte(in.Input), &obj); err != nil {
 		return nil, BadRequest("InvalidExecutionInput", "StartExecution: input is not a JSON object: %v", err)
 	}
-	f.mu.Lock()
-	m := f.machines[*in.StateMachineArn]
-	if m == nil {
-		f.mu.Unlock()
-		return nil, notExist("StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", *in.StateMachineArn)
+	def, role, err := f.stateMachine(c.Ctx, *in.StateMachineArn)
+	if err != nil {
+		return nil, err
 	}
-	arn := f.execARN(m.Arn, in.Name)
+	f.mu.Lock()
+	arn := f.execARN(*in.StateMachineArn, in.Name)
 	if e := f.execs[arn]; e != nil {
 		defer f.mu.Unlock()
 		if e.status == "RUNNING" && e.info.Input == in.Input {
@@ -342,8 +212,7 @@ func (f *StepFunctions) startExecution(c *Call) (any, error) {
 		}
 		return nil, Errorf("ExecutionAlreadyExists", "Execution Already Exists: '%s'", arn)
 	}
-	def, _ := checkDefinition(m.Definition)
-	e := &execution{info: ExecutionInfo{Name: in.Name, Arn: arn, StateMachineArn: m.Arn, Input: in.Input}, status: "RUNNING", start: f.s.clock(), def: def}
+	e := &execution{info: ExecutionInfo{Name: in.Name, Arn: arn, StateMachineArn: *in.StateMachineArn, Input: in.Input}, status: "RUNNING", start: time.Now(), def: def}
 	f.execs[arn] = e
 	f.order = append(f.order, arn)
 	running := 0
@@ -353,7 +222,7 @@ func (f *StepFunctions) startExecution(c *Call) (any, error) {
 		}
 	}
 	f.maxRunning = max(f.maxRunning, running)
-	f.event(e, "ExecutionStarted", "executionStartedEventDetails", map[string]any{"input": in.Input, "roleArn": m.RoleArn})
+	f.event(e, "ExecutionStarted", "executionStartedEventDetails", map[string]any{"input": in.Input, "roleArn": role})
 	script := f.Script
 	f.mu.Unlock()
 	// The script runs unlocked: it may call back into the fake.
@@ -369,7 +238,7 @@ func (f *StepFunctions) startExecution(c *Call) (any, error) {
 
 // event appends a history event.
 func (f *StepFunctions) event(e *execution, typ, detailsKey string, details map[string]any) {
-	ev := map[string]any{"id": len(e.events) + 1, "timestamp": epoch(f.s.clock()), "type": typ}
+	ev := map[string]any{"id": len(e.events) + 1, "timestamp": epoch(time.Now()), "type": typ}
 	if len(e.events) > 0 {
 		ev["previousEventId"] = len(e.events)
 	}
@@ -397,15 +266,15 @@ func (f *StepFunctions) apply(e *execution, st ExecStep) {
 			}
 		}
 		if run == nil {
-			run = &mapRun{label: mr.Label, start: f.s.clock(),
-				arn: fmt.Sprintf("arn:aws:states:%s:%s:mapRun:%s/%s:%s", Region, AccountID, smName(e.info.StateMachineArn), mr.Label, newUUID())}
+			run = &mapRun{label: mr.Label, start: time.Now(),
+				arn: strings.Replace(e.info.StateMachineArn, ":stateMachine:", ":mapRun:", 1) + "/" + mr.Label + ":" + newUUID()}
 			e.mapRuns = append(e.mapRuns, run)
 			f.event(e, "MapRunStarted", "mapRunStartedEventDetails", map[string]any{"mapRunArn": run.arn})
 		}
 		run.total, run.succeeded, run.failed = mr.Total, mr.Succeeded, mr.Failed
 	}
 	if st.Status != "" {
-		e.status, e.stop = st.Status, f.s.clock()
+		e.status, e.stop = st.Status, time.Now()
 		e.output, e.err, e.cause = st.Output, st.Error, st.Cause
 		switch st.Status {
 		case "SUCCEEDED":
@@ -445,15 +314,13 @@ func (f *StepFunctions) stateType(e *execution, name string) string {
 	return find(e.def)
 }
 
-func smName(smArn string) string { return smArn[strings.LastIndex(smArn, ":")+1:] }
-
 func (f *StepFunctions) lookup(arn *string, op string) (*execution, error) {
 	if arn == nil {
 		return nil, BadRequest("ValidationException", "%s: no executionArn", op)
 	}
 	e := f.execs[*arn]
 	if e == nil {
-		return nil, notExist("ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", *arn)
+		return nil, Errorf("ExecutionDoesNotExist", "Execution Does Not Exist: '%s'", *arn)
 	}
 	return e, nil
 }
@@ -547,35 +414,43 @@ func (f *StepFunctions) redriveExecution(c *Call) (any, error) {
 	f.mu.Lock()
 	e.steps = steps
 	f.mu.Unlock()
-	return map[string]any{"redriveDate": epoch(f.s.clock())}, nil
+	return map[string]any{"redriveDate": epoch(time.Now())}, nil
 }
 
-func page[T any](items []T, token string, max int) ([]T, string, error) {
+// paging is the paging members of a list request.
+type paging struct {
+	MaxResults int    `json:"maxResults,omitempty"`
+	NextToken  string `json:"nextToken,omitempty"`
+}
+
+// page answers a list request: one page of items as member, and the
+// nextToken of the next page if there is one.
+func (p paging) page(member string, items []map[string]any) (map[string]any, error) {
 	start := 0
-	if token != "" {
-		n, err := strconv.Atoi(token)
+	if p.NextToken != "" {
+		n, err := strconv.Atoi(p.NextToken)
 		if err != nil || n < 0 || n > len(items) {
-			return nil, "", Errorf("InvalidToken", "nextToken %q", token)
+			return nil, Errorf("InvalidToken", "nextToken %q", p.NextToken)
 		}
 		start = n
 	}
-	if max <= 0 || max > 1000 {
-		max = 100
+	size := p.MaxResults
+	if size <= 0 || size > 1000 {
+		size = 100
 	}
-	end := min(start+max, len(items))
-	next := ""
+	end := min(start+size, len(items))
+	out := map[string]any{member: items[start:end]}
 	if end < len(items) {
-		next = strconv.Itoa(end)
+		out["nextToken"] = strconv.Itoa(end)
 	}
-	return items[start:end], next, nil
+	return out, nil
 }
 
 func (f *StepFunctions) listExecutions(c *Call) (any, error) {
 	var in struct {
 		StateMachineArn *string `json:"stateMachineArn"`
 		StatusFilter    string  `json:"statusFilter,omitempty"`
-		MaxResults      int     `json:"maxResults,omitempty"`
-		NextToken       string  `json:"nextToken,omitempty"`
+		paging
 	}
 	if err := c.Decode(&in); err != nil {
 		return nil, err
@@ -583,11 +458,11 @@ func (f *StepFunctions) listExecutions(c *Call) (any, error) {
 	if in.StateMachineArn == nil {
 		return nil, BadRequest("ValidationException", "ListExecutions: this fake needs stateMachineArn")
 	}
+	if _, _, err := f.stateMachine(c.Ctx, *in.StateMachineArn); err != nil {
+		return nil, err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.machines[*in.StateMachineArn] == nil {
-		return nil, notExist("StateMachineDoesNotExist", "State Machine Does Not Exist: '%s'", *in.StateMachineArn)
-	}
 	var list []map[string]any
 	for i := len(f.order) - 1; i >= 0; i-- { // newest first
 		e := f.execs[f.order[i]]
@@ -601,24 +476,15 @@ func (f *StepFunctions) listExecutions(c *Call) (any, error) {
 		}
 		list = append(list, item)
 	}
-	items, next, err := page(list, in.NextToken, in.MaxResults)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]any{"executions": items}
-	if next != "" {
-		out["nextToken"] = next
-	}
-	return out, nil
+	return in.page("executions", list)
 }
 
 func (f *StepFunctions) getExecutionHistory(c *Call) (any, error) {
 	var in struct {
-		ExecutionArn         *string `json:"executionArn"`
-		MaxResults           int     `json:"maxResults,omitempty"`
-		NextToken            string  `json:"nextToken,omitempty"`
-		ReverseOrder         bool    `json:"reverseOrder,omitempty"`
-		IncludeExecutionData *bool   `json:"includeExecutionData,omitempty"`
+		ExecutionArn *string `json:"executionArn"`
+		paging
+		ReverseOrder         bool  `json:"reverseOrder,omitempty"`
+		IncludeExecutionData *bool `json:"includeExecutionData,omitempty"`
 	}
 	if err := c.Decode(&in); err != nil {
 		return nil, err
@@ -633,22 +499,13 @@ func (f *StepFunctions) getExecutionHistory(c *Call) (any, error) {
 	if in.ReverseOrder {
 		slices.Reverse(events)
 	}
-	items, next, err := page(events, in.NextToken, in.MaxResults)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]any{"events": items}
-	if next != "" {
-		out["nextToken"] = next
-	}
-	return out, nil
+	return in.page("events", events)
 }
 
 func (f *StepFunctions) listMapRuns(c *Call) (any, error) {
 	var in struct {
 		ExecutionArn *string `json:"executionArn"`
-		MaxResults   int     `json:"maxResults,omitempty"`
-		NextToken    string  `json:"nextToken,omitempty"`
+		paging
 	}
 	if err := c.Decode(&in); err != nil {
 		return nil, err
@@ -663,15 +520,7 @@ func (f *StepFunctions) listMapRuns(c *Call) (any, error) {
 	for _, r := range e.mapRuns {
 		list = append(list, map[string]any{"executionArn": e.info.Arn, "mapRunArn": r.arn, "stateMachineArn": e.info.StateMachineArn, "startDate": epoch(r.start)})
 	}
-	items, next, err := page(list, in.NextToken, in.MaxResults)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]any{"mapRuns": items}
-	if next != "" {
-		out["nextToken"] = next
-	}
-	return out, nil
+	return in.page("mapRuns", list)
 }
 
 func (f *StepFunctions) describeMapRun(c *Call) (any, error) {

@@ -2,9 +2,10 @@ package awsfake
 
 import (
 	"fmt"
-	"github.com/tierflow/tierflow/lake/engine/sqltok"
 	"strconv"
 	"strings"
+
+	"github.com/tierflow/tierflow/lake/engine/sqltok"
 )
 
 // CTAS is a parsed CREATE TABLE ... WITH (...) AS statement.

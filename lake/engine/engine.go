@@ -14,8 +14,23 @@ package engine
 
 import (
 	"context"
+	"errors"
 
 	"github.com/tierflow/tierflow/lake/catalog"
+)
+
+// Errors of a CTAS an engine refuses before it runs anything; the message
+// around them says what to change.
+var (
+	// ErrUnsupported: the CTAS asks for what the engine cannot do (DuckDB
+	// has no Hive bucketing and writes only Parquet; Athena opens at most
+	// 100 writers per statement).
+	ErrUnsupported = errors.New("engine: not supported")
+	// ErrOutsideLake: CTAS.Location is not below the engine's lake (or is
+	// its root).
+	ErrOutsideLake = errors.New("engine: location is not below the lake")
+	// ErrNotEmpty: CTAS.Location already holds objects.
+	ErrNotEmpty = errors.New("engine: location is not empty")
 )
 
 // CTAS is one derived table to build.

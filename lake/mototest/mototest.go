@@ -99,6 +99,13 @@ func load(tb testing.TB, endpoint string, creds aws.CredentialsProvider) aws.Con
 // account.
 func NewAccount(tb testing.TB) aws.Config {
 	tb.Helper()
+	cfg, _ := NewAccountID(tb)
+	return cfg
+}
+
+// NewAccountID is NewAccount, also returning the account's id.
+func NewAccountID(tb testing.TB) (aws.Config, string) {
+	tb.Helper()
 	var b [5]byte
 	_, _ = rand.Read(b[:])
 	acct := fmt.Sprintf("%012d", (uint64(b[0])<<32|uint64(b[1])<<24|uint64(b[2])<<16|uint64(b[3])<<8|uint64(b[4]))%1_000_000_000_000)
@@ -109,7 +116,7 @@ func NewAccount(tb testing.TB) aws.Config {
 		tb.Fatalf("mototest: assume a role in account %s: %v", acct, err)
 	}
 	c := out.Credentials
-	return load(tb, Endpoint(tb), credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken)))
+	return load(tb, Endpoint(tb), credentials.NewStaticCredentialsProvider(aws.ToString(c.AccessKeyId), aws.ToString(c.SecretAccessKey), aws.ToString(c.SessionToken))), acct
 }
 
 // Name returns prefix-<random hex>: moto is shared by every test package

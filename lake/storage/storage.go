@@ -16,12 +16,26 @@ import (
 // ErrNotExist is returned (wrapped) when an object does not exist.
 var ErrNotExist = errors.New("storage: object does not exist")
 
+// ErrChanged is returned (wrapped) by a reader whose object was replaced
+// while it was being read: the bytes already read and the rest would come
+// from different objects. The S3 store, which reads in ranged parts pinned
+// to the first ETag, returns it.
+var ErrChanged = errors.New("storage: object changed while being read")
+
 // Object describes a stored object.
 type Object struct {
 	Key     string    // relative to the storage root, slash-separated
 	Size    int64     // bytes
 	ETag    string    // opaque change token (S3 ETag, or a content hash locally)
 	ModTime time.Time // last modification
+	// StorageClass is the S3 storage class ("" where the store has none,
+	// e.g. a local directory: read it as STANDARD).
+	StorageClass string
+	// ArchiveTier is INTELLIGENT_TIERING's archive access tier, if any.
+	ArchiveTier string
+	// Archived is set by Stat when the object must be restored before it
+	// can be read (see NeedsRestore); Restoring when a restore is under way.
+	Archived, Restoring bool
 }
 
 // Writer streams one object. Nothing is visible under the key until Commit
@@ -42,6 +56,9 @@ type PutOptions struct {
 	// SHA256 is the hex digest of the content when the caller knows it; an
 	// implementation may store and verify it.
 	SHA256 string
+	// Tags are object tags where the store has them (S3; a local directory
+	// ignores them). Lifecycle rules filter on them.
+	Tags map[string]string
 }
 
 // Storage is an object store rooted at URI().

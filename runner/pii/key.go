@@ -93,6 +93,16 @@ func (k FileKey) create() error {
 	return nil
 }
 
+// Errors of a missing or unusable HMAC key; the message around them says
+// where the key was looked for.
+var (
+	// ErrShortKey: the key has fewer than MinKeyBytes bytes.
+	ErrShortKey = errors.New("pii: hmac key too short")
+	// ErrNoKey: the policy hashes values but the job gives no key and
+	// none is generated for its lake.
+	ErrNoKey = errors.New("pii: no hmac key")
+)
+
 // ParseKey decodes a key file's content (see FileKey).
 func ParseKey(data []byte) ([]byte, error) {
 	trimmed := bytes.TrimSpace(data)
@@ -104,7 +114,7 @@ func ParseKey(data []byte) ([]byte, error) {
 		data = key
 	}
 	if len(data) < MinKeyBytes {
-		return nil, fmt.Errorf("holds a %d-byte key; at least %d random bytes (or %d hex digits) are needed", len(data), MinKeyBytes, 2*MinKeyBytes)
+		return nil, fmt.Errorf("%w: holds a %d-byte key; at least %d random bytes (or %d hex digits) are needed", ErrShortKey, len(data), MinKeyBytes, 2*MinKeyBytes)
 	}
 	return data, nil
 }
@@ -138,7 +148,7 @@ func (k KMSKey) Key(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("kms decrypt of the hmac data key under %s: %w", k.KeyID, err)
 	}
 	if len(out.Plaintext) < MinKeyBytes {
-		return nil, fmt.Errorf("kms decrypt under %s gave a %d-byte key; at least %d bytes are needed (GenerateDataKey with KeySpec AES_256)", k.KeyID, len(out.Plaintext), MinKeyBytes)
+		return nil, fmt.Errorf("%w: kms decrypt under %s gave a %d-byte key; at least %d bytes are needed (GenerateDataKey with KeySpec AES_256)", ErrShortKey, k.KeyID, len(out.Plaintext), MinKeyBytes)
 	}
 	return out.Plaintext, nil
 }
@@ -164,5 +174,5 @@ func Source(p jobs.PIIPolicy, job, lakeURI string, client KMSDecrypter, log zero
 	case strings.HasPrefix(lakeURI, "file://"):
 		return FileKey{Path: LakeKeyPath(strings.TrimPrefix(lakeURI, "file://"), job), Create: true, Log: log}, nil
 	}
-	return nil, fmt.Errorf("the PII policy hashes values but job %s names no key: set pii.key_file, or pii.kms_key_id with pii.encrypted_key (a lake other than file:// gets no generated key)", job)
+	return nil, fmt.Errorf("%w: the PII policy hashes values but job %s names no key: set pii.key_file, or pii.kms_key_id with pii.encrypted_key (a lake other than file:// gets no generated key)", ErrNoKey, job)
 }

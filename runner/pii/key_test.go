@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,6 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/jobs"
@@ -40,8 +42,9 @@ func TestParseKey(t *testing.T) {
 	} {
 		got, err := ParseKey(c.in)
 		if c.err != "" {
-			if err == nil || !strings.Contains(err.Error(), c.err) {
-				t.Errorf("%s: err %v, want %q", c.name, err, c.err)
+			// Text: the message reports how many bytes the key decoded to.
+			if !errors.Is(err, ErrShortKey) || !strings.Contains(err.Error(), c.err) {
+				t.Errorf("%s: err %v, want ErrShortKey saying %q", c.name, err, c.err)
 			}
 			continue
 		}
@@ -184,13 +187,15 @@ func TestKMSKey(t *testing.T) {
 
 	// A wrong blob: KMS's error is returned, naming the key.
 	_, err = KMSKey{Client: kmsClient(srv.URL), KeyID: policy.KMSKeyID, Ciphertext: []byte("other")}.Key(ctx)
-	if err == nil || !strings.Contains(err.Error(), "InvalidCiphertextException") || !strings.Contains(err.Error(), policy.KMSKeyID) {
+	var invalid *kmstypes.InvalidCiphertextException
+	// Text: the message names the key.
+	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), policy.KMSKeyID) {
 		t.Errorf("wrong blob: %v", err)
 	}
 
 	// A short data key is refused.
 	srv2, _ := fakeKMS(t, "k", blob, []byte("sixteen bytes!!!"))
-	if _, err := (KMSKey{Client: kmsClient(srv2.URL), KeyID: "k", Ciphertext: blob}).Key(ctx); err == nil || !strings.Contains(err.Error(), "16-byte key") {
+	if _, err := (KMSKey{Client: kmsClient(srv2.URL), KeyID: "k", Ciphertext: blob}).Key(ctx); !errors.Is(err, ErrShortKey) {
 		t.Errorf("short data key: %v", err)
 	}
 }
@@ -205,7 +210,7 @@ func TestSource(t *testing.T) {
 	if fk, ok := s.(FileKey); err != nil || !ok || fk.Path != filepath.Join("/lake", "_tierflow", "keys", "j.hmac.key") || !fk.Create {
 		t.Errorf("local lake source %#v, %v", s, err)
 	}
-	if _, err := Source(jobs.PIIPolicy{Set: true}, "j", "s3://bucket", nil, log); err == nil || !strings.Contains(err.Error(), "names no key") {
+	if _, err := Source(jobs.PIIPolicy{Set: true}, "j", "s3://bucket", nil, log); !errors.Is(err, ErrNoKey) {
 		t.Errorf("s3 lake without a key: %v", err)
 	}
 	if _, err := Source(jobs.PIIPolicy{Set: true, KMSKeyID: "k", EncryptedKey: []byte("x")}, "j", "s3://b", nil, log); err == nil {

@@ -128,7 +128,7 @@ func checkRules(rules map[string]Rule, key []byte) error {
 		}
 	}
 	if NeedsKey(rules) && len(key) < MinKeyBytes {
-		return fmt.Errorf("hmac needs a key of at least %d bytes, got %d", MinKeyBytes, len(key))
+		return fmt.Errorf("%w: hmac needs a key of at least %d bytes, got %d", ErrShortKey, MinKeyBytes, len(key))
 	}
 	return nil
 }

@@ -20,7 +20,8 @@
 // copied to that Task. Everything else runs as written.
 //
 // Output: {"status": "SUCCEEDED"|"FAILED", "error", "cause", "output",
-//          "calls": [{"state", "resource", "input"}], "objects": {...}}
+//          "calls": [{"state", "resource", "input"}], "objects": {...},
+//          "entered": [top-level state names, in order]}
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -106,8 +107,12 @@ function handler(name, resource) {
         return { ETag: '"0"' };
       case 'arn:aws:states:::ecs:runTask.sync':
         return { TaskArn: `arn:aws:ecs:us-east-1:123456789012:task/c/${calls.length}`, LastStatus: 'STOPPED', Containers: [{ ExitCode: 0 }] };
+      case 'arn:aws:states:::sns:publish':
+        return { MessageId: `m-${calls.length}` };
       case 'arn:aws:states:::athena:startQueryExecution.sync':
         return { QueryExecution: { QueryExecutionId: `q-${calls.length}`, Status: { State: 'SUCCEEDED' } } };
+      case 'arn:aws:states:::states:startExecution': // the intake machine starting the job's
+        return { ExecutionArn: `${input.StateMachineArn.replace(':stateMachine:', ':execution:')}:${input.Name}`, StartDate: '2020-04-02T06:00:00Z' };
       default:
         throw new Error(`run-local.mjs: no mock for resource ${resource} (state ${name})`);
     }
@@ -121,17 +126,30 @@ for (const [name, state] of taskStates(definition)) {
   handlers[name] = handler(name, state.Resource);
   if (state.Retry) retryIntervalOverrides[name] = 0;
 }
+// Wait states take no time (the states entered show which were reached).
+const waitTimeOverrides = {};
+for (const [name, state] of Object.entries(definition.States)) {
+  if (state.Type === 'Wait') waitTimeOverrides[name] = 0;
+}
 
 const machine = new StateMachine(definition, { validationOptions: { checkArn: true, checkPaths: true } });
 const execution = machine.run(scenario.input ?? {}, {
-  overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides },
+  overrides: { taskResourceLocalHandlers: handlers, retryIntervalOverrides, waitTimeOverrides },
   context: { Execution: { Name: scenario.execution ?? 'exec-1', Id: `arn:aws:states:us-east-1:123456789012:execution:tierflow-consumer-header:${scenario.execution ?? 'exec-1'}` } },
 });
-const report = { status: 'SUCCEEDED', calls, objects };
+// The top-level states entered, in order (Map iterations' are left out).
+const entered = [];
+const logged = (async () => {
+  for await (const ev of execution.eventLogs) {
+    if (ev.type === 'StateEntered' && ev.index === undefined) entered.push(ev.state.name);
+  }
+})();
+const report = { status: 'SUCCEEDED', calls, objects, entered };
 try {
   report.output = await execution.result;
 } catch (err) {
   const e = err.cause ?? err;
   Object.assign(report, { status: 'FAILED', error: e.name, cause: e.message });
 }
+await logged;
 process.stdout.write(JSON.stringify(report));

@@ -3,7 +3,7 @@
 // gen writes tierflow's bad-input corpus: one small gzip CSV part per kind
 // of bad input, for the job in job.yaml, and expected.json, which says for
 // each file what the converter must do with it (succeed, or fail with an
-// error saying what and where) and which records it must reject, by line
+// error of a given kind, saying where) and which records it must reject, by line
 // and byte offset. Every data record's ID is the physical line it starts
 // on, so a reader of the outputs can match every input record to its row
 // in the Parquet or its line in the rejects sidecar.
@@ -43,12 +43,17 @@ type Reject struct {
 
 // Case is one corpus file and what must happen to it.
 type Case struct {
-	File    string   `json:"file"`
-	What    string   `json:"what"`
-	Outcome string   `json:"outcome"`         // "ok" or "fail"
-	Error   []string `json:"error,omitempty"` // substrings of the error (fail)
-	Records int      `json:"records"`         // data records in the input
-	Rejects []Reject `json:"rejects"`         // records to reject, in input order
+	File    string `json:"file"`
+	What    string `json:"what"`
+	Outcome string `json:"outcome"` // "ok" or "fail"
+	// Error is the kind of error (fail): the name of a container error
+	// variable or type, e.g. "ErrTruncatedGzip" or "RejectsError".
+	Error string `json:"error,omitempty"`
+	// Says are substrings the error's message must hold: what only the
+	// text tells a user (how a header differs from the sample).
+	Says    []string `json:"says,omitempty"`
+	Records int      `json:"records"` // data records in the input
+	Rejects []Reject `json:"rejects"` // records to reject, in input order
 	// GoodIDs is the SHA-256 of the IDs of the records that must be in the
 	// Parquet, sorted, one decimal per line.
 	GoodIDs string `json:"good_ids_sha256,omitempty"`
@@ -171,42 +176,76 @@ func (c Case) from(p *part) Case {
 	return c
 }
 
+// corpus is the files and cases being written.
+type corpus struct {
+	files map[string][]byte
+	cases []Case
+}
+
+func (c *corpus) add(cs Case, data []byte) {
+	c.files[cs.File] = data
+	c.cases = append(c.cases, cs)
+}
+
+// n is the number of good records of most files: one reject stays below
+// max_fraction 0.001.
+const n = 1500
+
 func main() {
 	dir := flag.String("dir", "testdata/bad", "where to write the corpus")
 	flag.Parse()
-	files := map[string][]byte{}
-	var cases []Case
-	add := func(c Case, data []byte) {
-		files[c.File] = data
-		cases = append(cases, c)
-	}
-	const n = 1500 // good records: one reject stays below max_fraction 0.001
+	c := &corpus{files: map[string][]byte{}}
+	c.gzipFaults()
+	c.headerProblems()
+	c.encodings()
+	c.badRecords()
+	c.thresholdsAndMembers()
 
-	// Gzip-level faults.
+	for name, data := range c.files {
+		if err := os.WriteFile(filepath.Join(*dir, name), data, 0o644); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(*dir, "header.csv"), []byte(strings.Join(header, ",")+"\n"), 0o644); err != nil {
+		log.Fatal(err)
+	}
+	js, err := json.MarshalIndent(Expected{Job: "job.yaml", Cases: c.cases}, "", "  ")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(*dir, "expected.json"), append(js, '\n'), 0o644); err != nil {
+		log.Fatal(err)
+	}
+}
+
+// gzipFaults adds the gzip-level faults.
+func (c *corpus) gzipFaults() {
 	p := standard(1, n)
 	full := gz(p.buf.Bytes())
 	cut := full[:len(full)*6/10]
-	add(Case{File: "truncated.csv.gz", What: "gzip stream cut off at 60% of its bytes", Outcome: "fail",
-		Error:            []string{"truncated gzip input", "compressed byte offset"},
+	c.add(Case{File: "truncated.csv.gz", What: "gzip stream cut off at 60% of its bytes", Outcome: "fail",
+		Error:            "ErrTruncatedGzip",
 		CompressedOffset: &Range{int64(len(cut)), int64(len(cut))}}.from(p), cut)
 	bad := slices.Clone(full)
 	at := len(bad) / 2
 	for i := at; i < at+32; i++ {
 		bad[i] ^= 0xa5
 	}
-	add(Case{File: "corrupt.csv.gz", What: "32 bytes of the deflate stream flipped at its middle", Outcome: "fail",
-		Error:            []string{"gzip", "compressed byte offset"},
+	c.add(Case{File: "corrupt.csv.gz", What: "32 bytes of the deflate stream flipped at its middle", Outcome: "fail",
+		Error:            "ErrCorruptGzip",
 		CompressedOffset: &Range{int64(at), int64(len(bad))}}.from(p), bad)
-	add(Case{File: "not-gzip.csv.gz", What: "a plain CSV named .csv.gz", Outcome: "fail",
-		Error: []string{"not a gzip file"}}.from(p), p.buf.Bytes())
-	add(Case{File: "empty.csv.gz", What: "an empty (0-byte) file", Outcome: "fail",
-		Error: []string{"not a gzip file"}, Rejects: []Reject{}}, nil)
-	add(Case{File: "empty-stream.csv.gz", What: "a valid gzip stream holding nothing (no header line)", Outcome: "fail",
-		Error: []string{"no header record"}, Rejects: []Reject{}}, gz(nil))
+	c.add(Case{File: "not-gzip.csv.gz", What: "a plain CSV named .csv.gz", Outcome: "fail",
+		Error: "ErrNotGzip"}.from(p), p.buf.Bytes())
+	c.add(Case{File: "empty.csv.gz", What: "an empty (0-byte) file", Outcome: "fail",
+		Error: "ErrNotGzip", Rejects: []Reject{}}, nil)
+	c.add(Case{File: "empty-stream.csv.gz", What: "a valid gzip stream holding nothing (no header line)", Outcome: "fail",
+		Error: "ErrNoHeader", Rejects: []Reject{}}, gz(nil))
+}
 
-	// Header-level problems.
-	p = standard(2, 0)
-	add(Case{File: "header-only.csv.gz", What: "the header and no record", Outcome: "ok"}.from(p), gz(p.buf.Bytes()))
+// headerProblems adds the header-level problems.
+func (c *corpus) headerProblems() {
+	p := standard(2, 0)
+	c.add(Case{File: "header-only.csv.gz", What: "the header and no record", Outcome: "ok"}.from(p), gz(p.buf.Bytes()))
 	for _, h := range []struct{ file, what, line, want string }{
 		{"header-missing.csv.gz", "the header lacks the Note column", "ID,State,Name,Age,Amount,Born", `missing: "Note"`},
 		{"header-renamed.csv.gz", "the State column is called Province", "ID,Province,Name,Age,Amount,Born,Note", `renamed: #2 "State" → "Province"`},
@@ -215,39 +254,43 @@ func main() {
 		p := newPart(3)
 		p.raw(h.line + "\n")
 		p.goods(10, "\n")
-		add(Case{File: h.file, What: h.what, Outcome: "fail", Error: []string{"header does not match", h.want}}.from(p), gz(p.buf.Bytes()))
+		c.add(Case{File: h.file, What: h.what, Outcome: "fail", Error: "ErrHeaderMismatch", Says: []string{h.want}}.from(p), gz(p.buf.Bytes()))
 	}
+}
 
-	// Encodings and line ends.
-	p = newPart(4)
+// encodings adds encodings and line ends.
+func (c *corpus) encodings() {
+	p := newPart(4)
 	p.raw("\xef\xbb\xbf" + strings.Join(header, ",") + "\n")
 	p.goods(n, "\n")
-	add(Case{File: "bom.csv.gz", What: "a UTF-8 byte-order mark before the header", Outcome: "ok"}.from(p), gz(p.buf.Bytes()))
+	c.add(Case{File: "bom.csv.gz", What: "a UTF-8 byte-order mark before the header", Outcome: "ok"}.from(p), gz(p.buf.Bytes()))
 	p = newPart(5)
 	p.raw(strings.Join(header, ",") + "\r\n")
 	p.goods(n, "\r\n")
-	add(Case{File: "crlf.csv.gz", What: "CRLF line ends throughout", Outcome: "ok"}.from(p), gz(p.buf.Bytes()))
+	c.add(Case{File: "crlf.csv.gz", What: "CRLF line ends throughout", Outcome: "ok"}.from(p), gz(p.buf.Bytes()))
 	p = newPart(6)
 	p.raw(strings.Join(header, ",") + "\r\n")
 	for i := range n {
 		p.record(p.goodFields(), []string{"\n", "\r\n"}[i%2], "")
 	}
-	add(Case{File: "mixed-eol.csv.gz", What: "LF and CRLF line ends alternating", Outcome: "ok"}.from(p), gz(p.buf.Bytes()))
+	c.add(Case{File: "mixed-eol.csv.gz", What: "LF and CRLF line ends alternating", Outcome: "ok"}.from(p), gz(p.buf.Bytes()))
+}
 
-	// Bad records among good ones.
+// badRecords adds bad records among good ones, and a field over 1 MB.
+func (c *corpus) badRecords() {
 	one := func(seed uint64, file, what, reason string, fields func(p *part) []string) {
 		p := standard(seed, n/2)
 		p.record(fields(p), "\n", reason)
 		p.goods(n/2, "\n")
-		add(Case{File: file, What: what, Outcome: "ok"}.from(p), gz(p.buf.Bytes()))
+		c.add(Case{File: file, What: what, Outcome: "ok"}.from(p), gz(p.buf.Bytes()))
 	}
 	one(7, "bare-quote.csv.gz", `a quote inside an unquoted field (Jo"hn)`, "quote", func(p *part) []string { return p.with(2, `Jo"hn`) })
 	one(8, "invalid-utf8.csv.gz", "invalid UTF-8 bytes in a string field", "UTF-8", func(p *part) []string { return p.with(6, "caf\xe9 \xff\xfe") })
 	// NUL is valid UTF-8: the record is kept, the value intact.
-	p = standard(9, n/2)
+	p := standard(9, n/2)
 	p.record(p.with(6, "Jo\x00hn\x00"), "\n", "")
 	p.goods(n/2, "\n")
-	add(Case{File: "nul-bytes.csv.gz", What: "NUL bytes inside a string field: kept as they are", Outcome: "ok"}.from(p), gz(p.buf.Bytes()))
+	c.add(Case{File: "nul-bytes.csv.gz", What: "NUL bytes inside a string field: kept as they are", Outcome: "ok"}.from(p), gz(p.buf.Bytes()))
 	one(10, "wide-line.csv.gz", "a line of 10,000 fields", "field count", func(p *part) []string {
 		f := make([]string, 10000)
 		for i := range f {
@@ -263,10 +306,13 @@ func main() {
 	big := strings.Repeat("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_", (1<<20)/64+1000)
 	p.record(p.with(6, big), "\n", "")
 	p.goods(n/2, "\n")
-	add(Case{File: "big-field.csv.gz", What: fmt.Sprintf("a %d-byte field", len(big)), Outcome: "ok", LongestValue: len(big)}.from(p), gz(p.buf.Bytes()))
+	c.add(Case{File: "big-field.csv.gz", What: fmt.Sprintf("a %d-byte field", len(big)), Outcome: "ok", LongestValue: len(big)}.from(p), gz(p.buf.Bytes()))
+}
 
-	// Reject thresholds (job: max_rows 1000, max_fraction 0.001).
-	p = standard(14, 0)
+// thresholdsAndMembers adds the reject thresholds (job: max_rows 1000,
+// max_fraction 0.001), and several gzip members one after the other.
+func (c *corpus) thresholdsAndMembers() {
+	p := standard(14, 0)
 	for i := range 2000 {
 		if i%20 == 7 {
 			p.record(p.with(3, "x"+strconv.Itoa(i)), "\n", "Age")
@@ -274,8 +320,8 @@ func main() {
 			p.record(p.goodFields(), "\n", "")
 		}
 	}
-	add(Case{File: "rejects-5pct.csv.gz", What: "5% bad records: above max_fraction 0.001", Outcome: "fail",
-		Error: []string{"too many rejected rows", "100 of 2000", "max_fraction"}}.from(p), gz(p.buf.Bytes()))
+	c.add(Case{File: "rejects-5pct.csv.gz", What: "5% bad records: above max_fraction 0.001", Outcome: "fail",
+		Error: "RejectsError"}.from(p), gz(p.buf.Bytes()))
 	p = standard(15, 0)
 	for i := range 10000 {
 		if i == 4321 {
@@ -284,27 +330,11 @@ func main() {
 			p.record(p.goodFields(), "\n", "")
 		}
 	}
-	add(Case{File: "rejects-0.01pct.csv.gz", What: "0.01% bad records: below max_fraction 0.001", Outcome: "ok"}.from(p), gz(p.buf.Bytes()))
+	c.add(Case{File: "rejects-0.01pct.csv.gz", What: "0.01% bad records: below max_fraction 0.001", Outcome: "ok"}.from(p), gz(p.buf.Bytes()))
 
 	// Several gzip members one after the other (what pigz and cat produce).
 	p = standard(16, n)
 	b := p.buf.Bytes()
 	multi := append(gz(b[:len(b)/3]), gz(b[len(b)/3:])...)
-	add(Case{File: "multi-member.csv.gz", What: "two concatenated gzip members, split mid-record", Outcome: "ok"}.from(p), multi)
-
-	for name, data := range files {
-		if err := os.WriteFile(filepath.Join(*dir, name), data, 0o644); err != nil {
-			log.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(*dir, "header.csv"), []byte(strings.Join(header, ",")+"\n"), 0o644); err != nil {
-		log.Fatal(err)
-	}
-	js, err := json.MarshalIndent(Expected{Job: "job.yaml", Cases: cases}, "", "  ")
-	if err != nil {
-		log.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(*dir, "expected.json"), append(js, '\n'), 0o644); err != nil {
-		log.Fatal(err)
-	}
+	c.add(Case{File: "multi-member.csv.gz", What: "two concatenated gzip members, split mid-record", Outcome: "ok"}.from(p), multi)
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/tierflow/tierflow/lake/awsfake"
 	"github.com/tierflow/tierflow/lake/catalog"
 	"github.com/tierflow/tierflow/lake/catalog/catalogtest"
 	"github.com/tierflow/tierflow/lake/catalog/glue"
@@ -12,18 +13,19 @@ import (
 
 // motoIgnoresVersionID: Glue's UpdateTable takes VersionId for optimistic
 // locking and answers ConcurrentModificationException when it is stale
-// (Glue API reference, UpdateTable; awsfake does so); moto 5.2.1 ignores
-// it and overwrites.
+// (Glue API reference, UpdateTable; awsfake's Glue, now gone, did so); moto
+// 5.2.1 ignores it and overwrites.
 const motoIgnoresVersionID = "moto 5.2.1's UpdateTable ignores VersionId; Glue refuses a stale one with ConcurrentModificationException"
 
-// TestConformanceMoto runs the suite against moto's Glue, an
-// implementation of the API written by others than this client's (and
-// awsfake's) authors. Every open is a fresh moto account, so an empty
-// catalog.
-func TestConformanceMoto(t *testing.T) {
+// TestConformance runs the suite against moto's Glue, an implementation of
+// the API written by others than this client's authors, through awsfake,
+// which checks every request's SigV4 signature. Every open is a fresh moto
+// account, so an empty catalog.
+func TestConformance(t *testing.T) {
 	mototest.Endpoint(t)
 	catalogtest.Run(t, mototest.Except(t, func(t *testing.T) catalog.Catalog {
-		return glue.New(mototest.NewAccount(t), glue.Options{})
+		srv, _ := awsfake.OnMoto(t)
+		return glue.New(srv.Config(), glue.Options{})
 	}, map[string]string{"Table/ConditionalUpdate": motoIgnoresVersionID}))
 }
 

@@ -276,17 +276,16 @@ func (e *Engine) checkLocation(ctx context.Context, location string) (string, er
 	key, ok := strings.CutPrefix(location, root)
 	key = strings.TrimSuffix(key, "/")
 	if !ok || key == "" {
-		return "", fmt.Errorf("location %s is not below the lake %s", location, st.URI())
+		return "", fmt.Errorf("%w: %s (the lake is %s)", engine.ErrOutsideLake, location, st.URI())
 	}
 	if err := storage.CheckKey(key); err != nil {
 		return "", fmt.Errorf("location %s: %w", location, err)
 	}
-	errNotEmpty := errors.New("not empty")
 	err := st.List(ctx, key+"/", func(o storage.Object) error {
-		return fmt.Errorf("%w: holds %s", errNotEmpty, o.Key)
+		return fmt.Errorf("%w (Athena's external_location rule): %s holds %s", engine.ErrNotEmpty, location, o.Key)
 	})
-	if errors.Is(err, errNotEmpty) {
-		return "", fmt.Errorf("location %s must be empty (Athena's external_location rule): %w", location, err)
+	if errors.Is(err, engine.ErrNotEmpty) {
+		return "", err
 	}
 	if err != nil {
 		return "", fmt.Errorf("location %s: %w", location, err)

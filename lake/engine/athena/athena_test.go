@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	awsglue "github.com/aws/aws-sdk-go-v2/service/glue"
 
 	"github.com/tierflow/tierflow/lake/awsfake"
 	"github.com/tierflow/tierflow/lake/catalog"
@@ -25,11 +28,14 @@ const (
 	kmsKey  = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 )
 
-// env is an engine on the fake with a Glue catalog holding the source
-// table consumer.consumer_header (partitioned by month, 4 buckets).
+// env is an engine on the fake Athena with moto's Glue catalog (a fresh
+// account) holding the source table consumer.consumer_header
+// (partitioned by month, 4 buckets).
 type env struct {
 	srv    *awsfake.Server
-	cat    *glue.Catalog
+	athena *awsfake.Athena
+	cat    *glue.Catalog // the engine's, through srv
+	moto   *glue.Catalog // the same catalog, reached directly: what the test reads is not logged
 	eng    *athena.Engine
 	sleeps []time.Duration
 	mu     sync.Mutex
@@ -37,7 +43,8 @@ type env struct {
 
 func newEnv(t *testing.T, opts athena.Options) *env {
 	t.Helper()
-	e := &env{srv: awsfake.New(t)}
+	srv, acct := awsfake.OnMoto(t)
+	e := &env{srv: srv, athena: awsfake.NewAthena(srv, awsglue.NewFromConfig(acct.Config)), moto: glue.New(acct.Config, glue.Options{})}
 	e.cat = glue.New(e.srv.Config(), glue.Options{})
 	ctx := t.Context()
 	if err := e.cat.EnsureDatabase(ctx, "consumer"); err != nil {
@@ -60,6 +67,31 @@ func newEnv(t *testing.T, opts athena.Options) *env {
 		return ctx.Err()
 	})
 	return e
+}
+
+// tables lists the database consumer's tables, sorted.
+func (e *env) tables(t *testing.T) []string {
+	t.Helper()
+	names, err := e.athena.TableNames(context.Background(), "consumer")
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// partitionValues lists the values of a table's partitions.
+func (e *env) partitionValues(t *testing.T, table string) [][]string {
+	t.Helper()
+	ps, err := e.moto.ListPartitions(context.Background(), "consumer", table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]string
+	for _, p := range ps {
+		out = append(out, p.Values)
+	}
+	return out
 }
 
 func sourceTable() catalog.Table {
@@ -111,10 +143,10 @@ var scratchName = regexp.MustCompile(`"consumer"\."(consumer_ca__tf_[0-9a-f]{10}
 // and every field of the result.
 func TestCTASGolden(t *testing.T) {
 	e := newEnv(t, athena.Options{Workgroup: "etl", KMSKey: kmsKey})
-	e.srv.Athena.AddWorkGroup(awsfake.WorkGroup{Name: "etl"})
+	e.athena.AddWorkGroup(awsfake.WorkGroup{Name: "etl"})
 	var seen []string
 	var during map[string]any
-	e.srv.Athena.SetExecutor(func(ctx context.Context, q awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
+	e.athena.SetExecutor(func(ctx context.Context, q awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
 		seen = append(seen, q.SQL)
 		m := scratchName.FindStringSubmatch(q.SQL)
 		if m == nil {
@@ -194,8 +226,8 @@ func TestCTASGolden(t *testing.T) {
 	if fmt.Sprint(res.InputTables) != "[consumer.consumer_header]" {
 		t.Errorf("InputTables %v", res.InputTables)
 	}
-	if e.srv.Glue.Table("consumer", scratch) != nil {
-		t.Error("scratch table not dropped")
+	if _, err := e.moto.GetTable(t.Context(), "consumer", scratch); !errors.Is(err, catalog.ErrNotFound) {
+		t.Errorf("scratch table not dropped: %v", err)
 	}
 	var drops []string
 	for _, r := range e.srv.RequestsTo("AWSGlue.DeleteTable") {
@@ -211,8 +243,8 @@ func TestCTASGolden(t *testing.T) {
 // waiting PollMin, doubling to PollMax, each ±25%.
 func TestPollingBackoff(t *testing.T) {
 	e := newEnv(t, athena.Options{PollMin: 100 * time.Millisecond, PollMax: 400 * time.Millisecond})
-	e.srv.Athena.SetRunningPolls(5)
-	e.srv.Athena.SetExecutor(func(context.Context, awsfake.AthenaQuery) (awsfake.AthenaResult, error) { return okResult, nil })
+	e.athena.SetRunningPolls(5)
+	e.athena.SetExecutor(func(context.Context, awsfake.AthenaQuery) (awsfake.AthenaResult, error) { return okResult, nil })
 	if _, err := e.eng.CreateTableAs(t.Context(), derived()); err != nil {
 		t.Fatal(err)
 	}
@@ -241,7 +273,7 @@ func TestPollingBackoff(t *testing.T) {
 // scratch tables are dropped.
 func TestFailurePropagated(t *testing.T) {
 	e := newEnv(t, athena.Options{})
-	e.srv.Athena.SetExecutor(func(context.Context, awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
+	e.athena.SetExecutor(func(context.Context, awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
 		return awsfake.AthenaResult{}, &awsfake.QueryError{Category: 2, Type: 1000, Message: "line 3:7: Column 'stat' cannot be resolved"}
 	})
 	c := derived()
@@ -254,12 +286,14 @@ func TestFailurePropagated(t *testing.T) {
 	if qe.State != "FAILED" || qe.Reason != "line 3:7: Column 'stat' cannot be resolved" || qe.Category != 2 || qe.Type != 1000 || qe.QueryID == "" {
 		t.Errorf("QueryError %+v", qe)
 	}
+	// Text: the message a user reads spells out the state, Athena's reason,
+	// category and type.
 	for _, want := range []string{"FAILED", "Column 'stat' cannot be resolved", "category 2 USER", "type 1000"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}
 	}
-	if names := e.srv.Glue.TableNames("consumer"); fmt.Sprint(names) != "[consumer_header]" {
+	if names := e.tables(t); fmt.Sprint(names) != "[consumer_header]" {
 		t.Errorf("tables after a failed CTAS: %v, want only the source", names)
 	}
 }
@@ -273,14 +307,14 @@ func TestTooManyWriters(t *testing.T) {
 	c := derived()
 	c.BucketCount = 101
 	_, err := e.eng.CreateTableAs(t.Context(), c)
-	if err == nil || !strings.Contains(err.Error(), "bucket_count 101") || !strings.Contains(err.Error(), "HIVE_TOO_MANY_OPEN_PARTITIONS") {
+	if !errors.Is(err, engine.ErrUnsupported) {
 		t.Fatalf("101 buckets: %v", err)
 	}
 	if n := len(e.srv.Requests()); n != 0 {
 		t.Errorf("%d calls made for a refused CTAS", n)
 	}
 
-	e.srv.Athena.SetExecutor(func(context.Context, awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
+	e.athena.SetExecutor(func(context.Context, awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
 		r := okResult
 		r.Partitions = [][]string{{"2020-02"}, {"2020-03"}}
 		return r, nil
@@ -288,7 +322,9 @@ func TestTooManyWriters(t *testing.T) {
 	c = derived()
 	c.BucketCount = 60
 	_, err = e.eng.CreateTableAs(t.Context(), c)
-	if err == nil || !strings.Contains(err.Error(), "HIVE_TOO_MANY_OPEN_PARTITIONS") || !strings.Contains(err.Error(), "fewer partitions per statement") {
+	var qe *athena.QueryError
+	// Text: Athena's error name, and the advice QueryError adds for it.
+	if !errors.As(err, &qe) || !strings.Contains(qe.Reason, "HIVE_TOO_MANY_OPEN_PARTITIONS") || !strings.Contains(err.Error(), "fewer partitions per statement") {
 		t.Fatalf("2 partitions × 60 buckets: %v", err)
 	}
 }
@@ -302,7 +338,7 @@ func TestTokenIdempotent(t *testing.T) {
 	e := newEnv(t, athena.Options{})
 	runs := 0
 	fail := true
-	e.srv.Athena.SetExecutor(func(context.Context, awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
+	e.athena.SetExecutor(func(context.Context, awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
 		runs++
 		if fail {
 			return awsfake.AthenaResult{}, errors.New("HIVE_BAD_DATA: boom")
@@ -320,7 +356,8 @@ func TestTokenIdempotent(t *testing.T) {
 	restarted := athena.New(e.srv.Config(), e.cat, athena.Options{OutputLocation: results, PollMin: time.Millisecond, PollMax: time.Millisecond})
 	_, err1 := e.eng.CreateTableAs(ctx, derived())
 	_, err2 := restarted.CreateTableAs(ctx, derived())
-	if err1 == nil || err2 == nil || !strings.Contains(err2.Error(), "boom") {
+	var qe *athena.QueryError
+	if err1 == nil || !errors.As(err2, &qe) || qe.Reason != "HIVE_BAD_DATA: boom" {
 		t.Fatalf("errors %v, %v", err1, err2)
 	}
 	tk := tokens()
@@ -378,12 +415,12 @@ func TestInputsStaged(t *testing.T) {
 	var sql string
 	var parts [][]string
 	var loc any
-	e.srv.Athena.SetExecutor(func(_ context.Context, q awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
+	e.athena.SetExecutor(func(_ context.Context, q awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
 		sql = q.SQL
-		for _, n := range e.srv.Glue.TableNames("consumer") {
+		for _, n := range e.tables(t) {
 			if strings.HasPrefix(n, "consumer_header__tf_") {
-				parts = e.srv.Glue.PartitionValues("consumer", n)
-				p, err := e.cat.GetPartition(ctx, "consumer", n, []string{"2020-03"})
+				parts = e.partitionValues(t, n)
+				p, err := e.moto.GetPartition(ctx, "consumer", n, []string{"2020-03"})
 				if err == nil {
 					loc = p.StorageDescriptor.Location
 				}
@@ -410,7 +447,7 @@ func TestInputsStaged(t *testing.T) {
 	if fmt.Sprint(parts) != "[[2020-03]]" || loc != "s3://lake/tier2/consumer_header/month=2020-03/run=r2/" {
 		t.Errorf("input scratch table held partitions %v at %v, want the staged one only", parts, loc)
 	}
-	if names := e.srv.Glue.TableNames("consumer"); fmt.Sprint(names) != "[consumer_header]" {
+	if names := e.tables(t); fmt.Sprint(names) != "[consumer_header]" {
 		t.Errorf("tables after the CTAS: %v", names)
 	}
 	if fmt.Sprint(res.InputTables) != "[consumer.consumer_header]" {
@@ -426,8 +463,8 @@ func TestInputsStaged(t *testing.T) {
 // TestCancelStopsQuery: a caller that gives up stops the query.
 func TestCancelStopsQuery(t *testing.T) {
 	e := newEnv(t, athena.Options{})
-	e.srv.Athena.SetRunningPolls(1000)
-	e.srv.Athena.SetExecutor(func(context.Context, awsfake.AthenaQuery) (awsfake.AthenaResult, error) { return okResult, nil })
+	e.athena.SetRunningPolls(1000)
+	e.athena.SetExecutor(func(context.Context, awsfake.AthenaQuery) (awsfake.AthenaResult, error) { return okResult, nil })
 	ctx, cancel := context.WithCancel(t.Context())
 	athena.SetSleep(e.eng, func(ctx context.Context, d time.Duration) error {
 		if len(e.srv.RequestsTo("AmazonAthena.GetQueryExecution")) >= 3 {
@@ -443,7 +480,7 @@ func TestCancelStopsQuery(t *testing.T) {
 	if len(stops) != 1 || stops[0].ErrorType != "" {
 		t.Fatalf("StopQueryExecution calls %v", stops)
 	}
-	if names := e.srv.Glue.TableNames("consumer"); fmt.Sprint(names) != "[consumer_header]" {
+	if names := e.tables(t); fmt.Sprint(names) != "[consumer_header]" {
 		t.Errorf("tables after a cancelled CTAS: %v", names)
 	}
 }
@@ -458,7 +495,7 @@ func TestLocationChecks(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	e := newEnv(t, athena.Options{Storage: st})
-	e.srv.Athena.AllowLocationSchemes("file")
+	e.athena.AllowLocationSchemes("file")
 	ctx := t.Context()
 	c := derived()
 	c.Location = st.ObjectURI("tier3/consumer_ca/month=2020-03/run=r1") + "/"
@@ -468,7 +505,7 @@ func TestLocationChecks(t *testing.T) {
 		}
 	}
 	fail := true
-	e.srv.Athena.SetExecutor(func(context.Context, awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
+	e.athena.SetExecutor(func(context.Context, awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
 		put("tier3/consumer_ca/month=2020-03/run=r1/month=2020-03/000000_0_x", "partial")
 		if fail {
 			return awsfake.AthenaResult{}, &awsfake.QueryError{Category: 1, Type: 401, Message: "failed to write results"}
@@ -493,11 +530,11 @@ func TestLocationChecks(t *testing.T) {
 		t.Errorf("Files %v, Bytes %d", res.Files, res.Bytes)
 	}
 	e.srv.ResetRequests()
-	if _, err := e.eng.CreateTableAs(ctx, c); err == nil || !strings.Contains(err.Error(), "must be empty") {
+	if _, err := e.eng.CreateTableAs(ctx, c); !errors.Is(err, engine.ErrNotEmpty) {
 		t.Fatalf("non-empty location: %v", err)
 	}
 	c.Location = "s3://elsewhere/x/"
-	if _, err := e.eng.CreateTableAs(ctx, c); err == nil || !strings.Contains(err.Error(), "not below the lake") {
+	if _, err := e.eng.CreateTableAs(ctx, c); !errors.Is(err, engine.ErrOutsideLake) {
 		t.Fatalf("location outside the lake: %v", err)
 	}
 	if n := len(e.srv.RequestsTo("AmazonAthena.StartQueryExecution")); n != 0 {
@@ -565,7 +602,7 @@ func TestPlanRefusals(t *testing.T) {
 // poll is retried by the SDK's retryer.
 func TestThrottlingRetried(t *testing.T) {
 	e := newEnv(t, athena.Options{})
-	e.srv.Athena.SetExecutor(func(context.Context, awsfake.AthenaQuery) (awsfake.AthenaResult, error) { return okResult, nil })
+	e.athena.SetExecutor(func(context.Context, awsfake.AthenaQuery) (awsfake.AthenaResult, error) { return okResult, nil })
 	e.srv.FailNext("AmazonAthena.StartQueryExecution", awsfake.Errorf("TooManyRequestsException", "Rate exceeded"))
 	e.srv.FailNext("AmazonAthena.GetQueryExecution", awsfake.Errorf("TooManyRequestsException", "Rate exceeded"),
 		awsfake.Errorf("TooManyRequestsException", "Rate exceeded"))

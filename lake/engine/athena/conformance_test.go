@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsathena "github.com/aws/aws-sdk-go-v2/service/athena"
 	athenatypes "github.com/aws/aws-sdk-go-v2/service/athena/types"
+	awsglue "github.com/aws/aws-sdk-go-v2/service/glue"
 	"github.com/parquet-go/parquet-go"
 
 	"github.com/tierflow/tierflow/lake/awsfake"
@@ -36,34 +38,55 @@ import (
 func TestConformance(t *testing.T) {
 	enginetest.Run(t, enginetest.Harness{
 		New: func(t *testing.T) (engine.Engine, catalog.Catalog, storage.Storage) {
-			srv := awsfake.New(t)
-			srv.Athena.AllowLocationSchemes("file")
-			cat := glue.New(srv.Config(), glue.Options{})
-			st, err := file.New(t.TempDir())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			duck, err := duckdb.New(context.Background(), cat, st, duckdb.Options{Threads: 2, MemoryLimit: "1GB"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { duck.Close() })
-			srv.Athena.SetExecutor(duckExecutor(srv, duck, st))
-			eng := athena.New(srv.Config(), cat, athena.Options{
-				OutputLocation: "s3://tierflow-results/athena/",
-				PollMin:        time.Millisecond, PollMax: 20 * time.Millisecond,
-				Storage: st,
-			})
+			_, _, cat, st, eng := duckAthena(t)
 			return eng, cat, st
 		},
 	})
 }
 
+// duckAthena is an Athena engine on the fake whose queries the DuckDB
+// engine runs, over moto's Glue (a fresh account, reached through the
+// fake's server) and a fresh file:// lake.
+func duckAthena(t *testing.T) (*awsfake.Server, *awsfake.Athena, catalog.Catalog, *file.Store, *athena.Engine) {
+	t.Helper()
+	srv, acct := awsfake.OnMoto(t)
+	fake := awsfake.NewAthena(srv, awsglue.NewFromConfig(acct.Config))
+	fake.AllowLocationSchemes("file")
+	cat := glue.New(srv.Config(), glue.Options{})
+	st, err := file.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	duck, err := duckdb.New(context.Background(), cat, st, duckdb.Options{Threads: 2, MemoryLimit: "1GB"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { duck.Close() })
+	fake.SetExecutor(duckExecutor(fake, duck, st))
+	eng := athena.New(srv.Config(), cat, athena.Options{
+		OutputLocation: "s3://tierflow-results/athena/",
+		PollMin:        time.Millisecond, PollMax: 20 * time.Millisecond,
+		Storage: st,
+	})
+	return srv, fake, cat, st, eng
+}
+
+// tableNames lists a database's tables in the fake's Glue, sorted.
+func tableNames(t *testing.T, fake *awsfake.Athena, db string) []string {
+	t.Helper()
+	names, err := fake.TableNames(context.Background(), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(names)
+	return names
+}
+
 // duckExecutor runs a CTAS with DuckDB. The tables it exposes are the Glue
 // tables the SELECT names (Athena resolves every name against Glue; DuckDB
 // needs them listed).
-func duckExecutor(srv *awsfake.Server, duck *duckdb.Engine, st storage.Storage) awsfake.Executor {
+func duckExecutor(fake *awsfake.Athena, duck *duckdb.Engine, st storage.Storage) awsfake.Executor {
 	return func(ctx context.Context, q awsfake.AthenaQuery) (awsfake.AthenaResult, error) {
 		c := q.CTAS
 		if c == nil {
@@ -71,7 +94,11 @@ func duckExecutor(srv *awsfake.Server, duck *duckdb.Engine, st storage.Storage) 
 		}
 		var sources []string
 		for _, db := range []string{c.Database, q.Database} {
-			for _, name := range srv.Glue.TableNames(db) {
+			names, err := fake.TableNames(ctx, db)
+			if err != nil {
+				return awsfake.AthenaResult{}, err
+			}
+			for _, name := range names {
 				if regexp.MustCompile(`(?i)\b` + regexp.QuoteMeta(name) + `\b`).MatchString(c.Select) {
 					sources = append(sources, db+"."+name)
 				}
@@ -83,7 +110,7 @@ func duckExecutor(srv *awsfake.Server, duck *duckdb.Engine, st storage.Storage) 
 			BucketedBy: c.BucketedBy, BucketCount: c.BucketCount, Sources: sources,
 		})
 		if err != nil {
-			return awsfake.AthenaResult{}, &awsfake.QueryError{Category: 2, Type: 1000, Message: err.Error()}
+			return awsfake.AthenaResult{}, &awsfake.QueryError{Category: 2, Type: 1000, Message: err.Error()} // Athena reports text
 		}
 		out := awsfake.AthenaResult{Rows: res.Rows, EngineMillis: max(res.EngineMillis, 1)}
 		for _, col := range res.Columns {
@@ -118,24 +145,52 @@ func duckExecutor(srv *awsfake.Server, duck *duckdb.Engine, st storage.Storage) 
 // unpublished partition) through the fake and DuckDB: whether the SELECT
 // names the table unqualified or qualified, only the staged rows are read.
 func TestInputsEndToEnd(t *testing.T) {
+	fx := newInputsFixture(t)
 	ctx := t.Context()
-	srv := awsfake.New(t)
-	srv.Athena.AllowLocationSchemes("file")
-	cat := glue.New(srv.Config(), glue.Options{})
-	st, err := file.New(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
+	st, eng, people, staged := fx.st, fx.eng, fx.people, fx.staged
+	for i, sql := range []string{
+		`SELECT id, state, month FROM people`,
+		`SELECT id, state, month FROM "lake"."people"`,
+		`WITH people AS (SELECT * FROM lake.people WHERE month = '2020-03') SELECT id, state, month FROM people`,
+	} {
+		t.Run(fmt.Sprint(i), func(t *testing.T) {
+			c := engine.CTAS{
+				Database: "lake", Table: "people_ca", SQL: sql, Sources: []string{"people"},
+				Location: st.ObjectURI(fmt.Sprintf("out/%d", i)) + "/",
+				Inputs:   []engine.Input{{Table: people, Partitions: []catalog.Partition{staged}}},
+			}
+			res, err := eng.CreateTableAs(ctx, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Rows != 5 {
+				t.Errorf("%q read %d rows, want the 5 staged ones\n%s", sql, res.Rows, res.SQL)
+			}
+			if names := tableNames(t, fx.fake, "lake"); fmt.Sprint(names) != "[people]" {
+				t.Errorf("tables left: %v", names)
+			}
+		})
 	}
-	t.Cleanup(func() { st.Close() })
-	duck, err := duckdb.New(ctx, cat, st, duckdb.Options{Threads: 2, MemoryLimit: "1GB"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { duck.Close() })
-	srv.Athena.SetExecutor(duckExecutor(srv, duck, st))
-	eng := athena.New(srv.Config(), cat, athena.Options{
-		OutputLocation: "s3://tierflow-results/athena/", PollMin: time.Millisecond, PollMax: 10 * time.Millisecond, Storage: st,
-	})
+
+	t.Run("prepared", func(t *testing.T) { testPrepared(t, fx) })
+}
+
+// inputsFixture is an Athena engine over a Glue catalog (awsfake) and a
+// local lake whose queries DuckDB runs, with a table people: 2020-02
+// (3 rows) and 2020-03 run r1 (4 rows) published, 2020-03 run r2 (5 rows)
+// staged.
+type inputsFixture struct {
+	srv    *awsfake.Server
+	fake   *awsfake.Athena
+	st     *file.Store
+	eng    *athena.Engine
+	people catalog.Table
+	staged catalog.Partition
+}
+
+func newInputsFixture(t *testing.T) inputsFixture {
+	ctx := t.Context()
+	srv, fake, cat, st, eng := duckAthena(t)
 
 	type row struct {
 		ID    int64  `parquet:"id"`
@@ -188,75 +243,55 @@ func TestInputsEndToEnd(t *testing.T) {
 	}
 	staged := write("people/month=2020-03/run=r2", 5)
 	staged.Values = []string{"2020-03"}
+	return inputsFixture{srv: srv, fake: fake, st: st, eng: eng, people: people, staged: staged}
+}
 
-	for i, sql := range []string{
-		`SELECT id, state, month FROM people`,
-		`SELECT id, state, month FROM "lake"."people"`,
-		`WITH people AS (SELECT * FROM lake.people WHERE month = '2020-03') SELECT id, state, month FROM people`,
-	} {
-		t.Run(fmt.Sprint(i), func(t *testing.T) {
-			c := engine.CTAS{
-				Database: "lake", Table: "people_ca", SQL: sql, Sources: []string{"people"},
-				Location: st.ObjectURI(fmt.Sprintf("out/%d", i)) + "/",
-				Inputs:   []engine.Input{{Table: people, Partitions: []catalog.Partition{staged}}},
-			}
-			res, err := eng.CreateTableAs(ctx, c)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if res.Rows != 5 {
-				t.Errorf("%q read %d rows, want the 5 staged ones\n%s", sql, res.Rows, res.SQL)
-			}
-			if names := srv.Glue.TableNames("lake"); fmt.Sprint(names) != "[people]" {
-				t.Errorf("tables left: %v", names)
-			}
-		})
+// testPrepared: Prepare, the query run elsewhere, Collect: what Step
+// Functions does.
+func testPrepared(t *testing.T, fx inputsFixture) {
+	ctx := t.Context()
+	srv, st, eng, people, staged := fx.srv, fx.st, fx.eng, fx.people, fx.staged
+	c := engine.CTAS{
+		Database: "lake", Table: "people_ca", SQL: `SELECT id, state, month FROM people`, Sources: []string{"people"},
+		Location: st.ObjectURI("out/prepared") + "/",
+		Inputs:   []engine.Input{{Table: people, Partitions: []catalog.Partition{staged}}},
 	}
-
-	// Prepare / run elsewhere / Collect: what Step Functions does.
-	t.Run("prepared", func(t *testing.T) {
-		c := engine.CTAS{
-			Database: "lake", Table: "people_ca", SQL: `SELECT id, state, month FROM people`, Sources: []string{"people"},
-			Location: st.ObjectURI("out/prepared") + "/",
-			Inputs:   []engine.Input{{Table: people, Partitions: []catalog.Partition{staged}}},
-		}
-		p, err := eng.Prepare(ctx, c)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(p.Scratch) != 1 || !strings.Contains(p.Query, p.Scratch[0][strings.Index(p.Scratch[0], ".")+1:]) {
-			t.Fatalf("prepared %+v: the query must read the scratch input", p)
-		}
-		if names := srv.Glue.TableNames("lake"); len(names) != 2 {
-			t.Fatalf("tables after Prepare: %v, want people and the scratch input", names)
-		}
-		client := awsathena.NewFromConfig(srv.Config())
-		out, err := client.StartQueryExecution(ctx, &awsathena.StartQueryExecutionInput{
-			QueryString: &p.Query, ResultConfiguration: &athenatypes.ResultConfiguration{OutputLocation: aws.String("s3://tierflow-results/athena/")},
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			qe, err := client.GetQueryExecution(ctx, &awsathena.GetQueryExecutionInput{QueryExecutionId: out.QueryExecutionId})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if s := qe.QueryExecution.Status.State; s == athenatypes.QueryExecutionStateSucceeded {
-				break
-			} else if s == athenatypes.QueryExecutionStateFailed {
-				t.Fatalf("query failed: %v", aws.ToString(qe.QueryExecution.Status.StateChangeReason))
-			}
-		}
-		res, err := eng.Collect(ctx, p, engine.Result{Rows: 5})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(res.Files) == 0 || res.Bytes == 0 || len(res.Columns) != 3 {
-			t.Errorf("collected %+v", res)
-		}
-		if names := srv.Glue.TableNames("lake"); fmt.Sprint(names) != "[people]" {
-			t.Errorf("scratch tables left after Collect: %v", names)
-		}
+	p, err := eng.Prepare(ctx, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Scratch) != 1 || !strings.Contains(p.Query, p.Scratch[0][strings.Index(p.Scratch[0], ".")+1:]) {
+		t.Fatalf("prepared %+v: the query must read the scratch input", p)
+	}
+	if names := tableNames(t, fx.fake, "lake"); len(names) != 2 {
+		t.Fatalf("tables after Prepare: %v, want people and the scratch input", names)
+	}
+	client := awsathena.NewFromConfig(srv.Config())
+	out, err := client.StartQueryExecution(ctx, &awsathena.StartQueryExecutionInput{
+		QueryString: &p.Query, ResultConfiguration: &athenatypes.ResultConfiguration{OutputLocation: aws.String("s3://tierflow-results/athena/")},
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		qe, err := client.GetQueryExecution(ctx, &awsathena.GetQueryExecutionInput{QueryExecutionId: out.QueryExecutionId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s := qe.QueryExecution.Status.State; s == athenatypes.QueryExecutionStateSucceeded {
+			break
+		} else if s == athenatypes.QueryExecutionStateFailed {
+			t.Fatalf("query failed: %v", aws.ToString(qe.QueryExecution.Status.StateChangeReason))
+		}
+	}
+	res, err := eng.Collect(ctx, p, engine.Result{Rows: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Files) == 0 || res.Bytes == 0 || len(res.Columns) != 3 {
+		t.Errorf("collected %+v", res)
+	}
+	if names := tableNames(t, fx.fake, "lake"); fmt.Sprint(names) != "[people]" {
+		t.Errorf("scratch tables left after Collect: %v", names)
+	}
 }

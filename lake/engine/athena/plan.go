@@ -36,41 +36,48 @@ func (p *plan) token(attempt int) string {
 	return hashHex(p.tokenSeed, strconv.Itoa(attempt))
 }
 
-// plan checks c and renders its statement.
-func (e *Engine) plan(c engine.CTAS) (*plan, error) {
-	db := strings.ToLower(strings.TrimSpace(c.Database))
-	table := strings.ToLower(strings.TrimSpace(c.Table))
-	body := strings.TrimSpace(c.SQL)
-	for strings.HasSuffix(body, ";") {
-		body = strings.TrimSpace(strings.TrimSuffix(body, ";"))
+// checked is a CTAS that passed check, its names folded and its SQL
+// without a trailing ';'.
+type checked struct {
+	engine.CTAS
+	db, table, body, compression string
+	partitionedBy, bucketedBy    []string
+}
+
+// check refuses a CTAS that cannot run on Athena before any call.
+func (e *Engine) check(c engine.CTAS) (checked, error) {
+	k := checked{CTAS: c, db: strings.ToLower(strings.TrimSpace(c.Database)), table: strings.ToLower(strings.TrimSpace(c.Table))}
+	k.body = strings.TrimSpace(c.SQL)
+	for strings.HasSuffix(k.body, ";") {
+		k.body = strings.TrimSpace(strings.TrimSuffix(k.body, ";"))
 	}
 	switch {
-	case db == "" || table == "":
-		return nil, errors.New("database and table are required")
-	case body == "":
-		return nil, errors.New("empty SQL")
+	case k.db == "" || k.table == "":
+		return k, errors.New("database and table are required")
+	case k.body == "":
+		return k, errors.New("empty SQL")
 	case c.Location == "":
-		return nil, errors.New("location is required: the result is written under external_location")
+		return k, errors.New("location is required: the result is written under external_location")
 	}
 	if f := strings.ToLower(c.Format); f != "" && f != "parquet" {
-		return nil, fmt.Errorf("format %q: tierflow's derived tables are parquet", c.Format)
+		return k, fmt.Errorf("format %q: tierflow's derived tables are parquet", c.Format)
 	}
-	compression := strings.ToUpper(c.Compression)
-	switch compression {
+	k.compression = strings.ToUpper(c.Compression)
+	switch k.compression {
 	case "":
-		compression = "SNAPPY"
+		k.compression = "SNAPPY"
 	case "SNAPPY", "GZIP", "ZSTD":
 	default:
-		return nil, fmt.Errorf("compression %q: want snappy, gzip or zstd", c.Compression)
+		return k, fmt.Errorf("compression %q: want snappy, gzip or zstd", c.Compression)
 	}
-	partitionedBy := lowerAll(c.PartitionedBy)
-	bucketedBy := lowerAll(c.BucketedBy)
-	if (len(bucketedBy) > 0) != (c.BucketCount > 0) {
-		return nil, fmt.Errorf("bucketed_by %v and bucket_count %d go together", c.BucketedBy, c.BucketCount)
+	k.partitionedBy = lowerAll(c.PartitionedBy)
+	k.bucketedBy = lowerAll(c.BucketedBy)
+	if (len(k.bucketedBy) > 0) != (c.BucketCount > 0) {
+		return k, fmt.Errorf("bucketed_by %v and bucket_count %d go together", c.BucketedBy, c.BucketCount)
 	}
-	for _, b := range bucketedBy {
-		if slices.Contains(partitionedBy, b) {
-			return nil, fmt.Errorf("column %q is both a partition and a bucket column", b)
+	for _, b := range k.bucketedBy {
+		if slices.Contains(k.partitionedBy, b) {
+			return k, fmt.Errorf("column %q is both a partition and a bucket column", b)
 		}
 	}
 	// Each partition written opens one writer per bucket. Without
@@ -78,23 +85,54 @@ func (e *Engine) plan(c engine.CTAS) (*plan, error) {
 	// only known when the query runs, and Athena fails it with
 	// HIVE_TOO_MANY_OPEN_PARTITIONS (QueryError says what to do).
 	if writers := max(c.BucketCount, 1); writers > e.opts.MaxWriters {
-		return nil, fmt.Errorf("bucket_count %d needs %d open writers per partition, Athena allows %d per CTAS (HIVE_TOO_MANY_OPEN_PARTITIONS)", c.BucketCount, writers, e.opts.MaxWriters)
+		return k, fmt.Errorf("%w: bucket_count %d needs %d open writers per partition, Athena allows %d per CTAS (HIVE_TOO_MANY_OPEN_PARTITIONS)", engine.ErrUnsupported, c.BucketCount, writers, e.opts.MaxWriters)
 	}
+	return k, nil
+}
 
-	scratchDB := strings.ToLower(e.opts.Database)
-	if scratchDB == "" {
-		scratchDB = db
-	}
-	seed := []string{db, table, body, c.Location, compression, strings.Join(partitionedBy, ","),
-		strings.Join(bucketedBy, ","), strconv.Itoa(c.BucketCount), scratchDB}
-	for _, in := range c.Inputs {
+// scratchHash names this CTAS's scratch tables: a digest of everything
+// that makes the statement, so another CTAS never shares them.
+func (k checked) scratchHash(scratchDB string) string {
+	seed := []string{k.db, k.table, k.body, k.Location, k.compression, strings.Join(k.partitionedBy, ","),
+		strings.Join(k.bucketedBy, ","), strconv.Itoa(k.BucketCount), scratchDB}
+	for _, in := range k.Inputs {
 		seed = append(seed, in.Table.Database, in.Table.Name, in.Table.StorageDescriptor.Location)
 		for _, p := range in.Partitions {
 			seed = append(seed, strings.Join(p.Values, "/"), p.StorageDescriptor.Location)
 		}
 	}
-	hash := hashHex(seed...)[:10]
-	p := &plan{db: db, target: tableRef{scratchDB, table + scratchMarker + hash}}
+	return hashHex(seed...)[:10]
+}
+
+// properties renders the CTAS's WITH (...) list.
+func (k checked) properties() string {
+	props := []string{
+		"format = 'PARQUET'",
+		"write_compression = " + quoteString(k.compression),
+		"external_location = " + quoteString(k.Location),
+	}
+	if len(k.partitionedBy) > 0 {
+		props = append(props, "partitioned_by = "+array(k.partitionedBy))
+	}
+	if len(k.bucketedBy) > 0 {
+		props = append(props, "bucketed_by = "+array(k.bucketedBy), "bucket_count = "+strconv.Itoa(k.BucketCount))
+	}
+	return strings.Join(props, ", ")
+}
+
+// plan checks c and renders its statement.
+func (e *Engine) plan(c engine.CTAS) (*plan, error) {
+	k, err := e.check(c)
+	if err != nil {
+		return nil, err
+	}
+	db := k.db
+	scratchDB := strings.ToLower(e.opts.Database)
+	if scratchDB == "" {
+		scratchDB = db
+	}
+	hash := k.scratchHash(scratchDB)
+	p := &plan{db: db, target: tableRef{scratchDB, k.table + scratchMarker + hash}}
 
 	scratch := map[tableRef]tableRef{}
 	for _, in := range c.Inputs {
@@ -112,23 +150,11 @@ func (e *Engine) plan(c engine.CTAS) (*plan, error) {
 		scratch[from] = to
 		p.inputs = append(p.inputs, stagedInput{from: from, to: to, table: in.Table, parts: in.Partitions})
 	}
-	rewritten, err := shadow(body, db, scratch)
+	rewritten, err := shadow(k.body, db, scratch)
 	if err != nil {
 		return nil, fmt.Errorf("rewriting the SQL to read the inputs: %w", err)
 	}
-
-	props := []string{
-		"format = 'PARQUET'",
-		"write_compression = " + quoteString(compression),
-		"external_location = " + quoteString(c.Location),
-	}
-	if len(partitionedBy) > 0 {
-		props = append(props, "partitioned_by = "+array(partitionedBy))
-	}
-	if len(bucketedBy) > 0 {
-		props = append(props, "bucketed_by = "+array(bucketedBy), "bucket_count = "+strconv.Itoa(c.BucketCount))
-	}
-	p.sql = "CREATE TABLE " + p.target.quoted() + " WITH (" + strings.Join(props, ", ") + ") AS\n" + rewritten
+	p.sql = "CREATE TABLE " + p.target.quoted() + " WITH (" + k.properties() + ") AS\n" + rewritten
 
 	for _, s := range c.Sources {
 		s = strings.ToLower(strings.TrimSpace(s))
@@ -146,6 +172,17 @@ func (e *Engine) plan(c engine.CTAS) (*plan, error) {
 	}
 	p.tokenSeed = hashHex(p.sql, db, e.opts.Workgroup, e.opts.OutputLocation, e.opts.KMSKey)
 	return p, nil
+}
+
+// Statement is the CREATE TABLE ... AS statement CreateTableAs sends to
+// Athena for c, its SQL reading the scratch tables of c's inputs; an error
+// says why c cannot run. Nothing is sent.
+func (e *Engine) Statement(c engine.CTAS) (string, error) {
+	p, err := e.plan(c)
+	if err != nil {
+		return "", fmt.Errorf("athena: %s.%s: %w", c.Database, c.Table, err)
+	}
+	return p.sql, nil
 }
 
 func lowerAll(s []string) []string {

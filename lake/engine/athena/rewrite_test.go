@@ -1,8 +1,10 @@
 package athena
 
 import (
-	"strings"
+	"errors"
 	"testing"
+
+	"github.com/tierflow/tierflow/lake/engine/sqltok"
 )
 
 func TestShadow(t *testing.T) {
@@ -48,8 +50,7 @@ func TestShadow(t *testing.T) {
 			}
 		})
 	}
-	if _, err := shadow(`SELECT 'unterminated FROM people`, "consumer", scratch); err == nil ||
-		!strings.Contains(err.Error(), "unterminated") {
+	if _, err := shadow(`SELECT 'unterminated FROM people`, "consumer", scratch); !errors.Is(err, sqltok.ErrUnterminated) {
 		t.Errorf("unterminated literal: %v", err)
 	}
 }

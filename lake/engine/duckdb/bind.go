@@ -10,11 +10,6 @@ import (
 	"github.com/tierflow/tierflow/lake/catalog"
 )
 
-// NamedSelect is a SELECT whose result becomes table Table.
-type NamedSelect struct {
-	Table, SQL string
-}
-
 // BindSelects checks that each SELECT binds — its tables, columns,
 // functions and types resolve — against empty tables shaped like tables
 // (their columns and partition keys, by Hive type) in database, without

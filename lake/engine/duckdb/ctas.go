@@ -26,8 +26,6 @@ import (
 // PARTITION_BY, so a partitioned result has one file per partition.
 const targetFileBytes = "512MB"
 
-var errNotEmpty = errors.New("location is not empty")
-
 // CreateTableAs runs c.SQL over views of c.Sources and c.Inputs and writes the result as
 // Parquet under c.Location, which must be below the lake and empty. It
 // registers nothing: the caller registers the table and its partitions.
@@ -40,23 +38,34 @@ func (e *Engine) CreateTableAs(ctx context.Context, c engine.CTAS) (engine.Resul
 	return res, nil
 }
 
-func (e *Engine) createTableAs(ctx context.Context, c engine.CTAS) (engine.Result, error) {
-	query := strings.TrimRight(strings.TrimSpace(c.SQL), "; \t\r\n")
+// checkCTAS refuses what the local engine cannot build before anything
+// runs; it returns the SELECT without its trailing ';' and the Parquet
+// codec.
+func checkCTAS(c engine.CTAS) (query, codec string, err error) {
+	query = strings.TrimRight(strings.TrimSpace(c.SQL), "; \t\r\n")
 	if c.Database == "" || c.Table == "" {
-		return engine.Result{}, errors.New("database and table are required")
+		return "", "", errors.New("database and table are required")
 	}
 	if query == "" {
-		return engine.Result{}, errors.New("empty SQL")
+		return "", "", errors.New("empty SQL")
 	}
 	if f := strings.ToLower(c.Format); f != "" && f != "parquet" {
-		return engine.Result{}, fmt.Errorf("format %q: the local engine writes parquet only", c.Format)
+		return "", "", fmt.Errorf("%w: format %q: the local engine writes parquet only", engine.ErrUnsupported, c.Format)
 	}
-	codec, err := compression(c.Compression)
+	codec, err = compression(c.Compression)
 	if err != nil {
-		return engine.Result{}, err
+		return "", "", err
 	}
 	if len(c.BucketedBy) > 0 || c.BucketCount > 0 {
-		return engine.Result{}, fmt.Errorf("bucketed_by %v / bucket_count %d: not supported by the local DuckDB engine yet (DuckDB has no Hive bucketing); run this table on Athena or drop the bucketing", c.BucketedBy, c.BucketCount)
+		return "", "", fmt.Errorf("%w: bucketed_by %v / bucket_count %d: the local DuckDB engine has no Hive bucketing (yet); run this table on Athena or drop the bucketing", engine.ErrUnsupported, c.BucketedBy, c.BucketCount)
+	}
+	return query, codec, nil
+}
+
+func (e *Engine) createTableAs(ctx context.Context, c engine.CTAS) (engine.Result, error) {
+	query, codec, err := checkCTAS(c)
+	if err != nil {
+		return engine.Result{}, err
 	}
 	srcs, err := parseSources(c.Database, c.Sources)
 	if err != nil {
@@ -76,7 +85,7 @@ func (e *Engine) createTableAs(ctx context.Context, c engine.CTAS) (engine.Resul
 	start := time.Now()
 
 	err = e.st.List(ctx, outKey+"/", func(o storage.Object) error {
-		return fmt.Errorf("%w: %s holds %s", errNotEmpty, c.Location, o.Key)
+		return fmt.Errorf("%w: %s holds %s", engine.ErrNotEmpty, c.Location, o.Key)
 	})
 	if err != nil {
 		return engine.Result{}, err
@@ -115,21 +124,7 @@ func (e *Engine) createTableAs(ctx context.Context, c engine.CTAS) (engine.Resul
 		return engine.Result{}, err
 	}
 
-	opts := []string{"FORMAT parquet", "COMPRESSION " + codec, "FILENAME_PATTERN 'part-{i}'"}
-	if len(c.PartitionedBy) > 0 {
-		keys := make([]string, len(c.PartitionedBy))
-		for i, k := range c.PartitionedBy {
-			keys[i] = quoteIdent(strings.ToLower(k))
-		}
-		opts = append(opts, "PARTITION_BY ("+strings.Join(keys, ", ")+")")
-	} else {
-		opts = append(opts, "FILE_SIZE_BYTES '"+targetFileBytes+"'")
-	}
-	opts = append(opts, "RETURN_STATS")
-	sortStmt := "CREATE TEMP TABLE " + sortedTable + " AS\nSELECT * FROM (SELECT " + strings.Join(proj, ", ") +
-		" FROM (\n" + query + "\n) AS q) AS r\nORDER BY " + strings.Join(totalOrder(cols), ", ")
-	copyStmt := "COPY " + sortedTable + " TO " + quoteString(outDir) + " (" + strings.Join(opts, ", ") + ")"
-
+	sortStmt, copyStmt := copyStatements(query, codec, outDir, cols, proj, c.PartitionedBy)
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return engine.Result{}, fmt.Errorf("location %s: %w", c.Location, err)
 	}
@@ -150,6 +145,27 @@ func (e *Engine) createTableAs(ctx context.Context, c engine.CTAS) (engine.Resul
 		Int64("rows", res.Rows).Int("files", len(res.Files)).Int64("bytes", res.Bytes).
 		Int64("ms", res.EngineMillis).Msg("duckdb: CTAS done")
 	return res, nil
+}
+
+// copyStatements returns the statements that write the result: the
+// SELECT's rows projected by proj and sorted by every column into a temp
+// table, then copied to outDir as Parquet, one directory per partition.
+func copyStatements(query, codec, outDir string, cols []catalog.Column, proj, partitionedBy []string) (sortStmt, copyStmt string) {
+	opts := []string{"FORMAT parquet", "COMPRESSION " + codec, "FILENAME_PATTERN 'part-{i}'"}
+	if len(partitionedBy) > 0 {
+		keys := make([]string, len(partitionedBy))
+		for i, k := range partitionedBy {
+			keys[i] = quoteIdent(strings.ToLower(k))
+		}
+		opts = append(opts, "PARTITION_BY ("+strings.Join(keys, ", ")+")")
+	} else {
+		opts = append(opts, "FILE_SIZE_BYTES '"+targetFileBytes+"'")
+	}
+	opts = append(opts, "RETURN_STATS")
+	sortStmt = "CREATE TEMP TABLE " + sortedTable + " AS\nSELECT * FROM (SELECT " + strings.Join(proj, ", ") +
+		" FROM (\n" + query + "\n) AS q) AS r\nORDER BY " + strings.Join(totalOrder(cols), ", ")
+	copyStmt = "COPY " + sortedTable + " TO " + quoteString(outDir) + " (" + strings.Join(opts, ", ") + ")"
+	return sortStmt, copyStmt
 }
 
 // sortedTable holds a CTAS result between its sort and its write.

@@ -72,28 +72,6 @@ import (
 	"github.com/tierflow/tierflow/lake/storage"
 )
 
-// ErrNoDuckDB is what New and OpenMemory return in a build without DuckDB
-// (CGO_ENABLED=0 or the noduckdb tag); this build never returns it.
-var ErrNoDuckDB = errors.New("duckdb: this binary was built without DuckDB (noduckdb tag or CGO_ENABLED=0); derived tiers need the AWS engine (Athena) or a cgo build")
-
-// DefaultMemoryLimit bounds DuckDB when Options.MemoryLimit is empty; larger
-// intermediate results spill to the temp directory.
-const DefaultMemoryLimit = "2GB"
-
-// Options configure an Engine.
-type Options struct {
-	// Threads DuckDB may use; 0 means one per CPU.
-	Threads int
-	// MemoryLimit is DuckDB's memory_limit, e.g. "2GB"; empty means
-	// DefaultMemoryLimit.
-	MemoryLimit string
-	// TempDir is where DuckDB spills; empty means a fresh directory under
-	// os.TempDir, removed by Close.
-	TempDir string
-	// Log receives one debug line per statement; the zero value logs nothing.
-	Log zerolog.Logger
-}
-
 // Engine runs CTAS statements with an in-memory DuckDB over a file:// lake.
 // It implements engine.Engine. CreateTableAs calls run one at a time: DuckDB
 // parallelises each statement itself.
@@ -231,7 +209,7 @@ func localPath(uri string) (string, error) {
 		return "", fmt.Errorf("duckdb: lake: %w", err)
 	}
 	if scheme != "file" {
-		return "", fmt.Errorf("duckdb: local DuckDB engine needs a file:// lake, got %q", uri)
+		return "", fmt.Errorf("%w: the local DuckDB engine needs a file:// lake, got %q", engine.ErrUnsupported, uri)
 	}
 	abs, err := filepath.Abs(filepath.FromSlash(root))
 	if err != nil {

@@ -10,32 +10,11 @@ package duckdb
 import (
 	"context"
 	"database/sql"
-	"errors"
-
-	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/lake/catalog"
 	"github.com/tierflow/tierflow/lake/engine"
 	"github.com/tierflow/tierflow/lake/storage"
 )
-
-// ErrNoDuckDB is returned by New and OpenMemory in a build without DuckDB.
-var ErrNoDuckDB = errors.New("duckdb: this binary was built without DuckDB (noduckdb tag or CGO_ENABLED=0); derived tiers need the AWS engine (Athena) or a cgo build")
-
-// DefaultMemoryLimit bounds DuckDB when Options.MemoryLimit is empty.
-const DefaultMemoryLimit = "2GB"
-
-// Options configure an Engine (same fields as the cgo build's).
-type Options struct {
-	// Threads DuckDB may use; 0 means one per CPU.
-	Threads int
-	// MemoryLimit is DuckDB's memory_limit, e.g. "2GB".
-	MemoryLimit string
-	// TempDir is where DuckDB spills.
-	TempDir string
-	// Log receives one debug line per statement.
-	Log zerolog.Logger
-}
 
 // Engine is never constructed in this build.
 type Engine struct{}
@@ -70,11 +49,6 @@ func (e *Engine) Close() error { return nil }
 
 // Version is "" in a build without DuckDB.
 func Version() string { return "" }
-
-// NamedSelect is a SELECT whose result becomes table Table.
-type NamedSelect struct {
-	Table, SQL string
-}
 
 // BindSelects returns ErrNoDuckDB in a build without DuckDB.
 func BindSelects(context.Context, string, []catalog.Table, []NamedSelect) ([]error, error) {

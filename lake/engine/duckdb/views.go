@@ -364,7 +364,7 @@ func (e *Engine) keyOf(location string) (string, error) {
 	key, ok := strings.CutPrefix(location, root)
 	key = strings.Trim(key, "/")
 	if !ok || key == "" {
-		return "", fmt.Errorf("location %q is not below the lake %q", location, e.st.URI())
+		return "", fmt.Errorf("%w: %q (the lake is %q)", engine.ErrOutsideLake, location, e.st.URI())
 	}
 	return key, nil
 }

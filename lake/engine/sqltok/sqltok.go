@@ -5,9 +5,15 @@
 package sqltok
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
+
+// ErrUnterminated is returned (wrapped) by Lex for a comment, string
+// literal or quoted identifier that runs to the end of the statement; the
+// message goes on with what is open and the offset where it opens.
+var ErrUnterminated = errors.New("sqltok: unterminated")
 
 // Token kinds.
 const (
@@ -59,7 +65,7 @@ func Lex(sql string) ([]Token, error) {
 		case strings.HasPrefix(sql[i:], "/*"):
 			j := strings.Index(sql[i+2:], "*/")
 			if j < 0 {
-				return nil, fmt.Errorf("unterminated comment at offset %d", i)
+				return nil, fmt.Errorf("%w comment at offset %d", ErrUnterminated, i)
 			}
 			i += j + 4
 		case c == '\'' || c == '"':
@@ -67,7 +73,7 @@ func Lex(sql string) ([]Token, error) {
 			j := i + 1
 			for {
 				if j >= len(sql) {
-					return nil, fmt.Errorf("unterminated %c at offset %d", c, i)
+					return nil, fmt.Errorf("%w %c at offset %d", ErrUnterminated, c, i)
 				}
 				if sql[j] == c {
 					if j+1 < len(sql) && sql[j+1] == c {

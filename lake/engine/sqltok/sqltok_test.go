@@ -1,6 +1,7 @@
 package sqltok
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -30,8 +31,8 @@ func TestLex(t *testing.T) {
 		t.Errorf("offsets %d..%d", toks2[1].Start, toks2[1].End)
 	}
 	for _, bad := range []string{"SELECT 'x", `SELECT "x`, "/* open"} {
-		if _, err := Lex(bad); err == nil {
-			t.Errorf("Lex(%q) succeeded", bad)
+		if _, err := Lex(bad); !errors.Is(err, ErrUnterminated) {
+			t.Errorf("Lex(%q) = %v, want ErrUnterminated", bad, err)
 		}
 	}
 }

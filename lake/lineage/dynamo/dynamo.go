@@ -157,6 +157,11 @@ func (s *Store) CreateTable(ctx context.Context) error {
 	return checkSchema(s.table, out.Table)
 }
 
+// ErrSchema is returned (wrapped) by CreateTable for an existing table
+// without this store's keys or index: it holds something else, and the
+// store does not write into it.
+var ErrSchema = errors.New("dynamo: not a lineage table")
+
 // checkSchema verifies that an existing table has this package's keys.
 func checkSchema(table string, d *types.TableDescription) error {
 	keys := func(ks []types.KeySchemaElement) string {
@@ -167,14 +172,14 @@ func checkSchema(table string, d *types.TableDescription) error {
 		return strings.Join(b, ",")
 	}
 	if got := keys(d.KeySchema); got != "PK:HASH,SK:RANGE" {
-		return fmt.Errorf("lineage: table %s has key schema %s, want PK:HASH,SK:RANGE", table, got)
+		return fmt.Errorf("lineage: table %s: %w: key schema %s, want PK:HASH,SK:RANGE", table, ErrSchema, got)
 	}
 	for _, g := range d.GlobalSecondaryIndexes {
 		if aws.ToString(g.IndexName) == GSI1 && keys(g.KeySchema) == "GSI1PK:HASH,GSI1SK:RANGE" {
 			return nil
 		}
 	}
-	return fmt.Errorf("lineage: table %s has no index %s on GSI1PK, GSI1SK", table, GSI1)
+	return fmt.Errorf("lineage: table %s: %w: no index %s on GSI1PK, GSI1SK", table, ErrSchema, GSI1)
 }
 
 // esc makes a name safe as one "#"-separated key part.
@@ -325,58 +330,50 @@ func chunkKeys(item map[string]types.AttributeValue) []map[string]types.Attribut
 
 // StartRun records a new run; lineage.ErrConflict if (job, id) exists.
 func (s *Store) StartRun(ctx context.Context, run lineage.Run) error {
-	if err := checkNames("job", run.Job, "run id", run.ID); err != nil {
-		return err
-	}
-	enc, err := s.encodeRun(run)
-	if err != nil {
-		return err
-	}
-	if err := s.writeChunks(ctx, enc.chunks); err != nil {
-		return fmt.Errorf("lineage: start run %s/%s: %w", run.Job, run.ID, err)
-	}
-	_, err = s.client.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.table, Item: enc.item,
-		ConditionExpression: aws.String("attribute_not_exists(PK)"),
-	})
-	if err != nil {
-		s.deleteQuietly(ctx, chunkKeys(enc.item))
-		if isConditionFailed(err) {
-			return fmt.Errorf("start run %s/%s: already recorded: %w", run.Job, run.ID, lineage.ErrConflict)
-		}
-		return fmt.Errorf("lineage: start run %s/%s: %w", run.Job, run.ID, err)
-	}
-	return nil
+	_, err := s.putRun(ctx, "start", run, "attribute_not_exists(PK)", fmt.Errorf("already recorded: %w", lineage.ErrConflict), "")
+	return err
 }
 
 // FinishRun replaces a started run's record; lineage.ErrNotFound if it was
 // never started.
 func (s *Store) FinishRun(ctx context.Context, run lineage.Run) error {
-	if err := checkNames("job", run.Job, "run id", run.ID); err != nil {
-		return err
-	}
-	enc, err := s.encodeRun(run)
+	old, err := s.putRun(ctx, "finish", run, "attribute_exists(PK)", lineage.ErrNotFound, types.ReturnValueAllOld)
 	if err != nil {
 		return err
 	}
+	// The previous version's chunks are no longer referenced.
+	s.deleteQuietly(ctx, chunkKeys(old))
+	return nil
+}
+
+// putRun writes run's chunk items, then its item on condition cond (a
+// failed condition is the error notMet), returning what ret asks for of
+// the item replaced. On failure the new chunks are deleted again; op
+// names the call in errors.
+func (s *Store) putRun(ctx context.Context, op string, run lineage.Run, cond string, notMet error, ret types.ReturnValue) (map[string]types.AttributeValue, error) {
+	if err := checkNames("job", run.Job, "run id", run.ID); err != nil {
+		return nil, err
+	}
+	enc, err := s.encodeRun(run)
+	if err != nil {
+		return nil, err
+	}
 	if err := s.writeChunks(ctx, enc.chunks); err != nil {
-		return fmt.Errorf("lineage: finish run %s/%s: %w", run.Job, run.ID, err)
+		return nil, fmt.Errorf("lineage: %s run %s/%s: %w", op, run.Job, run.ID, err)
 	}
 	out, err := s.client.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName: &s.table, Item: enc.item,
-		ConditionExpression: aws.String("attribute_exists(PK)"),
-		ReturnValues:        types.ReturnValueAllOld,
+		ConditionExpression: aws.String(cond),
+		ReturnValues:        ret,
 	})
 	if err != nil {
 		s.deleteQuietly(ctx, chunkKeys(enc.item))
 		if isConditionFailed(err) {
-			return fmt.Errorf("finish run %s/%s: %w", run.Job, run.ID, lineage.ErrNotFound)
+			return nil, fmt.Errorf("%s run %s/%s: %w", op, run.Job, run.ID, notMet)
 		}
-		return fmt.Errorf("lineage: finish run %s/%s: %w", run.Job, run.ID, err)
+		return nil, fmt.Errorf("lineage: %s run %s/%s: %w", op, run.Job, run.ID, err)
 	}
-	// The previous version's chunks are no longer referenced.
-	s.deleteQuietly(ctx, chunkKeys(out.Attributes))
-	return nil
+	return out.Attributes, nil
 }
 
 // GetRun returns one run or lineage.ErrNotFound.

@@ -112,7 +112,7 @@ func TestCreateTableRefusesOtherSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _, _ = client.DeleteTable(context.Background(), &dynamodb.DeleteTableInput{TableName: &table}) })
-	if err := dynamo.New(cfg, table, localOpts).CreateTable(t.Context()); err == nil || !strings.Contains(err.Error(), "key schema") {
+	if err := dynamo.New(cfg, table, localOpts).CreateTable(t.Context()); !errors.Is(err, dynamo.ErrSchema) {
 		t.Fatalf("CreateTable on a table with another schema: %v", err)
 	}
 }

@@ -50,6 +50,9 @@ func Run(t *testing.T, open func(t *testing.T) lineage.Store) {
 	t.Run("Published", func(t *testing.T) { testPublished(t, open) })
 }
 
+// opener returns a fresh, empty store each call.
+type opener = func(t *testing.T) lineage.Store
+
 const job = "consumer-header"
 
 var t0 = time.Date(2020, 4, 2, 6, 0, 0, 123_000_000, time.UTC)
@@ -147,142 +150,162 @@ func exactlyOne(t *testing.T, n int, call func(i int) error) int {
 	return winner
 }
 
-func testRuns(t *testing.T, open func(t *testing.T) lineage.Store) {
-	t.Run("StartGetRoundTrip", func(t *testing.T) {
-		s := open(t)
-		r := fullRun("r1", "2020-03", t0)
-		mustStart(t, s, r)
-		got, err := s.GetRun(t.Context(), job, "r1")
+func testRuns(t *testing.T, open opener) {
+	t.Run("StartGetRoundTrip", func(t *testing.T) { runsStartGetRoundTrip(t, open) })
+	t.Run("StartTwiceConflicts", func(t *testing.T) { runsStartTwiceConflicts(t, open) })
+	t.Run("RunIDsScopedByJob", func(t *testing.T) { runsRunIDsScopedByJob(t, open) })
+	t.Run("FinishReplaces", func(t *testing.T) { runsFinishReplaces(t, open) })
+	t.Run("FinishFailedRun", func(t *testing.T) { runsFinishFailedRun(t, open) })
+	t.Run("FinishUnknownNotFound", func(t *testing.T) { runsFinishUnknownNotFound(t, open) })
+	t.Run("GetMissingNotFound", func(t *testing.T) { runsGetMissingNotFound(t, open) })
+	t.Run("ListNewestFirstAndMonthFilter", func(t *testing.T) { runsListNewestFirstAndMonthFilter(t, open) })
+	t.Run("ListSeesFinishedState", func(t *testing.T) { runsListSeesFinishedState(t, open) })
+	t.Run("ConcurrentStartSameID", func(t *testing.T) { runsConcurrentStartSameID(t, open) })
+}
+
+func runsStartGetRoundTrip(t *testing.T, open opener) {
+	s := open(t)
+	r := fullRun("r1", "2020-03", t0)
+	mustStart(t, s, r)
+	got, err := s.GetRun(t.Context(), job, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameRun(t, "get", got, r)
+}
+
+func runsStartTwiceConflicts(t *testing.T, open opener) {
+	s := open(t)
+	first := fullRun("r1", "2020-03", t0)
+	mustStart(t, s, first)
+	second := fullRun("r1", "2020-04", t0.Add(time.Hour))
+	wantErr(t, "second start", s.StartRun(t.Context(), second), lineage.ErrConflict)
+	got, err := s.GetRun(t.Context(), job, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameRun(t, "record after conflicting start", got, first)
+}
+
+func runsRunIDsScopedByJob(t *testing.T, open opener) {
+	s := open(t)
+	mustStart(t, s, fullRun("r1", "2020-03", t0))
+	other := fullRun("r1", "2020-03", t0)
+	other.Job = "other-job"
+	mustStart(t, s, other)
+	got, err := s.GetRun(t.Context(), "other-job", "r1")
+	if err != nil || got.Job != "other-job" {
+		t.Fatalf("get other job's run: %+v, %v", got, err)
+	}
+}
+
+func runsFinishReplaces(t *testing.T, open opener) {
+	s := open(t)
+	r := fullRun("r1", "2020-03", t0)
+	mustStart(t, s, r)
+	r.Status, r.Ended, r.Published = lineage.StatusComplete, t0.Add(81*time.Minute), true
+	r.Outputs = append(r.Outputs, lineage.Dataset{URI: "duckdb://consumer.consumer_ca", Kind: "table", Tier: 3, Rows: 42})
+	r.Error = ""
+	if err := s.FinishRun(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetRun(t.Context(), job, "r1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameRun(t, "after finish", got, r)
+}
+
+func runsFinishFailedRun(t *testing.T, open opener) {
+	s := open(t)
+	r := fullRun("r1", "2020-03", t0)
+	mustStart(t, s, r)
+	r.Status, r.Ended, r.Error = lineage.StatusFailed, t0.Add(time.Minute), "part-3.csv.gz line 17: 1001 rejects exceed max_rows"
+	if err := s.FinishRun(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetRun(t.Context(), job, "r1")
+	if err != nil || got.Status != lineage.StatusFailed || got.Error != r.Error {
+		t.Fatalf("failed run stored as %+v, %v", got, err)
+	}
+}
+
+func runsFinishUnknownNotFound(t *testing.T, open opener) {
+	s := open(t)
+	wantErr(t, "finish unknown", s.FinishRun(t.Context(), fullRun("ghost", "2020-03", t0)), lineage.ErrNotFound)
+	_, err := s.GetRun(t.Context(), job, "ghost")
+	wantErr(t, "get after finish of unknown", err, lineage.ErrNotFound)
+}
+
+func runsGetMissingNotFound(t *testing.T, open opener) {
+	s := open(t)
+	mustStart(t, s, fullRun("r1", "2020-03", t0))
+	_, err := s.GetRun(t.Context(), job, "r2")
+	wantErr(t, "get missing run", err, lineage.ErrNotFound)
+	_, err = s.GetRun(t.Context(), "no-such-job", "r1")
+	wantErr(t, "get run of missing job", err, lineage.ErrNotFound)
+}
+
+func runsListNewestFirstAndMonthFilter(t *testing.T, open opener) {
+	s := open(t)
+	starts := map[string]struct {
+		month string
+		at    time.Duration
+	}{
+		"a": {"2020-03", 0}, "b": {"2020-03", 3 * time.Hour}, "c": {"2020-04", 1 * time.Hour},
+		"d": {"2020-04", 5 * time.Hour}, "e": {"2020-03", 2 * time.Hour},
+	}
+	for _, id := range []string{"c", "a", "e", "d", "b"} {
+		mustStart(t, s, fullRun(id, starts[id].month, t0.Add(starts[id].at)))
+	}
+	other := fullRun("z", "2020-03", t0.Add(10*time.Hour))
+	other.Job = "other-job"
+	mustStart(t, s, other)
+	for _, c := range []struct {
+		month string
+		want  []string
+	}{{"", []string{"d", "b", "e", "c", "a"}}, {"2020-03", []string{"b", "e", "a"}}, {"2020-04", []string{"d", "c"}}, {"2021-01", nil}} {
+		runs, err := s.ListRuns(t.Context(), job, c.month)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sameRun(t, "get", got, r)
+		if got := runIDs(runs); !slices.Equal(got, c.want) {
+			t.Fatalf("list month %q: %q, want %q", c.month, got, c.want)
+		}
+	}
+	runs, err := s.ListRuns(t.Context(), job, "2020-04")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameRun(t, "listed run", runs[0], fullRun("d", "2020-04", t0.Add(5*time.Hour)))
+	if runs, err := s.ListRuns(t.Context(), "no-such-job", ""); err != nil || len(runs) != 0 {
+		t.Fatalf("list unknown job: %q, %v", runIDs(runs), err)
+	}
+}
+
+func runsListSeesFinishedState(t *testing.T, open opener) {
+	s := open(t)
+	r := fullRun("r1", "2020-03", t0)
+	mustStart(t, s, r)
+	r.Status = lineage.StatusSkipped
+	if err := s.FinishRun(t.Context(), r); err != nil {
+		t.Fatal(err)
+	}
+	runs, err := s.ListRuns(t.Context(), job, "2020-03")
+	if err != nil || len(runs) != 1 || runs[0].Status != lineage.StatusSkipped {
+		t.Fatalf("list after finish: %+v, %v", runs, err)
+	}
+}
+
+func runsConcurrentStartSameID(t *testing.T, open opener) {
+	s := open(t)
+	w := exactlyOne(t, 8, func(i int) error {
+		return s.StartRun(t.Context(), fullRun("same", fmt.Sprintf("2020-%02d", i+1), t0))
 	})
-	t.Run("StartTwiceConflicts", func(t *testing.T) {
-		s := open(t)
-		first := fullRun("r1", "2020-03", t0)
-		mustStart(t, s, first)
-		second := fullRun("r1", "2020-04", t0.Add(time.Hour))
-		wantErr(t, "second start", s.StartRun(t.Context(), second), lineage.ErrConflict)
-		got, err := s.GetRun(t.Context(), job, "r1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sameRun(t, "record after conflicting start", got, first)
-	})
-	t.Run("RunIDsScopedByJob", func(t *testing.T) {
-		s := open(t)
-		mustStart(t, s, fullRun("r1", "2020-03", t0))
-		other := fullRun("r1", "2020-03", t0)
-		other.Job = "other-job"
-		mustStart(t, s, other)
-		got, err := s.GetRun(t.Context(), "other-job", "r1")
-		if err != nil || got.Job != "other-job" {
-			t.Fatalf("get other job's run: %+v, %v", got, err)
-		}
-	})
-	t.Run("FinishReplaces", func(t *testing.T) {
-		s := open(t)
-		r := fullRun("r1", "2020-03", t0)
-		mustStart(t, s, r)
-		r.Status, r.Ended, r.Published = lineage.StatusComplete, t0.Add(81*time.Minute), true
-		r.Outputs = append(r.Outputs, lineage.Dataset{URI: "duckdb://consumer.consumer_ca", Kind: "table", Tier: 3, Rows: 42})
-		r.Error = ""
-		if err := s.FinishRun(t.Context(), r); err != nil {
-			t.Fatal(err)
-		}
-		got, err := s.GetRun(t.Context(), job, "r1")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sameRun(t, "after finish", got, r)
-	})
-	t.Run("FinishFailedRun", func(t *testing.T) {
-		s := open(t)
-		r := fullRun("r1", "2020-03", t0)
-		mustStart(t, s, r)
-		r.Status, r.Ended, r.Error = lineage.StatusFailed, t0.Add(time.Minute), "part-3.csv.gz line 17: 1001 rejects exceed max_rows"
-		if err := s.FinishRun(t.Context(), r); err != nil {
-			t.Fatal(err)
-		}
-		got, err := s.GetRun(t.Context(), job, "r1")
-		if err != nil || got.Status != lineage.StatusFailed || got.Error != r.Error {
-			t.Fatalf("failed run stored as %+v, %v", got, err)
-		}
-	})
-	t.Run("FinishUnknownNotFound", func(t *testing.T) {
-		s := open(t)
-		wantErr(t, "finish unknown", s.FinishRun(t.Context(), fullRun("ghost", "2020-03", t0)), lineage.ErrNotFound)
-		_, err := s.GetRun(t.Context(), job, "ghost")
-		wantErr(t, "get after finish of unknown", err, lineage.ErrNotFound)
-	})
-	t.Run("GetMissingNotFound", func(t *testing.T) {
-		s := open(t)
-		mustStart(t, s, fullRun("r1", "2020-03", t0))
-		_, err := s.GetRun(t.Context(), job, "r2")
-		wantErr(t, "get missing run", err, lineage.ErrNotFound)
-		_, err = s.GetRun(t.Context(), "no-such-job", "r1")
-		wantErr(t, "get run of missing job", err, lineage.ErrNotFound)
-	})
-	t.Run("ListNewestFirstAndMonthFilter", func(t *testing.T) {
-		s := open(t)
-		starts := map[string]struct {
-			month string
-			at    time.Duration
-		}{
-			"a": {"2020-03", 0}, "b": {"2020-03", 3 * time.Hour}, "c": {"2020-04", 1 * time.Hour},
-			"d": {"2020-04", 5 * time.Hour}, "e": {"2020-03", 2 * time.Hour},
-		}
-		for _, id := range []string{"c", "a", "e", "d", "b"} {
-			mustStart(t, s, fullRun(id, starts[id].month, t0.Add(starts[id].at)))
-		}
-		other := fullRun("z", "2020-03", t0.Add(10*time.Hour))
-		other.Job = "other-job"
-		mustStart(t, s, other)
-		for _, c := range []struct {
-			month string
-			want  []string
-		}{{"", []string{"d", "b", "e", "c", "a"}}, {"2020-03", []string{"b", "e", "a"}}, {"2020-04", []string{"d", "c"}}, {"2021-01", nil}} {
-			runs, err := s.ListRuns(t.Context(), job, c.month)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := runIDs(runs); !slices.Equal(got, c.want) {
-				t.Fatalf("list month %q: %q, want %q", c.month, got, c.want)
-			}
-		}
-		runs, err := s.ListRuns(t.Context(), job, "2020-04")
-		if err != nil {
-			t.Fatal(err)
-		}
-		sameRun(t, "listed run", runs[0], fullRun("d", "2020-04", t0.Add(5*time.Hour)))
-		if runs, err := s.ListRuns(t.Context(), "no-such-job", ""); err != nil || len(runs) != 0 {
-			t.Fatalf("list unknown job: %q, %v", runIDs(runs), err)
-		}
-	})
-	t.Run("ListSeesFinishedState", func(t *testing.T) {
-		s := open(t)
-		r := fullRun("r1", "2020-03", t0)
-		mustStart(t, s, r)
-		r.Status = lineage.StatusSkipped
-		if err := s.FinishRun(t.Context(), r); err != nil {
-			t.Fatal(err)
-		}
-		runs, err := s.ListRuns(t.Context(), job, "2020-03")
-		if err != nil || len(runs) != 1 || runs[0].Status != lineage.StatusSkipped {
-			t.Fatalf("list after finish: %+v, %v", runs, err)
-		}
-	})
-	t.Run("ConcurrentStartSameID", func(t *testing.T) {
-		s := open(t)
-		w := exactlyOne(t, 8, func(i int) error {
-			return s.StartRun(t.Context(), fullRun("same", fmt.Sprintf("2020-%02d", i+1), t0))
-		})
-		got, err := s.GetRun(t.Context(), job, "same")
-		if err != nil || got.Month != fmt.Sprintf("2020-%02d", w+1) {
-			t.Fatalf("stored run is not the winner's: %+v, %v", got.Month, err)
-		}
-	})
+	got, err := s.GetRun(t.Context(), job, "same")
+	if err != nil || got.Month != fmt.Sprintf("2020-%02d", w+1) {
+		t.Fatalf("stored run is not the winner's: %+v, %v", got.Month, err)
+	}
 }
 
 func sortEdges(es []lineage.Edge) []lineage.Edge {
@@ -300,7 +323,7 @@ func sameEdges(t *testing.T, what string, got, want []lineage.Edge) {
 	}
 }
 
-func testEdges(t *testing.T, open func(t *testing.T) lineage.Store) {
+func testEdges(t *testing.T, open opener) {
 	const (
 		intake = "s3://bucket/intake/2020-03/part-1.csv.gz"
 		tier1  = "s3://bucket/tier1/consumer/month=2020-03/part-1.csv.gz"
@@ -426,7 +449,7 @@ func mustClaim(t *testing.T, s lineage.Store, month, owner string, ttl time.Dura
 	return c
 }
 
-func testClaims(t *testing.T, open func(t *testing.T) lineage.Store) {
+func testClaims(t *testing.T, open opener) {
 	const month, ttl = "2020-03", time.Hour
 	t.Run("ClaimConflictReleaseClaim", func(t *testing.T) {
 		s := open(t)
@@ -544,7 +567,7 @@ func testClaims(t *testing.T, open func(t *testing.T) lineage.Store) {
 	})
 }
 
-func testPublished(t *testing.T, open func(t *testing.T) lineage.Store) {
+func testPublished(t *testing.T, open opener) {
 	const month, ttl = "2020-03", time.Hour
 	commit := func(s lineage.Store, owner string, token int64, run, prev string) error {
 		return s.Commit(t.Context(), job, month, owner, lineage.Commit{RunID: run, Prev: prev, Token: token, At: t0})

@@ -167,28 +167,33 @@ func key(parts ...string) []byte { return []byte(strings.Join(parts, "\x00")) }
 
 // StartRun records a new run; lineage.ErrConflict if (job, id) exists.
 func (s *Store) StartRun(ctx context.Context, run lineage.Run) error {
-	if err := checkNames("job", run.Job, "run id", run.ID); err != nil {
-		return err
-	}
-	val, err := json.Marshal(run)
-	if err != nil {
-		return fmt.Errorf("lineage: encode run %s: %w", run.ID, err)
-	}
-	return s.update(ctx, func(tx *bolt.Tx) error {
-		b, err := tx.Bucket(bucketRuns).CreateBucketIfNotExists([]byte(run.Job))
+	return s.putRun(ctx, run, func(runs *bolt.Bucket) (*bolt.Bucket, error) {
+		b, err := runs.CreateBucketIfNotExists([]byte(run.Job))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if b.Get([]byte(run.ID)) != nil {
-			return fmt.Errorf("start run %s/%s: %w", run.Job, run.ID, lineage.ErrConflict)
+			return nil, fmt.Errorf("start run %s/%s: %w", run.Job, run.ID, lineage.ErrConflict)
 		}
-		return b.Put([]byte(run.ID), val)
+		return b, nil
 	})
 }
 
 // FinishRun replaces a started run's record; lineage.ErrNotFound if it was
 // never started.
 func (s *Store) FinishRun(ctx context.Context, run lineage.Run) error {
+	return s.putRun(ctx, run, func(runs *bolt.Bucket) (*bolt.Bucket, error) {
+		b := runs.Bucket([]byte(run.Job))
+		if b == nil || b.Get([]byte(run.ID)) == nil {
+			return nil, fmt.Errorf("finish run %s/%s: %w", run.Job, run.ID, lineage.ErrNotFound)
+		}
+		return b, nil
+	})
+}
+
+// putRun writes run's record into the job's bucket, which jobBucket finds
+// in the runs bucket, or refuses with its error.
+func (s *Store) putRun(ctx context.Context, run lineage.Run, jobBucket func(runs *bolt.Bucket) (*bolt.Bucket, error)) error {
 	if err := checkNames("job", run.Job, "run id", run.ID); err != nil {
 		return err
 	}
@@ -197,9 +202,9 @@ func (s *Store) FinishRun(ctx context.Context, run lineage.Run) error {
 		return fmt.Errorf("lineage: encode run %s: %w", run.ID, err)
 	}
 	return s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRuns).Bucket([]byte(run.Job))
-		if b == nil || b.Get([]byte(run.ID)) == nil {
-			return fmt.Errorf("finish run %s/%s: %w", run.Job, run.ID, lineage.ErrNotFound)
+		b, err := jobBucket(tx.Bucket(bucketRuns))
+		if err != nil {
+			return err
 		}
 		return b.Put([]byte(run.ID), val)
 	})
@@ -367,8 +372,9 @@ func checkClaim(job, month string, c lineage.Claim, ttl time.Duration) error {
 	return nil
 }
 
-// Claim gives c.Owner the month (see lineage.Store).
-func (s *Store) Claim(ctx context.Context, job, month string, c lineage.Claim, ttl time.Duration) (lineage.Claim, error) {
+// changeClaim checks c and ttl, then runs fn on the month's claim record
+// in one transaction; fn writes what it changes.
+func (s *Store) changeClaim(ctx context.Context, job, month string, c lineage.Claim, ttl time.Duration, fn func(b *bolt.Bucket, r monthRecord) (lineage.Claim, error)) (lineage.Claim, error) {
 	if err := checkClaim(job, month, c, ttl); err != nil {
 		return lineage.Claim{}, err
 	}
@@ -379,60 +385,48 @@ func (s *Store) Claim(ctx context.Context, job, month string, c lineage.Claim, t
 		if err != nil {
 			return err
 		}
+		out, err = fn(b, r)
+		return err
+	})
+	return out, err
+}
+
+// Claim gives c.Owner the month (see lineage.Store).
+func (s *Store) Claim(ctx context.Context, job, month string, c lineage.Claim, ttl time.Duration) (lineage.Claim, error) {
+	return s.changeClaim(ctx, job, month, c, ttl, func(b *bolt.Bucket, r monthRecord) (lineage.Claim, error) {
 		now := time.Now()
 		switch {
 		case r.Owner == c.Owner:
 			r.Renewed, r.Expires = now, now.Add(ttl)
-			out = r.Claim
-			return putClaim(b, job, month, r)
+			return r.Claim, putClaim(b, job, month, r)
 		case r.Live(now):
-			return &lineage.HeldError{Job: job, Month: month, Holder: r.Claim}
+			return lineage.Claim{}, &lineage.HeldError{Job: job, Month: month, Holder: r.Claim}
 		}
-		out, err = grant(b, job, month, r, c, ttl)
-		return err
+		return grant(b, job, month, r, c, ttl)
 	})
-	return out, err
 }
 
 // TakeOver replaces holder's claim by c (see lineage.Store).
 func (s *Store) TakeOver(ctx context.Context, job, month string, holder, c lineage.Claim, ttl time.Duration) (lineage.Claim, error) {
-	if err := checkClaim(job, month, c, ttl); err != nil {
-		return lineage.Claim{}, err
-	}
-	var out lineage.Claim
-	err := s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketClaims)
-		r, err := getClaim(b, job, month)
-		if err != nil {
-			return err
-		}
+	return s.changeClaim(ctx, job, month, c, ttl, func(b *bolt.Bucket, r monthRecord) (lineage.Claim, error) {
 		if r.Owner != holder.Owner || r.Token != holder.Token {
-			return fmt.Errorf("take over %s/%s from %s: the claim is now %q (token %d): %w", job, month, holder.Owner, r.Owner, r.Token, lineage.ErrConflict)
+			return lineage.Claim{}, fmt.Errorf("take over %s/%s from %s: the claim is now %q (token %d): %w", job, month, holder.Owner, r.Owner, r.Token, lineage.ErrConflict)
 		}
-		out, err = grant(b, job, month, r, c, ttl)
-		return err
+		return grant(b, job, month, r, c, ttl)
 	})
-	return out, err
 }
 
 // Renew extends owner's claim (see lineage.Store).
 func (s *Store) Renew(ctx context.Context, job, month, owner string, token int64, ttl time.Duration) error {
-	if err := checkClaim(job, month, lineage.Claim{Owner: owner}, ttl); err != nil {
-		return err
-	}
-	return s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketClaims)
-		r, err := getClaim(b, job, month)
-		if err != nil {
-			return err
-		}
+	_, err := s.changeClaim(ctx, job, month, lineage.Claim{Owner: owner}, ttl, func(b *bolt.Bucket, r monthRecord) (lineage.Claim, error) {
 		if r.Owner != owner || r.Token != token {
-			return fmt.Errorf("renew %s/%s for %s: the claim is now %q (token %d): %w", job, month, owner, r.Owner, r.Token, lineage.ErrConflict)
+			return lineage.Claim{}, fmt.Errorf("renew %s/%s for %s: the claim is now %q (token %d): %w", job, month, owner, r.Owner, r.Token, lineage.ErrConflict)
 		}
 		now := time.Now()
 		r.Renewed, r.Expires = now, now.Add(ttl)
-		return putClaim(b, job, month, r)
+		return r.Claim, putClaim(b, job, month, r)
 	})
+	return err
 }
 
 // Release gives up owner's claim; it does nothing otherwise.

@@ -543,8 +543,8 @@ func isLoopback(host string) bool {
 // Operation names the S3 operation of a path-style request
 // (/bucket[/key]) from its method, query and headers, e.g. "PutObject",
 // "UploadPart", "UploadPartCopy", "CopyObject", "CreateMultipartUpload",
-// "CompleteMultipartUpload", "GetObject", "ListObjectsV2"; "" when it is
-// none of the operations it knows.
+// "CompleteMultipartUpload", "GetObject", "ListObjectsV2", "PutObjectTagging";
+// "" when it is none of the operations it knows.
 func Operation(r *http.Request) string {
 	path := strings.TrimPrefix(r.URL.Path, "/")
 	_, key, _ := strings.Cut(path, "/")
@@ -560,6 +560,17 @@ func Operation(r *http.Request) string {
 	for k := range q {
 		if k != "uploadId" && k != "partNumber" && k != "uploads" && k != "list-type" && !strings.HasPrefix(k, "x-") {
 			sub = true
+		}
+	}
+	if hasKey && has("tagging") {
+		// An object's tag set (the lifecycle tags): metadata, not its bytes.
+		switch r.Method {
+		case http.MethodGet:
+			return "GetObjectTagging"
+		case http.MethodPut:
+			return "PutObjectTagging"
+		case http.MethodDelete:
+			return "DeleteObjectTagging"
 		}
 	}
 	switch r.Method {

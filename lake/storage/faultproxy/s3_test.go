@@ -221,6 +221,7 @@ func TestFaultS3NoLength(t *testing.T) {
 	if err == nil {
 		t.Fatalf("read %d bytes and no error from a response without any length", len(b))
 	}
+	// Text: the message a user reads names the object (no error type carries it).
 	if !strings.Contains(err.Error(), "s3://b/k") {
 		t.Errorf("error %q does not name the object", err)
 	}

@@ -127,6 +127,8 @@ func TestSymlinkEscape(t *testing.T) {
 	}
 	// A link is neither listed nor descended: the listing fails, naming it,
 	// so a linked file is never silently left out (nor read).
+	// Text: the message a user reads names the link, and names the file
+	// package once (no error type carries the key).
 	err := s.List(ctx, "", func(o storage.Object) error { return nil })
 	if !errors.Is(err, file.ErrNotRegular) || !strings.Contains(err.Error(), "-dir") && !strings.Contains(err.Error(), "-file") {
 		t.Fatalf("list with links below: %v, want ErrNotRegular naming a link", err)

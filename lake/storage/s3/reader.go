@@ -206,7 +206,7 @@ func (r *streamReader) resume() error {
 	out, err := r.s.client.GetObject(r.ctx, in)
 	if err != nil {
 		if errorCode(err) == "PreconditionFailed" {
-			err = fmt.Errorf("object changed while being read (ETag is no longer %s): %w", r.etag, err)
+			err = fmt.Errorf("%w (ETag is no longer %s): %w", storage.ErrChanged, r.etag, err)
 		}
 		return r.s.fail(r.ctx, "read", r.key, fmt.Errorf("resume at byte %d after %v: %w", r.off, cause, err))
 	}
@@ -303,7 +303,7 @@ func (r *reader) fetch(p *part) {
 			})
 			if err != nil {
 				if errorCode(err) == "PreconditionFailed" {
-					err = fmt.Errorf("object changed while being read (ETag is no longer %s): %w", r.etag, err)
+					err = fmt.Errorf("%w (ETag is no longer %s): %w", storage.ErrChanged, r.etag, err)
 				}
 				p.err = err
 				return

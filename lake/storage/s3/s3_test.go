@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
 	"github.com/aws/smithy-go/middleware"
 
 	"github.com/tierflow/tierflow/lake/awsconfig"
@@ -366,7 +367,7 @@ func TestReadDetectsOverwrite(t *testing.T) {
 	}
 	put(t, s, "x", payload(3*s3.MinPartSize))
 	_, err = io.Copy(io.Discard, rc)
-	if err == nil || !strings.Contains(err.Error(), "changed while being read") {
+	if !errors.Is(err, storage.ErrChanged) {
 		t.Fatalf("reading across an overwrite: got %v, want an 'object changed' error", err)
 	}
 }
@@ -719,8 +720,13 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 func TestNewChecksBucket(t *testing.T) {
 	sv := testServer(t)
 	_, err := s3.New(t.Context(), sv.config(t), "s3://tierflow-no-such-bucket-here/p", s3.Options{UsePathStyle: true})
-	if err == nil || !strings.Contains(err.Error(), "tierflow-no-such-bucket-here") {
-		t.Fatalf("New on a missing bucket: %v", err)
+	var ae smithy.APIError
+	if !errors.As(err, &ae) || ae.ErrorCode() != "NotFound" && ae.ErrorCode() != "NoSuchBucket" {
+		t.Fatalf("New on a missing bucket: %v, want S3's NotFound", err)
+	}
+	// Text: the message a user reads names the bucket (no error type carries it).
+	if !strings.Contains(err.Error(), "tierflow-no-such-bucket-here") {
+		t.Errorf("New on a missing bucket: %v does not name the bucket", err)
 	}
 }
 

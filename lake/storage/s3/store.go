@@ -232,6 +232,12 @@ func (s *Store) begin(ctx context.Context, op, key string) error {
 // storage.ErrNotExist, and a canceled ctx is always visible to errors.Is.
 func (s *Store) fail(ctx context.Context, op, key string, err error) error {
 	err = ctxErr(ctx, err)
+	var ios *types.InvalidObjectState
+	if errors.As(err, &ios) {
+		// A GET of an object in an archive class that was not restored.
+		return fmt.Errorf("s3: %s: %w", op, &storage.ArchivedError{URI: s.ObjectURI(key),
+			StorageClass: string(ios.StorageClass), ArchiveTier: string(ios.AccessTier)})
+	}
 	if isNotFound(err) {
 		return fmt.Errorf("s3: %s %s: %w: %w", op, s.ObjectURI(key), storage.ErrNotExist, err)
 	}
@@ -286,10 +292,17 @@ func (s *Store) Stat(ctx context.Context, key string) (storage.Object, error) {
 	if err != nil {
 		return storage.Object{}, s.fail(ctx, "stat", key, err)
 	}
-	return storage.Object{
+	o := storage.Object{
 		Key: key, Size: aws.ToInt64(out.ContentLength), ETag: aws.ToString(out.ETag),
-		ModTime: aws.ToTime(out.LastModified),
-	}, nil
+		ModTime: aws.ToTime(out.LastModified), StorageClass: storageClass(string(out.StorageClass)),
+		ArchiveTier: string(out.ArchiveStatus),
+	}
+	// Restore is `ongoing-request="true"` while a restore runs, and
+	// `ongoing-request="false", expiry-date="…"` once the copy is readable.
+	restore := aws.ToString(out.Restore)
+	o.Restoring = strings.Contains(restore, `ongoing-request="true"`)
+	o.Archived = storage.NeedsRestore(o.StorageClass, o.ArchiveTier) && !strings.Contains(restore, `ongoing-request="false"`)
+	return o, nil
 }
 
 // List calls fn for every object under prefix in S3's (lexicographic, byte
@@ -312,7 +325,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(storage.Object)
 				continue
 			}
 			err := fn(storage.Object{Key: key, Size: aws.ToInt64(o.Size), ETag: aws.ToString(o.ETag),
-				ModTime: aws.ToTime(o.LastModified)})
+				ModTime: aws.ToTime(o.LastModified), StorageClass: storageClass(string(o.StorageClass))})
 			if err != nil {
 				return err
 			}
@@ -358,4 +371,12 @@ func (s *Store) copySource(key string) *string {
 		}
 	}
 	return aws.String(b.String())
+}
+
+// storageClass names S3's default class, which HeadObject leaves out.
+func storageClass(c string) string {
+	if c == "" {
+		return storage.ClassStandard
+	}
+	return c
 }

@@ -45,7 +45,7 @@ func (s *Store) Create(ctx context.Context, key string, opts storage.PutOptions)
 	if err := s.begin(ctx, "create", key); err != nil {
 		return nil, err
 	}
-	w := &writer{s: s, key: key, ctx: ctx, contentType: opts.ContentType}
+	w := &writer{s: s, key: key, ctx: ctx, contentType: opts.ContentType, tagging: tagging(opts.Tags)}
 	if opts.SHA256 != "" {
 		if b, err := hex.DecodeString(opts.SHA256); err != nil || len(b) != sha256.Size {
 			return nil, fmt.Errorf("s3: create %s: SHA256 %q is not a hex SHA-256 digest", s.ObjectURI(key), opts.SHA256)
@@ -70,6 +70,7 @@ type writer struct {
 	sum         string    // expected SHA-256 hex, "" if unknown
 	h           hash.Hash // nil unless sum != ""
 	contentType string
+	tagging     *string         // URL-encoded tags, nil for none
 	ctx         context.Context // Create's
 	ictx        context.Context // canceled by Abort and failures
 	cancel      context.CancelFunc
@@ -132,7 +133,7 @@ func (w *writer) flushLocked() error {
 		in := &awss3.CreateMultipartUploadInput{
 			Bucket: &w.s.bucket, Key: aws.String(w.s.Key(w.key)), ExpectedBucketOwner: w.s.owner(),
 			ServerSideEncryption: sse, SSEKMSKeyId: kms, BucketKeyEnabled: bk,
-			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32, Metadata: w.metadata(),
+			ChecksumAlgorithm: types.ChecksumAlgorithmCrc32, Metadata: w.metadata(), Tagging: w.tagging,
 		}
 		if w.contentType != "" {
 			in.ContentType = &w.contentType
@@ -228,7 +229,7 @@ func (w *writer) put() error {
 	in := &awss3.PutObjectInput{
 		Bucket: &w.s.bucket, Key: aws.String(w.s.Key(w.key)), ExpectedBucketOwner: w.s.owner(),
 		Body: bytes.NewReader(w.cur), ContentLength: aws.Int64(int64(len(w.cur))),
-		ServerSideEncryption: sse, SSEKMSKeyId: kms, BucketKeyEnabled: bk, Metadata: w.metadata(),
+		ServerSideEncryption: sse, SSEKMSKeyId: kms, BucketKeyEnabled: bk, Metadata: w.metadata(), Tagging: w.tagging,
 	}
 	if w.contentType != "" {
 		in.ContentType = &w.contentType

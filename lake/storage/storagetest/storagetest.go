@@ -59,6 +59,9 @@ func Run(t *testing.T, open func(t *testing.T) storage.Storage) {
 	t.Run("InvalidKeys", func(t *testing.T) { testInvalidKeys(t, open) })
 }
 
+// opener returns a fresh, empty store each call.
+type opener = func(t *testing.T) storage.Storage
+
 // payload returns n deterministic pseudo-random bytes for seed.
 func payload(seed uint64, n int) []byte {
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
@@ -155,7 +158,7 @@ func wantNotExist(t *testing.T, what string, err error) {
 	}
 }
 
-func testPutGet(t *testing.T, open func(t *testing.T) storage.Storage) {
+func testPutGet(t *testing.T, open opener) {
 	cases := []struct {
 		name, key string
 		size      int
@@ -215,7 +218,7 @@ func testPutGet(t *testing.T, open func(t *testing.T) storage.Storage) {
 	})
 }
 
-func testStat(t *testing.T, open func(t *testing.T) storage.Storage) {
+func testStat(t *testing.T, open opener) {
 	t.Run("SizeETagModTime", func(t *testing.T) {
 		s := open(t)
 		data := payload(3, 5000)
@@ -288,7 +291,7 @@ func testStat(t *testing.T, open func(t *testing.T) storage.Storage) {
 	})
 }
 
-func testOpenRange(t *testing.T, open func(t *testing.T) storage.Storage) {
+func testOpenRange(t *testing.T, open opener) {
 	data := payload(5, 1000)
 	cases := []struct {
 		name           string
@@ -354,7 +357,7 @@ func testOpenRange(t *testing.T, open func(t *testing.T) storage.Storage) {
 	})
 }
 
-func testMissing(t *testing.T, open func(t *testing.T) storage.Storage) {
+func testMissing(t *testing.T, open opener) {
 	s := open(t)
 	put(t, s, "present/x", []byte("x"))
 	ctx := t.Context()
@@ -394,158 +397,176 @@ func testMissing(t *testing.T, open func(t *testing.T) storage.Storage) {
 	})
 }
 
-func testWriter(t *testing.T, open func(t *testing.T) storage.Storage) {
-	t.Run("InvisibleUntilCommit", func(t *testing.T) {
-		s := open(t)
-		w, err := s.Create(t.Context(), "w/obj", storage.PutOptions{ContentType: "application/octet-stream"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(payload(8, 70_000)); err != nil {
-			t.Fatal(err)
-		}
-		_, err = s.Stat(t.Context(), "w/obj")
-		wantNotExist(t, "stat before commit", err)
-		equalKeys(t, "list before commit", listKeys(t, s, ""), nil)
-		if err := w.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		equalKeys(t, "list after commit", listKeys(t, s, ""), []string{"w/obj"})
-		equalBytes(t, "read after commit", get(t, s, "w/obj"), payload(8, 70_000))
-	})
-	t.Run("OverwriteInvisibleUntilCommit", func(t *testing.T) {
-		s := open(t)
-		put(t, s, "o", []byte("old"))
-		w, err := s.Create(t.Context(), "o", storage.PutOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write([]byte("new content")); err != nil {
-			t.Fatal(err)
-		}
-		equalBytes(t, "read before commit", get(t, s, "o"), []byte("old"))
-		if err := w.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		equalBytes(t, "read after commit", get(t, s, "o"), []byte("new content"))
-	})
-	t.Run("AbortLeavesNothing", func(t *testing.T) {
-		s := open(t)
-		w, err := s.Create(t.Context(), "a/b/aborted", storage.PutOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(payload(9, 6<<20)); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Abort(); err != nil {
-			t.Fatalf("abort: %v", err)
-		}
-		if err := w.Abort(); err != nil {
-			t.Fatalf("second abort: %v", err)
-		}
-		_, err = s.Stat(t.Context(), "a/b/aborted")
-		wantNotExist(t, "stat after abort", err)
-		equalKeys(t, "list after abort", listKeys(t, s, ""), nil)
-	})
-	t.Run("AbortKeepsPreviousVersion", func(t *testing.T) {
-		s := open(t)
-		put(t, s, "k", []byte("previous"))
-		w, err := s.Create(t.Context(), "k", storage.PutOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write([]byte("never published")); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Abort(); err != nil {
-			t.Fatal(err)
-		}
-		equalBytes(t, "read after abort", get(t, s, "k"), []byte("previous"))
-	})
-	t.Run("CommitAfterAbortFails", func(t *testing.T) {
-		s := open(t)
-		w, err := s.Create(t.Context(), "x", storage.PutOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write([]byte("data")); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Abort(); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Commit(); err == nil {
-			t.Fatal("commit after abort succeeded")
-		}
-		_, err = s.Stat(t.Context(), "x")
-		wantNotExist(t, "stat after commit-after-abort", err)
-	})
-	t.Run("AbortAfterCommitIsNoop", func(t *testing.T) {
-		s := open(t)
-		w, err := s.Create(t.Context(), "x", storage.PutOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write([]byte("kept")); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Abort(); err != nil {
-			t.Fatalf("abort after commit: %v", err)
-		}
-		equalBytes(t, "read after abort-after-commit", get(t, s, "x"), []byte("kept"))
-	})
-	t.Run("WriteAfterCommitFails", func(t *testing.T) {
-		s := open(t)
-		w, err := s.Create(t.Context(), "x", storage.PutOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := w.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write([]byte("late")); err == nil {
-			t.Fatal("write after commit succeeded; the bytes would be lost")
-		}
-		equalBytes(t, "read", get(t, s, "x"), nil)
-	})
-	t.Run("CorrectSHA256Accepted", func(t *testing.T) {
-		s := open(t)
-		// SHA-256 of "abc" (FIPS 180-2 test vector).
-		const sum = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-		err := storage.Put(t.Context(), s, "abc", strings.NewReader("abc"), storage.PutOptions{SHA256: sum})
-		if err != nil {
-			t.Fatal(err)
-		}
-		equalBytes(t, "read", get(t, s, "abc"), []byte("abc"))
-	})
-	t.Run("CanceledBeforeCommit", func(t *testing.T) {
-		s := open(t)
-		ctx, cancel := context.WithCancel(t.Context())
-		defer cancel()
-		w, err := s.Create(ctx, "c", storage.PutOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := w.Write(payload(10, 1000)); err != nil {
-			t.Fatal(err)
-		}
-		cancel()
-		_, werr := w.Write(payload(11, 1000))
-		cerr := w.Commit()
-		if cerr == nil {
-			t.Fatalf("commit after cancel succeeded (write after cancel: %v)", werr)
-		}
-		_ = w.Abort()
-		_, err = s.Stat(t.Context(), "c")
-		wantNotExist(t, "stat after canceled commit", err)
-	})
+func testWriter(t *testing.T, open opener) {
+	t.Run("InvisibleUntilCommit", func(t *testing.T) { writerInvisibleUntilCommit(t, open) })
+	t.Run("OverwriteInvisibleUntilCommit", func(t *testing.T) { writerOverwriteInvisibleUntilCommit(t, open) })
+	t.Run("AbortLeavesNothing", func(t *testing.T) { writerAbortLeavesNothing(t, open) })
+	t.Run("AbortKeepsPreviousVersion", func(t *testing.T) { writerAbortKeepsPreviousVersion(t, open) })
+	t.Run("CommitAfterAbortFails", func(t *testing.T) { writerCommitAfterAbortFails(t, open) })
+	t.Run("AbortAfterCommitIsNoop", func(t *testing.T) { writerAbortAfterCommitIsNoop(t, open) })
+	t.Run("WriteAfterCommitFails", func(t *testing.T) { writerWriteAfterCommitFails(t, open) })
+	t.Run("CorrectSHA256Accepted", func(t *testing.T) { writerCorrectSHA256Accepted(t, open) })
+	t.Run("CanceledBeforeCommit", func(t *testing.T) { writerCanceledBeforeCommit(t, open) })
 }
 
-func testList(t *testing.T, open func(t *testing.T) storage.Storage) {
+func writerInvisibleUntilCommit(t *testing.T, open opener) {
+	s := open(t)
+	w, err := s.Create(t.Context(), "w/obj", storage.PutOptions{ContentType: "application/octet-stream"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(payload(8, 70_000)); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Stat(t.Context(), "w/obj")
+	wantNotExist(t, "stat before commit", err)
+	equalKeys(t, "list before commit", listKeys(t, s, ""), nil)
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	equalKeys(t, "list after commit", listKeys(t, s, ""), []string{"w/obj"})
+	equalBytes(t, "read after commit", get(t, s, "w/obj"), payload(8, 70_000))
+}
+
+func writerOverwriteInvisibleUntilCommit(t *testing.T, open opener) {
+	s := open(t)
+	put(t, s, "o", []byte("old"))
+	w, err := s.Create(t.Context(), "o", storage.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("new content")); err != nil {
+		t.Fatal(err)
+	}
+	equalBytes(t, "read before commit", get(t, s, "o"), []byte("old"))
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	equalBytes(t, "read after commit", get(t, s, "o"), []byte("new content"))
+}
+
+func writerAbortLeavesNothing(t *testing.T, open opener) {
+	s := open(t)
+	w, err := s.Create(t.Context(), "a/b/aborted", storage.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(payload(9, 6<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatalf("abort: %v", err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatalf("second abort: %v", err)
+	}
+	_, err = s.Stat(t.Context(), "a/b/aborted")
+	wantNotExist(t, "stat after abort", err)
+	equalKeys(t, "list after abort", listKeys(t, s, ""), nil)
+}
+
+func writerAbortKeepsPreviousVersion(t *testing.T, open opener) {
+	s := open(t)
+	put(t, s, "k", []byte("previous"))
+	w, err := s.Create(t.Context(), "k", storage.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("never published")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	equalBytes(t, "read after abort", get(t, s, "k"), []byte("previous"))
+}
+
+func writerCommitAfterAbortFails(t *testing.T, open opener) {
+	s := open(t)
+	w, err := s.Create(t.Context(), "x", storage.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err == nil {
+		t.Fatal("commit after abort succeeded")
+	}
+	_, err = s.Stat(t.Context(), "x")
+	wantNotExist(t, "stat after commit-after-abort", err)
+}
+
+func writerAbortAfterCommitIsNoop(t *testing.T, open opener) {
+	s := open(t)
+	w, err := s.Create(t.Context(), "x", storage.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Abort(); err != nil {
+		t.Fatalf("abort after commit: %v", err)
+	}
+	equalBytes(t, "read after abort-after-commit", get(t, s, "x"), []byte("kept"))
+}
+
+func writerWriteAfterCommitFails(t *testing.T, open opener) {
+	s := open(t)
+	w, err := s.Create(t.Context(), "x", storage.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write([]byte("late")); err == nil {
+		t.Fatal("write after commit succeeded; the bytes would be lost")
+	}
+	equalBytes(t, "read", get(t, s, "x"), nil)
+}
+
+func writerCorrectSHA256Accepted(t *testing.T, open opener) {
+	s := open(t)
+	// SHA-256 of "abc" (FIPS 180-2 test vector).
+	const sum = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+	err := storage.Put(t.Context(), s, "abc", strings.NewReader("abc"), storage.PutOptions{SHA256: sum})
+	if err != nil {
+		t.Fatal(err)
+	}
+	equalBytes(t, "read", get(t, s, "abc"), []byte("abc"))
+}
+
+func writerCanceledBeforeCommit(t *testing.T, open opener) {
+	s := open(t)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	w, err := s.Create(ctx, "c", storage.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(payload(10, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	cancel()
+	_, werr := w.Write(payload(11, 1000))
+	cerr := w.Commit()
+	if cerr == nil {
+		t.Fatalf("commit after cancel succeeded (write after cancel: %v)", werr)
+	}
+	_ = w.Abort()
+	_, err = s.Stat(t.Context(), "c")
+	wantNotExist(t, "stat after canceled commit", err)
+}
+
+func testList(t *testing.T, open opener) {
 	t.Run("EmptyStorage", func(t *testing.T) {
 		s := open(t)
 		equalKeys(t, "list", listKeys(t, s, ""), nil)
@@ -652,7 +673,7 @@ func testList(t *testing.T, open func(t *testing.T) storage.Storage) {
 	})
 }
 
-func testCopy(t *testing.T, open func(t *testing.T) storage.Storage) {
+func testCopy(t *testing.T, open opener) {
 	t.Run("ContentEqualSourceIntact", func(t *testing.T) {
 		s := open(t)
 		data := payload(12, 6<<20+3)
@@ -702,7 +723,7 @@ func testCopy(t *testing.T, open func(t *testing.T) storage.Storage) {
 	})
 }
 
-func testDelete(t *testing.T, open func(t *testing.T) storage.Storage) {
+func testDelete(t *testing.T, open opener) {
 	t.Run("Removes", func(t *testing.T) {
 		s := open(t)
 		put(t, s, "d/x", []byte("x"))
@@ -754,7 +775,7 @@ func testDelete(t *testing.T, open func(t *testing.T) storage.Storage) {
 	})
 }
 
-func testOverwrite(t *testing.T, open func(t *testing.T) storage.Storage) {
+func testOverwrite(t *testing.T, open opener) {
 	s := open(t)
 	long, short := payload(13, 100_000), []byte("short")
 	put(t, s, "o", long)
@@ -770,7 +791,7 @@ func testOverwrite(t *testing.T, open func(t *testing.T) storage.Storage) {
 	equalKeys(t, "list", listKeys(t, s, ""), []string{"o"})
 }
 
-func testConcurrent(t *testing.T, open func(t *testing.T) storage.Storage) {
+func testConcurrent(t *testing.T, open opener) {
 	t.Run("WritersDifferentKeys", func(t *testing.T) {
 		s := open(t)
 		const n = 16
@@ -860,7 +881,7 @@ func testConcurrent(t *testing.T, open func(t *testing.T) storage.Storage) {
 	})
 }
 
-func testObjectURI(t *testing.T, open func(t *testing.T) storage.Storage) {
+func testObjectURI(t *testing.T, open opener) {
 	s := open(t)
 	root := s.URI()
 	scheme, rootPath, err := storage.ParseURI(root)
@@ -882,7 +903,7 @@ func testObjectURI(t *testing.T, open func(t *testing.T) storage.Storage) {
 	}
 }
 
-func testCanceled(t *testing.T, open func(t *testing.T) storage.Storage) {
+func testCanceled(t *testing.T, open opener) {
 	s := open(t)
 	put(t, s, "k", []byte("data"))
 	ctx, cancel := context.WithCancel(t.Context())
@@ -920,7 +941,7 @@ func testCanceled(t *testing.T, open func(t *testing.T) storage.Storage) {
 	equalKeys(t, "list after canceled calls", listKeys(t, s, ""), []string{"k"})
 }
 
-func testInvalidKeys(t *testing.T, open func(t *testing.T) storage.Storage) {
+func testInvalidKeys(t *testing.T, open opener) {
 	s := open(t)
 	put(t, s, "ok", []byte("ok"))
 	ctx := t.Context()
