@@ -42,6 +42,25 @@ func notifyJob(t *testing.T, extra string) string {
 	return filepath.Join(dir, "job.yaml")
 }
 
+// notifyLake writes notifyJob's job and a new local lake holding one
+// month of its intake, and returns the job's path, its spec and the lake.
+func notifyLake(t *testing.T, extra string) (job string, spec *jobs.Spec, lake string) {
+	t.Helper()
+	job = notifyJob(t, extra)
+	spec, err := jobs.Load(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lake = "file://" + t.TempDir()
+	env, err := OpenEnv(context.Background(), spec, lake, zerolog.Nop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	putCrashMonth(t, env.Storage, spec, 1)
+	env.Close()
+	return job, spec, lake
+}
+
 // hook is a webhook that answers the first len(fail) requests with those
 // statuses, then 200, keeping every body.
 type hook struct {
@@ -70,18 +89,7 @@ func TestRunNotifiesWebhookAndCommand(t *testing.T) {
 	srv := httptest.NewServer(h)
 	defer srv.Close()
 	out := filepath.Join(t.TempDir(), "message.json")
-	job := notifyJob(t, "notify:\n  webhook: "+srv.URL+"/tierflow\n  command: [sh, -c, 'cat > \"$0\"; echo \"$TIERFLOW_NOTIFY_STATUS $TIERFLOW_NOTIFY_MONTH\" > \"$0.env\"', "+out+"]\n")
-	spec, err := jobs.Load(job)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lake := "file://" + t.TempDir()
-	env, err := OpenEnv(context.Background(), spec, lake, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	putCrashMonth(t, env.Storage, spec, 1)
-	env.Close()
+	job, spec, lake := notifyLake(t, "notify:\n  webhook: "+srv.URL+"/tierflow\n  command: [sh, -c, 'cat > \"$0\"; echo \"$TIERFLOW_NOTIFY_STATUS $TIERFLOW_NOTIFY_MONTH\" > \"$0.env\"', "+out+"]\n")
 	ctx := context.Background()
 	if err := RunMonths(ctx, RunMonthsOptions{Job: job, Lake: lake, Month: crashMonth, Log: zerolog.Nop()}); err != nil {
 		t.Fatal(err)
@@ -93,7 +101,7 @@ func TestRunNotifiesWebhookAndCommand(t *testing.T) {
 	if err := json.Unmarshal(h.bodies[0], &n); err != nil {
 		t.Fatal(err)
 	}
-	env, err = OpenEnv(ctx, spec, lake, zerolog.Nop())
+	env, err := OpenEnv(ctx, spec, lake, zerolog.Nop())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,18 +190,7 @@ func TestNotifierRetries(t *testing.T) {
 	srv3 := httptest.NewServer(http.NotFoundHandler())
 	url := srv3.URL
 	srv3.Close()
-	job := notifyJob(t, "notify: {webhook: '"+url+"'}\n")
-	spec, err := jobs.Load(job)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lake := "file://" + t.TempDir()
-	env, err := OpenEnv(context.Background(), spec, lake, zerolog.Nop())
-	if err != nil {
-		t.Fatal(err)
-	}
-	putCrashMonth(t, env.Storage, spec, 1)
-	env.Close()
+	job, _, lake := notifyLake(t, "notify: {webhook: '"+url+"'}\n")
 	var logs bytes.Buffer
 	if err := RunMonths(context.Background(), RunMonthsOptions{Job: job, Lake: lake, Month: crashMonth, Log: zerolog.New(&logs)}); err != nil {
 		t.Fatalf("a dead webhook failed the run: %v", err)
