@@ -109,7 +109,7 @@ func printRuns(w io.Writer, v *runner.RunsView, wide bool) {
 		}
 		last := row[len(row)-1]
 		if !wide {
-			last = clip(last, room)
+			last = runner.Clip(last, room)
 		}
 		b.WriteString(last)
 		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))

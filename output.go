@@ -25,12 +25,3 @@ func writeJSON(w io.Writer, v any) error {
 
 // oneLineText folds text onto one line.
 func oneLineText(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// clip cuts s to n characters, the last one "…" when cut.
-func clip(s string, n int) string {
-	r := []rune(s)
-	if len(r) <= n {
-		return s
-	}
-	return string(r[:n-1]) + "…"
-}

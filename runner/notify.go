@@ -277,7 +277,7 @@ func (s Notifier) run(ctx context.Context, n Notification, body []byte) error {
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("notify command %s: %w: %s", s.Spec.Command[0], err, clip(strings.TrimSpace(out.String()), 300))
+		return fmt.Errorf("notify command %s: %w: %s", s.Spec.Command[0], err, Clip(strings.TrimSpace(out.String()), 300))
 	}
 	return nil
 }

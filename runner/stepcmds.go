@@ -340,7 +340,7 @@ func (j *job) finishStep(ctx context.Context, cause string, w io.Writer) error {
 	run, err := j.finish(ctx, errors.New(cause))
 	j.finished(ctx, "finish", run, w)
 	if run.Status == lineage.StatusFailed {
-		fmt.Fprintf(w, "run %s recorded as failed: %s\n", run.ID, clip(cause, 200))
+		fmt.Fprintf(w, "run %s recorded as failed: %s\n", run.ID, Clip(cause, 200))
 	}
 	if err != nil && !strings.Contains(err.Error(), cause) {
 		return err
@@ -373,8 +373,8 @@ func (j *job) finished(ctx context.Context, task string, run lineage.Run, w io.W
 	j.saveNotification(ctx, run)
 }
 
-// clip cuts s to n characters, the last one "…" when cut.
-func clip(s string, n int) string {
+// Clip cuts s to n characters, the last one "…" when cut.
+func Clip(s string, n int) string {
 	r := []rune(s)
 	if len(r) <= n {
 		return s
