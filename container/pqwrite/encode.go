@@ -45,6 +45,7 @@ type Encoder struct {
 	src    *Column // ByteArray source column
 	rows   []int32 // ByteArray: source row of each present value (nil = identity)
 	idx    []int32
+	idx16  []uint16   // instead of idx: a NULL-free dictionary column's own indices
 	srcIdx []int32    // dictionary index by source row (see buildDict)
 	ends   []uint32   // Ends of a Lens-only ByteArray column, while it is encoded
 	dict   *bytesDict // the ByteArray dictionary of the chunk being encoded
@@ -270,9 +271,13 @@ func (e *Encoder) encodeDictChunk(spec *colInfo, col *Column, n int, o *Options,
 	e.def = grow(e.def[:0], n)
 	nulls := 0
 	if len(col.Def) == 0 {
-		// No NULLs (strings never are): straight copies.
-		for j := range e.def[:n] {
-			e.def[j] = 1
+		// No NULLs (strings never are): the levels are one RLE run, so
+		// e.def is not read, and the pages take the column's own indices
+		// (unless useDict renumbers them).
+		if !col.DictSparse {
+			e.idx16 = col.Idx[:n]
+			defer func() { e.idx16 = nil }()
+			return e.encodePages(spec, e.newChunk(spec, n, 0), n, 0, e.useDict(col), o, bloom)
 		}
 		e.idx = slices.Grow(e.idx[:0], n)[:n]
 		for j, k := range col.Idx[:n] {
@@ -348,7 +353,11 @@ func (e *Encoder) encodePages(spec *colInfo, ch *chunk, n, nulls, ndict int, o *
 			}
 			e.body = appendDefLevels(e.body[:0], e.def[r0:r1], cnt)
 			e.body = append(e.body, byte(width))
-			e.body = appendHybrid(e.body, e.idx[v:v+cnt], uint(width))
+			if e.idx16 != nil {
+				e.body = appendHybrid(e.body, e.idx16[v:v+cnt], uint(width))
+			} else {
+				e.body = appendHybrid(e.body, e.idx[v:v+cnt], uint(width))
+			}
 			if err := page(r0, r1, v, v+cnt, format.RLEDictionary); err != nil {
 				return nil, err
 			}
@@ -494,7 +503,7 @@ func appendDefLevels(dst []byte, def []byte, present int) []byte {
 // appendHybrid appends v with the RLE/bit-packing hybrid encoding at bit
 // width w (no length prefix): runs of 8 or more equal values become RLE
 // runs, the rest bit-packed groups of 8.
-func appendHybrid[T byte | int32](dst []byte, v []T, w uint) []byte {
+func appendHybrid[T byte | uint16 | int32](dst []byte, v []T, w uint) []byte {
 	n := len(v)
 	i := 0
 	vb := int((w + 7) / 8)

@@ -101,6 +101,20 @@ func (e *Encoder) rankDict(spec *colInfo, ndict int) {
 	}
 }
 
+// rankBounds returns the lowest and highest rank of the entries idx,
+// leaving out ranks below 0 (NaN); rhi is -1 when none is left.
+func rankBounds[T uint16 | int32](rank []int32, idx []T) (rlo, rhi int32) {
+	rlo, rhi = math.MaxInt32, -1
+	for _, k := range idx {
+		r := rank[k]
+		if r < 0 {
+			continue
+		}
+		rlo, rhi = min(rlo, r), max(rhi, r)
+	}
+	return rlo, rhi
+}
+
 // pageBounds sets p.lo and p.hi to the min and max of present values
 // [v0, v1) (dictionary indices e.idx[v0:v1] when ndict > 0), appending
 // them to e.statBuf.
@@ -111,13 +125,11 @@ func (e *Encoder) pageBounds(spec *colInfo, p *pageStat, v0, v1, ndict int) {
 	}
 	lo, hi := -1, -1 // value (or entry) indices of the bounds
 	if ndict > 0 {
-		rlo, rhi := int32(math.MaxInt32), int32(-1)
-		for _, k := range e.idx[v0:v1] {
-			r := e.rank[k]
-			if r < 0 {
-				continue
-			}
-			rlo, rhi = min(rlo, r), max(rhi, r)
+		var rlo, rhi int32
+		if e.idx16 != nil {
+			rlo, rhi = rankBounds(e.rank, e.idx16[v0:v1])
+		} else {
+			rlo, rhi = rankBounds(e.rank, e.idx[v0:v1])
 		}
 		if rhi >= 0 {
 			lo, hi = int(e.order[rlo]), int(e.order[rhi])
