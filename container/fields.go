@@ -115,14 +115,30 @@ func (p *plan) convertLine(body []byte, hot []hotField, cols []pqwrite.Column, b
 				continue
 			}
 		case hotInt:
+			col := &cols[h.col]
 			if x, ok := p.smallInt(v); ok {
-				col := &cols[h.col]
 				if len(col.Def) > 0 {
 					col.Def = append(col.Def, 1)
 				}
 				col.I32 = append(col.I32, x)
 				continue
 			}
+			if len(v) == 0 {
+				// An empty int is NULL (a quarter of the values of the
+				// shipped job's int columns).
+				setDef(col, len(col.I32), false)
+				col.I32 = append(col.I32, 0)
+				continue
+			}
+		case hotOther:
+			// Not through convertField: one call less for a third of
+			// the values that miss the fast paths above.
+			cp := &p.cols[h.col]
+			if why := p.convert(cp, v, &cols[h.col]); why != "" {
+				onBad(int(h.col), why)
+				p.appendNull(cp, &cols[h.col])
+			}
+			continue
 		}
 		p.convertField(h, cols, v, scratch, onBad)
 	}
