@@ -29,8 +29,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/klauspost/pgzip"
-
+	"github.com/tierflow/tierflow/container/gunzip"
 	"github.com/tierflow/tierflow/lake/storage"
 )
 
@@ -196,7 +195,7 @@ func (c *converter) verdict() ([]reject, int64, error) {
 	defer rc.Close()
 	cr := newPrefetchReader(rc, nil)
 	defer cr.Close()
-	zr, err := pgzip.NewReader(cr)
+	zr, err := gunzip.NewReader(cr)
 	if err != nil {
 		return nil, 0, fmt.Errorf("reopen input %s: %w", c.inputURI, err)
 	}
@@ -260,7 +259,7 @@ func (c *converter) passes() (rejects []reject, err error) {
 	defer rc.Close()
 	cr := newPrefetchReader(rc, sha256.New())
 	defer cr.Close()
-	zr, err := pgzip.NewReader(cr)
+	zr, err := gunzip.NewReader(cr)
 	if err != nil {
 		return nil, c.located(&ParseError{Err: fmt.Errorf("%w at byte offset 0: %w", ErrNotGzip, err)})
 	}

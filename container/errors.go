@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/tierflow/tierflow/container/gunzip"
 )
 
 // Errors of input that cannot be converted at all. Convert returns them
@@ -76,13 +78,18 @@ func (e *ReadError) Error() string {
 
 func (e *ReadError) Unwrap() error { return e.Err }
 
-// gzipError words a read failure: truncated or corrupt gzip, with the
-// compressed offset reached (the decompressor reads ahead, so the fault
-// lies at or before it).
+// gzipError words a read failure: truncated or corrupt gzip, at the
+// compressed offset where the decoder stopped, or else (a checksum
+// mismatch, found after the member) the offset reached: the decompressor
+// reads ahead, so the fault lies at or before it.
 func gzipError(err error, compressedOffset, total int64) error {
 	what := ErrCorruptGzip
 	if errors.Is(err, io.ErrUnexpectedEOF) {
 		what = ErrTruncatedGzip
 	}
-	return &ParseError{Offset: compressedOffset, Err: fmt.Errorf("%w at or before compressed byte offset %d (of %d): %w", what, compressedOffset, total, err)}
+	where := "at or before"
+	if ge, ok := errors.AsType[*gunzip.Error](err); ok {
+		compressedOffset, where = ge.Offset, "at"
+	}
+	return &ParseError{Offset: compressedOffset, Err: fmt.Errorf("%w %s compressed byte offset %d (of %d): %w", what, where, compressedOffset, total, err)}
 }
