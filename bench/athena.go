@@ -71,7 +71,7 @@ type FargateProjection struct {
 	Model string `json:"model"`
 	// Measured rates, compressed MB (10^6) per second.
 	PerCoreMBps    float64 `json:"per_core_mb_per_s"`      // gzip bytes per CPU-second of the whole converter (the fallback's per-core rate)
-	DecompressMBps float64 `json:"decompress_mb_per_s"`    // pgzip alone, one stream: pass 1's floor
+	DecompressMBps float64 `json:"decompress_mb_per_s"`    // the converter's decompressor alone, one stream: pass 1's floor
 	MeasuredMBps   float64 `json:"measured_wall_mb_per_s"` // the converter's wall rate on this machine
 
 	// Pass 1 (read, decompress, route, spill) on a task: the slowest of
@@ -133,8 +133,8 @@ func (b *bencher) athenaSection(ctx context.Context) error {
 		}
 	}
 	cr := b.res.Convert
-	if cr == nil || cr.engine(pgzipKey) == nil || tierflowEngine(cr) == nil {
-		// Only the projection's inputs: pgzip and the busiest converter.
+	if cr == nil || decompressEngine(cr) == nil || tierflowEngine(cr) == nil {
+		// Only the projection's inputs: the decompressor and the busiest converter.
 		in, err := b.ensureIntake(ctx, 1)
 		if err != nil {
 			return err
@@ -181,6 +181,15 @@ func (b *bencher) fargateTask() FargateTask {
 	return t
 }
 
+// decompressEngine is the converter's own decompressor alone (pgzip's
+// measurement in reports from before it had one): pass 1's floor.
+func decompressEngine(cr *ConvertResults) *Engine {
+	if e := cr.engine(gunzipKey); e != nil {
+		return e
+	}
+	return cr.engine(pgzipKey)
+}
+
 // tierflowEngine is the converter run with the most workers.
 func tierflowEngine(cr *ConvertResults) *Engine {
 	var best *Engine
@@ -209,9 +218,9 @@ const caseBuckets = 60
 // and is billed for startup + part seconds at its full size. Without pass
 // timings it falls back to one rate, min(V × per-core, decompression).
 func projectFargate(cr *ConvertResults, task FargateTask) (*FargateProjection, error) {
-	tf, pg := tierflowEngine(cr), cr.engine(pgzipKey)
+	tf, pg := tierflowEngine(cr), decompressEngine(cr)
 	if tf == nil || pg == nil || tf.CPUSeconds <= 0 || pg.WallSeconds <= 0 || tf.WallSeconds <= 0 {
-		return nil, errors.New("projection needs the converter's and pgzip's measurements")
+		return nil, errors.New("projection needs the converter's and its decompressor's measurements")
 	}
 	mb := float64(cr.GzipBytes) / 1e6
 	w := float64(max(tf.Workers, 1))

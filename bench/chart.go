@@ -70,6 +70,8 @@ func shortEngine(e Engine) string {
 		return "gzip -dc"
 	case e.Key == pgzipKey:
 		return "pgzip → discard"
+	case e.Key == gunzipKey:
+		return "gunzip → discard"
 	}
 	return e.Key
 }

@@ -38,7 +38,7 @@ const (
 
 // childTask is one engine run in a child process.
 type childTask struct {
-	Kind string `json:"kind"` // convert | duckdb-copy | pgzip
+	Kind string `json:"kind"` // convert | duckdb-copy | pgzip | gunzip
 
 	In  string `json:"in"`  // gzip CSV part
 	Out string `json:"out"` // output directory (convert, duckdb-copy)
@@ -108,8 +108,8 @@ func runChildTask(ctx context.Context, t childTask) (childResult, error) {
 		return childConvert(ctx, t)
 	case "duckdb-copy":
 		return childDuckDBCopy(ctx, t)
-	case "pgzip":
-		n, err := Decompress(t.In)
+	case "pgzip", "gunzip":
+		n, err := Decompress(t.In, t.Kind)
 		return childResult{DecompressedBytes: n}, err
 	}
 	return childResult{}, fmt.Errorf("unknown task kind %q", t.Kind)

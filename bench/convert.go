@@ -26,6 +26,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/tierflow/tierflow/container"
+	"github.com/tierflow/tierflow/container/gunzip"
 	"github.com/tierflow/tierflow/jobs"
 	"github.com/tierflow/tierflow/jobs/synth"
 	"github.com/tierflow/tierflow/lake/storage/file"
@@ -101,15 +102,21 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// Decompress streams the gzip file through klauspost/pgzip to io.Discard
-// and returns the decompressed size: the floor of any converter.
-func Decompress(path string) (int64, error) {
+// Decompress streams the gzip file through a reader, "pgzip" (klauspost)
+// or "gunzip" (the converter's), to io.Discard and returns the
+// decompressed size: the floor of any converter.
+func Decompress(path, reader string) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
-	zr, err := pgzip.NewReader(f)
+	var zr io.ReadCloser
+	if reader == "gunzip" {
+		zr, err = gunzip.NewReader(f)
+	} else {
+		zr, err = pgzip.NewReader(f)
+	}
 	if err != nil {
 		return 0, fmt.Errorf("%s: %w", path, err)
 	}
@@ -272,7 +279,7 @@ func ConvertReport(ctx context.Context, opts ConvertOptions) (*Report, error) {
 	rep.Decompress.Name = "decompress only (pgzip → discard)"
 	for i := 0; i < opts.Runs; i++ {
 		t := time.Now()
-		if _, err := Decompress(part); err != nil {
+		if _, err := Decompress(part, "pgzip"); err != nil {
 			return nil, err
 		}
 		rep.Decompress.Walls = append(rep.Decompress.Walls, time.Since(t))

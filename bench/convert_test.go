@@ -77,12 +77,15 @@ func TestMain(m *testing.M) {
 
 func BenchmarkDecompress(b *testing.B) {
 	dir, csvBytes := benchPart(b, loadSpec(b))
-	b.SetBytes(csvBytes)
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		if _, err := Decompress(filepath.Join(dir, "in", "part.csv.gz")); err != nil {
-			b.Fatal(err)
-		}
+	for _, reader := range []string{"pgzip", "gunzip"} {
+		b.Run(reader, func(b *testing.B) {
+			b.SetBytes(csvBytes)
+			for i := 0; i < b.N; i++ {
+				if _, err := Decompress(filepath.Join(dir, "in", "part.csv.gz"), reader); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
