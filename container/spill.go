@@ -199,10 +199,61 @@ func index(blocks [][]byte, idx []runRec) []runRec {
 			off += n
 		}
 	}
-	if !sorted {
+	if !sorted && !partitionByKey(idx) {
 		slices.SortStableFunc(idx, func(x, y runRec) int { return bytes.Compare(x.key, y.key) })
 	}
 	return idx
+}
+
+// maxPartitionKeys is the most distinct keys partitionByKey handles: a
+// bucket holds a handful of states.
+const maxPartitionKeys = 8
+
+// partitionByKey sorts idx, records in line order, stably by key when it
+// holds at most maxPartitionKeys distinct keys: a counting sort, where a
+// comparison sort compares each record with about log n others. It
+// reports false, leaving idx as it was, when there are more keys.
+func partitionByKey(idx []runRec) bool {
+	var keys [maxPartitionKeys][]byte
+	var counts [maxPartitionKeys]int
+	nk, last := 0, 0
+	rank := make([]uint8, len(idx))
+	for i, r := range idx {
+		k := last
+		if !bytes.Equal(keys[k], r.key) || nk == 0 {
+			for k = 0; k < nk && !bytes.Equal(keys[k], r.key); k++ {
+			}
+			if k == nk {
+				if nk == maxPartitionKeys {
+					return false
+				}
+				keys[nk] = r.key
+				nk++
+			}
+			last = k
+		}
+		rank[i] = uint8(k)
+		counts[k]++
+	}
+	// Where each key's records start, keys in byte order.
+	order := make([]int, nk)
+	for k := range order {
+		order[k] = k
+	}
+	slices.SortFunc(order, func(a, b int) int { return bytes.Compare(keys[a], keys[b]) })
+	var start [maxPartitionKeys]int
+	at := 0
+	for _, k := range order {
+		start[k] = at
+		at += counts[k]
+	}
+	sorted := make([]runRec, len(idx))
+	for i, r := range idx {
+		sorted[start[rank[i]]] = r
+		start[rank[i]]++
+	}
+	copy(idx, sorted)
+	return true
 }
 
 // spill writes bucket bk's blocks as a sorted run and frees them.
