@@ -3,7 +3,9 @@ package container
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -23,6 +25,8 @@ import (
 
 	"github.com/tierflow/tierflow/container/hive"
 	"github.com/tierflow/tierflow/jobs"
+	"github.com/tierflow/tierflow/lake/storage"
+	"github.com/tierflow/tierflow/lake/storage/file"
 )
 
 // env is a source and destination storage in temp dirs.
@@ -219,6 +223,55 @@ func checkStoredManifest(t *testing.T, e *env, spec *jobs.Spec, m *Manifest) {
 	}
 	if sum != 3000 {
 		t.Fatalf("rows per bucket sum %d", sum)
+	}
+	// Each file's size and digest as the manifest says (the local store
+	// hashes what it writes; the converter takes its digest).
+	for _, f := range m.Files {
+		b, err := os.ReadFile(filepath.Join(e.dst.root, f.Key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := sha256.Sum256(b); f.SHA256 != hex.EncodeToString(d[:]) || f.Bytes != int64(len(b)) {
+			t.Fatalf("%s: manifest says %d bytes, SHA-256 %s; the file has %d, %x", f.Key, f.Bytes, f.SHA256, len(b), d)
+		}
+	}
+}
+
+// TestHashWriter checks the digest a Parquet file's writer reports, from
+// a storage writer that hashes (storage.Hasher) and from one that does not.
+func TestHashWriter(t *testing.T) {
+	data := bytes.Repeat([]byte("tierflow,"), 100000)
+	want := sha256.Sum256(data)
+	dir := t.TempDir()
+	st, err := file.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, hide := range []bool{false, true} {
+		sw, err := st.Create(context.Background(), fmt.Sprintf("f%v", hide), storage.PutOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w storage.Writer = sw
+		if hide {
+			w = struct{ storage.Writer }{sw} // not a storage.Hasher
+		}
+		hw := newHashWriter(w)
+		if (hw.h == nil) == hide {
+			t.Fatalf("hidden %v: own hash %v", hide, hw.h != nil)
+		}
+		for rest := data; len(rest) > 0; rest = rest[min(len(rest), 4099):] {
+			if _, err := hw.Write(rest[:min(len(rest), 4099)]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := sw.Commit(); err != nil {
+			t.Fatal(err)
+		}
+		if got := hw.sum(); !bytes.Equal(got, want[:]) || hw.n != int64(len(data)) {
+			t.Fatalf("hidden %v: %x, %d bytes; want %x, %d", hide, got, hw.n, want, len(data))
+		}
 	}
 }
 

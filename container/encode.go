@@ -11,16 +11,28 @@ import (
 	"github.com/tierflow/tierflow/lake/storage"
 )
 
-// hashWriter counts and hashes what goes through it.
+// hashWriter counts and hashes what goes through it; h is nil when the
+// storage writer hashes what it is given itself (storage.Hasher).
 type hashWriter struct {
-	w storage.Writer
-	h hash.Hash
-	n int64
+	w   storage.Writer
+	h   hash.Hash
+	n   int64
+	sum func() []byte // the SHA-256 of what went through
+}
+
+func newHashWriter(w storage.Writer) *hashWriter {
+	if hs, ok := w.(storage.Hasher); ok {
+		return &hashWriter{w: w, sum: hs.SHA256}
+	}
+	h := sha256.New()
+	return &hashWriter{w: w, h: h, sum: func() []byte { return h.Sum(nil) }}
 }
 
 func (h *hashWriter) Write(p []byte) (int, error) {
 	n, err := h.w.Write(p)
-	h.h.Write(p[:n])
+	if h.h != nil {
+		h.h.Write(p[:n])
+	}
 	h.n += int64(n)
 	return n, err
 }
@@ -41,7 +53,7 @@ func createParquet(ctx context.Context, dst storage.Storage, key string) (*parqu
 	if err != nil {
 		return nil, fmt.Errorf("create %s: %w", key, err)
 	}
-	return &parquetFile{key: key, sw: sw, hw: &hashWriter{w: sw, h: sha256.New()}}, nil
+	return &parquetFile{key: key, sw: sw, hw: newHashWriter(sw)}, nil
 }
 
 // start writes the file's header, for the plan's schema and options.
@@ -76,7 +88,7 @@ func (f *parquetFile) writeRowGroup(encs []*pqwrite.Encoder, cols []pqwrite.Colu
 // entry describes the committed file, bucket bk of rows rows, for the
 // manifest.
 func (f *parquetFile) entry(dst storage.Storage, bk int, rows int64) *FileEntry {
-	return &FileEntry{Key: f.key, URI: dst.ObjectURI(f.key), Bucket: bk, Rows: rows, Bytes: f.hw.n, SHA256: hex.EncodeToString(f.hw.h.Sum(nil))}
+	return &FileEntry{Key: f.key, URI: dst.ObjectURI(f.key), Bucket: bk, Rows: rows, Bytes: f.hw.n, SHA256: hex.EncodeToString(f.hw.sum())}
 }
 
 // colsBytes is the size of the values held by cols, as they would be

@@ -50,6 +50,15 @@ type Writer interface {
 	Abort() error
 }
 
+// Hasher is a Writer that computes the SHA-256 of what it is given (the
+// local store does, for its ETags): a caller that needs the digest takes
+// it from SHA256 rather than hashing the bytes a second time.
+type Hasher interface {
+	Writer
+	// SHA256 returns the digest of the bytes written so far.
+	SHA256() []byte
+}
+
 // PutOptions tune one write.
 type PutOptions struct {
 	ContentType string

@@ -102,6 +102,14 @@ func (w *writer) commit() error {
 	return nil
 }
 
+// SHA256 returns the digest of what was written so far: the writer is a
+// storage.Hasher.
+func (w *writer) SHA256() []byte {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.h.Sum(nil)
+}
+
 // Abort discards the pending object; after Commit, or twice, it is a no-op.
 func (w *writer) Abort() error {
 	w.mu.Lock()
