@@ -1,8 +1,9 @@
 // Package gunzip decompresses gzip streams (RFC 1952) on a goroutine of
-// its own, ahead of the reader, like pgzip, with an own deflate decoder
-// that is about twice as fast as compress/flate's on CSV: the converter's
-// first pass is bound by decompression (docs/converter.md, "Why its own
-// gzip reader").
+// its own, ahead of the reader, like pgzip, with its own deflate decoder:
+// 1.5 times pgzip's speed on the converter's CSV (BenchmarkInflate: 1.25
+// against 1.93 s for a 161 MiB part), and the converter's first pass is
+// bound by decompression (docs/converter.md, "Why its own encoder, CSV
+// parser and gzip reader").
 package gunzip
 
 import (

@@ -29,7 +29,7 @@ const (
 
 // inflater decodes one deflate stream at a time from its input into out.
 // Bits are read least significant first from a 64-bit buffer refilled
-// with one 8-byte load (libdeflate's and ISA-L's way), where
+// with one 8-byte load (libdeflate's and ISA-L's way), where klauspost's
 // compress/flate reads a byte at a time: see BenchmarkInflate.
 type inflater struct {
 	src   io.Reader
