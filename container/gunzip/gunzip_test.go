@@ -177,7 +177,21 @@ func TestBadInput(t *testing.T) {
 	if _, err := NewReader(bytes.NewReader(nil)); err != io.EOF {
 		t.Errorf("empty input: %v, want io.EOF", err)
 	}
+	// A source that returns nothing, and no error, forever.
+	z, err := NewReader(io.MultiReader(bytes.NewReader(good[:100]), stuckReader{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	if _, err := io.ReadAll(z); !errors.Is(err, io.ErrNoProgress) {
+		t.Errorf("a source stuck without error: %v, want io.ErrNoProgress", err)
+	}
 }
+
+// stuckReader returns no byte and no error.
+type stuckReader struct{}
+
+func (stuckReader) Read([]byte) (int, error) { return 0, nil }
 
 // FuzzInflate checks the decoder against compress/gzip on any input:
 // the same bytes out, and an error where it fails.

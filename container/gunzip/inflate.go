@@ -13,7 +13,7 @@ var ErrCorrupt = errors.New("gunzip: corrupt deflate data")
 const window = 32 << 10
 
 // maxMatch is the longest back-reference; the output buffer keeps room
-// for one plus an 8-byte overshoot of the word-at-a-time copy.
+// for one plus the overshoot of the word-at-a-time copy (up to 15 bytes).
 const (
 	maxMatch = 258
 	slack    = maxMatch + 16
@@ -83,7 +83,7 @@ func (f *inflater) fillInput() {
 		return
 	}
 	n := copy(f.buf, f.in[f.pos:])
-	for n < len(f.buf) && !f.eof {
+	for empty := 0; n < len(f.buf) && !f.eof; {
 		m, err := f.src.Read(f.buf[n:])
 		n += m
 		f.read += int64(m)
@@ -94,6 +94,11 @@ func (f *inflater) fillInput() {
 		}
 		if m > 0 && n >= 64<<10 {
 			break
+		}
+		if m == 0 && err == nil {
+			if empty++; empty == 100 { // as bufio.Reader gives up
+				f.eof, f.err = true, io.ErrNoProgress
+			}
 		}
 	}
 	f.in, f.pos = f.buf[:n], 0
